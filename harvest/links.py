@@ -1,0 +1,344 @@
+"""URL normalization, Medium redirect unwrapping and rel-token handling.
+
+Everything here is pure and total: any string goes in, a value or ``None`` comes
+out, never an exception. The crawl feeds this module whatever a page's authors
+typed into an ``href``, so "never raises" is part of the contract (property-tested
+in ``tests/test_links.py``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote, urljoin, urlsplit
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+__all__ = [
+    "Href",
+    "classify_href",
+    "host_of",
+    "is_medium_host",
+    "is_same_site",
+    "normalize_url",
+    "parse_rel",
+    "registered_domain",
+    "strip_medium_tracking",
+    "unwrap_medium_redirect",
+]
+
+# The bundled list that ships inside the publicsuffixlist wheel: nothing is
+# downloaded at run time, so results are reproducible for a given release.
+_PSL = PublicSuffixList()
+
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+# WHATWG URL parsing drops ASCII tab and newlines anywhere in the input.
+_STRIP_INNER = str.maketrans("", "", "\t\n\r")
+_C0_AND_SPACE = "".join(chr(i) for i in range(0x21))
+_HOST_RE = re.compile(r"^[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*$")
+_PCT_RE = re.compile(r"%([0-9a-fA-F]{2})")
+_BAD_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Characters kept literally in a path or query component; everything else is
+# percent-encoded as UTF-8. "%" is kept so that existing escapes survive, and a
+# stray "%" is escaped separately (see _quote).
+_PATH_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/%"
+)
+_QUERY_SAFE = _PATH_SAFE | frozenset("?")
+# The common case (nothing to escape) checked in C: index False for paths, True for queries.
+_ALL_SAFE_RE = (
+    re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*"),
+    re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*"),
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SIMPLE_URL_RE = re.compile(
+    r"([hH][tT][tT][pP][sS]?)://([A-Za-z0-9._\-]+)(?::([0-9]{1,5}))?(/[^?#]*)?(?:\?([^#]*))?(?:#.*)?",
+    re.DOTALL,
+)
+
+# Query parameters that only identify a campaign or a click, never a resource.
+_TRACKING_EXACT = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "igshid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "__hstc",
+        "__hssc",
+        "__hsfp",
+        "hsctatracking",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "vero_conv",
+        "wickedid",
+        "rb_clickid",
+        "ncid",
+        "sr_share",
+        "s_cid",
+        "cmpid",
+        "spm",
+    }
+)
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "mtm_", "ga_")
+# Medium appends ?source=<surface>-----<post id>---... to links it renders,
+# outbound ones included (seen on 2019 custom-domain pages).
+_MEDIUM_SOURCE_RE = re.compile(r"^[A-Za-z0-9_]+(?:-{2,}|$)")
+_REDIRECT_PATHS = {
+    "/r": "url",
+    "/r/": "url",
+    "/m/global-identity": "redirectUrl",
+    "/m/global-identity-2": "redirectUrl",
+}
+_NON_WEB = {"mailto", "tel", "javascript", "data", "sms", "callto", "about", "blob", "file"}
+
+
+@dataclass(frozen=True, slots=True)
+class Href:
+    """The outcome of reading one raw ``href``.
+
+    ``url`` is the normalized absolute http(s) URL, or ``None`` with ``reason``
+    saying why the href is not a web link (``mailto``, ``tel``, ``javascript``,
+    ``data``, ``fragment``, ``empty``, ``relative``, ``scheme``, ``invalid``).
+    """
+
+    url: str | None
+    reason: str | None = None
+
+
+def normalize_url(raw: object, base: str | None = None) -> str | None:
+    """Return the normalized absolute http(s) URL for ``raw``, or ``None``.
+
+    Lowercases scheme and host, converts IDNs to punycode, drops default ports,
+    userinfo and the fragment, resolves against ``base``, removes tracking
+    parameters and sorts the remaining ones. Idempotent and total.
+    """
+    return classify_href(raw, base).url
+
+
+def classify_href(raw: object, base: str | None = None) -> Href:
+    """Normalize ``raw`` like :func:`normalize_url` and say why when it fails."""
+    if not isinstance(raw, str):
+        return Href(None, "invalid")
+    try:
+        return _classify(raw, base)
+    except (ValueError, UnicodeError, TypeError, OverflowError):
+        # urllib and idna signal malformed input with these; any of them means
+        # "not a usable URL", which is an answer, not an error.
+        return Href(None, "invalid")
+
+
+def _classify(raw: str, base: str | None) -> Href:
+    s = raw.strip(_C0_AND_SPACE).translate(_STRIP_INNER)
+    if not s:
+        return Href(None, "empty")
+    if s.startswith("#"):
+        return Href(None, "fragment")
+    m = _SCHEME_RE.match(s)
+    if m:
+        scheme = m.group(1).lower()
+        if scheme not in ("http", "https"):
+            return Href(None, scheme if scheme in _NON_WEB else "scheme")
+    if base is not None and (m is None or not s[m.end() :].startswith("//")):
+        base_url = _base(base)
+        if base_url is None:
+            return Href(None, "relative")
+        s = urljoin(base_url, s)
+    elif m is None:
+        if not s.startswith("//"):
+            return Href(None, "relative")
+        s = "http:" + s
+    url = _normalize_absolute(s)
+    return Href(url, None if url else "invalid")
+
+
+@lru_cache(maxsize=1024)
+def _base(base: str) -> str | None:
+    # A page resolves dozens of hrefs against the same base: normalize it once.
+    return normalize_url(base)
+
+
+def _normalize_absolute(s: str) -> str | None:
+    fast = _SIMPLE_URL_RE.fullmatch(s)
+    if fast is not None:
+        # Most hrefs are plain http(s)://host[:port]/path?query: skip urlsplit.
+        scheme = fast.group(1).lower()
+        host = _normalize_host(fast.group(2))
+        port_text = fast.group(3)
+        port = int(port_text) if port_text else None
+        if port is not None and port > 65535:
+            return None
+        raw_path, raw_query = fast.group(4) or "", fast.group(5) or ""
+    else:
+        parts = urlsplit(s)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            return None
+        host = _normalize_host(parts.hostname)
+        port = parts.port  # raises ValueError on a bad port: caught by the caller
+        raw_path, raw_query = parts.path, parts.query
+    if host is None:
+        return None
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    path = _quote(raw_path, _PATH_SAFE) or "/"
+    query = _clean_query(raw_query, host)
+    return f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
+
+
+def _normalize_host(hostname: str | None) -> str | None:
+    if not hostname:
+        return None
+    host = unquote(hostname).rstrip(".").lower()
+    if not host:
+        return None
+    if ":" in host:  # IPv6 literal, already unbracketed by urlsplit
+        try:
+            return "[" + ipaddress.IPv6Address(host).compressed + "]"
+        except ValueError:
+            return None
+    if not host.isascii():
+        host = idna.encode(host, uts46=True).decode("ascii")
+    if not _HOST_RE.match(host) or len(host) > 253:
+        return None
+    return host
+
+
+def _quote(component: str, safe: frozenset[str]) -> str:
+    if not component:
+        return component
+    # A "%" that does not start an escape is data; escaping it keeps the
+    # function idempotent (the second pass sees a proper %25 escape).
+    component = _BAD_PCT_RE.sub("%25", component)
+    if _ALL_SAFE_RE[safe is _QUERY_SAFE].fullmatch(component):
+        out = component
+    else:
+        out = "".join(
+            c if c in safe else "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+            for c in component
+        )
+    return _PCT_RE.sub(lambda mm: "%" + mm.group(1).upper(), out)
+
+
+def _clean_query(query: str, host: str) -> str:
+    if not query:
+        return ""
+    medium = is_medium_host(host)
+    kept = []
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        key, _, value = piece.partition("=")
+        name = unquote(key).lower()
+        if name in _TRACKING_EXACT or name.startswith(_TRACKING_PREFIXES):
+            continue
+        if name == "source" and (medium or _MEDIUM_SOURCE_RE.match(unquote(value))):
+            continue
+        kept.append(_quote(piece, _QUERY_SAFE))
+    kept.sort()
+    return "&".join(kept)
+
+
+def host_of(url: str | None) -> str | None:
+    """Host of an already normalized URL (without port), or ``None``."""
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    if host and ":" in host:
+        return "[" + host + "]"
+    return host
+
+
+def is_medium_host(host: str | None) -> bool:
+    """medium.com and every *.medium.com subdomain (users, publications, CDN)."""
+    return bool(host) and (host == "medium.com" or host.endswith(".medium.com"))  # type: ignore[union-attr]
+
+
+def is_same_site(host: str | None, domain: str | None) -> bool:
+    """True when ``host`` is ``domain`` or one of its subdomains."""
+    if not host or not domain:
+        return False
+    domain = domain.lower().rstrip(".")
+    return host == domain or host.endswith("." + domain)
+
+
+@lru_cache(maxsize=65536)
+def registered_domain(host: str | None) -> str | None:
+    """The registrable domain of ``host`` by the bundled Public Suffix List.
+
+    Private suffixes count (``github.io`` users are separate sites), IP literals
+    and hosts that are themselves a public suffix are returned as they are.
+    """
+    if not host:
+        return None
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+        return host
+    except ValueError:
+        pass
+    return _PSL.privatesuffix(host) or host
+
+
+def unwrap_medium_redirect(url: str, internal_hosts: frozenset[str] = frozenset()) -> str:
+    """Follow Medium's own redirect wrappers to the URL they point at.
+
+    ``/r/?url=`` wraps external links; ``/m/global-identity[-2]?redirectUrl=``
+    sends readers to publications on their own domains. Only wrappers served by
+    Medium (or by the page's own host, given in ``internal_hosts``) are opened.
+    ``url`` must already be normalized; a wrapper that does not decode to a web
+    URL is returned unchanged.
+    """
+    for _ in range(4):  # wrappers nest at most a couple of times in practice
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return url
+        host = parts.hostname or ""
+        if not (is_medium_host(host) or host in internal_hosts):
+            return url
+        param = _REDIRECT_PATHS.get(parts.path)
+        if param is None:
+            return url
+        target = None
+        for piece in parts.query.split("&"):
+            key, _, value = piece.partition("=")
+            if unquote(key) == param:
+                target = normalize_url(unquote(value.replace("+", " ")))
+                break
+        if target is None or target == url:
+            return url
+        url = target
+    return url
+
+
+def strip_medium_tracking(url: str) -> str:
+    """A Medium post URL without query or fragment: the form posts are compared in."""
+    return url.split("#", 1)[0].split("?", 1)[0]
+
+
+def parse_rel(rel: object) -> tuple[str, ...]:
+    """rel tokens lowercased, split on whitespace and commas, de-duplicated, in order."""
+    if not isinstance(rel, str) or not rel:
+        return ()
+    seen: dict[str, None] = {}
+    for token in rel.replace(",", " ").lower().split():
+        seen.setdefault(token, None)
+    return tuple(seen)

@@ -1,0 +1,556 @@
+"""Article (post) pages: the post's facts and every outbound link it carries.
+
+Medium's markup changed several times. Two body layouts cover 2014-2026:
+
+* "graf" markup (to 2018): the body is ``.postArticle-content`` or
+  ``.postField--body`` and every block is an element with class ``graf``
+  (``graf--p``, ``graf--li``, ``graf--figure``, ``graf--mixtapeEmbed`` ...).
+  The author card sits in the post footer (``.infoCard-bio``, or a footer
+  ``li`` carrying ``data-user-id``).
+* React markup (2019 on): the post is the page's main ``<article>``; its body is
+  the ``<section>`` elements inside it, made of ``p``, ``li``, ``h1``-``h4``,
+  ``blockquote``, ``pre`` and ``figure`` blocks. The byline lives in the same
+  section but outside any such block. The author card follows the article
+  under a "Written by" heading.
+
+Where an anchor stands decides what it is: body, author bio or site chrome.
+Chrome (navigation, app badges, footers, sign-in, recommendations) is never
+visited, so a chrome link cannot leak into the results whatever its rel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from harvest.links import (
+    host_of,
+    is_medium_host,
+    normalize_url,
+    parse_rel,
+)
+from harvest.medium.dom import (
+    Node,
+    Tree,
+    ancestors,
+    iso,
+    iso_from_ms,
+    node_text,
+    squash,
+)
+from harvest.medium.ids import author_from_url, post_id_from_url
+from harvest.medium.outbound import LinkRecorder
+from harvest.medium.records import (
+    Article,
+    Author,
+    Block,
+    LinkKind,
+    PageResult,
+    Publication,
+)
+
+_APP_LINK_RE = re.compile(r"medium:/{1,2}p/([0-9a-f]{10,12})\b")
+_TAG_PATH_RE = re.compile(r"/tag/([^/?#]+)/?$")
+_HTML_BLOCKS: dict[str, Block] = {
+    "p": "paragraph",
+    "li": "list",
+    "h1": "heading",
+    "h2": "heading",
+    "h3": "heading",
+    "h4": "heading",
+    "h5": "heading",
+    "h6": "heading",
+    "blockquote": "quote",
+    "pre": "preformatted",
+    "figcaption": "caption",
+    "figure": "figure",
+}
+_DECODER = json.JSONDecoder()
+_STATE_MARKERS = ("__APOLLO_STATE__", "__PRELOADED_STATE__", "GLOBALS", "obvInit")
+
+
+@dataclass(slots=True)
+class _Head:
+    """What the document head (and JSON-LD) says about the post."""
+
+    canonical: str | None = None
+    og_url: str | None = None
+    app_post_id: str | None = None
+    author_name: str | None = None
+    author_url: str | None = None
+    title: str | None = None
+    og_title: str | None = None
+    base_href: str | None = None
+    og_type: str | None = None
+    ld: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_head(tree: Tree) -> _Head:
+    head = _Head()
+    for node in tree.css('meta, link[rel], base[href], script[type="application/ld+json"], title'):
+        tag = node.tag
+        attrs = node.attrs
+        if tag == "meta":
+            key = attrs.get("property") or attrs.get("name")
+            if not key:
+                continue
+            # Some saved copies rewrite content= to value=; accept both.
+            value = attrs.get("content") or attrs.get("value")
+            if not value:
+                continue
+            if key == "og:url":
+                head.og_url = value
+            elif key == "og:title":
+                head.og_title = value
+            elif key == "og:type":
+                head.og_type = value
+            elif key == "author":
+                head.author_name = value
+            elif key == "article:author" and head.author_url is None:
+                head.author_url = value
+            elif key in ("al:android:url", "al:ios:url", "twitter:app:url:iphone"):
+                m = _APP_LINK_RE.search(value)
+                if m and head.app_post_id is None:
+                    head.app_post_id = m.group(1)
+        elif tag == "link":
+            rel = parse_rel(attrs.get("rel"))
+            href = attrs.get("href")
+            if not href:
+                continue
+            if "canonical" in rel and head.canonical is None:
+                head.canonical = href
+            elif "author" in rel:
+                head.author_url = href
+        elif tag == "base":
+            if head.base_href is None:
+                head.base_href = attrs.get("href")
+        elif tag == "title":
+            if head.title is None:
+                head.title = squash(node.text())
+        else:
+            head.ld.extend(_json_ld(node.text()))
+    return head
+
+
+def _json_ld(text: str) -> list[dict[str, Any]]:
+    text = text.strip()
+    text = text.removeprefix("<![CDATA[")
+    end = text.rfind("]]>")
+    if end >= 0:
+        text = text[:end]
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text.strip())
+    except (ValueError, RecursionError):
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = [v for v in items if isinstance(v, dict)]
+    for v in list(out):
+        graph = v.get("@graph")
+        if isinstance(graph, list):
+            out.extend(g for g in graph if isinstance(g, dict))
+    return out
+
+
+def _ld_article(head: _Head) -> dict[str, Any]:
+    for obj in head.ld:
+        kind = obj.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if any(k in ("NewsArticle", "Article", "BlogPosting", "SocialMediaPosting") for k in kinds):
+            return obj
+    return {}
+
+
+class _State:
+    """The page's embedded JSON state (Apollo, preloaded, GLOBALS, obvInit).
+
+    States run to hundreds of kilobytes and the parser needs a few objects of
+    them, so objects are found by key or id in the script text and only they
+    are decoded.
+    """
+
+    def __init__(self, tree: Tree) -> None:
+        self._tree = tree
+        self._texts: list[str] | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        if self._texts is None:
+            self._texts = [
+                text
+                for text in (script.text() for script in self._tree.css("script"))
+                if any(marker in text for marker in _STATE_MARKERS)
+            ]
+        return self._texts
+
+    def _decode_at(self, text: str, brace: int) -> dict[str, Any] | None:
+        try:
+            value, _ = _DECODER.raw_decode(text, brace)
+        except (ValueError, RecursionError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def keyed(self, key: str) -> dict[str, Any] | None:
+        """The object stored under ``"key": {...}`` (Apollo's normalized cache)."""
+        pattern = re.compile(r'"' + re.escape(key) + r'"\s*:\s*\{')
+        for text in self.texts:
+            m = pattern.search(text)
+            if m:
+                return self._decode_at(text, m.end() - 1)
+        return None
+
+    def with_id(self, ident: str, *needed: str) -> dict[str, Any] | None:
+        """The first object with id ``ident`` that has one of the keys ``needed``."""
+        # graf-era references key users by "userId", everything else by "id"
+        pattern = re.compile(r'\{\s*"(?:id|userId)"\s*:\s*"' + re.escape(ident) + '"')
+        for text in self.texts:
+            for m in pattern.finditer(text):
+                obj = self._decode_at(text, m.start())
+                if obj is not None and any(k in obj for k in needed):
+                    return obj
+        return None
+
+    def post(self, post_id: str) -> dict[str, Any] | None:
+        return self.keyed(f"Post:{post_id}") or self.with_id(
+            post_id, "firstPublishedAt", "uniqueSlug", "creatorId"
+        )
+
+    def resolve(self, value: Any) -> dict[str, Any] | None:
+        """Follow a reference (``{"__ref": k}`` or ``{"type": "id", "id": k}``)."""
+        if not isinstance(value, dict):
+            return None
+        key = value.get("__ref") or (value.get("id") if value.get("type") == "id" else None)
+        if isinstance(key, str):
+            return self.keyed(key)
+        return value
+
+
+def _slugify_tag(name: str) -> str:
+    return re.sub(r"[^\w]+", "-", name.strip().lower()).strip("-")
+
+
+def main_article(tree: Tree) -> Node | None:
+    """The post's own ``<article>``: the first one that is not a preview card."""
+    for node in tree.css("article"):
+        if node.attrs.get("data-testid") != "post-preview":
+            return node
+    return None
+
+
+class ArticleParser:
+    """Reads one article page; use :func:`parse_article_tree`."""
+
+    def __init__(self, tree: Tree, url: str | None, internal_hosts: Iterable[str] = ()) -> None:
+        self.tree = tree
+        self.head = read_head(tree)
+        self.ld = _ld_article(self.head)
+        self.state = _State(tree)
+        self.result = PageResult(kind="article")
+        page_url = normalize_url(url) if url else None
+        self.canonical = normalize_url(
+            self.head.canonical or self.head.og_url or self.ld.get("url")
+        )
+        self.page_url = page_url or self.canonical
+        base = self.page_url
+        if self.head.base_href:
+            base = normalize_url(self.head.base_href, base) or base
+        self.base = base
+        self.result.url = self.page_url
+        self.internal_hosts = {h.lower() for h in internal_hosts if h}
+        for u in (self.page_url, self.canonical):
+            h = host_of(u)
+            if h:
+                self.internal_hosts.add(h)
+        self.post_id = self._post_id()
+        self._state_post: dict[str, Any] | bool | None = False
+        self.publication = self._publication()
+        if self.publication and self.publication.domain:
+            self.internal_hosts.add(self.publication.domain)
+        self.recorder = LinkRecorder(
+            self.result, self.base, self.internal_hosts, self.post_id, self.page_url
+        )
+
+    # -- post facts -----------------------------------------------------------------
+
+    def _post_id(self) -> str | None:
+        ident = self.ld.get("identifier")
+        if isinstance(ident, str) and re.fullmatch(r"[0-9a-f]{10,12}", ident):
+            return ident
+        for u in (self.canonical, self.page_url, normalize_url(self.head.og_url)):
+            pid = post_id_from_url(u)
+            if pid:
+                return pid
+        if self.head.app_post_id:
+            return self.head.app_post_id
+        node = self.tree.css_first("[data-post-id]")
+        if node is not None:
+            pid = node.attrs.get("data-post-id") or ""
+            if re.fullmatch(r"[0-9a-f]{10,12}", pid):
+                return pid
+        return None
+
+    def state_post(self) -> dict[str, Any] | None:
+        if self._state_post is False:
+            self._state_post = self.state.post(self.post_id) if self.post_id else None
+        return self._state_post  # type: ignore[return-value]
+
+    def _publication(self) -> Publication | None:
+        pub = Publication()
+        publisher = self.ld.get("publisher")
+        if isinstance(publisher, dict):
+            purl = normalize_url(publisher.get("url"))
+            host = host_of(purl)
+            name = publisher.get("name")
+            if purl and host and not (host == "medium.com" and urlsplit(purl).path in ("", "/")):
+                pub.name = name if isinstance(name, str) else None
+                if host == "medium.com":
+                    seg = urlsplit(purl).path.strip("/").split("/")[0]
+                    pub.slug = seg or None
+                elif not is_medium_host(host):
+                    pub.domain = host
+        canon = self.canonical
+        chost = host_of(canon)
+        if canon and chost:
+            segs = [s for s in urlsplit(canon).path.split("/") if s]
+            if (
+                chost == "medium.com"
+                and len(segs) >= 2
+                and not segs[0].startswith("@")
+                and segs[0] != "p"
+            ):
+                pub.slug = pub.slug or segs[0]
+            elif not is_medium_host(chost):
+                pub.domain = pub.domain or chost
+        post = self.state_post() if (pub.slug or pub.domain) and not pub.name else None
+        if post is not None:
+            coll = self.state.resolve(post.get("collection") or post.get("homeCollection"))
+            coll_id = post.get("homeCollectionId")
+            if coll is None and isinstance(coll_id, str) and coll_id:
+                coll = self.state.with_id(coll_id, "slug")
+            if coll:
+                pub.name = pub.name or _str(coll.get("name"))
+                pub.slug = pub.slug or _str(coll.get("slug"))
+                domain = _str(coll.get("domain") or coll.get("customDomain"))
+                pub.domain = pub.domain or (domain.lower() if domain else None)
+        if pub.slug is None and pub.domain is None and pub.name is None:
+            return None
+        return pub
+
+    def article(self) -> Article:
+        head, ld = self.head, self.ld
+        author = Author(name=head.author_name)
+        ld_author = ld.get("author")
+        if isinstance(ld_author, list) and ld_author:
+            ld_author = ld_author[0]
+        if isinstance(ld_author, dict):
+            author.name = author.name or _str(ld_author.get("name"))
+            author.username = author_from_url(normalize_url(ld_author.get("url")))
+        for u in (head.author_url,):
+            if author.username is None and u:
+                author.username = author_from_url(normalize_url(u, self.base))
+        if author.username is None and "/@" in (self.canonical or ""):
+            author.username = author_from_url(self.canonical)
+        title = None
+        if self._is_graf():
+            # graf-era og:title carries " – Publication – Medium" suffixes.
+            node = self.tree.css_first(".graf--title")
+            title = node_text(node) if node is not None else None
+        title = title or head.og_title or _str(ld.get("headline")) or head.title
+        published = iso(ld.get("datePublished"))
+        tags = self._markup_tags()
+        if not tags:
+            tags = [
+                _slugify_tag(k.removeprefix("Tag:"))
+                for k in ld.get("keywords") or []
+                if isinstance(k, str) and (k.startswith("Tag:") or ":" not in k)
+            ]
+        if published is None or not tags or author.username is None:
+            post = self.state_post()
+            if post is not None:
+                published = published or iso_from_ms(post.get("firstPublishedAt"))
+                tags = tags or _state_tags(post, self.state)
+                title = title or _str(post.get("title"))
+                if author.username is None:
+                    creator = self.state.resolve(post.get("creator"))
+                    if creator is None and isinstance(post.get("creatorId"), str):
+                        creator = self.state.with_id(post["creatorId"], "username")
+                    if creator:
+                        author.username = _str(creator.get("username"))
+                        author.name = author.name or _str(creator.get("name"))
+        if published is None and self._is_graf():
+            # In graf markup the byline's <time> is the first publish date
+            # (checked against firstPublishedAt on the 2018 pages).
+            node = self.tree.css_first("time[datetime]")
+            if node is not None:
+                published = iso(node.attrs.get("datetime"))
+        if not author.username and not author.name:
+            author_rec = None
+        else:
+            author_rec = author
+        return Article(
+            post_id=self.post_id,
+            url=self.page_url,
+            canonical_url=self.canonical,
+            author=author_rec,
+            publication=self.publication,
+            title=squash(title) or None,
+            published_at=published,
+            tags=list(dict.fromkeys(t for t in tags if t)),
+        )
+
+    def _markup_tags(self) -> list[str]:
+        tags = []
+        for a in self.tree.css('a[href*="/tag/"]'):
+            href = a.attrs.get("href") or ""
+            m = _TAG_PATH_RE.search(href.split("?", 1)[0])
+            if m and not _in_preview(a):
+                tags.append(m.group(1).lower())
+        return tags
+
+    def _is_graf(self) -> bool:
+        return self.tree.css_first(".postArticle-content, .postField--body") is not None
+
+    # -- links ----------------------------------------------------------------------
+
+    def links(self) -> None:
+        regions = _outermost(self.tree.css(".postArticle-content, .postField--body"))
+        graf = bool(regions)
+        if not graf:
+            art = main_article(self.tree)
+            regions = _outermost(art.css("section")) if art is not None else []
+        for region in regions:
+            self._body(region)
+        if graf:
+            self._graf_bios()
+        else:
+            self._react_bio()
+
+    def _body(self, region: Node) -> None:
+        """Record the region's anchors that stand inside a content block."""
+        region_id = region.mem_id
+        for node in region.css("a, iframe"):
+            if node.tag == "iframe":
+                self.recorder.embed(node)
+                continue
+            block: Block | None = None
+            for anc in ancestors(node, 32):
+                if anc.mem_id == region_id:
+                    break
+                tag = anc.tag or ""
+                found = _HTML_BLOCKS.get(tag)
+                if found is None and tag == "div":
+                    cls = anc.attrs.get("class")
+                    if cls and "graf--mixtapeEmbed" in cls:
+                        found = "link_card"
+                if found is None:
+                    continue
+                if block == "caption":
+                    break  # a caption's figure adds nothing
+                if block == "paragraph":
+                    if found == "quote":
+                        block = found
+                    break  # React-era quotes hold <p> blocks; nothing else nests
+                block = found
+                if found not in ("caption", "paragraph"):
+                    break
+            kind: LinkKind = "text"
+            if block == "link_card":
+                kind = "link_card"
+            elif block is None:
+                # A React-era link card wraps its own title and description
+                # blocks; any other anchor outside a block is byline or chrome.
+                if node.css_first("h2, h3, h4, p") is None:
+                    continue
+                block, kind = "link_card", "link_card"
+            self.recorder.anchor(node, "body", block, kind)
+
+    def _graf_bios(self) -> None:
+        for bio in self.tree.css(".js-infoCardUser .infoCard-bio"):
+            for a in bio.css("a"):
+                self.recorder.anchor(a, "author_bio", "bio", "text")
+        for card in self.tree.css(".js-postFooterInfo li"):
+            if card.css_first("[data-user-id]") is None:
+                continue  # a publication's card, not the author's
+            for a in card.css("p a"):
+                self.recorder.anchor(a, "author_bio", "bio", "text")
+
+    def _react_bio(self) -> None:
+        for heading in self.tree.css("h2"):
+            if not node_text(heading).startswith("Written by"):
+                continue
+            for anc in ancestors(heading, 6):
+                if anc.css_first("p") is not None:
+                    for a in anc.css("p a"):
+                        self.recorder.anchor(a, "author_bio", "bio", "text")
+                    break
+            break
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _state_tags(post: dict[str, Any], state: _State) -> list[str]:
+    raw = post.get("tags")
+    if not raw and isinstance(post.get("virtuals"), dict):
+        raw = post["virtuals"].get("tags")
+    tags = []
+    for t in raw or []:
+        if isinstance(t, str):
+            tags.append(t.removeprefix("Tag:"))
+            continue
+        if not isinstance(t, dict):
+            continue
+        ref = t.get("__ref") or (t.get("id") if t.get("type") == "id" else None)
+        if isinstance(ref, str) and ref.startswith("Tag:"):
+            tags.append(ref[4:])
+        elif isinstance(t.get("slug"), str):
+            tags.append(t["slug"])
+        else:
+            resolved = state.resolve(t)
+            if resolved and isinstance(resolved.get("slug"), str):
+                tags.append(resolved["slug"])
+    return [t.lower() for t in tags if t]
+
+
+def _outermost(nodes: list[Node]) -> list[Node]:
+    """Drop nodes nested inside another node of the list, keep document order."""
+    if len(nodes) < 2:
+        return nodes
+    ids = {n.mem_id for n in nodes}
+    return [n for n in nodes if not any(a.mem_id in ids for a in ancestors(n, 64))]
+
+
+def _inside(node: Node, tag: str, stop: Node) -> bool:
+    for anc in ancestors(node, 32):
+        if anc.mem_id == stop.mem_id:
+            return False
+        if anc.tag == tag:
+            return True
+    return False
+
+
+def _in_preview(node: Node) -> bool:
+    for anc in ancestors(node, 40):
+        if anc.tag == "article":
+            return anc.attrs.get("data-testid") == "post-preview"
+    return False
+
+
+def parse_article_tree(
+    tree: Tree, url: str | None, internal_hosts: Iterable[str] = ()
+) -> PageResult:
+    parser = ArticleParser(tree, url, internal_hosts)
+    article = parser.article()
+    parser.recorder.author = article.author.username if article.author else None
+    parser.links()
+    parser.result.article = article
+    if parser.post_id is None:
+        parser.result.problems.append("no post id found (canonical URL, app link, JSON-LD)")
+    return parser.result
+
+
+__all__ = ["ArticleParser", "main_article", "parse_article_tree", "read_head"]

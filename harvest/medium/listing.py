@@ -1,0 +1,158 @@
+"""Listing pages: tag, topic, profile, publication pages and the home feed.
+
+A listing yields the posts it names, a next-page cursor when the page state
+carries one, and on a profile page the author's bio links.
+
+2025 listings render each post as ``<article data-testid="post-preview">``; when
+such cards exist only they are read, so sidebars and "who to follow" blocks
+cannot add posts. Older listings (graf stream items, the 2019 React topic page)
+have no card marker, so every anchor and ``data-href`` that is a post URL counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from harvest.links import host_of, normalize_url, strip_medium_tracking
+from harvest.medium.article import read_head
+from harvest.medium.dom import Node, Tree, json_after
+from harvest.medium.ids import author_from_url, post_id_from_url
+from harvest.medium.outbound import LinkRecorder
+from harvest.medium.records import Cursor, PageResult, PostRef
+
+_PAGING_MARKERS = ('"paging"', '"pagingInfo"')
+
+
+def is_profile(tree: Tree, url: str | None) -> bool:
+    if tree.css_first("header.hero--profile, [data-testid=userBio], .hero-description") is not None:
+        return True
+    path = urlsplit(url).path if url else ""
+    return path.startswith("/@") and path.count("/") == 1
+
+
+def parse_listing_tree(
+    tree: Tree, url: str | None, internal_hosts: Iterable[str] = ()
+) -> PageResult:
+    head = read_head(tree)
+    page_url = normalize_url(url) if url else None
+    page_url = page_url or normalize_url(head.canonical or head.og_url)
+    base = normalize_url(head.base_href, page_url) if head.base_href else page_url
+    # Without an address, relative links on a Medium listing are medium.com paths
+    # (custom-domain pages always carry a canonical URL).
+    base = base or "https://medium.com/"
+    profile = is_profile(tree, page_url)
+    result = PageResult(kind="profile" if profile else "listing", url=page_url)
+
+    cards = [n for n in tree.css("article") if n.attrs.get("data-testid") == "post-preview"]
+    containers: list[Node] = cards or [tree.body or tree.root]  # type: ignore[list-item]
+    posts: dict[str, PostRef] = {}
+    for container in containers:
+        _read_container(container, base, posts, card=bool(cards))
+    result.posts = list(posts.values())
+    result.cursors = _cursors(tree, page_url)
+
+    if profile:
+        owner = author_from_url(page_url)
+        hosts = set(internal_hosts)
+        if page_url:
+            hosts.add(host_of(page_url) or "")
+        recorder = LinkRecorder(result, base, hosts, None, page_url, author=owner)
+        for bio in tree.css(".hero-description, [data-testid=userBio]"):
+            for a in bio.css("a"):
+                recorder.anchor(a, "author_bio", "bio", "text")
+    if not result.posts and not result.links:
+        result.problems.append("no post URLs found on the listing")
+    return result
+
+
+def _read_container(
+    container: Node, base: str | None, posts: dict[str, PostRef], *, card: bool
+) -> None:
+    card_author: str | None = None
+    card_pub: str | None = None
+    found: list[PostRef] = []
+    for node in container.css("a[href], [data-href]"):
+        attrs = node.attrs
+        for raw in (attrs.get("data-href"), attrs.get("href")):
+            if not raw:
+                continue
+            u = normalize_url(raw, base)
+            if u is None:
+                continue
+            pid = post_id_from_url(u)
+            if pid is None:
+                if card:
+                    # A card's author and publication links name the post's owner.
+                    who = author_from_url(u) if "/@" in u else None
+                    card_author = card_author or who
+                    if who is None and _is_home(u):
+                        card_pub = card_pub or host_of(u)
+                continue
+            if pid in posts or any(p.post_id == pid for p in found):
+                continue
+            found.append(_post_ref(pid, u))
+    for ref in found:
+        if card:
+            ref.author = ref.author or card_author
+            ref.site = ref.site or card_pub
+        posts[ref.post_id] = ref
+
+
+def _is_home(url: str) -> bool:
+    return urlsplit(url).path in ("", "/")
+
+
+def _post_ref(post_id: str, url: str) -> PostRef:
+    clean = strip_medium_tracking(url)
+    parts = urlsplit(clean)
+    host = parts.hostname or ""
+    segs = [s for s in parts.path.split("/") if s]
+    publication = None
+    if host == "medium.com" and len(segs) >= 2 and not segs[0].startswith("@") and segs[0] != "p":
+        publication = segs[0]
+    site = None if host == "medium.com" else host
+    return PostRef(
+        post_id=post_id,
+        url=clean,
+        author=author_from_url(clean) if "/@" in clean else None,
+        publication=publication,
+        site=site,
+    )
+
+
+def _cursors(tree: Tree, page_url: str | None) -> list[Cursor]:
+    out: list[Cursor] = []
+    for script in tree.css("script"):
+        text = script.text()
+        for marker in _PAGING_MARKERS:
+            if marker not in text:
+                continue
+            value = json_after(text, marker)
+            cursor = cursor_from_paging(value, page_url)
+            if cursor is not None:
+                out.append(cursor)
+    return out
+
+
+def cursor_from_paging(value: object, source_url: str | None) -> Cursor | None:
+    """A Cursor from a paging object (``{"next": {...}, "path": ...}``), if it has a next page."""
+    if not isinstance(value, dict):
+        return None
+    nxt = value.get("next")
+    if not isinstance(nxt, dict) or not nxt:
+        return None
+    path = value.get("path")
+    return Cursor(source_url=source_url, next=nxt, path=path if isinstance(path, str) else None)
+
+
+def post_ref_from_url(url: str | None) -> PostRef | None:
+    """A PostRef for any Medium post URL, or ``None`` if it is not one."""
+    norm = normalize_url(url) if url else None
+    pid = post_id_from_url(norm)
+    if norm is None or pid is None:
+        return None
+    return _post_ref(pid, norm)
+
+
+__all__ = ["cursor_from_paging", "is_profile", "parse_listing_tree", "post_ref_from_url"]

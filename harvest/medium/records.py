@@ -1,0 +1,145 @@
+"""Typed records the parsers return.
+
+They are plain dataclasses so that Scrapy pipelines reach them through
+itemadapter and ``harvest extract`` serializes them with :func:`as_json`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Location = Literal["body", "author_bio"]
+LinkKind = Literal["text", "image", "link_card", "embed"]
+# Where in the body a link stands, finer than Location: reports split on it.
+Block = Literal[
+    "paragraph",
+    "heading",
+    "list",
+    "quote",
+    "preformatted",
+    "caption",
+    "figure",
+    "link_card",
+    "embed",
+    "bio",
+]
+PageKind = Literal[
+    "article", "listing", "profile", "feed", "sitemap", "sitemap_index", "api", "unknown"
+]
+
+
+@dataclass(slots=True)
+class Author:
+    username: str | None = None
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Publication:
+    slug: str | None = None
+    name: str | None = None
+    domain: str | None = None
+
+
+@dataclass(slots=True)
+class Article:
+    post_id: str | None
+    url: str | None
+    canonical_url: str | None
+    author: Author | None
+    publication: Publication | None
+    title: str | None
+    published_at: str | None
+    tags: list[str] = field(default_factory=list)
+    type: Literal["article"] = "article"
+
+
+@dataclass(slots=True)
+class Link:
+    """One outbound anchor (or embed) of a post, or of an author's profile."""
+
+    post_id: str | None
+    target_url: str
+    target_url_raw: str
+    domain: str | None
+    host: str | None
+    anchor_text: str
+    kind: LinkKind
+    rel: list[str]
+    nofollow: bool
+    ugc: bool
+    sponsored: bool
+    location: Location
+    position: int
+    block: Block
+    source_url: str | None = None
+    author: str | None = None
+    type: Literal["link"] = "link"
+
+
+@dataclass(slots=True)
+class PostRef:
+    """A post named by a listing, profile, feed, sitemap or API response."""
+
+    post_id: str
+    url: str
+    title: str | None = None
+    author: str | None = None
+    author_name: str | None = None
+    publication: str | None = None
+    site: str | None = None
+    published_at: str | None = None
+    tags: list[str] = field(default_factory=list)
+    type: Literal["post"] = "post"
+
+
+@dataclass(slots=True)
+class Cursor:
+    """A next-page hint: Medium's paging ``next`` object and the API path it is for."""
+
+    source_url: str | None
+    next: dict[str, Any]
+    path: str | None = None
+    type: Literal["cursor"] = "cursor"
+
+
+@dataclass(slots=True)
+class SitemapRef:
+    url: str
+    lastmod: str | None = None
+    type: Literal["sitemap"] = "sitemap"
+
+
+@dataclass(slots=True)
+class PageResult:
+    """Everything one page yields, plus what was skipped and why."""
+
+    kind: PageKind
+    url: str | None = None
+    article: Article | None = None
+    links: list[Link] = field(default_factory=list)
+    posts: list[PostRef] = field(default_factory=list)
+    cursors: list[Cursor] = field(default_factory=list)
+    sitemaps: list[SitemapRef] = field(default_factory=list)
+    # reason -> count: hrefs that are not web links, internal links, unresolved embeds
+    skipped: Counter[str] = field(default_factory=Counter)
+    # Human-readable reasons a page yielded less than expected.
+    problems: list[str] = field(default_factory=list)
+
+    def records(self) -> list[Article | Link | PostRef | Cursor | SitemapRef]:
+        out: list[Article | Link | PostRef | Cursor | SitemapRef] = []
+        if self.article is not None:
+            out.append(self.article)
+        out.extend(self.links)
+        out.extend(self.posts)
+        out.extend(self.sitemaps)
+        out.extend(self.cursors)
+        return out
+
+
+def as_json(record: Article | Link | PostRef | Cursor | SitemapRef) -> dict[str, Any]:
+    """A record as a JSON-ready dict with ``type`` first."""
+    data = asdict(record)
+    return {"type": data.pop("type"), **data}

@@ -1,0 +1,1 @@
+"""Item pipelines: normalization and PostgreSQL storage."""

@@ -1,0 +1,1 @@
+"""Spiders route requests only: parsing lives in harvest.medium, storage in pipelines."""

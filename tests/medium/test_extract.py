@@ -1,0 +1,145 @@
+"""extract(): kind detection, golden output for every real page, and garbage in."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harvest.medium import extract
+from harvest.medium.records import as_json
+from tests.medium.helpers import EXPECTED, all_pages, page_bytes, parsed
+
+KINDS = {
+    "article": "article",
+    "profile": "profile",
+    "topic_2019_popular_raw": "listing",
+    "topic_2019_popular_apollo": "api",
+    "rss": "feed",
+    "graphql": "api",
+    "legacyapi": "api",
+}
+
+
+def test_every_shared_page_is_covered() -> None:
+    assert len(all_pages()) == 21
+    assert {p.name for p in EXPECTED.iterdir()} == {n + ".jsonl" for n in all_pages()}
+
+
+@pytest.mark.parametrize("name", all_pages())
+def test_kind_is_detected_from_content(name: str) -> None:
+    want = next(v for k, v in KINDS.items() if name.startswith(k))
+    assert parsed(name).kind == want
+
+
+@pytest.mark.parametrize("name", all_pages())
+def test_output_matches_hand_checked_records(name: str) -> None:
+    # expected/*.jsonl: reviewed line by line when written (see make_expected.py)
+    lines = (EXPECTED / f"{name}.jsonl").read_text().splitlines()
+    meta = json.loads(lines[0])
+    want = [json.loads(line) for line in lines[1:]]
+    result = parsed(name)
+    assert result.kind == meta["kind"]
+    assert dict(result.skipped) == meta["skipped"]
+    assert [as_json(r) for r in result.records()] == want
+
+
+# -- garbage in ------------------------------------------------------------------
+
+GARBAGE = {
+    "empty": b"",
+    "whitespace": b"   \n\t ",
+    "binary": bytes(range(256)) * 64,
+    "png": b"\x89PNG\r\n\x1a\n" + b"\x00\x01\x02" * 1000,
+    "nul_bytes": b"<html><body><article><section><p id='a'>x\x00y <a href='https://e.com/\x00'>n\x00ul</a></p></section></article></body></html>",
+    "truncated": page_bytes("article_2022_jakobulbrich_flag-attributes_postlight.html")[:30000],
+    "invalid_urls": (
+        b"<html><head><link rel=canonical href='https://medium.com/@a/t-0123456789ab'></head><body><article><section>"
+        b"<p id=a><a href='http://[::1'>v6</a><a href='http://exa mple.com'>sp</a><a href='javascript:alert(1)'>js</a>"
+        b"<a href='http://example.com:99999/'>port</a><a href='tel:1'>t</a><a href='#x'>f</a><a>none</a>"
+        b"<a href='https://ok.example/'>ok</a></p></section></article></body></html>"
+    ),
+    "not_medium": b"<html><body><p>Hello</p></body></html>",
+    "json_garbage": b'{"a": [1, 2, {"b": ',
+    "xml_garbage": b"<?xml version='1.0'?><rss><channel><item>",
+    "latin1_declared_utf8": "<html><head><meta charset='utf-8'></head><body><a href='/p/0123456789ab'>caf\xe9</a></body></html>".encode(
+        "latin-1"
+    ),
+    "utf16_bom": "\ufeff<html><body><a href='https://medium.com/p/0123456789ab'>x</a></body></html>".encode(
+        "utf-16"
+    ),
+    "deeply_nested": b"<div>" * 50000
+    + b"<article><section><p id=a><a href='https://deep.example/'>d</a></p></section></article>"
+    + b"</div>" * 50000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(GARBAGE))
+def test_garbage_never_raises(name: str) -> None:
+    result = extract(GARBAGE[name])
+    for record in result.records():
+        json.dumps(as_json(record))
+    if not result.records():
+        assert result.problems, "a page that yields nothing must say why"
+
+
+def test_invalid_urls_are_counted_not_fatal() -> None:
+    result = extract(GARBAGE["invalid_urls"])
+    assert [l.target_url for l in result.links] == ["https://ok.example/"]
+    assert dict(result.skipped) == {
+        "invalid": 3,
+        "javascript": 1,
+        "tel": 1,
+        "fragment": 1,
+        "no_href": 1,
+    }
+
+
+def test_deeply_nested_page_is_linear() -> None:
+    start = time.perf_counter()
+    result = extract(GARBAGE["deeply_nested"])
+    assert time.perf_counter() - start < 5
+    assert [l.target_url for l in result.links] == ["https://deep.example/"]
+
+
+def test_mis_declared_encoding_still_reads() -> None:
+    result = extract(GARBAGE["latin1_declared_utf8"], "https://medium.com/tag/x")
+    assert [p.post_id for p in result.posts] == ["0123456789ab"]
+    result = extract(GARBAGE["utf16_bom"])
+    assert [p.post_id for p in result.posts] == ["0123456789ab"]
+
+
+def test_twenty_megabyte_page() -> None:
+    page = page_bytes("article_2022_jakobulbrich_flag-attributes_postlight.html")
+    filler = b"<p>" + b"lorem ipsum " * 1000 + b"</p>"
+    big = page.replace(b"</body>", filler * (20_000_000 // len(filler)) + b"</body>")
+    assert len(big) > 20_000_000
+    start = time.perf_counter()
+    result = extract(big)
+    assert time.perf_counter() - start < 30
+    assert len(result.links) == 2
+
+
+def test_over_the_size_limit_is_refused_with_a_reason() -> None:
+    result = extract(b"<html>" + b" " * 2000, max_bytes=1000)
+    assert result.records() == []
+    assert "over the 1000-byte limit" in result.problems[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(all_pages()),
+    st.integers(min_value=0, max_value=400_000),
+    st.integers(min_value=0, max_value=2000),
+    st.binary(max_size=64),
+)
+def test_mutated_real_pages_never_raise(name: str, at: int, cut: int, junk: bytes) -> None:
+    data = page_bytes(name)
+    at %= max(len(data), 1)
+    mutated = data[:at] + junk + data[at + cut :]
+    result = extract(mutated)
+    for record in result.records():
+        json.dumps(as_json(record))
