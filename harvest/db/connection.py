@@ -1,0 +1,204 @@
+"""Where the database is and how to reach it.
+
+``DATABASE_URL`` (environment) or the ``HARVEST_DATABASE_URL`` setting name a
+server. With neither, harvest runs an embedded PostgreSQL (``pgserver``) in a
+data directory of its own, reuses it on the next run and stops it when the
+last process using it exits, unless it was already running (``harvest db
+start``), in which case it is left running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import platformdirs
+import psycopg2
+import psycopg2.extensions
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB_NAME = "harvest"
+T = TypeVar("T")
+
+# Errors that mean "the connection or the server went away", worth a retry
+# with a new connection: the whole transaction is replayed, and every write
+# harvest makes is an idempotent upsert.
+RETRYABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+def default_pgdata() -> Path:
+    return Path(platformdirs.user_data_dir("harvest")) / "pgdata"
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with any password replaced, fit for logs and error messages."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "<unparseable DSN>"
+    if parts.scheme.startswith("postgres") and parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A resolved database: its DSN, and the embedded data dir if it is ours."""
+
+    dsn: str
+    pgdata: Path | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.pgdata is not None
+
+
+def configured_dsn(setting: str | None = None) -> str | None:
+    """DATABASE_URL wins over the Scrapy setting; empty values count as unset."""
+    return os.environ.get("DATABASE_URL") or setting or None
+
+
+class Embedded:
+    """The embedded server in ``pgdata``, started on first use."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._server: Any = None
+
+    def is_running(self) -> bool:
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return bool(info is not None and info.is_running())
+
+    def start(self, *, keep_running: bool = False) -> str:
+        """Start (or join) the server and return a DSN for the harvest database."""
+        import pgserver
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        # A server someone started on purpose stays up after we are done.
+        mode = None if keep_running or self.is_running() else "stop"
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+        base = self._server.get_uri()
+        _ensure_database(base, EMBEDDED_DB_NAME)
+        return str(self._server.get_uri(EMBEDDED_DB_NAME))
+
+    def close(self) -> None:
+        """Let go of the server: stopped if we started it and nobody else uses it."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+    def stop(self) -> bool:
+        """Stop the server if it runs, whoever started it; True if it was running."""
+        if not self.is_running():
+            return False
+        from pgserver import _commands
+
+        # pgserver runs the server as its own "pgserver" user when we are root.
+        user = "pgserver" if os.geteuid() == 0 else None
+        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        return True
+
+    def dsn_if_running(self) -> str | None:
+        if not self.is_running():
+            return None
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        assert info is not None
+        return str(info.get_uri(EMBEDDED_DB_NAME))
+
+
+def _ensure_database(dsn: str, name: str) -> None:
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                # identifiers cannot be parameters; the name is our constant
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+
+
+def resolve(setting_dsn: str | None = None, pgdata: Path | None = None) -> Target:
+    """Decide which database to use, starting the embedded one when needed."""
+    dsn = configured_dsn(setting_dsn)
+    if dsn:
+        return Target(dsn)
+    data = pgdata or Path(os.environ.get("HARVEST_PGDATA") or default_pgdata())
+    embedded = Embedded(data)
+    return Target(embedded.start(), data)
+
+
+def connect(dsn: str, *, application_name: str = "harvest", **kwargs: Any) -> Any:
+    return psycopg2.connect(dsn, application_name=application_name, **kwargs)
+
+
+def with_retries(
+    operation: Callable[[], T],
+    *,
+    attempts: int = 8,
+    base_delay: float = 0.2,
+    max_delay: float = 10.0,
+    on_retry: Callable[[int, BaseException], None] | None = None,
+) -> T:
+    """Run ``operation``, retrying connection-level failures with backoff.
+
+    ``operation`` must be safe to repeat: it opens its own connection or
+    transaction each time.
+    """
+    delay = base_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except RETRYABLE as exc:
+            if attempt == attempts:
+                raise
+            if on_retry is not None:
+                on_retry(attempt, exc)
+            log.warning(
+                "database unavailable (%s), retry %d/%d in %.1fs",
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                attempt,
+                attempts - 1,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def transaction(dsn: str) -> Iterator[Any]:
+    """A connection in one transaction: committed on success, closed always."""
+    conn = connect(dsn)
+    try:
+        with conn:  # commits, or rolls back on an exception
+            yield conn
+    finally:
+        conn.close()
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def with_database(dsn: str, dbname: str) -> str:
+    """``dsn`` pointing at another database on the same server."""
+    parts = urlsplit(dsn)
+    if parts.scheme.startswith("postgres"):
+        return urlunsplit(parts._replace(path="/" + quote(dbname)))
+    return f"{dsn} dbname={dbname}"

@@ -1,0 +1,103 @@
+"""Versioned SQL migrations (``harvest/db/migrations/NNNN_name.sql``).
+
+Each file runs once, in its own transaction, recorded in
+``schema_migrations``. Concurrent migrators (several workers starting at once)
+serialize on an advisory lock, so running ``migrate`` anywhere is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Any constant works as long as every harvest process uses the same one.
+_LOCK_KEY = 0x6861727665737431  # "harvest1"
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available() -> list[Migration]:
+    out = []
+    folder = resources.files("harvest.db") / "migrations"
+    for entry in folder.iterdir():
+        m = _NAME_RE.match(entry.name)
+        if m:
+            out.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    out.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in out]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"duplicate migration versions: {versions}")
+    return out
+
+
+def migrate(conn: Any) -> list[Migration]:
+    """Apply pending migrations on ``conn``; returns the ones applied now."""
+    applied_now = []
+    conn.autocommit = False
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version    integer PRIMARY KEY,
+                       name       text        NOT NULL,
+                       checksum   text        NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+        with conn.cursor() as cur:
+            cur.execute("SELECT version, checksum FROM schema_migrations")
+            done = dict(cur.fetchall())
+        conn.commit()
+        for mig in available():
+            if mig.version in done:
+                if done[mig.version] != mig.checksum:
+                    log.warning(
+                        "migration %04d_%s changed after it was applied", mig.version, mig.name
+                    )
+                continue
+            with conn, conn.cursor() as cur:
+                cur.execute(mig.sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (mig.version, mig.name, mig.checksum),
+                )
+            log.info("applied migration %04d_%s", mig.version, mig.name)
+            applied_now.append(mig)
+    finally:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        conn.commit()
+    return applied_now
+
+
+def current_version(conn: Any) -> int | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        row = cur.fetchone()
+        if not row or not row[0]:
+            return None
+        cur.execute("SELECT max(version) FROM schema_migrations")
+        row = cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None

@@ -1,0 +1,150 @@
+"""The read side: the SQL behind ``harvest backlinks``, ``top-domains`` and ``stats``.
+
+Each function returns column names and rows; formatting is the CLI's job.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from harvest.links import normalize_url, registered_domain
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+
+BACKLINK_COLUMNS = (
+    "target_url",
+    "post_id",
+    "post_url",
+    "author",
+    "publication",
+    "anchor_text",
+    "rel",
+    "nofollow",
+    "ugc",
+    "sponsored",
+    "location",
+    "kind",
+    "first_seen",
+    "last_seen",
+    "lost_at",
+)
+
+
+def target_filter(target: str) -> tuple[str, str]:
+    """("domain" | "host", value) for what a user typed: a domain, a host or a URL."""
+    value = target.strip().lower()
+    if "/" in value:
+        url = normalize_url(value if "://" in value else "http://" + value)
+        value = (url or value).split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    value = value.rstrip(".")
+    if value.startswith("www.") and registered_domain(value) == value[4:]:
+        return "domain", value[4:]
+    return ("domain", value) if registered_domain(value) == value else ("host", value)
+
+
+def _run(conn: Any, sql: str, params: Any) -> Rows:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        columns = [d[0] for d in cur.description]
+        return columns, cur.fetchall()
+
+
+def backlinks(
+    conn: Any,
+    target: str,
+    *,
+    dofollow_only: bool = False,
+    since: date | None = None,
+    include_lost: bool = False,
+    limit: int | None = None,
+) -> Rows:
+    kind, value = target_filter(target)
+    where = ["target_domain = %(v)s" if kind == "domain" else "target_host = %(v)s"]
+    if dofollow_only:
+        where.append("dofollow")
+    if since is not None:
+        where.append("last_seen >= %(since)s")
+    if not include_lost:
+        where.append("lost_at IS NULL")
+    # Only constant fragments are joined here; values go in as parameters.
+    sql = (
+        f"SELECT {', '.join(BACKLINK_COLUMNS)} FROM backlinks WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY first_seen, post_id, location, position"
+    )
+    if limit is not None:
+        sql += " LIMIT %(limit)s"
+    return _run(conn, sql, {"v": value, "since": since, "limit": limit})
+
+
+def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> Rows:
+    order = "dofollow_links" if dofollow_only else "links"
+    # "order" is one of two constants.
+    sql = (
+        "SELECT target_domain, links, posts, authors, nofollow_links, ugc_links, "  # noqa: S608
+        "sponsored_links, dofollow_links, nofollow_share FROM domain_summary "
+        f"ORDER BY {order} DESC, target_domain LIMIT %(limit)s"
+    )
+    return _run(conn, sql, {"limit": limit})
+
+
+def stats(conn: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM authors),
+                      (SELECT count(*) FROM publications), (SELECT count(*) FROM domains)"""
+        )
+        posts, authors, pubs, domains = cur.fetchone()
+        cur.execute(
+            """SELECT count(*),
+                      count(*) FILTER (WHERE lost_at IS NOT NULL),
+                      count(*) FILTER (WHERE nofollow),
+                      count(*) FILTER (WHERE ugc),
+                      count(*) FILTER (WHERE sponsored),
+                      count(*) FILTER (WHERE NOT (nofollow OR ugc OR sponsored))
+               FROM links"""
+        )
+        links, lost, nofollow, ugc, sponsored, dofollow = cur.fetchone()
+        out.update(
+            posts=posts,
+            authors=authors,
+            publications=pubs,
+            domains=domains,
+            links=links,
+            links_lost=lost,
+        )
+        for name, n in (
+            ("nofollow", nofollow),
+            ("ugc", ugc),
+            ("sponsored", sponsored),
+            ("dofollow", dofollow),
+        ):
+            out[f"{name}_share"] = round(n / links, 4) if links else None
+        cur.execute(
+            """SELECT run_id, spider, status, started_at, finished_at,
+                      coalesce((counts->>'harvest/db/pages')::bigint, 0),
+                      coalesce((counts->>'harvest/db/links')::bigint, 0),
+                      coalesce((counts->>'harvest/db/links_lost')::bigint, 0)
+               FROM crawl_runs ORDER BY run_id DESC LIMIT 20"""
+        )
+        out["runs"] = [
+            dict(
+                zip(
+                    (
+                        "run_id",
+                        "spider",
+                        "status",
+                        "started_at",
+                        "finished_at",
+                        "pages",
+                        "links",
+                        "links_lost",
+                    ),
+                    row,
+                    strict=True,
+                )
+            )
+            for row in cur.fetchall()
+        ]
+    return out

@@ -1,0 +1,36 @@
+"""Items the spiders yield and the pipelines store.
+
+One item per fetched page: the article together with every outbound link the
+page carries, so the store knows the complete link set of a post at one
+moment and can mark links that a recrawl no longer finds as lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from harvest.medium.records import Article, Link
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class ArticlePage:
+    article: Article
+    links: list[Link] = field(default_factory=list)
+    fetched_at: datetime = field(default_factory=utcnow)
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class ProfilePage:
+    """An author's profile: the bio links that belong to the author, not a post."""
+
+    username: str
+    name: str | None = None
+    links: list[Link] = field(default_factory=list)
+    fetched_at: datetime = field(default_factory=utcnow)
+    url: str | None = None

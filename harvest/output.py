@@ -1,0 +1,94 @@
+"""Printing query results: aligned tables for people, CSV and JSON Lines for tools."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TextIO
+
+FORMATS = ("table", "csv", "json")
+# Spreadsheets run cells that start with these as formulas (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON can carry it."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def text_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return " ".join(text_cell(v) for v in value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(plain(value))
+
+
+def csv_safe(cell: str) -> str:
+    """Neutralize a cell a spreadsheet would evaluate, keeping its text visible."""
+    if cell.startswith(_FORMULA_START):
+        # Numbers such as -3 are data, not formulas.
+        if cell[0] in "+-":
+            try:
+                float(cell)
+                return cell
+            except ValueError:
+                pass
+        return "'" + cell
+    return cell
+
+
+def write(
+    out: TextIO,
+    fmt: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    max_width: int = 60,
+) -> None:
+    if fmt == "json":
+        for row in rows:
+            out.write(
+                json.dumps(
+                    dict(zip(columns, (plain(v) for v in row), strict=True)), ensure_ascii=False
+                )
+                + "\n"
+            )
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_safe(text_cell(v)) for v in row])
+    else:
+        cells = [[_clip(text_cell(v), max_width) for v in row] for row in rows]
+        widths = [len(c) for c in columns]
+        for row in cells:
+            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        out.write(
+            "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n"
+        )
+        out.write("  ".join("-" * w for w in widths) + "\n")
+        for row in cells:
+            out.write(
+                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+            )
+        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())  # newlines and tabs would break the table
+    return text if len(text) <= width else text[: width - 1] + "…"

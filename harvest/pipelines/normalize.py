@@ -1,0 +1,133 @@
+"""Make every page item safe and consistent before it is stored.
+
+Repairs what can be repaired (NUL bytes and lone surrogates in text, overlong
+anchor text, stale derived fields) and rejects what cannot (links without a
+usable target, articles without a post id), counting each by reason in the
+crawl stats under ``harvest/normalize/...`` and logging the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+from harvest.items import ArticlePage, ProfilePage
+from harvest.links import host_of, normalize_url, parse_rel, registered_domain
+from harvest.medium.records import Link
+
+log = logging.getLogger(__name__)
+
+# Longer targets are almost always generated junk (data blobs pasted as URLs);
+# 2048 is what browsers and search engines reliably handle.
+MAX_URL_LENGTH = 2048
+MAX_TEXT_LENGTH = 2000
+_POST_ID_RE = re.compile(r"^[0-9a-f]{10,12}$")
+_SURROGATES_RE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str | None, limit: int = MAX_TEXT_LENGTH) -> tuple[str | None, bool]:
+    """Text PostgreSQL can store: no NUL, no lone surrogates, at most ``limit`` chars."""
+    if value is None:
+        return None, False
+    out = value
+    if "\x00" in out:
+        out = out.replace("\x00", "")
+    if _SURROGATES_RE.search(out):
+        out = _SURROGATES_RE.sub("\ufffd", out)
+    if len(out) > limit:
+        out = out[:limit]
+    return out, out != value
+
+
+class NormalizePipeline:
+    def __init__(self, stats: Any = None) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NormalizePipeline:
+        return cls(crawler.stats)
+
+    def _count(self, reason: str, n: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"harvest/normalize/{reason}", n)
+
+    async def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        if isinstance(item, ArticlePage):
+            art = item.article
+            if not art.post_id or not _POST_ID_RE.match(art.post_id):
+                self._count("dropped/no_post_id")
+                raise DropItem(f"article without a valid post id: {item.url or art.url}")
+            title, fixed = clean_text(art.title)
+            if fixed:
+                self._count("repaired/title")
+                art.title = title
+            tags = [t for t in (clean_text(t, 200)[0] for t in art.tags) if t]
+            if tags != art.tags:
+                self._count("repaired/tags")
+                art.tags = tags
+            if art.author is not None:
+                art.author.name = clean_text(art.author.name, 500)[0]
+                art.author.username = clean_text(art.author.username, 200)[0]
+            adapter["links"] = self._links(item.links, item.url or art.url)
+        elif isinstance(item, ProfilePage):
+            adapter["links"] = self._links(item.links, item.url)
+        return item
+
+    def _links(self, links: list[Link], page: str | None) -> list[Link]:
+        kept = []
+        for link in links:
+            fixed = self._link(link, page)
+            if fixed is not None:
+                kept.append(fixed)
+        return kept
+
+    def _link(self, link: Link, page: str | None) -> Link | None:
+        if not link.target_url or len(link.target_url) > MAX_URL_LENGTH:
+            self._count(
+                "links_rejected/url_too_long" if link.target_url else "links_rejected/no_url"
+            )
+            log.warning(
+                "link rejected on %s: target URL of %d characters", page, len(link.target_url or "")
+            )
+            return None
+        target = normalize_url(link.target_url)
+        host = host_of(target)
+        if target is None or host is None:
+            self._count("links_rejected/invalid_url")
+            log.warning("link rejected on %s: invalid target %r", page, link.target_url[:200])
+            return None
+        changes: dict[str, Any] = {}
+        if target != link.target_url:
+            changes["target_url"] = target
+        if host != link.host:
+            changes["host"] = host
+        domain = registered_domain(host)
+        if domain != link.domain:
+            changes["domain"] = domain
+        raw, fixed_raw = clean_text(link.target_url_raw, MAX_URL_LENGTH * 2)
+        if fixed_raw:
+            changes["target_url_raw"] = raw
+        text, fixed_text = clean_text(link.anchor_text)
+        if fixed_text:
+            changes["anchor_text"] = text
+        rel = list(parse_rel(" ".join(link.rel)))
+        if rel != link.rel:
+            changes["rel"] = rel
+        flags = {
+            "nofollow": "nofollow" in rel,
+            "ugc": "ugc" in rel,
+            "sponsored": "sponsored" in rel,
+        }
+        for name, value in flags.items():
+            if getattr(link, name) != value:
+                changes[name] = value
+        if changes:
+            self._count("links_repaired")
+            return replace(link, **changes)
+        return link
