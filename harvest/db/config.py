@@ -62,6 +62,7 @@ class DbConfig:
     flush_interval: float = 5.0
     retries: int = 8
     retry_max_delay: float = 10.0
+    writers: int = 2
 
     @classmethod
     def from_settings(cls, settings: Any, environ: dict[str, str] | None = None) -> DbConfig:
@@ -86,6 +87,7 @@ class DbConfig:
             batch_links=_int(settings, "HARVEST_DB_BATCH_LINKS", 20_000, 1),
             flush_interval=_float(settings, "HARVEST_DB_FLUSH_INTERVAL", 5.0, 0.05),
             retries=_int(settings, "HARVEST_DB_RETRIES", 8, 1),
+            writers=_int(settings, "HARVEST_DB_WRITERS", 2, 1),
             retry_max_delay=_float(settings, "HARVEST_DB_RETRY_MAX_DELAY", 10.0, 0.0),
         )
         return config

@@ -27,12 +27,30 @@ import psycopg2.extensions
 log = logging.getLogger(__name__)
 
 EMBEDDED_DB_NAME = "harvest"
+# The embedded server is harvest's own, so it is set up for bulk link loads:
+# more shared memory for the indexes, and checkpoints spaced out so a long load
+# is not slowed by repeated full-page writes. Durability settings (fsync,
+# synchronous_commit, full_page_writes) stay at PostgreSQL's safe defaults.
+EMBEDDED_SETTINGS = {
+    "shared_buffers": "512MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "checkpoint_completion_target": "0.9",
+    "maintenance_work_mem": "256MB",
+    "work_mem": "32MB",
+}
 T = TypeVar("T")
 
 # Errors that mean "the connection or the server went away", worth a retry
 # with a new connection: the whole transaction is replayed, and every write
 # harvest makes is an idempotent upsert.
-RETRYABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
+# Deadlocks and serialization failures between concurrent writers roll back
+# the whole transaction, which is then safe to replay as well.
+RETRYABLE = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    psycopg2.extensions.TransactionRollbackError,
+)
 
 
 def default_pgdata() -> Path:
@@ -90,8 +108,10 @@ class Embedded:
         mode = None if keep_running or self.is_running() else "stop"
         self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
         base = self._server.get_uri()
+        if _apply_settings(base):
+            self.restart()
         _ensure_database(base, EMBEDDED_DB_NAME)
-        return str(self._server.get_uri(EMBEDDED_DB_NAME))
+        return str(self._server.get_uri(database=EMBEDDED_DB_NAME))
 
     def close(self) -> None:
         """Let go of the server: stopped if we started it and nobody else uses it."""
@@ -108,7 +128,24 @@ class Embedded:
         # pgserver runs the server as its own "pgserver" user when we are root.
         user = "pgserver" if os.geteuid() == 0 else None
         _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        if self._server is not None:
+            # Stopped on purpose: pgserver's exit hook has nothing left to stop.
+            self._server.cleanup_mode = None
         return True
+
+    def restart(self) -> None:
+        """Start the server again with the options it last ran with (after stop())."""
+        from pgserver import _commands
+
+        user = "pgserver" if os.geteuid() == 0 else None
+        # With no server running, "restart" starts one from postmaster.opts.
+        _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=user)
+        if self._server is not None:
+            from pgserver.utils import PostmasterInfo
+
+            # pgserver remembers the postmaster it started; point it at the new
+            # one so that its exit hook stops the server that is running now.
+            self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.pgdata)
 
     def dsn_if_running(self) -> str | None:
         if not self.is_running():
@@ -117,7 +154,37 @@ class Embedded:
 
         info = PostmasterInfo.read_from_pgdata(self.pgdata)
         assert info is not None
-        return str(info.get_uri(EMBEDDED_DB_NAME))
+        return str(info.get_uri(database=EMBEDDED_DB_NAME))
+
+
+def _apply_settings(dsn: str) -> bool:
+    """Set EMBEDDED_SETTINGS once; True when a restart is needed to apply them."""
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True
+        changed = False
+        with conn.cursor() as cur:
+            for name, value in EMBEDDED_SETTINGS.items():
+                cur.execute("SELECT current_setting(%s)", (name,))
+                current = str(_one(cur))
+                if current.replace(" ", "").lower() != value.lower():
+                    # names are our constants; ALTER SYSTEM takes no parameter for them
+                    cur.execute(f"ALTER SYSTEM SET {name} = %s", (value,))
+                    changed = True
+            if changed:
+                cur.execute("SELECT pg_reload_conf()")
+                cur.execute("SELECT bool_or(pending_restart) FROM pg_settings")
+                return bool(_one(cur))
+        return False
+    finally:
+        conn.close()
+
+
+def _one(cur: Any) -> Any:
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("query returned no row")
+    return row[0]
 
 
 def _ensure_database(dsn: str, name: str) -> None:

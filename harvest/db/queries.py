@@ -60,7 +60,12 @@ def backlinks(
     limit: int | None = None,
 ) -> Rows:
     kind, value = target_filter(target)
-    where = ["target_domain = %(v)s" if kind == "domain" else "target_host = %(v)s"]
+    if kind == "domain":
+        where = ["target_domain = %(v)s"]
+    else:
+        # links are indexed on (domain_id, host_id): naming the host's domain
+        # too turns a host look-up into an index scan.
+        where = ["target_domain = %(d)s", "target_host = %(v)s"]
     if dofollow_only:
         where.append("dofollow")
     if since is not None:
@@ -74,7 +79,8 @@ def backlinks(
     )
     if limit is not None:
         sql += " LIMIT %(limit)s"
-    return _run(conn, sql, {"v": value, "since": since, "limit": limit})
+    params = {"v": value, "d": registered_domain(value), "since": since, "limit": limit}
+    return _run(conn, sql, params)
 
 
 def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> Rows:

@@ -1,11 +1,16 @@
 """Store page items in PostgreSQL in batches.
 
-Items are buffered and written by :func:`harvest.db.store.write_batch` (COPY
-into staging tables, then set-based upserts) when a batch is full, on a timer
-and when the spider closes. Writes run in a worker thread so the crawl keeps
-going; batches are written one at a time and in order. A batch whose write
-fails on a connection error is retried with backoff on a new connection and
-stays in memory until it is committed.
+Items are buffered and written by :func:`harvest.db.store.write_batch` when a
+batch is full, on a timer and when the spider closes. Up to
+``HARVEST_DB_WRITERS`` batches are written at once, each in a worker thread on
+a connection of its own, so building the next batch overlaps the database
+work of the previous one and the crawl itself never waits on the database
+unless every writer is busy.
+
+A batch that fails on a connection error is retried with backoff on a new
+connection and stays in memory until it is committed. A batch that still
+fails after every retry is kept and written again when the spider closes;
+only if that fails too does the run end as failed, with the error raised.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,11 +28,21 @@ from scrapy.exceptions import NotConfigured
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
-from harvest.db.store import BatchResult, finish_run, start_run, write_batch
+from harvest.db.store import BatchResult, HostIds, finish_run, start_run, write_batch
 from harvest.items import ArticlePage, ProfilePage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_RUN_COUNT_PREFIXES = (
+    "harvest/",
+    "item_scraped_count",
+    "item_dropped_count",
+    "response_received_count",
+    "downloader/response_status_count/",
+    "log_count/ERROR",
+    "retry/",
+)
 
 
 class PostgresPipeline:
@@ -36,13 +52,16 @@ class PostgresPipeline:
         self.stats = crawler.stats if crawler is not None else None
         self.dsn: str | None = None
         self.run_id: int | None = None
-        self._conn: Any = None
+        self.host_ids = HostIds()
+        self._pool: list[Any] = []
+        self._pool_lock = threading.Lock()
         self._pages: list[ArticlePage] = []
         self._profiles: list[ProfilePage] = []
         self._links = 0
-        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(config.writers)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._failed: list[tuple[list[ArticlePage], list[ProfilePage]]] = []
         self._timer: asyncio.Task[None] | None = None
-        self._pending = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PostgresPipeline:
@@ -67,8 +86,7 @@ class PostgresPipeline:
             self.dsn = dbconn.resolve(None, self.config.pgdata).dsn
         log.info("storing links in %s", dbconn.mask_dsn(self.dsn))
 
-        def setup() -> int:
-            conn = self._connection()
+        def setup(conn: Any) -> int:
             if self.config.migrate:
                 migrate(conn)
             spider = getattr(self.crawler, "spider", None)
@@ -76,7 +94,7 @@ class PostgresPipeline:
             args = getattr(spider, "harvest_arguments", None) or {}
             return start_run(conn, name, args)
 
-        self.run_id = self._retrying(setup)
+        self.run_id = self._with_connection(setup)
 
     async def close_spider(self) -> None:
         if self._timer is not None:
@@ -86,6 +104,12 @@ class PostgresPipeline:
         status = "finished"
         try:
             await self.flush()
+            await self.drain()
+            while self._failed:
+                # One more attempt for batches whose retries ran out mid-crawl.
+                pages, profiles = self._failed.pop(0)
+                result = await asyncio.to_thread(self._write, pages, profiles)
+                self._record(result)
         except Exception:
             status = "failed"
             raise
@@ -94,35 +118,30 @@ class PostgresPipeline:
 
     def _close(self, status: str) -> None:
         if self.run_id is not None:
-            reason = None
-            if self.crawler is not None and self.stats is not None:
-                reason = self.stats.get_value("finish_reason")
+            reason = self.stats.get_value("finish_reason") if self.stats is not None else None
+            if status == "finished" and reason not in (None, "finished"):
+                status = str(reason)
             counts = self._run_counts()
-            final = status if status != "finished" or reason in (None, "finished") else str(reason)
             run_id = self.run_id
+            try:
+                self._with_connection(lambda conn: finish_run(conn, run_id, status, counts))
+            except Exception:
+                log.exception("could not record the end of crawl run %s", run_id)
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
             with contextlib.suppress(Exception):
-                self._retrying(lambda: finish_run(self._connection(), run_id, final, counts))
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+                conn.close()
 
     def _run_counts(self) -> dict[str, Any]:
         if self.stats is None:
             return {}
-        wanted = (
-            "harvest/",
-            "item_scraped_count",
-            "item_dropped_count",
-            "response_received_count",
-            "downloader/response_status_count/",
-            "log_count/ERROR",
-            "retry/",
-        )
         return {
             k: v
             for k, v in self.stats.get_stats().items()
-            if isinstance(k, str) and k.startswith(wanted) and isinstance(v, (int, float, str))
+            if isinstance(k, str)
+            and k.startswith(_RUN_COUNT_PREFIXES)
+            and isinstance(v, (int, float, str))
         }
 
     # -- items --------------------------------------------------------------------
@@ -136,8 +155,9 @@ class PostgresPipeline:
             self._links += len(item.links)
         else:
             return item
-        if len(self._pages) + len(self._profiles) >= self.config.batch_pages or (
-            self._links >= self.config.batch_links
+        if (
+            len(self._pages) + len(self._profiles) >= self.config.batch_pages
+            or self._links >= self.config.batch_links
         ):
             await self.flush()
         return item
@@ -146,34 +166,50 @@ class PostgresPipeline:
         while True:
             await asyncio.sleep(self.config.flush_interval)
             if self._pages or self._profiles:
-                try:
-                    await self.flush()
-                except Exception:
-                    log.exception("timed flush failed; the batch stays buffered")
+                await self.flush()
 
     async def flush(self) -> None:
-        """Write everything buffered so far; returns when it is committed."""
-        pages, profiles = self._pages, self._profiles
-        if not pages and not profiles:
+        """Hand what is buffered to a writer; waits only while every writer is busy."""
+        if not self._pages and not self._profiles:
             return
+        await self._slots.acquire()
+        # Take the buffer only now: items that arrived while we waited go along.
+        pages, profiles = self._pages, self._profiles
         self._pages, self._profiles, self._links = [], [], 0
-        async with self._lock:
-            try:
-                result = await asyncio.to_thread(self._write, pages, profiles)
-            except BaseException:
-                # Not committed: put the batch back in front so nothing is lost.
-                self._pages[:0] = pages
-                self._profiles[:0] = profiles
-                self._links += sum(len(p.links) for p in pages) + sum(
-                    len(p.links) for p in profiles
-                )
-                raise
-        self._record(result)
+        if not pages and not profiles:
+            self._slots.release()
+            return
+        task = asyncio.ensure_future(self._run_batch(pages, profiles))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def drain(self) -> None:
+        """Wait until every batch handed to a writer is committed (or given up)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight))
+
+    async def _run_batch(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> None:
+        try:
+            result = await asyncio.to_thread(self._write, pages, profiles)
+        except Exception:
+            log.exception(
+                "a batch of %d pages could not be written after %d attempts; "
+                "it is kept and tried again when the crawl closes",
+                len(pages) + len(profiles),
+                self.config.retries,
+            )
+            if self.stats is not None:
+                self.stats.inc_value("harvest/db/batches_deferred")
+            self._failed.append((pages, profiles))
+        else:
+            self._record(result)
+        finally:
+            self._slots.release()
 
     def _write(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> BatchResult:
         started = time.perf_counter()
-        result: BatchResult = self._retrying(
-            lambda: write_batch(self._connection(), pages, profiles, self.run_id)
+        result = self._with_connection(
+            lambda conn: write_batch(conn, pages, profiles, self.run_id, self.host_ids)
         )
         log.debug(
             "stored %d pages, %d links in %.3fs",
@@ -186,35 +222,46 @@ class PostgresPipeline:
     def _record(self, result: BatchResult) -> None:
         if self.stats is None:
             return
-        self.stats.inc_value("harvest/db/batches")
-        self.stats.inc_value("harvest/db/pages", result.pages)
-        self.stats.inc_value("harvest/db/profiles", result.profiles)
-        self.stats.inc_value("harvest/db/links", result.links)
-        self.stats.inc_value("harvest/db/links_lost", result.lost)
+        inc = self.stats.inc_value
+        inc("harvest/db/batches")
+        inc("harvest/db/pages", result.pages)
+        inc("harvest/db/profiles", result.profiles)
+        inc("harvest/db/links", result.links)
+        inc("harvest/db/links_lost", result.lost)
+        inc("harvest/db/posts_new", result.new_posts)
+        inc("harvest/db/posts_recrawled", result.recrawled_posts)
         if result.duplicate_pages:
-            self.stats.inc_value("harvest/db/duplicate_pages_in_batch", result.duplicate_pages)
+            inc("harvest/db/duplicate_pages_in_batch", result.duplicate_pages)
         if result.duplicate_links:
-            self.stats.inc_value("harvest/db/duplicate_links_in_batch", result.duplicate_links)
+            inc("harvest/db/duplicate_links_in_batch", result.duplicate_links)
 
     # -- connections --------------------------------------------------------------
 
-    def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            assert self.dsn is not None
-            self._conn = dbconn.connect(self.dsn)
-        return self._conn
+    def _with_connection(self, operation: Callable[[Any], T]) -> T:
+        """Run ``operation`` on a pooled connection, retrying lost connections."""
 
-    def _retrying(self, operation: Callable[[], T]) -> T:
-        def on_retry(attempt: int, exc: BaseException) -> None:
+        def attempt() -> T:
+            with self._pool_lock:
+                conn = self._pool.pop() if self._pool else None
+            if conn is None or conn.closed:
+                assert self.dsn is not None
+                conn = dbconn.connect(self.dsn)
+            try:
+                value = operation(conn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.close()  # its state is unknown: never reuse it
+                raise
+            with self._pool_lock:
+                self._pool.append(conn)
+            return value
+
+        def on_retry(attempt_no: int, exc: BaseException) -> None:
             if self.stats is not None:
                 self.stats.inc_value("harvest/db/retries")
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-                self._conn = None
 
         return dbconn.with_retries(
-            operation,
+            attempt,
             attempts=self.config.retries,
             max_delay=self.config.retry_max_delay,
             on_retry=on_retry,

@@ -14,30 +14,58 @@ from harvest.db.store import write_batch
 from harvest.items import ArticlePage, ProfilePage
 from harvest.links import host_of, registered_domain
 from harvest.medium.records import Article, Author, Link, Publication
-from tests.db.conftest import rows, scalar
 from tests.medium.helpers import all_pages, parsed
+from tests.pg import rows, scalar
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def make_link(url: str, position: int, *, rel: tuple[str, ...] = ("nofollow",), text: str = "t",
-              location: str = "body", raw: str | None = None) -> Link:
+def make_link(
+    url: str,
+    position: int,
+    *,
+    rel: tuple[str, ...] = ("nofollow",),
+    text: str = "t",
+    location: str = "body",
+    raw: str | None = None,
+) -> Link:
     host = host_of(url)
     return Link(
-        post_id=None, target_url=url, target_url_raw=raw or url, domain=registered_domain(host),
-        host=host, anchor_text=text, kind="text", rel=list(rel), nofollow="nofollow" in rel,
-        ugc="ugc" in rel, sponsored="sponsored" in rel, location=location,  # type: ignore[arg-type]
-        position=position, block="paragraph",
+        post_id=None,
+        target_url=url,
+        target_url_raw=raw or url,
+        domain=registered_domain(host),
+        host=host,
+        anchor_text=text,
+        kind="text",
+        rel=list(rel),
+        nofollow="nofollow" in rel,
+        ugc="ugc" in rel,
+        sponsored="sponsored" in rel,
+        location=location,  # type: ignore[arg-type]
+        position=position,
+        block="paragraph",
     )
 
 
-def make_page(post_id: str, links: list[Link], at: datetime, *, title: str = "A post",
-              author: str = "writer", tags: list[str] | None = None) -> ArticlePage:
+def make_page(
+    post_id: str,
+    links: list[Link],
+    at: datetime,
+    *,
+    title: str = "A post",
+    author: str = "writer",
+    tags: list[str] | None = None,
+) -> ArticlePage:
     art = Article(
-        post_id=post_id, url=f"https://medium.com/@{author}/p-{post_id}",
+        post_id=post_id,
+        url=f"https://medium.com/@{author}/p-{post_id}",
         canonical_url=f"https://medium.com/@{author}/p-{post_id}",
-        author=Author(author, "A Writer"), publication=Publication("pub", "The Pub", None),
-        title=title, published_at="2020-01-01T00:00:00Z", tags=tags or ["seo"],
+        author=Author(author, "A Writer"),
+        publication=Publication("pub", "The Pub", None),
+        title=title,
+        published_at="2020-01-01T00:00:00Z",
+        tags=tags or ["seo"],
     )
     return ArticlePage(article=art, links=links, fetched_at=at)
 
@@ -52,10 +80,13 @@ def real_pages(at: datetime) -> list[ArticlePage]:
 
 
 def link_state(conn: Any) -> list[tuple[Any, ...]]:
-    return rows(conn, """SELECT p.medium_id, l.location, l.position, l.target_url, l.first_seen,
+    return rows(
+        conn,
+        """SELECT p.medium_id, l.location, l.position, l.target_url, l.first_seen,
                                 l.last_seen, l.lost_at
                          FROM links l JOIN posts p USING (post_id)
-                         ORDER BY 1, 2, 3, 4""")
+                         ORDER BY 1, 2, 3, 4""",
+    )
 
 
 def test_migrate_is_idempotent_and_concurrent_safe(db_dsn: str) -> None:
@@ -90,20 +121,35 @@ def test_real_pages_are_stored(db: Any) -> None:
     assert stored == result.links
     assert scalar(db, "SELECT count(*) FROM posts") == 11
     # spot checks through the views
-    assert rows(db, """SELECT author, anchor_text, rel, dofollow FROM backlinks
-                       WHERE target_domain = 'blogger.com'""") == [
-        ("ev", "Blogger", ["noopener", "ugc", "nofollow"], False)
-    ]
-    assert rows(db, "SELECT target_domain, links, nofollow_links FROM domain_summary "
-                    "WHERE target_domain = 'frontiersconference.org'")[0][1:] in ((1, 0), (1, 1))
+    assert rows(
+        db,
+        """SELECT author, anchor_text, rel, dofollow FROM backlinks
+                       WHERE target_domain = 'blogger.com'""",
+    ) == [("ev", "Blogger", ["noopener", "ugc", "nofollow"], False)]
+    assert rows(
+        db,
+        "SELECT target_domain, links, nofollow_links FROM domain_summary "
+        "WHERE target_domain = 'frontiersconference.org'",
+    )[0][1:] in ((1, 0), (1, 1))
 
 
 def test_upsert_is_idempotent_and_moves_last_seen(db: Any) -> None:
-    pages = [make_page("0123456789ab", [make_link("https://a.example/", 0), make_link("https://b.example/", 1)], T0)]
+    pages = [
+        make_page(
+            "0123456789ab",
+            [make_link("https://a.example/", 0), make_link("https://b.example/", 1)],
+            T0,
+        )
+    ]
     write_batch(db, pages)
     first = link_state(db)
-    again = [make_page("0123456789ab", [make_link("https://a.example/", 0), make_link("https://b.example/", 1)],
-                       T0 + timedelta(days=1))]
+    again = [
+        make_page(
+            "0123456789ab",
+            [make_link("https://a.example/", 0), make_link("https://b.example/", 1)],
+            T0 + timedelta(days=1),
+        )
+    ]
     write_batch(db, again)
     second = link_state(db)
     assert len(second) == len(first) == 2
@@ -148,8 +194,12 @@ def test_lost_links_are_marked_and_restored(db: Any) -> None:
 
 def test_batch_deduplicates_pages_and_link_keys(db: Any) -> None:
     old = make_page("0123456789ab", [make_link("https://old.example/", 0)], T0, title="old")
-    new = make_page("0123456789ab", [make_link("https://new.example/", 0)] * 3, T0 + timedelta(hours=1),
-                    title="new")
+    new = make_page(
+        "0123456789ab",
+        [make_link("https://new.example/", 0)] * 3,
+        T0 + timedelta(hours=1),
+        title="new",
+    )
     result = write_batch(db, [new, old, make_page("abcdef012345", [], T0)])
     assert (result.pages, result.duplicate_pages, result.duplicate_links) == (2, 1, 2)
     assert scalar(db, "SELECT title FROM posts WHERE medium_id = '0123456789ab'") == "new"
@@ -161,12 +211,16 @@ def test_hostile_text_is_stored_verbatim(db: Any) -> None:
         "'); DROP TABLE links; --",
         'Robert"); DELETE FROM posts WHERE (1=1',
         "back\\slash \\N \\t tab\there\nnewline\r\n",
-        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        '=HYPERLINK("http://evil.example","x")',
         "\u202eRTL override\u202c and emoji 🍾",
         "%s %(name)s {0}",
     ]
-    links = [make_link(f"https://inj.example/{i}?q='x'%22", i, text=p) for i, p in enumerate(payloads)]
-    page = make_page("0123456789ab", links, T0, title=payloads[0], author="o'brien", tags=["it's", 'q"t'])
+    links = [
+        make_link(f"https://inj.example/{i}?q='x'%22", i, text=p) for i, p in enumerate(payloads)
+    ]
+    page = make_page(
+        "0123456789ab", links, T0, title=payloads[0], author="o'brien", tags=["it's", 'q"t']
+    )
     write_batch(db, [page])
     assert [r[0] for r in rows(db, "SELECT anchor_text FROM links ORDER BY position")] == payloads
     assert scalar(db, "SELECT title FROM posts") == payloads[0]
@@ -188,42 +242,70 @@ def test_nul_bytes_are_rejected_by_postgres_without_the_normalize_pipeline(db: A
 
 
 def test_raw_href_kept_only_when_it_differs(db: Any) -> None:
-    links = [make_link("https://a.example/x", 0), make_link("https://b.example/", 1, raw="HTTPS://B.example:443")]
+    links = [
+        make_link("https://a.example/x", 0),
+        make_link("https://b.example/", 1, raw="HTTPS://B.example:443"),
+    ]
     write_batch(db, [make_page("0123456789ab", links, T0)])
-    assert rows(db, "SELECT target_url_raw FROM links ORDER BY position") == [(None,), ("HTTPS://B.example:443",)]
+    assert rows(db, "SELECT target_url_raw FROM links ORDER BY position") == [
+        (None,),
+        ("HTTPS://B.example:443",),
+    ]
     assert rows(db, "SELECT target_url_raw FROM backlinks ORDER BY position") == [
-        ("https://a.example/x",), ("HTTPS://B.example:443",)
+        ("https://a.example/x",),
+        ("HTTPS://B.example:443",),
     ]
 
 
 def test_profile_bio_links(db: Any) -> None:
     bio = make_link("https://me.example/", 0, location="author_bio")
     write_batch(db, [], [ProfilePage("writer", "A Writer", [bio], T0)])
-    assert rows(db, """SELECT a.username, l.target_url, d.domain FROM author_links l
-                       JOIN authors a USING (author_id) JOIN domains d USING (domain_id)""") == [
-        ("writer", "https://me.example/", "me.example")
-    ]
+    assert rows(
+        db,
+        """SELECT a.username, l.target_url, d.domain FROM author_links l
+                       JOIN authors a USING (author_id) JOIN domains d USING (domain_id)""",
+    ) == [("writer", "https://me.example/", "me.example")]
     write_batch(db, [], [ProfilePage("writer", "A Writer", [], T0 + timedelta(days=1))])
     assert scalar(db, "SELECT lost_at FROM author_links") == T0 + timedelta(days=1)
 
 
 def test_views_answer_the_questions(db: Any) -> None:
-    write_batch(db, [
-        make_page("0123456789ab", [make_link("https://x.example/", 0),
-                                   make_link("https://www.x.example/a", 1, rel=()),
-                                   make_link("https://y.example/", 2, rel=("ugc", "nofollow"))], T0,
-                  tags=["seo", "growth"]),
-        make_page("abcdef012345", [make_link("https://x.example/b", 0, rel=("sponsored",))], T0,
-                  author="other", tags=["seo"]),
-    ])
-    summary = rows(db, """SELECT target_domain, links, posts, authors, nofollow_links, dofollow_links,
-                                 sponsored_links, nofollow_share FROM domain_summary ORDER BY 1""")
-    assert [r[:7] for r in summary] == [("x.example", 3, 2, 2, 1, 1, 1), ("y.example", 1, 1, 1, 1, 0, 0)]
+    write_batch(
+        db,
+        [
+            make_page(
+                "0123456789ab",
+                [
+                    make_link("https://x.example/", 0),
+                    make_link("https://www.x.example/a", 1, rel=()),
+                    make_link("https://y.example/", 2, rel=("ugc", "nofollow")),
+                ],
+                T0,
+                tags=["seo", "growth"],
+            ),
+            make_page(
+                "abcdef012345",
+                [make_link("https://x.example/b", 0, rel=("sponsored",))],
+                T0,
+                author="other",
+                tags=["seo"],
+            ),
+        ],
+    )
+    summary = rows(
+        db,
+        """SELECT target_domain, links, posts, authors, nofollow_links, dofollow_links,
+                                 sponsored_links, nofollow_share FROM domain_summary ORDER BY 1""",
+    )
+    assert [r[:7] for r in summary] == [
+        ("x.example", 3, 2, 2, 1, 1, 1),
+        ("y.example", 1, 1, 1, 1, 0, 0),
+    ]
     rel = {(r[0], r[1]): r[2:] for r in rows(db, "SELECT * FROM rel_summary")}
     assert rel[("tag", "seo")] == (4, 2, 1, 1, 1)
     assert rel[("tag", "growth")] == (3, 2, 1, 0, 1)
     assert rel[("publication", "pub")] == (4, 2, 1, 1, 1)
     assert rel[("year", "2020")] == (4, 2, 1, 1, 1)
-    assert rows(db, "SELECT post_id, dofollow FROM backlinks WHERE target_host = 'www.x.example'") == [
-        ("0123456789ab", True)
-    ]
+    assert rows(
+        db, "SELECT post_id, dofollow FROM backlinks WHERE target_host = 'www.x.example'"
+    ) == [("0123456789ab", True)]

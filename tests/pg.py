@@ -1,23 +1,17 @@
-"""A real PostgreSQL for every test: the server in DATABASE_URL when it is set
-(CI sets it to the machine's server), else an embedded pgserver in a temporary
+"""Real PostgreSQL for tests: the server in DATABASE_URL when it is set (CI
+sets it to the machine's server), else an embedded pgserver in a temporary
 directory. Each test gets a fresh database cloned from a migrated template."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import psycopg2
-import pytest
-
 from harvest.db.connection import Embedded, connect, quote_ident, with_database
-from harvest.db.migrate import migrate
 
-_counter = itertools.count()
+# Read once at import: tests may clear DATABASE_URL for the code under test.
+EXTERNAL_DSN = os.environ.get("DATABASE_URL")
 
 
 class Server:
@@ -48,44 +42,6 @@ class Server:
                 cur.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         finally:
             conn.close()
-
-
-@pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    external = os.environ.get("DATABASE_URL")
-    embedded = None
-    if external:
-        admin = with_database(external, "postgres")
-    else:
-        # A short path: the server's Unix socket lives in it.
-        embedded = Embedded(Path(tmp_path_factory.mktemp("pg")) / "data")
-        admin = with_database(embedded.start(), "postgres")
-    server = Server(admin, embedded)
-    dsn = server.create(server.template)
-    conn = psycopg2.connect(dsn)
-    try:
-        migrate(conn)
-    finally:
-        conn.close()
-    yield server
-    server.drop(server.template)
-    if embedded is not None:
-        embedded.close()
-
-
-@pytest.fixture
-def db_dsn(pg_server: Server) -> Iterator[str]:
-    name = f"harvest_t_{os.getpid()}_{next(_counter)}"
-    dsn = pg_server.create(name, pg_server.template)
-    yield dsn
-    pg_server.drop(name)
-
-
-@pytest.fixture
-def db(db_dsn: str) -> Iterator[Any]:
-    conn = connect(db_dsn)
-    yield conn
-    conn.close()
 
 
 def scalar(conn: Any, sql: str, params: Any = None) -> Any:

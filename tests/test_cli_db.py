@@ -1,0 +1,184 @@
+"""`harvest db ...`, `backlinks`, `top-domains` and `stats` against a real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from harvest.cli import main
+from harvest.db.connection import connect
+from harvest.db.store import write_batch
+from tests.db.test_store import T0, make_link, make_page
+
+
+@pytest.fixture
+def filled(db_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DATABASE_URL", db_dsn)
+    conn = connect(db_dsn)
+    write_batch(
+        conn,
+        [
+            make_page(
+                "0123456789ab",
+                [
+                    make_link(
+                        "https://twitter.com/a",
+                        0,
+                        rel=("noopener", "ugc", "nofollow"),
+                        text="=SUM(A1:A9)",
+                    ),
+                    make_link("https://blog.target.example/post", 1, rel=(), text="a dofollow one"),
+                    make_link("https://target.example/", 2, rel=("nofollow",), text="home"),
+                ],
+                T0,
+            ),
+            make_page(
+                "abcdef012345",
+                [make_link("https://target.example/x", 0, rel=("nofollow",))],
+                T0 + timedelta(days=30),
+                author="other",
+            ),
+        ],
+    )
+    conn.close()
+    return db_dsn
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_backlinks_formats_and_filters(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "backlinks", "target.example", "--format", "json")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["post_id"], r["target_url"]) for r in records] == [
+        ("0123456789ab", "https://blog.target.example/post"),
+        ("0123456789ab", "https://target.example/"),
+        ("abcdef012345", "https://target.example/x"),
+    ]
+    assert records[0]["rel"] == [] and records[1]["rel"] == ["nofollow"]
+
+    _, out, _ = run(
+        capsys,
+        "backlinks",
+        "https://www.target.example/some/page",
+        "--dofollow-only",
+        "--format",
+        "json",
+    )
+    assert [json.loads(line)["target_url"] for line in out.splitlines()] == [
+        "https://blog.target.example/post"
+    ]
+
+    _, out, _ = run(capsys, "backlinks", "blog.target.example", "--format", "json")  # a host
+    assert len(out.splitlines()) == 1
+
+    _, out, _ = run(
+        capsys, "backlinks", "target.example", "--since", "2026-01-15", "--format", "json"
+    )
+    assert [json.loads(line)["post_id"] for line in out.splitlines()] == ["abcdef012345"]
+
+    _, out, _ = run(capsys, "backlinks", "target.example")
+    assert out.splitlines()[0].startswith("target_url")
+    assert out.splitlines()[-1] == "(3 rows)"
+
+
+def test_backlinks_csv_is_formula_safe(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "backlinks", "twitter.com", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert table[0]["anchor_text"] == "'=SUM(A1:A9)"
+    assert table[0]["rel"] == "noopener ugc nofollow"
+
+
+def test_top_domains_and_stats(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "top-domains", "--limit", "1", "--format", "json")
+    (top,) = [json.loads(line) for line in out.splitlines()]
+    assert (top["target_domain"], top["links"], top["posts"], top["authors"]) == (
+        "target.example",
+        3,
+        2,
+        2,
+    )
+    assert top["nofollow_share"] == pytest.approx(0.6667)
+
+    _, out, _ = run(capsys, "stats", "--format", "json")
+    stats = json.loads(out)
+    assert (stats["posts"], stats["links"], stats["authors"], stats["domains"]) == (2, 4, 2, 2)
+    assert (
+        stats["nofollow_share"] == 0.75
+        and stats["ugc_share"] == 0.25
+        and stats["dofollow_share"] == 0.25
+    )
+
+    code, out, _ = run(capsys, "stats")
+    assert code == 0 and "nofollow_share" in out
+
+
+def test_bad_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["backlinks", "x.example", "--since", "last week"])
+    assert exc.value.code == 2
+    assert "not a date" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["top-domains", "--limit", "0"])
+
+
+def test_db_commands_on_external_server(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "db", "status")
+    assert code == 0 and "state: running" in out and "schema version: 2" in out
+    code, out, _ = run(capsys, "db", "migrate")
+    assert code == 0 and out.strip() == "schema version 2"
+    code, out, _ = run(capsys, "db", "url")
+    assert out.strip() == filled
+    code, _, err = run(capsys, "db", "start")
+    assert code == 1 and "external server" in err
+
+
+def harvest(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harvest", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_embedded_server_lifecycle(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["HARVEST_PGDATA"] = str(tmp_path / "pgdata")
+    try:
+        assert "state: stopped" in harvest("db", "status", env=env).stdout
+        started = harvest("db", "start", env=env)
+        assert started.returncode == 0, started.stderr
+        dsn = started.stdout.strip()
+        assert dsn.startswith("postgresql://")
+        # another process uses it and exits: the server the user started stays up
+        migrated = harvest("db", "migrate", env=env)
+        assert "schema version 2" in migrated.stdout
+        status = harvest("db", "status", env=env).stdout
+        assert "state: running" in status and "schema version: 2" in status
+        assert harvest("db", "url", env=env).stdout.strip() == dsn
+        assert harvest("stats", "--format", "json", env=env).returncode == 0
+        stopped = harvest("db", "stop", env=env)
+        assert "stopped" in stopped.stderr
+        assert "state: stopped" in harvest("db", "status", env=env).stdout
+        # a command that needs the database starts it, uses it, and stops it again
+        out = harvest("stats", "--format", "json", env=env)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["posts"] == 0
+        assert "state: stopped" in harvest("db", "status", env=env).stdout
+    finally:
+        harvest("db", "stop", env=env)
