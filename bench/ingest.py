@@ -34,16 +34,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scrapy import Spider  # noqa: E402
-from scrapy.utils.test import get_crawler  # noqa: E402
+from scrapy import Spider
+from scrapy.utils.test import get_crawler
 
-from harvest.db.connection import Embedded, connect, quote_ident, with_database  # noqa: E402
-from harvest.db.migrate import migrate  # noqa: E402
-from harvest.db.store import copy_rows  # noqa: E402
-from harvest.items import ArticlePage  # noqa: E402
-from harvest.links import registered_domain  # noqa: E402
-from harvest.medium.records import Article, Author, Link, Publication  # noqa: E402
-from harvest.pipelines.postgres import PostgresPipeline  # noqa: E402
+from harvest.db.connection import Embedded, connect, quote_ident, with_database
+from harvest.db.migrate import migrate
+from harvest.db.store import copy_rows
+from harvest.items import ArticlePage
+from harvest.links import registered_domain
+from harvest.medium.records import Article, Author, Link, Publication
+from harvest.pipelines.postgres import PostgresPipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RELS = [["noopener", "ugc", "nofollow"], ["nofollow", "noopener"], ["nofollow"], ["noopener"], []]

@@ -20,3 +20,13 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 3
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+ITEM_PIPELINES = {
+    "harvest.pipelines.normalize.NormalizePipeline": 100,
+    "harvest.pipelines.postgres.PostgresPipeline": 800,
+}
+# The database: DATABASE_URL (environment) names a server; without it harvest
+# runs an embedded PostgreSQL in HARVEST_PGDATA (default: the user data dir).
+# Batching knobs (HARVEST_DB_BATCH_PAGES, HARVEST_DB_BATCH_LINKS,
+# HARVEST_DB_FLUSH_INTERVAL, HARVEST_DB_WRITERS, HARVEST_DB_RETRIES) are read and
+# checked by harvest.db.config.DbConfig.
