@@ -170,9 +170,9 @@ WITH a AS (
     INSERT INTO hosts (host, domain_id) SELECT %(host)s, domain_id FROM d
     ON CONFLICT (host) DO UPDATE SET host = EXCLUDED.host RETURNING host_id, domain_id
 )
-INSERT INTO links (post_id, location, position, url_hash, target_url, host_id, domain_id,
+INSERT INTO links (post_id, location, position, target_url, host_id, domain_id,
                    anchor_text, kind, rel, nofollow, ugc, sponsored, first_seen, last_seen)
-SELECT p.post_id, %(loc)s, %(pos)s, md5(%(target)s)::uuid, %(target)s, h.host_id, h.domain_id,
+SELECT p.post_id, %(loc)s, %(pos)s, %(target)s, h.host_id, h.domain_id,
        %(text)s, 'text', %(rel)s, %(nofollow)s, %(ugc)s, %(sponsored)s, %(at)s, %(at)s
 FROM p, h
 ON CONFLICT (post_id, location, position, url_hash) DO UPDATE SET last_seen = EXCLUDED.last_seen

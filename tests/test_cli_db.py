@@ -182,3 +182,10 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
         assert "state: stopped" in harvest("db", "status", env=env).stdout
     finally:
         harvest("db", "stop", env=env)
+
+
+def test_db_psql_runs_a_command(filled: str) -> None:
+    env = {**os.environ, "DATABASE_URL": filled}
+    proc = harvest("db", "psql", "-At", "-c", "SELECT count(*) FROM links", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "4"

@@ -219,3 +219,31 @@ def test_with_database_keeps_socket_options() -> None:
     assert with_database("postgresql://postgres:@/postgres?host=/tmp/s", "h") == (
         "postgresql://postgres:@/h?host=/tmp/s"
     )
+
+
+def test_nul_bytes_through_both_pipelines_are_stored_clean(db_dsn: str) -> None:
+    from harvest.pipelines.normalize import NormalizePipeline
+
+    p, stats = make_pipeline(db_dsn)
+    normalize = NormalizePipeline(stats)
+    dirty = make_page(
+        "0123456789ab",
+        [
+            make_link("https://a.example/", 0, text="nul\x00byte"),
+            make_link("https://b.example/", 1),
+        ],
+        T0,
+        title="ti\x00tle",
+    )
+
+    async def scenario() -> None:
+        await p.open_spider()
+        await p.process_item(await normalize.process_item(dirty))
+        await p.close_spider()
+
+    asyncio.run(scenario())
+    conn = connect(db_dsn)
+    assert rows(conn, "SELECT anchor_text FROM links ORDER BY position") == [("nulbyte",), ("t",)]
+    assert scalar(conn, "SELECT title FROM posts") == "title"
+    conn.close()
+    assert stats.get_value("harvest/normalize/repaired/title") == 1
