@@ -1,0 +1,177 @@
+"""The `medium` spider's arguments, parsed and checked once.
+
+``scrapy crawl medium -a tags=seo,marketing -a users=@someone -a max_posts=100``:
+every ``-a`` arrives as a string; :meth:`CrawlArgs.parse` turns them into typed
+values or raises :class:`SpiderArgumentError` saying which argument is wrong and
+what it should look like.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
+_USER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+_PUB_RE = re.compile(r"^[a-z0-9][a-z0-9\-._]{0,99}$")
+FOLLOW_KINDS = ("authors", "tags")
+KNOWN = (
+    "tags",
+    "users",
+    "publications",
+    "urls",
+    "feeds",
+    "sitemap",
+    "max_posts",
+    "since",
+    "follow",
+    "depth",
+    "recrawl",
+    "recrawl_days",
+    "browser",
+    "scroll",
+)
+
+
+class SpiderArgumentError(ValueError):
+    """A spider argument that cannot be used; the message says how to fix it."""
+
+
+def _list(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _bool(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SpiderArgumentError(f"-a {name}={raw!r}: use 1 or 0 (true/false)")
+
+
+def _int(name: str, raw: str | None, default: int | None, minimum: int) -> int | None:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SpiderArgumentError(f"-a {name}={raw!r}: must be a whole number") from None
+    if value < minimum:
+        raise SpiderArgumentError(f"-a {name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def _date(name: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise SpiderArgumentError(f"-a {name}={raw!r}: dates are YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlArgs:
+    tags: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    publications: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    feeds: bool = False
+    sitemap: tuple[date, date] | None = None
+    max_posts: int | None = None
+    since: date | None = None
+    follow: tuple[str, ...] = ()
+    depth: int = 0
+    recrawl: bool = False
+    recrawl_days: int = 7
+    browser: bool = True
+    scroll: int = 10
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> CrawlArgs:
+        unknown = sorted(k for k in raw if k not in KNOWN and not k.startswith("_"))
+        if unknown:
+            raise SpiderArgumentError(
+                f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}"
+            )
+        get = lambda k: None if raw.get(k) is None else str(raw.get(k))  # noqa: E731
+
+        tags = tuple(t.lower().lstrip("#") for t in _list(get("tags")))
+        for tag in tags:
+            if not _TAG_RE.match(tag):
+                raise SpiderArgumentError(
+                    f"-a tags: {tag!r} is not a tag slug (like seo or web-development)"
+                )
+        users = tuple(u.removeprefix("@") for u in _list(get("users")))
+        for user in users:
+            if not _USER_RE.match(user):
+                raise SpiderArgumentError(
+                    f"-a users: {user!r} is not a Medium username (like @someone)"
+                )
+        pubs = tuple(p.lower() for p in _list(get("publications")))
+        for pub in pubs:
+            if not _PUB_RE.match(pub):
+                raise SpiderArgumentError(f"-a publications: {pub!r} is not a publication slug")
+        urls = tuple(_list(get("urls")))
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise SpiderArgumentError(f"-a urls: {url!r} is not an http(s) URL")
+
+        sitemap = None
+        if get("sitemap"):
+            text = get("sitemap") or ""
+            first, sep, last = text.partition("..")
+            start = _date("sitemap", first)
+            end = _date("sitemap", last) if sep else start
+            if end < start:
+                raise SpiderArgumentError(f"-a sitemap={text!r}: the range ends before it starts")
+            sitemap = (start, end)
+
+        follow = tuple(_list(get("follow")))
+        for kind in follow:
+            if kind not in FOLLOW_KINDS:
+                raise SpiderArgumentError(
+                    f"-a follow: {kind!r} is not one of {', '.join(FOLLOW_KINDS)}"
+                )
+        depth = _int("depth", get("depth"), 1 if follow else 0, 0)
+        assert depth is not None
+        args = cls(
+            tags=tags,
+            users=users,
+            publications=pubs,
+            urls=urls,
+            feeds=_bool("feeds", get("feeds"), False),
+            sitemap=sitemap,
+            max_posts=_int("max_posts", get("max_posts"), None, 1),
+            since=_date("since", get("since") or "") if get("since") else None,
+            follow=follow,
+            depth=depth,
+            recrawl=_bool("recrawl", get("recrawl"), False),
+            recrawl_days=_int("recrawl_days", get("recrawl_days"), 7, 0) or 0,
+            browser=_bool("browser", get("browser"), True),
+            scroll=_int("scroll", get("scroll"), 10, 0) or 0,
+        )
+        if not (args.tags or args.users or args.publications or args.urls or args.sitemap):
+            raise SpiderArgumentError(
+                "nothing to crawl: give at least one of -a tags=..., -a users=..., "
+                "-a publications=..., -a urls=... or -a sitemap=YYYY-MM-DD..YYYY-MM-DD"
+            )
+        if args.depth and not args.follow:
+            raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
+        return args
+
+    def as_record(self) -> dict[str, Any]:
+        """The arguments as the crawl run row stores them."""
+        data = asdict(self)
+        data.pop("extra")
+        if self.sitemap:
+            data["sitemap"] = [d.isoformat() for d in self.sitemap]
+        if self.since:
+            data["since"] = self.since.isoformat()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}

@@ -1,0 +1,205 @@
+"""The simulated Medium over HTTP on 127.0.0.1.
+
+Paths are Medium's own (``/tag/seo``, ``/@user``, ``/<publication>``,
+``/feed/...``, ``/sitemap/...``, ``/<publication>/<slug>-<id>``); pages of
+other hosts (``*.medium.com``, publications on their own domains) are served
+under ``/_host/<host>/...``, which is how harvest's MEDIUM_BASE_URL mapping
+addresses them. ``/_sim/manifest.json`` is the ground truth.
+
+Fault knobs (for reliability tests): a share of responses answered with 429
+(with Retry-After), 503, a slow response, or a truncated body.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tests.sim import render
+from tests.sim.model import World, build_world
+
+_POST_TAIL = re.compile(r"-([0-9a-f]{10,12})$")
+
+
+@dataclass
+class Faults:
+    rate: float = 0.0  # share of page requests that fail once
+    kinds: tuple[str, ...] = ("429", "503", "slow", "truncate")
+    retry_after: int = 1
+    slow_seconds: float = 2.0
+    seed: int = 0
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+
+class SimServer:
+    """Start with ``with SimServer(seed, size) as sim:``; ``sim.url`` is the base URL."""
+
+    def __init__(
+        self, seed: int = 1, size: int = 10, port: int = 0, faults: Faults | None = None
+    ) -> None:
+        self.world: World = build_world(seed, size)
+        self.variant = 0
+        self.faults = faults or Faults()
+        self.faults._rng.seed(self.faults.seed)
+        self.requests: dict[str, int] = {}
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"sim": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SimServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def manifest(self) -> dict[str, Any]:
+        return render.manifest(self.world, self.variant)
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            self.requests[path] = self.requests.get(path, 0) + 1
+            return self.requests[path]
+
+    # -- routing --------------------------------------------------------------------
+
+    def route(self, path: str, query: str) -> tuple[int, str, str]:
+        """(status, content type, body) for a request path."""
+        w = self.world
+        html, xml = "text/html; charset=utf-8", "application/xml; charset=utf-8"
+        host = "medium.com"
+        if path.startswith("/_host/"):
+            host, _, rest = path[len("/_host/") :].partition("/")
+            path = "/" + rest
+        if path == "/robots.txt":
+            return (
+                200,
+                "text/plain",
+                "User-agent: *\nDisallow: /m/\nDisallow: /_sim/manifest.json\n",
+            )
+        if path == "/_sim/manifest.json":
+            return 200, "application/json", json.dumps(self.manifest())
+        m = re.fullmatch(r"/_sim/tag/([a-z0-9\-]+)/batch/(\d+)", path)
+        if m:
+            return 200, html, render.tag_batch(w, m.group(1), int(m.group(2)))
+        m = re.fullmatch(r"/tag/([a-z0-9\-]+)/?", path)
+        if m and host == "medium.com":
+            return 200, html, render.tag_page(w, m.group(1))
+        m = re.fullmatch(r"/feed/tag/([a-z0-9\-]+)/?", path)
+        if m:
+            return (
+                200,
+                xml,
+                render.rss(
+                    w, m.group(1), f"https://medium.com/tag/{m.group(1)}", w.tagged(m.group(1))
+                ),
+            )
+        m = re.fullmatch(r"/feed/@([^/]+)/?", path)
+        if m:
+            return (
+                200,
+                xml,
+                render.rss(
+                    w, m.group(1), f"https://medium.com/@{m.group(1)}", w.by_author(m.group(1))
+                ),
+            )
+        m = re.fullmatch(r"/feed/([a-z0-9\-]+)/?", path)
+        if m:
+            posts = w.in_publication(m.group(1))
+            return (
+                (200, xml, render.rss(w, m.group(1), f"https://medium.com/{m.group(1)}", posts))
+                if posts
+                else _404()
+            )
+        if path == "/sitemap/sitemap.xml":
+            return 200, xml, render.sitemap_index(w)
+        m = re.fullmatch(r"/sitemap/posts/\d{4}/posts-(\d{4}-\d{2}-\d{2})\.xml", path)
+        if m:
+            return 200, xml, render.sitemap_day(w, m.group(1))
+        m = re.fullmatch(r"/@([^/]+)/?", path)
+        if m and host == "medium.com":
+            page = render.profile_page(w, m.group(1))
+            return (200, html, page) if page else _404()
+        tail = _POST_TAIL.search(path.rstrip("/"))
+        if tail:
+            try:
+                post = w.post(tail.group(1))
+            except KeyError:
+                return _404()
+            if post.host != host:
+                return _404()
+            return 200, html, render.article_page(w, post, self.variant)
+        m = re.fullmatch(r"/([a-z0-9\-]+)/?", path)
+        if m and host == "medium.com":
+            page = render.publication_page(w, m.group(1))
+            return (200, html, page) if page else _404()
+        return _404()
+
+
+def _404() -> tuple[int, str, str]:
+    return 404, "text/html; charset=utf-8", "<html><body>Not found</body></html>"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: SimServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: tests read the manifest, not the access log
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        attempt = self.sim.count(path)
+        status, ctype, body = self.sim.route(path, parts.query)
+        data = body.encode("utf-8")
+        fault = self._fault(path, attempt)
+        if fault == "429" or fault == "503":
+            self.send_response(int(fault))
+            self.send_header("Retry-After", str(self.sim.faults.retry_after))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "slow":
+            time.sleep(self.sim.faults.slow_seconds)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if fault == "truncate":
+            # Promise the whole body, send half, hang up: a truncated response.
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+    def _fault(self, path: str, attempt: int) -> str | None:
+        faults = self.sim.faults
+        if faults.rate <= 0 or attempt > 1 or path.startswith("/_sim/") or path == "/robots.txt":
+            return None  # every page fails at most once, so a retrying crawler gets it all
+        with self.sim._lock:
+            roll = faults._rng.random()
+            kind = faults._rng.choice(faults.kinds)
+        return kind if roll < faults.rate else None
