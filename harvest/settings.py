@@ -30,3 +30,13 @@ ITEM_PIPELINES = {
 # Batching knobs (HARVEST_DB_BATCH_PAGES, HARVEST_DB_BATCH_LINKS,
 # HARVEST_DB_FLUSH_INTERVAL, HARVEST_DB_WRITERS, HARVEST_DB_RETRIES) are read and
 # checked by harvest.db.config.DbConfig.
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "harvest.middlewares.RetryAfterMiddleware": 550,
+    "harvest.middlewares.OffsiteGuardMiddleware": 60,
+}
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+# MEDIUM_BASE_URL (setting or environment) points every Medium address at a
+# mirror or the local simulator. The browser (scrapy-playwright, Chromium) is set
+# up by harvest.spiders.browser.BrowserConfig; HARVEST_BROWSER=0 turns it off.

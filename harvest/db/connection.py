@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ import psycopg2
 import psycopg2.extensions
 
 log = logging.getLogger(__name__)
+# pgserver logs every command it runs at INFO; harvest reports what matters.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+# platformdirs warns, on import by pgserver, when XDG_RUNTIME_DIR is unset
+# (containers, cron); pgserver then uses /tmp, which is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 EMBEDDED_DB_NAME = "harvest"
 # The embedded server is harvest's own, so it is set up for bulk link loads:

@@ -154,3 +154,18 @@ def stats(conn: Any) -> dict[str, Any]:
             for row in cur.fetchall()
         ]
     return out
+
+
+def recently_crawled(conn: Any, medium_ids: list[str], days: int) -> set[str]:
+    """The posts among ``medium_ids`` crawled within the last ``days`` days."""
+    if not medium_ids:
+        return set()
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT medium_id FROM posts WHERE medium_id = ANY(%s) "
+            "AND last_crawled_at > now() - make_interval(days => %s)",
+            (medium_ids, days),
+        )
+        found = {row[0] for row in cur.fetchall()}
+    conn.rollback()
+    return found

@@ -100,7 +100,10 @@ class CrawlArgs:
             raise SpiderArgumentError(
                 f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}"
             )
-        get = lambda k: None if raw.get(k) is None else str(raw.get(k))  # noqa: E731
+
+        def get(key: str) -> str | None:
+            value = raw.get(key)
+            return None if value is None else str(value)
 
         tags = tuple(t.lower().lstrip("#") for t in _list(get("tags")))
         for tag in tags:

@@ -5,6 +5,7 @@ markup (2022) and the 2025 layout with post-preview cards."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from html import escape
 from xml.sax.saxutils import escape as xml_escape
 
@@ -64,7 +65,7 @@ def _json_ld(post: Post) -> str:
 
 
 def _head(post: Post, og_title: str) -> str:
-    republished = post.published.replace(year=post.published.year + 1).isoformat()
+    republished = (post.published + timedelta(days=400)).isoformat()
     return (
         f'<head><meta charset="utf-8"><title>{escape(post.title)} | Medium</title>'
         f'<link rel="canonical" href="{post.url}">'

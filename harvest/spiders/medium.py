@@ -1,0 +1,342 @@
+"""The `medium` spider: discovery and routing only.
+
+Pages are parsed by :func:`harvest.medium.extract`; items are stored by the
+pipelines. Discovery starts from tag, profile and publication pages, RSS feeds
+and sitemaps; listings come as server HTML first, then (for the 2025 listing
+markup, whose later posts load as the reader scrolls) once more in Chromium,
+scrolled until no new posts appear. Article pages are plain HTTP, with the
+browser only when the server HTML does not hold the post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+
+from harvest.db import connection as dbconn
+from harvest.db.config import ConfigError, DbConfig
+from harvest.db.queries import recently_crawled
+from harvest.items import ArticlePage, ProfilePage
+from harvest.links import host_of, is_medium_host
+from harvest.medium import PageResult, PostRef, extract
+from harvest.medium.ids import author_from_url
+from harvest.medium.urls import BaseUrlError, MediumUrls
+from harvest.spiders.args import CrawlArgs, SpiderArgumentError
+from harvest.spiders.browser import BrowserConfig
+
+log = logging.getLogger(__name__)
+_SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml$")
+_CARD_COUNT_JS = "document.querySelectorAll('article[data-testid=\"post-preview\"]').length"
+
+
+class MediumSpider(scrapy.Spider):
+    name = "medium"
+    # Offsite is decided per request by allowed_hosts() (OffsiteGuardMiddleware).
+    allowed_domains = None
+    # set in from_crawler, where the settings are known
+    urls: MediumUrls
+    browser: BrowserConfig
+    db: DbConfig | None
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        browser = BrowserConfig.from_settings(settings)
+        for key, value in browser.scrapy_settings().items():
+            settings.set(key, value, priority="spider")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raw = {k: v for k, v in kwargs.items() if k not in ("name", "_job")}
+        super().__init__(*args, **{k: v for k, v in kwargs.items() if k in ("name",)})
+        try:
+            self.args = CrawlArgs.parse(raw)
+        except SpiderArgumentError as exc:
+            raise SpiderArgumentError(f"medium spider: {exc}") from None
+        self.harvest_arguments = self.args.as_record()
+        self.scheduled_posts: set[str] = set()
+        self.skipped_posts: set[str] = set()  # known and not fetched (recently crawled)
+        self.publication_domains: set[str] = set()
+        self._db_dsn: str | None = None
+        self._db_conn: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MediumSpider:
+        spider: MediumSpider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        try:
+            spider.urls = MediumUrls.from_base(
+                settings.get("MEDIUM_BASE_URL") or _env("MEDIUM_BASE_URL")
+            )
+        except BaseUrlError as exc:
+            raise SpiderArgumentError(str(exc)) from None
+        spider.browser = BrowserConfig.from_settings(settings)
+        try:
+            spider.db = DbConfig.from_settings(settings)
+        except ConfigError:
+            spider.db = None
+        return spider
+
+    # -- offsite ------------------------------------------------------------------
+
+    def allowed_hosts(self) -> set[str]:
+        hosts = set(self.publication_domains)
+        if self.urls.mirror_host:
+            hosts.add(self.urls.mirror_host)
+        return hosts
+
+    # -- start --------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        a, u = self.args, self.urls
+        for tag in a.tags:
+            yield self._listing(u.tag(tag), depth=0)
+            if a.feeds:
+                yield self._listing(u.tag_feed(tag), depth=0)
+        for user in a.users:
+            yield self._listing(u.profile(user), depth=0)
+            if a.feeds:
+                yield self._listing(u.user_feed(user), depth=0)
+        for pub in a.publications:
+            yield self._listing(u.publication(pub), depth=0)
+            if a.feeds:
+                yield self._listing(u.publication_feed(pub), depth=0)
+        if a.sitemap:
+            yield self._listing(u.sitemap_index(), depth=0)
+        for url in a.urls:
+            for request in await self._articles(
+                [PostRef(post_id="", url=url)], depth=0, check=False
+            ):
+                yield request
+
+    # -- requests -----------------------------------------------------------------
+
+    def _listing(self, medium_url: str, depth: int, *, browser: bool = False) -> scrapy.Request:
+        meta: dict[str, Any] = {"medium_url": medium_url, "harvest_depth": depth}
+        if browser:
+            meta.update(
+                playwright=True,
+                playwright_include_page=True,
+                playwright_page_goto_kwargs={"wait_until": "domcontentloaded"},
+            )
+        return scrapy.Request(
+            self.urls.fetch_url(medium_url),
+            callback=self.parse_listing_browser if browser else self.parse_listing,
+            errback=self.errback_close_page,
+            meta=meta,
+            dont_filter=browser,  # the same listing, once more, in the browser
+        )
+
+    async def _articles(
+        self, posts: Iterable[PostRef], depth: int, check: bool = True
+    ) -> list[scrapy.Request]:
+        a = self.args
+        fresh: list[PostRef] = []
+        for ref in posts:
+            key = ref.post_id or ref.url
+            if key in self.scheduled_posts or key in self.skipped_posts:
+                continue
+            if a.since and ref.published_at and ref.published_at[:10] < a.since.isoformat():
+                self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
+                continue
+            host = host_of(ref.url)
+            if host and not is_medium_host(host):
+                # Medium named a post on this domain: the publication's own.
+                self.publication_domains.add(host)
+            fresh.append(ref)
+        if check and fresh and not a.recrawl and a.recrawl_days > 0:
+            recent = await self._recently_crawled([r.post_id for r in fresh if r.post_id])
+            if recent:
+                self.crawler.stats.inc_value("harvest/posts/skipped_recent", len(recent))
+                self.skipped_posts.update(recent)
+                fresh = [r for r in fresh if r.post_id not in recent]
+        out = []
+        for ref in fresh:
+            if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
+                self.crawler.stats.inc_value("harvest/posts/over_max_posts")
+                continue
+            self.scheduled_posts.add(ref.post_id or ref.url)
+            self.crawler.stats.inc_value("harvest/posts/scheduled")
+            out.append(
+                scrapy.Request(
+                    self.urls.fetch_url(ref.url),
+                    callback=self.parse_article,
+                    errback=self.errback_close_page,
+                    meta={"medium_url": ref.url, "harvest_depth": depth},
+                )
+            )
+        return out
+
+    async def _recently_crawled(self, ids: list[str]) -> set[str]:
+        if self.db is None or not self.db.enabled or not ids:
+            return set()
+        try:
+            return await asyncio.to_thread(self._recent_sync, ids)
+        except dbconn.RETRYABLE as exc:
+            log.warning("could not check recently crawled posts (%s); fetching them", exc)
+            return set()
+
+    def _recent_sync(self, ids: list[str]) -> set[str]:
+        if self._db_conn is None or self._db_conn.closed:
+            if self._db_dsn is None:
+                assert self.db is not None
+                self._db_dsn = self.db.dsn or dbconn.resolve(None, self.db.pgdata).dsn
+            self._db_conn = dbconn.connect(self._db_dsn)
+        try:
+            return recently_crawled(self._db_conn, ids, self.args.recrawl_days)
+        except Exception:
+            self._db_conn.close()
+            self._db_conn = None
+            raise
+
+    def closed(self, reason: str) -> None:
+        if self._db_conn is not None:
+            self._db_conn.close()
+
+    # -- callbacks ----------------------------------------------------------------
+
+    def _extract(
+        self, response: Response, body: bytes | str | None = None
+    ) -> tuple[str, PageResult]:
+        medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
+        ctype = response.headers.get("Content-Type")
+        result = extract(
+            response.body if body is None else body,
+            medium_url,
+            content_type=ctype.decode("latin-1") if ctype else None,
+            internal_hosts=[h for h in (self.urls.mirror_host,) if h],
+        )
+        self.crawler.stats.inc_value(f"harvest/pages/{result.kind}")
+        return medium_url, result
+
+    async def parse_listing(self, response: Response) -> AsyncIterator[Any]:
+        medium_url, result = self._extract(response)
+        depth = response.meta.get("harvest_depth", 0)
+        async for item in self._from_listing(result, medium_url, depth):
+            yield item
+        if (
+            self.browser.enabled
+            and self.args.scroll > 0
+            and result.kind in ("listing", "profile")
+            and b'data-testid="post-preview"' in response.body
+        ):
+            yield self._listing(medium_url, depth, browser=True)
+
+    async def parse_listing_browser(self, response: Response) -> AsyncIterator[Any]:
+        page = response.meta["playwright_page"]
+        try:
+            count = await page.evaluate(_CARD_COUNT_JS)
+            unchanged = 0
+            for _ in range(self.args.scroll):
+                if (
+                    self.args.max_posts is not None
+                    and len(self.scheduled_posts) >= self.args.max_posts
+                ):
+                    break
+                await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+                await page.wait_for_timeout(self.browser.scroll_pause_ms)
+                now = await page.evaluate(_CARD_COUNT_JS)
+                self.crawler.stats.inc_value("harvest/browser/scrolls")
+                if now == count:
+                    unchanged += 1
+                    if unchanged >= 2:  # nothing new twice in a row: the end
+                        break
+                else:
+                    unchanged = 0
+                count = now
+            html = await page.content()
+        finally:
+            await page.close()
+        medium_url, result = self._extract(response, html)
+        async for item in self._from_listing(
+            result, medium_url, response.meta.get("harvest_depth", 0)
+        ):
+            yield item
+
+    async def _from_listing(
+        self, result: PageResult, medium_url: str, depth: int
+    ) -> AsyncIterator[Any]:
+        for problem in result.problems:
+            log.info("%s: %s", medium_url, problem)
+        if result.kind == "unknown":
+            self.crawler.stats.inc_value("harvest/pages/unparsed")
+            log.warning("unparsed listing %s: %s", medium_url, "; ".join(result.problems))
+        for sitemap in result.sitemaps:
+            if self._sitemap_wanted(sitemap.url):
+                yield self._listing(sitemap.url, depth)
+        for request in await self._articles(result.posts, depth):
+            yield request
+        if result.kind == "profile" and result.links:
+            owner = author_from_url(medium_url)
+            if owner:
+                yield ProfilePage(username=owner, links=list(result.links), url=medium_url)
+
+    def _sitemap_wanted(self, url: str) -> bool:
+        if not self.args.sitemap:
+            return False
+        m = _SITEMAP_DAY_RE.search(url)
+        if not m:
+            return True  # a nested index: follow it
+        day = date.fromisoformat(m.group(1))
+        first, last = self.args.sitemap
+        return first <= day <= last
+
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
+        medium_url, result = self._extract(response)
+        art = result.article
+        if result.kind != "article" or art is None or not art.post_id:
+            if self.browser.enabled and not response.meta.get("playwright"):
+                # The server HTML did not hold the post: let the browser render it.
+                self.crawler.stats.inc_value("harvest/pages/article_retried_in_browser")
+                yield scrapy.Request(
+                    response.url,
+                    callback=self.parse_article,
+                    errback=self.errback_close_page,
+                    meta={**response.meta, "playwright": True},
+                    dont_filter=True,
+                )
+                return
+            self.crawler.stats.inc_value("harvest/pages/unparsed")
+            log.warning(
+                "unparsed article %s: %s", medium_url, "; ".join(result.problems) or result.kind
+            )
+            return
+        if (
+            self.args.since
+            and art.published_at
+            and art.published_at[:10] < self.args.since.isoformat()
+        ):
+            self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
+            return
+        if art.publication and art.publication.domain:
+            self.publication_domains.add(art.publication.domain)
+        self.scheduled_posts.add(art.post_id)
+        yield ArticlePage(
+            article=art, links=list(result.links), fetched_at=datetime.now(UTC), url=medium_url
+        )
+        depth = response.meta.get("harvest_depth", 0)
+        if depth < self.args.depth:
+            if "authors" in self.args.follow and art.author and art.author.username:
+                yield self._listing(self.urls.profile(art.author.username), depth + 1)
+            if "tags" in self.args.follow:
+                for tag in art.tags:
+                    yield self._listing(self.urls.tag(tag), depth + 1)
+
+    async def errback_close_page(self, failure: Any) -> None:
+        request = failure.request
+        page = request.meta.get("playwright_page")
+        if page is not None:
+            await page.close()
+        self.crawler.stats.inc_value("harvest/requests/failed")
+        log.warning("failed %s: %s", request.meta.get("medium_url") or request.url, failure.value)
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
