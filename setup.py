@@ -1,5 +1,6 @@
-# scrapyd-deploy builds eggs with `python setup.py bdist_egg`; the metadata
-# itself lives in pyproject.toml.
+# scrapyd-deploy builds eggs with `setup.py bdist_egg`; everything about the
+# package (modules, SQL migrations, the scrapy settings entry point) is in
+# pyproject.toml.
 from setuptools import setup
 
 setup()

@@ -2,7 +2,8 @@
 
 Starts the simulator (tests/sim) on 127.0.0.1, runs `scrapy crawl medium` on
 two of its tags with the browser scrolling the listings, then prints
-`harvest top-domains` and `harvest stats`. The data stays in .demo/pgdata;
+`harvest top-domains` and `harvest stats`, and writes the audit report to
+.demo/report.html. The data stays in .demo/pgdata;
 the embedded server stops when the demo ends.
 
     .venv/bin/python deploy/demo.py [--size 60] [--tags seo,programming]
@@ -49,9 +50,15 @@ def main() -> int:
         ]
         print("$ " + " ".join(crawl[1:]), flush=True)
         subprocess.run(crawl, cwd=ROOT, env=env, check=True)
-    for command in (["top-domains", "--limit", "10"], ["stats"]):
+    report = ROOT / ".demo" / "report.html"
+    for command in (
+        ["top-domains", "--limit", "10"],
+        ["stats"],
+        ["report", "-o", str(report.relative_to(ROOT))],
+    ):
         print(f"\n$ harvest {' '.join(command)}", flush=True)
         subprocess.run([str(bin_dir / "harvest"), *command], cwd=ROOT, env=env, check=True)
+    print(f"\nthe nofollow audit: open {report}")
     return 0
 
 

@@ -143,6 +143,30 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(f"applied {mig.version:04d}_{mig.name}\n")
         out.write(f"schema version {version}\n")
         return 0
+    if action == "grant-readonly":
+        from harvest.db.roles import RoleError, grant_readonly
+
+        if len(args.psql_args) != 1:
+            print("usage: harvest db grant-readonly ROLE", file=err)
+            return 2
+        role = args.psql_args[0]
+        target = dbconn.resolve(None, _pgdata())
+        conn = dbconn.connect(target.dsn)
+        try:
+            migrate(conn)
+            created = grant_readonly(conn, role)
+        except RoleError as exc:
+            print(f"harvest db grant-readonly: {exc}", file=err)
+            return 2
+        finally:
+            conn.close()
+        if created:
+            out.write(
+                f"created role {role} (NOLOGIN); give it a login: "
+                f"ALTER ROLE {role} LOGIN PASSWORD '...'\n"
+            )
+        out.write(f"{role} may read every harvest table and view, and change nothing\n")
+        return 0
     if action == "url":
         # Asked for explicitly: printed whole, password included.
         if external:
@@ -233,6 +257,243 @@ def cmd_stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _filters(args: argparse.Namespace) -> Any:
+    from harvest.report import Filters
+
+    domain = args.domain.lower().strip() if getattr(args, "domain", None) else None
+    return Filters(
+        domain=domain,
+        tag=args.tag.lower().lstrip("#") if args.tag else None,
+        publication=args.publication,
+        since=args.since,
+    )
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.report import report_numbers
+    from harvest.report.html import render
+
+    with _database() as conn:
+        numbers = report_numbers(conn, _filters(args), top=args.top)
+    if args.format == "json":
+        text = json.dumps(numbers, default=output.plain, ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = render(numbers)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        err.write(f"wrote {args.output} ({len(text.encode()) // 1024} KB)\n")
+    else:
+        out.write(text)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest import exports
+
+    target: Any = Path(args.output) if args.output and args.output != "-" else out
+    with _database() as conn:
+        conn.autocommit = False  # a named (server-side) cursor needs a transaction
+        if args.what == "graph":
+            fmt = args.format or "gexf"
+            if fmt not in ("gexf", "graphml", "csv-edges"):
+                err.write("harvest export graph: --format gexf, graphml or csv-edges\n")
+                return 2
+            nodes, edges = exports.write_graph(conn, args.level, fmt, _filters(args), target)
+            err.write(f"{nodes} nodes, {edges} edges\n")
+            return 0
+        fmt = args.format or "csv"
+        if fmt not in ("csv", "jsonl", "parquet"):
+            err.write(f"harvest export {args.what}: --format csv, jsonl or parquet\n")
+            return 2
+        if fmt == "parquet" and not isinstance(target, Path):
+            err.write("harvest export: Parquet needs -o FILE\n")
+            return 2
+        columns, batches = exports.stream(conn, exports.QUERIES[args.what], _filters(args))
+        n = exports.write_rows(columns, batches, fmt, target)
+        conn.rollback()
+    err.write(f"{n} rows\n")
+    return 0
+
+
+def cmd_crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db import queries
+
+    with _database() as conn:
+        info, (columns, failures) = queries.crawl_report(conn, args.run)
+    if info is None:
+        err.write(f"harvest crawl-report: no crawl run {args.run}\n")
+        return 1
+    counts = info.pop("counts") or {}
+    if args.format == "json":
+        record = {k: output.plain(v) for k, v in info.items()}
+        record["counts"] = counts
+        record["failures"] = [
+            {c: output.plain(v) for c, v in zip(columns, row, strict=True)} for row in failures
+        ]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return 0
+    summary = [(k, output.plain(v)) for k, v in info.items()]
+    for key in ("harvest/db/pages", "harvest/requests/failed", "harvest/pages/unparsed"):
+        summary.append((key, counts.get(key, 0)))
+    summary.append(("failures recorded", len(failures)))
+    output.write(out, args.format, ["field", "value"], summary)
+    if failures:
+        if args.format == "table":
+            out.write("\npages not harvested\n")
+        output.write(out, args.format, columns, failures)
+    return 0
+
+
+def cmd_reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from harvest.db.store import write_batch
+    from harvest.items import ArticlePage
+    from harvest.medium import extract
+    from harvest.pipelines.normalize import NormalizePipeline
+    from harvest.unparsed import UnparsedStore, default_dir
+
+    store = UnparsedStore(Path(args.dir or os.environ.get("HARVEST_UNPARSED_DIR") or default_dir()))
+    normalize = NormalizePipeline()
+    still = 0
+    parsed: list[tuple[Any, Any]] = []  # (kept file, page item)
+
+    async def reparse_all() -> None:
+        nonlocal still
+        for kept in store:
+            result = extract(kept.html.read_bytes(), kept.url, content_type=kept.content_type)
+            art = result.article
+            if result.kind != "article" or art is None or not art.post_id:
+                still += 1
+                if args.verbose:
+                    err.write(f"still unparsed: {kept.url}: {'; '.join(result.problems)}\n")
+                continue
+            # The page is as it was when fetched: first/last seen and lost
+            # marks must follow that time, not the time of the reparse.
+            page = ArticlePage(
+                article=art, links=list(result.links), url=kept.url, fetched_at=kept.fetched_at
+            )
+            try:
+                page = await normalize.process_item(page)
+            except Exception as exc:  # DropItem and the like: reported, file kept
+                still += 1
+                err.write(f"not stored: {kept.url}: {exc}\n")
+                continue
+            parsed.append((kept, page))
+
+    asyncio.run(reparse_all())
+    if parsed:
+        with _database() as conn:
+            conn.autocommit = False
+            write_batch(conn, [page for _, page in parsed])
+        for kept, _ in parsed:
+            store.done(kept)
+    out.write(f"reparsed and stored {len(parsed)} pages; {still} still not recognized\n")
+    return 0
+
+
+def _key_values(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{pair!r} is not NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_enqueue(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from scrapy.settings import Settings
+
+    from harvest.db.connection import mask_dsn
+    from harvest.frontier import Frontier, FrontierConfig, FrontierConfigError
+    from harvest.spiders.args import CrawlArgs, SpiderArgumentError
+
+    try:
+        raw = _key_values(args.arguments)
+        CrawlArgs.parse(raw)
+        settings = Settings({"HARVEST_REDIS_URL": args.redis, "HARVEST_REDIS_JOB": args.job})
+        config = FrontierConfig.from_settings(settings)
+    except (ValueError, SpiderArgumentError, FrontierConfigError) as exc:
+        err.write(f"harvest enqueue: {exc}\n")
+        return 2
+    if config is None:
+        err.write("harvest enqueue: name the Redis with --redis or HARVEST_REDIS_URL\n")
+        return 2
+    frontier = Frontier(config)
+    idle = not frontier.workers_alive() and not frontier.queued() and not frontier.held_anywhere()
+    if idle and not args.keep_seen:
+        # A new pass over a finished job: pages seen by the last pass are due again.
+        frontier.reset_seen()
+    frontier.set_job(raw)
+    out.write(
+        f"job {config.job!r} on {mask_dsn(config.url)}: {json.dumps(raw, sort_keys=True)}; "
+        f"{frontier.workers_alive()} workers alive, {frontier.queued()} requests queued\n"
+    )
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import time as _time
+
+    from harvest.scheduling import Schedule, ScheduleError, Scrapyd, ScrapydError, State, run_once
+
+    while True:
+        try:
+            schedule = Schedule.load(args.file, args.url)
+            decisions = run_once(
+                schedule, Scrapyd(schedule.url), State(args.state), dry_run=args.dry_run
+            )
+        except ScheduleError as exc:
+            err.write(f"harvest schedule: {exc}\n")
+            return 2
+        except ScrapydError as exc:
+            err.write(f"harvest schedule: {exc}\n")
+            if not args.loop:
+                return 1
+            decisions = []
+        for d in decisions:
+            out.write(f"{d.job}\t{d.action}\t{d.detail}\n")
+        out.flush()
+        if not args.loop:
+            return 0
+        _time.sleep(args.loop)
+
+
+def cmd_jobs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.scheduling import Scrapyd, ScrapydError
+
+    url = args.url or os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800"
+    try:
+        listing = Scrapyd(url).list_jobs(args.project)
+    except ScrapydError as exc:
+        err.write(f"harvest jobs: {exc}\n")
+        return 1
+    header = ["status", "id", "spider", "start_time", "end_time", "pid"]
+    table = [
+        (status, j.get("id"), j.get("spider"), j.get("start_time"), j.get("end_time"), j.get("pid"))
+        for status in ("pending", "running", "finished")
+        for j in listing[status]
+    ]
+    output.write(out, args.format, header, table)
+    return 0
+
+
+def cmd_scrapyd(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.deploy_check import UnsafeScrapyd, prepare_scrapyd
+
+    try:
+        workdir, argv = prepare_scrapyd(Path(args.config), Path(args.dir), err)
+    except UnsafeScrapyd as exc:
+        err.write(f"harvest scrapyd: refusing to start: {exc}\n")
+        return 2
+    if args.check:
+        out.write(f"scrapyd configuration in {workdir} is acceptable\n")
+        return 0
+    os.chdir(workdir)
+    os.execv(argv[0], argv)  # noqa: S606 (our own scrapyd, a fixed argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harvest",
@@ -255,8 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("db", help="manage the database (embedded unless DATABASE_URL is set)")
-    p.add_argument("action", choices=["migrate", "start", "stop", "status", "url", "psql"])
-    p.add_argument("psql_args", nargs=argparse.REMAINDER, help="arguments passed on to psql")
+    p.add_argument(
+        "action", choices=["migrate", "start", "stop", "status", "url", "psql", "grant-readonly"]
+    )
+    p.add_argument(
+        "psql_args",
+        nargs=argparse.REMAINDER,
+        help="arguments passed on to psql; for grant-readonly, the ROLE",
+    )
     p.set_defaults(func=cmd_db)
 
     def fmt(q: argparse.ArgumentParser) -> None:
@@ -289,6 +556,108 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="posts, links, rel shares and recent crawl runs")
     fmt(p)
     p.set_defaults(func=cmd_stats)
+
+    def filters(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--domain", help="only links to this registered domain")
+        q.add_argument("--tag", help="only posts with this tag")
+        q.add_argument("--publication", help="only posts of this publication (slug or domain)")
+        q.add_argument("--since", type=_date, help="only posts first published on or after")
+
+    p = sub.add_parser(
+        "report",
+        help="the nofollow audit as one self-contained HTML file (or its numbers as JSON)",
+    )
+    filters(p)
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--format", choices=["html", "json"], default="html")
+    p.add_argument("--top", type=_positive, default=25, help="rows in the top-N tables")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "export",
+        help="stream links, posts or domains (csv, jsonl, parquet), or a link graph",
+        description=(
+            "Rows stream from a server-side cursor (flat memory). graph: edges from publications "
+            "(or authors) to target domains or hosts, weighted by links, with the nofollow share."
+        ),
+    )
+    p.add_argument("what", choices=["links", "posts", "domains", "graph"])
+    filters(p)
+    p.add_argument("--format", help="csv|jsonl|parquet; for graph gexf|graphml|csv-edges")
+    p.add_argument("--level", choices=["domain", "host", "author"], default="domain")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("crawl-report", help="one crawl run: counts and every page not harvested")
+    p.add_argument("run", nargs="?", default="last", help="run id, or last (default)")
+    fmt(p)
+    p.set_defaults(func=cmd_crawl_report)
+
+    p = sub.add_parser(
+        "reparse",
+        help="parse kept unrecognized pages again and store what they yield",
+        description=(
+            "Pages no parser recognized are kept in HARVEST_UNPARSED_DIR; after a parser update, "
+            "this stores what they yield and moves them to reparsed/."
+        ),
+    )
+    p.add_argument("dir", nargs="?", help="the kept pages (default: HARVEST_UNPARSED_DIR)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_reparse)
+
+    p = sub.add_parser(
+        "enqueue",
+        help="give the distributed workers a crawl (its arguments go to Redis)",
+        description=(
+            "Store a crawl's arguments (as for scrapy crawl medium -a NAME=VALUE) as the job of "
+            "the workers sharing a Redis frontier; one of them seeds the shared queue."
+        ),
+    )
+    p.add_argument("arguments", nargs="+", metavar="NAME=VALUE", help="e.g. tags=seo,marketing")
+    p.add_argument("--redis", default=None, help="Redis URL (default: HARVEST_REDIS_URL)")
+    p.add_argument("--job", default=None, help="job name (default: HARVEST_REDIS_JOB or medium)")
+    p.add_argument(
+        "--keep-seen",
+        action="store_true",
+        help="keep the seen-set of an earlier pass (by default a finished job starts afresh)",
+    )
+    p.set_defaults(func=cmd_enqueue)
+
+    p = sub.add_parser(
+        "schedule",
+        help="post due crawls from the schedule file to scrapyd",
+        description=(
+            "Read the schedule, ask scrapyd which jobs are pending or running, and post each "
+            "crawl that is due and not still running. One pass (for cron), or --loop SECONDS."
+        ),
+    )
+    p.add_argument("--file", default="deploy/schedule.toml", help="the schedule (TOML)")
+    p.add_argument("--url", help="scrapyd URL (default: the file's, or SCRAPYD_URL)")
+    p.add_argument("--state", help="state file (default: HARVEST_SCHEDULE_STATE or the data dir)")
+    p.add_argument(
+        "--loop", type=_positive, metavar="SECONDS", help="keep running, a pass every N s"
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be posted, post nothing")
+    p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("jobs", help="scrapyd's pending, running and finished jobs")
+    p.add_argument("--url", help="scrapyd URL (default: SCRAPYD_URL or http://127.0.0.1:6800)")
+    p.add_argument("--project", default="harvest")
+    fmt(p)
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser(
+        "scrapyd",
+        help="start scrapyd with harvest's configuration, refusing unsafe set-ups",
+        description=(
+            "Start scrapyd in --dir with --config. Refuses to listen on a non-loopback address "
+            "without SCRAPYD_USERNAME and SCRAPYD_PASSWORD: scrapyd's API runs uploaded code."
+        ),
+    )
+    p.add_argument("--config", default="deploy/scrapyd.conf")
+    p.add_argument("--dir", default=".scrapyd", help="where eggs, logs and job databases go")
+    p.add_argument("--check", action="store_true", help="only check the configuration")
+    p.set_defaults(func=cmd_scrapyd)
     return parser
 
 

@@ -34,3 +34,17 @@ class ProfilePage:
     links: list[Link] = field(default_factory=list)
     fetched_at: datetime = field(default_factory=utcnow)
     url: str | None = None
+
+
+@dataclass(slots=True)
+class PageProblem:
+    """A page that yielded nothing: a fetch that failed for good, or markup no parser knows.
+
+    Stored in ``crawl_failures`` with the run, so nothing fails silently.
+    """
+
+    url: str
+    kind: str  # "failed" | "unparsed"
+    reason: str
+    at: datetime = field(default_factory=utcnow)
+    raw_path: str | None = None

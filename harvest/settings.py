@@ -17,6 +17,11 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 30
+# Bounds on hostile pages: bigger downloads are cut off by Scrapy (and the
+# parsers refuse pages over harvest.medium.MAX_PAGE_BYTES, the same 32 MiB;
+# see README, Reliability).
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 RETRY_TIMES = 3
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

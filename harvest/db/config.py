@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harvest.db.connection import default_pgdata
+from harvest.setting_values import number, whole_number
 
 
 class ConfigError(ValueError):
@@ -15,25 +16,11 @@ class ConfigError(ValueError):
 
 
 def _int(settings: Any, name: str, default: int, minimum: int) -> int:
-    raw = settings.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
-    return value
+    return whole_number(settings, name, default, minimum, ConfigError)
 
 
 def _float(settings: Any, name: str, default: float, minimum: float) -> float:
-    raw = settings.get(name, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
-    return value
+    return number(settings, name, default, minimum, ConfigError)
 
 
 def _bool(settings: Any, name: str, default: bool) -> bool:

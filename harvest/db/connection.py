@@ -69,7 +69,7 @@ def mask_dsn(dsn: str) -> str:
         parts = urlsplit(dsn)
     except ValueError:
         return "<unparseable DSN>"
-    if parts.scheme.startswith("postgres") and parts.password:
+    if parts.scheme.startswith(("postgres", "redis", "rediss", "http")) and parts.password:
         netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
         return urlunsplit(parts._replace(netloc=netloc))
     return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)

@@ -169,3 +169,31 @@ def recently_crawled(conn: Any, medium_ids: list[str], days: int) -> set[str]:
         found = {row[0] for row in cur.fetchall()}
     conn.rollback()
     return found
+
+
+def crawl_report(conn: Any, run: str | int) -> tuple[dict[str, Any] | None, Rows]:
+    """A crawl run (``"last"`` for the latest) and the pages it could not harvest."""
+    with conn.cursor() as cur:
+        if run == "last":
+            cur.execute("SELECT max(run_id) FROM crawl_runs")
+            row = cur.fetchone()
+            if row is None or row[0] is None:
+                return None, ([], [])
+            run = int(row[0])
+        cur.execute(
+            "SELECT run_id, spider, status, started_at, finished_at, arguments, counts "
+            "FROM crawl_runs WHERE run_id = %s",
+            (int(run),),
+        )
+        found = cur.fetchone()
+        if found is None:
+            return None, ([], [])
+        names = [d[0] for d in cur.description]
+        info = dict(zip(names, found, strict=True))
+    failures = _run(
+        conn,
+        "SELECT kind, url, reason, at, raw_path FROM crawl_failures "
+        "WHERE run_id = %s ORDER BY at, failure_id",
+        (int(run),),
+    )
+    return info, failures

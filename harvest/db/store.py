@@ -549,3 +549,20 @@ def finish_run(conn: Any, run_id: int, status: str, counts: dict[str, Any]) -> N
                WHERE run_id = %s""",
             (status, json.dumps(counts, default=str), run_id),
         )
+
+
+def write_problems(conn: Any, problems: Sequence[Any], run_id: int | None) -> int:
+    """Record pages that yielded nothing (``PageProblem`` items), in one transaction."""
+    if not problems:
+        return 0
+    rows = [
+        (run_id, p.url[:4000], p.kind, (p.reason or "unknown")[:2000], p.at, p.raw_path)
+        for p in problems
+    ]
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO crawl_failures (run_id, url, kind, reason, at, raw_path) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+    return len(rows)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from harvest.medium.api import looks_like_json, parse_api_text
 from harvest.medium.article import main_article, parse_article_tree
-from harvest.medium.dom import Tree, decode, parse_html
+from harvest.medium.dom import MAX_NESTING, Tree, decode, parse_html, too_deep
 from harvest.medium.feeds import parse_feed_root, parse_sitemap_root, parse_xml, xml_kind
 from harvest.medium.listing import parse_listing_tree
 from harvest.medium.records import (
@@ -83,6 +83,8 @@ def extract(
     text = decode(data, content_type)
     if looks_like_json(text):
         return parse_api_text(text, url)
+    if too_deep(text):
+        return _empty(f"elements nested deeper than {MAX_NESTING} levels")
     tree = parse_html(text)
     kind = detect_html_kind(tree)
     if kind == "article":

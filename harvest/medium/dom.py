@@ -42,6 +42,55 @@ def decode(data: bytes | str, content_type: str | None = None) -> str:
     return text
 
 
+# Lexbor checks element scopes by walking the stack of open elements, so a
+# page nested tens of thousands of levels deep costs quadratic time (50,000
+# levels: several seconds). Browsers cap nesting too; real Medium pages stay
+# under 100 levels.
+MAX_NESTING = 1024
+# Pages with fewer tags than this parse in well under a second however they
+# nest, so only bigger ones are scanned; real pages have under 5,000 tags and
+# never pay for the scan.
+_NESTING_CHECK_TAGS = 16_384
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+
+
+def nesting_depth(text: str, stop_at: int) -> int:
+    """Deepest element nesting in ``text`` (approximate: a tag scan, no tree)."""
+    depth = deepest = 0
+    for m in _TAG_RE.finditer(text):
+        if m.group(1):
+            depth = max(0, depth - 1)
+        elif not m.group(3) and m.group(2).lower() not in _VOID:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_at:
+                    break
+    return deepest
+
+
+def too_deep(text: str, limit: int = MAX_NESTING) -> bool:
+    return text.count("<") > _NESTING_CHECK_TAGS and nesting_depth(text, limit) > limit
+
+
 def parse_html(text: str) -> Tree:
     # NUL is not valid in HTML and lexbor would stop at it in some builds;
     # the HTML5 spec replaces it with U+FFFD, as we do.

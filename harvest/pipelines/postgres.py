@@ -28,8 +28,16 @@ from scrapy.exceptions import NotConfigured
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
-from harvest.db.store import BatchResult, HostIds, finish_run, start_run, write_batch
-from harvest.items import ArticlePage, ProfilePage
+from harvest.db.store import (
+    BatchResult,
+    HostIds,
+    finish_run,
+    start_run,
+    write_batch,
+    write_problems,
+)
+from harvest.items import ArticlePage, PageProblem, ProfilePage
+from harvest.signals import items_stored
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +65,7 @@ class PostgresPipeline:
         self._pool_lock = threading.Lock()
         self._pages: list[ArticlePage] = []
         self._profiles: list[ProfilePage] = []
+        self._problems: list[PageProblem] = []
         self._links = 0
         self._slots = asyncio.Semaphore(config.writers)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -105,11 +114,15 @@ class PostgresPipeline:
         try:
             await self.flush()
             await self.drain()
+            await self._flush_problems()
+            if self._problems:
+                raise RuntimeError(f"{len(self._problems)} failed pages could not be recorded")
             while self._failed:
                 # One more attempt for batches whose retries ran out mid-crawl.
                 pages, profiles = self._failed.pop(0)
                 result = await asyncio.to_thread(self._write, pages, profiles)
                 self._record(result)
+                self._stored(pages, profiles)
         except Exception:
             status = "failed"
             raise
@@ -153,6 +166,8 @@ class PostgresPipeline:
         elif isinstance(item, ProfilePage):
             self._profiles.append(item)
             self._links += len(item.links)
+        elif isinstance(item, PageProblem):
+            self._problems.append(item)
         else:
             return item
         if (
@@ -167,6 +182,26 @@ class PostgresPipeline:
             await asyncio.sleep(self.config.flush_interval)
             if self._pages or self._profiles:
                 await self.flush()
+            if self._problems:
+                await self._flush_problems()
+
+    async def _flush_problems(self) -> None:
+        problems, self._problems = self._problems, []
+        if not problems:
+            return
+        run_id = self.run_id
+        try:
+            n = await asyncio.to_thread(
+                self._with_connection, lambda conn: write_problems(conn, problems, run_id)
+            )
+        except Exception:
+            log.exception("could not record %d failed pages; kept for the next try", len(problems))
+            self._problems[:0] = problems
+            return
+        if self.stats is not None:
+            self.stats.inc_value("harvest/db/failures_recorded", n)
+        if self.crawler is not None:
+            self.crawler.signals.send_catch_log(signal=items_stored, items=problems)
 
     async def flush(self) -> None:
         """Hand what is buffered to a writer; waits only while every writer is busy."""
@@ -203,8 +238,13 @@ class PostgresPipeline:
             self._failed.append((pages, profiles))
         else:
             self._record(result)
+            self._stored(pages, profiles)
         finally:
             self._slots.release()
+
+    def _stored(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> None:
+        if self.crawler is not None:
+            self.crawler.signals.send_catch_log(signal=items_stored, items=[*pages, *profiles])
 
     def _write(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> BatchResult:
         started = time.perf_counter()

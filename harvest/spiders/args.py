@@ -22,6 +22,7 @@ KNOWN = (
     "users",
     "publications",
     "urls",
+    "urls_file",
     "feeds",
     "sitemap",
     "max_posts",
@@ -94,7 +95,7 @@ class CrawlArgs:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> CrawlArgs:
+    def parse(cls, raw: dict[str, Any], *, require_target: bool = True) -> CrawlArgs:
         unknown = sorted(k for k in raw if k not in KNOWN and not k.startswith("_"))
         if unknown:
             raise SpiderArgumentError(
@@ -122,6 +123,15 @@ class CrawlArgs:
             if not _PUB_RE.match(pub):
                 raise SpiderArgumentError(f"-a publications: {pub!r} is not a publication slug")
         urls = tuple(_list(get("urls")))
+        if get("urls_file"):
+            path = get("urls_file") or ""
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    urls += tuple(
+                        line.strip() for line in fh if line.strip() and not line.startswith("#")
+                    )
+            except OSError as exc:
+                raise SpiderArgumentError(f"-a urls_file={path!r}: {exc.strerror or exc}") from None
         for url in urls:
             if not url.startswith(("http://", "https://")):
                 raise SpiderArgumentError(f"-a urls: {url!r} is not an http(s) URL")
@@ -160,14 +170,22 @@ class CrawlArgs:
             browser=_bool("browser", get("browser"), True),
             scroll=_int("scroll", get("scroll"), 10, 0) or 0,
         )
-        if not (args.tags or args.users or args.publications or args.urls or args.sitemap):
+        if require_target:
+            args.check_target()
+        if args.depth and not args.follow:
+            raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
+        return args
+
+    @property
+    def has_target(self) -> bool:
+        return bool(self.tags or self.users or self.publications or self.urls or self.sitemap)
+
+    def check_target(self) -> None:
+        if not self.has_target:
             raise SpiderArgumentError(
                 "nothing to crawl: give at least one of -a tags=..., -a users=..., "
                 "-a publications=..., -a urls=... or -a sitemap=YYYY-MM-DD..YYYY-MM-DD"
             )
-        if args.depth and not args.follow:
-            raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
-        return args
 
     def as_record(self) -> dict[str, Any]:
         """The arguments as the crawl run row stores them."""

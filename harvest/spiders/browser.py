@@ -7,11 +7,16 @@ download. Images, fonts and media are never fetched: harvest needs the DOM.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
 from dataclasses import dataclass
 from typing import Any
+
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+from harvest.setting_values import whole_number
 
 # Flags that let Chromium run as root in a container and keep it from
 # phoning home (its background requests would fail on a closed network).
@@ -72,19 +77,15 @@ class BrowserConfig:
                     "no Chromium: install Debian's chromium (apt-get install -y chromium), "
                     "run `playwright install chromium`, or set HARVEST_BROWSER=0"
                 )
-        max_contexts = int(settings.getint("HARVEST_BROWSER_CONTEXTS", 2))
-        max_pages = int(settings.getint("HARVEST_BROWSER_PAGES", 4))
-        if max_contexts < 1 or max_pages < 1:
-            raise BrowserError(
-                "HARVEST_BROWSER_CONTEXTS and HARVEST_BROWSER_PAGES must be at least 1"
-            )
         return cls(
             enabled=enabled,
             executable=executable,
-            max_contexts=max_contexts,
-            max_pages=max_pages,
-            navigation_timeout_ms=int(settings.getint("HARVEST_BROWSER_TIMEOUT_MS", 30_000)),
-            scroll_pause_ms=int(settings.getint("HARVEST_SCROLL_PAUSE_MS", 400)),
+            max_contexts=whole_number(settings, "HARVEST_BROWSER_CONTEXTS", 2, 1, BrowserError),
+            max_pages=whole_number(settings, "HARVEST_BROWSER_PAGES", 4, 1, BrowserError),
+            navigation_timeout_ms=whole_number(
+                settings, "HARVEST_BROWSER_TIMEOUT_MS", 30_000, 0, BrowserError
+            ),
+            scroll_pause_ms=whole_number(settings, "HARVEST_SCROLL_PAUSE_MS", 400, 0, BrowserError),
         )
 
     def scrapy_settings(self) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class BrowserConfig:
         launch: dict[str, Any] = {"headless": True, "args": list(CHROMIUM_ARGS)}
         if self.executable:
             launch["executable_path"] = self.executable
-        handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+        handler = "harvest.spiders.browser.LazyPlaywrightHandler"
         return {
             "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
             "PLAYWRIGHT_BROWSER_TYPE": "chromium",
@@ -105,3 +106,27 @@ class BrowserConfig:
             "PLAYWRIGHT_ABORT_REQUEST": should_abort,
             "PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER": True,
         }
+
+
+class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
+    """scrapy-playwright's handler, started on the first browser request.
+
+    The stock handler starts a Playwright driver (a Node.js process of about
+    120 MB) when the engine starts, one per URL scheme it is registered for,
+    even if the crawl never renders a page. Most harvest crawls fetch only
+    articles over plain HTTP, so the driver waits until a request asks for it.
+    """
+
+    async def _maybe_launch_in_thread(self) -> None:
+        return None
+
+    def _engine_started(self) -> Any:
+        return None
+
+    async def _download_request(self, request: Any, spider: Any = None) -> Any:
+        if getattr(self, "browser_provider", None) is None:
+            lock = self.__dict__.setdefault("_harvest_start_lock", asyncio.Lock())
+            async with lock:
+                if getattr(self, "browser_provider", None) is None:
+                    await self._launch()
+        return await super()._download_request(request, spider)

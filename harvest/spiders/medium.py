@@ -11,6 +11,7 @@ browser only when the server HTML does not hold the post.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -21,16 +22,20 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from harvest import unparsed
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.queries import recently_crawled
-from harvest.items import ArticlePage, ProfilePage
+from harvest.frontier import Frontier, FrontierConfig, FrontierConfigError
+from harvest.frontier.scheduler import TOKEN as FRONTIER_TOKEN
+from harvest.items import ArticlePage, PageProblem, ProfilePage
 from harvest.links import host_of, is_medium_host
-from harvest.medium import PageResult, PostRef, extract
+from harvest.medium import PageResult, PostRef
 from harvest.medium.ids import author_from_url
 from harvest.medium.urls import BaseUrlError, MediumUrls
 from harvest.spiders.args import CrawlArgs, SpiderArgumentError
 from harvest.spiders.browser import BrowserConfig
+from harvest.spiders.parsing import Parser
 
 log = logging.getLogger(__name__)
 _SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml$")
@@ -45,6 +50,8 @@ class MediumSpider(scrapy.Spider):
     urls: MediumUrls
     browser: BrowserConfig
     db: DbConfig | None
+    parser: Parser
+    unparsed: unparsed.UnparsedStore | None
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -52,15 +59,23 @@ class MediumSpider(scrapy.Spider):
         browser = BrowserConfig.from_settings(settings)
         for key, value in browser.scrapy_settings().items():
             settings.set(key, value, priority="spider")
+        frontier = FrontierConfig.from_settings(settings)
+        if frontier is not None:
+            for key, value in frontier.scrapy_settings().items():
+                settings.set(key, value, priority="spider")
+            middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
+            middlewares["harvest.frontier.middleware.FrontierReleaseMiddleware"] = 10
+            settings.set("SPIDER_MIDDLEWARES", middlewares, priority="spider")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raw = {k: v for k, v in kwargs.items() if k not in ("name", "_job")}
         super().__init__(*args, **{k: v for k, v in kwargs.items() if k in ("name",)})
-        try:
-            self.args = CrawlArgs.parse(raw)
-        except SpiderArgumentError as exc:
-            raise SpiderArgumentError(f"medium spider: {exc}") from None
+        self._raw_args = raw
+        # Checked again in from_crawler: in distributed mode the arguments may
+        # come from Redis instead.
+        self.args = self._parse_args(raw, require_target=False)
         self.harvest_arguments = self.args.as_record()
+        self.frontier: Frontier | None = None
         self.scheduled_posts: set[str] = set()
         self.skipped_posts: set[str] = set()  # known and not fetched (recently crawled)
         self.publication_domains: set[str] = set()
@@ -78,11 +93,58 @@ class MediumSpider(scrapy.Spider):
         except BaseUrlError as exc:
             raise SpiderArgumentError(str(exc)) from None
         spider.browser = BrowserConfig.from_settings(settings)
+        spider.parser = Parser.from_settings(settings)
+        spider.unparsed = unparsed.from_settings(settings)
         try:
             spider.db = DbConfig.from_settings(settings)
         except ConfigError:
             spider.db = None
+        try:
+            frontier_config = FrontierConfig.from_settings(settings)
+        except FrontierConfigError as exc:
+            raise SpiderArgumentError(str(exc)) from None
+        if frontier_config is None:
+            spider._parse_args(spider._raw_args, require_target=True)
+        else:
+            spider._join_frontier(Frontier(frontier_config))
         return spider
+
+    @staticmethod
+    def _parse_args(raw: dict[str, Any], *, require_target: bool) -> CrawlArgs:
+        try:
+            return CrawlArgs.parse(raw, require_target=require_target)
+        except SpiderArgumentError as exc:
+            raise SpiderArgumentError(f"medium spider: {exc}") from None
+
+    def _join_frontier(self, frontier: Frontier) -> None:
+        """Distributed mode: the job's arguments live in Redis, shared by all workers.
+
+        A worker started with arguments of its own makes them the job's (as
+        `harvest enqueue` does); one started without takes the job's.
+        """
+        self.frontier = frontier
+        if self.args.has_target:
+            record = self.args.as_record()
+            if frontier.job_args() != self._raw_args:
+                frontier.set_job(self._raw_args)
+            self.harvest_arguments = record
+        else:
+            self._adopt_job_args()
+
+    def _adopt_job_args(self) -> bool:
+        assert self.frontier is not None
+        raw = self.frontier.job_args()
+        if raw is None:
+            return False
+        self.args = self._parse_args(raw, require_target=True)
+        self.harvest_arguments = self.args.as_record()
+        return True
+
+    async def frontier_seed_requests(self) -> AsyncIterator[scrapy.Request]:
+        """Start requests of a job enqueued while this worker was waiting."""
+        if self._adopt_job_args():
+            async for request in self._start_requests():
+                yield request
 
     # -- offsite ------------------------------------------------------------------
 
@@ -95,6 +157,20 @@ class MediumSpider(scrapy.Spider):
     # -- start --------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.frontier is not None:
+            # One worker per enqueued job seeds the shared queue; the others
+            # only take from it. Seeds go to Redis at once rather than at the
+            # pace this worker's own downloads would take them, so that every
+            # worker has work from the start.
+            if self.args.has_target and self.frontier.claim_seeding():
+                async for request in self._start_requests():
+                    self.crawler.engine.crawl(request)
+                self.frontier.flush_releases()
+            return
+        async for request in self._start_requests():
+            yield request
+
+    async def _start_requests(self) -> AsyncIterator[scrapy.Request]:
         a, u = self.args, self.urls
         for tag in a.tags:
             yield self._listing(u.tag(tag), depth=0)
@@ -197,27 +273,28 @@ class MediumSpider(scrapy.Spider):
             raise
 
     def closed(self, reason: str) -> None:
+        self.parser.close()
         if self._db_conn is not None:
             self._db_conn.close()
 
     # -- callbacks ----------------------------------------------------------------
 
-    def _extract(
+    async def _extract(
         self, response: Response, body: bytes | str | None = None
     ) -> tuple[str, PageResult]:
         medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
         ctype = response.headers.get("Content-Type")
-        result = extract(
+        result = await self.parser.parse(
             response.body if body is None else body,
             medium_url,
-            content_type=ctype.decode("latin-1") if ctype else None,
-            internal_hosts=[h for h in (self.urls.mirror_host,) if h],
+            ctype.decode("latin-1") if ctype else None,
+            [h for h in (self.urls.mirror_host,) if h],
         )
         self.crawler.stats.inc_value(f"harvest/pages/{result.kind}")
         return medium_url, result
 
     async def parse_listing(self, response: Response) -> AsyncIterator[Any]:
-        medium_url, result = self._extract(response)
+        medium_url, result = await self._extract(response)
         depth = response.meta.get("harvest_depth", 0)
         async for item in self._from_listing(result, medium_url, depth):
             yield item
@@ -231,6 +308,43 @@ class MediumSpider(scrapy.Spider):
 
     async def parse_listing_browser(self, response: Response) -> AsyncIterator[Any]:
         page = response.meta["playwright_page"]
+        medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
+        # A crashed or hung browser must not stall the crawl: the whole scroll
+        # has a deadline, and a failure retries the listing once in a fresh
+        # page (scrapy-playwright restarts a browser that died) before it is
+        # recorded. The server HTML's posts were taken already.
+        budget = (
+            self.browser.navigation_timeout_ms
+            + self.args.scroll * (self.browser.scroll_pause_ms + 5_000)
+        ) / 1000
+        try:
+            html = await asyncio.wait_for(self._scroll(page), timeout=budget)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(page.close(), timeout=5)
+            reason = f"browser: {type(exc).__name__}: {str(exc).strip()[:300]}"
+            self.crawler.stats.inc_value("harvest/browser/errors")
+            tries = response.meta.get("harvest_browser_tries", 0) + 1
+            if tries <= 1:
+                log.warning(
+                    "listing %s failed in the browser (%s); trying once more", medium_url, reason
+                )
+                retry = self._listing(
+                    medium_url, response.meta.get("harvest_depth", 0), browser=True
+                )
+                retry.meta["harvest_browser_tries"] = tries
+                yield retry
+                return
+            log.error("listing %s failed in the browser: %s", medium_url, reason)
+            yield PageProblem(url=medium_url, kind="failed", reason=reason)
+            return
+        medium_url, result = await self._extract(response, html)
+        async for item in self._from_listing(
+            result, medium_url, response.meta.get("harvest_depth", 0)
+        ):
+            yield item
+
+    async def _scroll(self, page: Any) -> str:
         try:
             count = await page.evaluate(_CARD_COUNT_JS)
             unchanged = 0
@@ -251,14 +365,10 @@ class MediumSpider(scrapy.Spider):
                 else:
                     unchanged = 0
                 count = now
-            html = await page.content()
+            return str(await page.content())
         finally:
-            await page.close()
-        medium_url, result = self._extract(response, html)
-        async for item in self._from_listing(
-            result, medium_url, response.meta.get("harvest_depth", 0)
-        ):
-            yield item
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(page.close(), timeout=5)
 
     async def _from_listing(
         self, result: PageResult, medium_url: str, depth: int
@@ -289,7 +399,7 @@ class MediumSpider(scrapy.Spider):
         return first <= day <= last
 
     async def parse_article(self, response: Response) -> AsyncIterator[Any]:
-        medium_url, result = self._extract(response)
+        medium_url, result = await self._extract(response)
         art = result.article
         if result.kind != "article" or art is None or not art.post_id:
             if self.browser.enabled and not response.meta.get("playwright"):
@@ -303,10 +413,10 @@ class MediumSpider(scrapy.Spider):
                     dont_filter=True,
                 )
                 return
+            reason = "; ".join(result.problems) or f"not an article ({result.kind})"
             self.crawler.stats.inc_value("harvest/pages/unparsed")
-            log.warning(
-                "unparsed article %s: %s", medium_url, "; ".join(result.problems) or result.kind
-            )
+            log.warning("unparsed article %s: %s", medium_url, reason)
+            yield self._problem(medium_url, "unparsed", reason, response)
             return
         if (
             self.args.since
@@ -329,13 +439,44 @@ class MediumSpider(scrapy.Spider):
                 for tag in art.tags:
                     yield self._listing(self.urls.tag(tag), depth + 1)
 
-    async def errback_close_page(self, failure: Any) -> None:
+    async def errback_close_page(self, failure: Any) -> AsyncIterator[Any]:
         request = failure.request
         page = request.meta.get("playwright_page")
         if page is not None:
-            await page.close()
+            with contextlib.suppress(Exception):  # the browser may be gone
+                await asyncio.wait_for(page.close(), timeout=5)
+        token = request.meta.get(FRONTIER_TOKEN)
+        if token is not None and self.frontier is not None:
+            self.frontier.callback_done(token)  # failed for good: nothing to store
+        url = request.meta.get("medium_url") or request.url
+        reason = _failure_reason(failure)
         self.crawler.stats.inc_value("harvest/requests/failed")
-        log.warning("failed %s: %s", request.meta.get("medium_url") or request.url, failure.value)
+        log.warning("failed %s: %s", url, reason)
+        yield PageProblem(url=url, kind="failed", reason=reason)
+
+    def _problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem:
+        raw_path = None
+        if self.unparsed is not None:
+            ctype = response.headers.get("Content-Type")
+            try:
+                raw_path = str(
+                    self.unparsed.save(
+                        url, response.body, reason, ctype.decode("latin-1") if ctype else None
+                    )
+                )
+            except OSError as exc:
+                log.error("could not keep the unparsed page %s: %s", url, exc)
+        return PageProblem(url=url, kind=kind, reason=reason, raw_path=raw_path)
+
+
+def _failure_reason(failure: Any) -> str:
+    exc = failure.value
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return f"HTTP {response.status}"
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return (f"{name}: {text}" if text else name)[:500]
 
 
 def _env(name: str) -> str | None:

@@ -98,10 +98,23 @@ def test_invalid_urls_are_counted_not_fatal() -> None:
     }
 
 
-def test_deeply_nested_page_is_linear() -> None:
+def test_hostile_nesting_is_refused_quickly_with_a_reason() -> None:
     start = time.perf_counter()
     result = extract(GARBAGE["deeply_nested"])
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 1
+    assert result.records() == []
+    assert result.problems == ["elements nested deeper than 1024 levels"]
+
+
+def test_deep_but_small_page_still_parses() -> None:
+    page = (
+        b"<div>" * 8000
+        + b"<article><section><p id=a><a href='https://deep.example/'>d</a></p></section></article>"
+        + b"</div>" * 8000
+    )
+    start = time.perf_counter()
+    result = extract(page)
+    assert time.perf_counter() - start < 2
     assert [l.target_url for l in result.links] == ["https://deep.example/"]
 
 
@@ -121,6 +134,20 @@ def test_twenty_megabyte_page() -> None:
     result = extract(big)
     assert time.perf_counter() - start < 30
     assert len(result.links) == 2
+
+
+def test_fifty_megabyte_page_is_refused_at_once() -> None:
+    start = time.perf_counter()
+    result = extract(b"<html><body>" + b"<p>x</p>" * (50_000_000 // 8))
+    assert time.perf_counter() - start < 1
+    assert result.records() == [] and "limit" in result.problems[0]
+
+
+def test_crawler_download_limit_matches_the_parser_limit() -> None:
+    from harvest import settings
+    from harvest.medium import MAX_PAGE_BYTES
+
+    assert settings.DOWNLOAD_MAXSIZE == MAX_PAGE_BYTES
 
 
 def test_over_the_size_limit_is_refused_with_a_reason() -> None:

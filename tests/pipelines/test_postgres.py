@@ -247,3 +247,58 @@ def test_nul_bytes_through_both_pipelines_are_stored_clean(db_dsn: str) -> None:
     assert scalar(conn, "SELECT title FROM posts") == "title"
     conn.close()
     assert stats.get_value("harvest/normalize/repaired/title") == 1
+
+
+HOSTILE = [
+    "\u202egnp.exe",  # right-to-left override
+    '=HYPERLINK("http://evil.example","x")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3",
+    "'; DROP TABLE links; --",
+    "<script>alert(1)</script>",
+    "lone \udcff surrogate",
+    "tab\tand\nnewline",
+]
+
+
+def test_hostile_text_is_stored_verbatim_and_exported_safely(
+    db_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import io
+
+    from harvest import cli
+    from harvest.pipelines.normalize import NormalizePipeline
+
+    p, stats = make_pipeline(db_dsn)
+    normalize = NormalizePipeline(stats)
+    links = [
+        make_link(f"https://hostile.example/{i}?q=%27%3B", i, text=text)
+        for i, text in enumerate(HOSTILE)
+    ]
+    page = make_page("0123456789ab", links, T0, title="=1+1 <b>")
+
+    async def scenario() -> None:
+        await p.open_spider()
+        await p.process_item(await normalize.process_item(page))
+        await p.close_spider()
+
+    asyncio.run(scenario())
+    conn = connect(db_dsn)
+    stored = [r[0] for r in rows(conn, "SELECT anchor_text FROM links ORDER BY position")]
+    assert scalar(conn, "SELECT count(*) FROM links") == len(HOSTILE)  # the table survived
+    conn.close()
+    # verbatim, except the one thing PostgreSQL cannot hold (a lone surrogate)
+    assert stored == [t.replace("\udcff", "\ufffd") for t in HOSTILE]
+
+    monkeypatch.setenv("DATABASE_URL", db_dsn)
+    assert cli.main(["backlinks", "hostile.example", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    table = list(csv.reader(io.StringIO(out)))
+    header, body = table[0], table[1:]
+    anchors = [row[header.index("anchor_text")] for row in body]
+    assert len(anchors) == len(HOSTILE)
+    for cell in (c for row in body for c in row):
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    print(f"{len(HOSTILE)} hostile anchors stored verbatim, CSV cells neutralized")

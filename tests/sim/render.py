@@ -21,18 +21,20 @@ def _a(link: SimLink, cls: str = "") -> str:
     return f'<a href="{escape(link.href)}"{klass}{rel} target="_blank">{escape(link.text)}</a>'
 
 
+def _css(n: int) -> str:
+    return "".join(
+        f".c{i:x}{{margin:{i % 37}px;padding:{i % 13}px;line-height:{i % 7 + 1}}}\n"
+        for i in range(n)
+    )
+
+
+_CSS = _css(12_000)  # ~500 KB of rules, sliced to each page's size
+
+
 def _padding(post: Post, have: int) -> str:
     """Inline CSS like Medium's own pages carry, up to the post's page size."""
     need = max(0, post.size - have)
-    rules = []
-    n = 0
-    total = 0
-    while total < need:
-        rule = f".c{post.post_id[:4]}{n}{{margin:{n % 37}px;padding:{n % 13}px;line-height:{n % 7 + 1}}}\n"
-        rules.append(rule)
-        total += len(rule)
-        n += 1
-    return "<style>" + "".join(rules) + "</style>"
+    return "<style>" + _CSS[:need] + "</style>"
 
 
 def _json_ld(post: Post) -> str:

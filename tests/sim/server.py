@@ -34,8 +34,18 @@ class Faults:
     kinds: tuple[str, ...] = ("429", "503", "slow", "truncate")
     retry_after: int = 1
     slow_seconds: float = 2.0
+    timeout_seconds: float = 5.0  # longer than the crawler's DOWNLOAD_TIMEOUT in tests
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A crawler killed mid-response (a test does that on purpose) is not news.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class SimServer:
@@ -51,7 +61,7 @@ class SimServer:
         self.requests: dict[str, int] = {}
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"sim": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _QuietServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -181,6 +191,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if fault == "reset":
+            # Hang up without a response: the client sees a connection reset.
+            self.close_connection = True
+            import socket as _socket
+
+            self.connection.setsockopt(
+                _socket.SOL_SOCKET, _socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            return
+        if fault == "timeout":
+            time.sleep(self.sim.faults.timeout_seconds)
         if fault == "slow":
             time.sleep(self.sim.faults.slow_seconds)
         self.send_response(status)

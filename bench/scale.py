@@ -1,0 +1,163 @@
+"""Scale-out: one harvest worker against two sharing a Redis frontier.
+
+The same simulated Medium article pages (tests/sim, rendered to disk, served
+by nginx when installed) are crawled twice: by one worker, then by two workers
+on one Redis job (scrapy-redis scheduler and seen-set, harvest's frontier),
+each time into a fresh database. Throughput is pages stored per second of
+wall time, from launching the workers until the database holds every page.
+
+    .venv/bin/python bench/scale.py [--pages 4000] [--concurrency 16]
+
+Needs Redis (HARVEST_REDIS_URL, default redis://127.0.0.1:6379/14) and
+PostgreSQL (DATABASE_URL, else an embedded one started here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import psycopg2  # noqa: E402
+import redis  # noqa: E402
+from crawl import StaticServer, crawl_settings, drop_database, fresh_database, render_site  # noqa: E402
+
+from harvest.db import connection as dbconn  # noqa: E402
+
+
+def stored_posts(dsn: str) -> int:
+    try:
+        conn = psycopg2.connect(dsn)
+    except psycopg2.Error:
+        return 0
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('posts') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return 0
+            cur.execute("SELECT count(*) FROM posts")
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def run(
+    workers: int, urls_file: Path, base: str, server_dsn: str, redis_url: str, conc: int, pages: int
+) -> float:
+    dsn = fresh_database(server_dsn)
+    job = f"bench{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": dsn}
+    common = crawl_settings(
+        conc,
+        MEDIUM_BASE_URL=base,
+        HARVEST_BROWSER=0,
+        HARVEST_REDIS_URL=redis_url,
+        HARVEST_REDIS_JOB=job,
+        HARVEST_REDIS_IDLE_SECONDS=1,
+    )
+    scrapy = str(Path(sys.executable).parent / "scrapy")
+    # The database schema first, so that workers do not race to create it.
+    subprocess.run(
+        [str(Path(sys.executable).parent / "harvest"), "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                scrapy,
+                "crawl",
+                "medium",
+                *(["-a", f"urls_file={urls_file}", "-a", "recrawl=1"] if i == 0 else []),
+                *common,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(workers)
+    ]
+    while stored_posts(dsn) < pages:
+        for p in procs:
+            if p.poll() is not None and p.returncode != 0:
+                raise RuntimeError(p.stderr.read()[-3000:] if p.stderr else "worker failed")
+        if all(p.poll() is not None for p in procs):
+            raise RuntimeError(f"workers ended with {stored_posts(dsn)} of {pages} posts stored")
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    for i, p in enumerate(procs):
+        _, err = p.communicate(timeout=120)
+        got = dict(
+            re.findall(
+                r"'(scheduler/dequeued/redis|elapsed_time_seconds|"
+                r"harvest/frontier/duplicates)': ([\d.]+)",
+                err,
+            )
+        )
+        print(f"  worker {i}: {got}", flush=True)
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"harvest:{job}:*"):
+        client.delete(key)
+    drop_database(server_dsn, dsn)
+    return pages / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate runs; medians reported")
+    args = parser.parse_args()
+    redis_url = os.environ.get("HARVEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    work = Path(tempfile.mkdtemp(prefix="harvest-bench-scale-"))
+    work.chmod(0o755)
+    embedded = None
+    server_dsn = os.environ.get("DATABASE_URL")
+    if not server_dsn:
+        embedded = dbconn.resolve(None, work / "pgdata")
+        server_dsn = embedded.dsn
+    urls = render_site(args.pages, work / "site")
+    (work / "urls.txt").write_text("\n".join(urls))
+    one, two = [], []
+    with StaticServer(work / "site") as server:
+        print(f"{args.pages} pages served by {server.kind}", flush=True)
+        for _ in range(args.rounds):
+            for workers, rates in ((1, one), (2, two)):
+                rates.append(
+                    run(
+                        workers,
+                        work / "urls.txt",
+                        server.url,
+                        server_dsn,
+                        redis_url,
+                        args.concurrency,
+                        args.pages,
+                    )
+                )
+                print(f"{workers} worker(s): {rates[-1]:6.0f} pages/s", flush=True)
+    if embedded is not None:
+        dbconn.Embedded(work / "pgdata").stop()
+    shutil.rmtree(work, ignore_errors=True)
+    a, b = sorted(one)[len(one) // 2], sorted(two)[len(two) // 2]
+    print(
+        f"RESULT one_worker_pages_per_s={a:.0f} two_workers_pages_per_s={b:.0f} speedup={b / a:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Distributed mode: several workers share one Redis frontier (real Redis, real PostgreSQL).
+
+Needs the Redis named by HARVEST_TEST_REDIS_URL (default redis://127.0.0.1:6379);
+each test works in a Redis database and job name of its own and clears them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvest.db.connection import connect
+from harvest.frontier import Frontier, FrontierConfig
+from tests.pg import rows
+from tests.sim.crawl import finish, start_crawl, whole_range
+from tests.sim.server import Faults, SimServer
+
+redis = pytest.importorskip("redis")
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS = os.environ.get("HARVEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/")
+
+
+def _redis_or_skip() -> Any:
+    client = redis.Redis.from_url(REDIS + "13")
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS}")
+    return client
+
+
+@pytest.fixture
+def job() -> Iterator[tuple[str, str]]:
+    client = _redis_or_skip()
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield REDIS + "13", name
+    for key in client.scan_iter(match=f"harvest:{name}:*"):
+        client.delete(key)
+
+
+def worker(sim: SimServer, dsn: str, job: tuple[str, str], *args: str, **settings: Any) -> Any:
+    return start_crawl(
+        sim.url,
+        dsn,
+        args,
+        {
+            "HARVEST_BROWSER": "0",
+            "HARVEST_REDIS_URL": job[0],
+            "HARVEST_REDIS_JOB": job[1],
+            "HARVEST_REDIS_IDLE_SECONDS": "1",
+            "HARVEST_REDIS_HEARTBEAT_TTL": "3",
+            **settings,
+        },
+    )
+
+
+def stored(dsn: str) -> tuple[set[str], set[tuple[Any, ...]], int]:
+    conn = connect(dsn)
+    posts = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
+    links = set(
+        rows(
+            conn,
+            "SELECT p.medium_id, l.target_url, l.location, l.nofollow, l.ugc, l.sponsored "
+            "FROM links l JOIN posts p USING (post_id)",
+        )
+    )
+    link_rows = rows(conn, "SELECT count(*) FROM links")[0][0]
+    conn.close()
+    return posts, links, link_rows
+
+
+def expected(manifest: dict[str, Any]) -> tuple[set[str], set[tuple[Any, ...]]]:
+    posts = set(manifest["posts"])
+    links = {
+        (pid, l["target_url"], l["location"], l["nofollow"], l["ugc"], l["sponsored"])
+        for pid, post in manifest["posts"].items()
+        for l in post["links"]
+    }
+    return posts, links
+
+
+def page_fetches(sim: SimServer) -> dict[str, int]:
+    return {p: n for p, n in sim.requests.items() if p != "/robots.txt"}
+
+
+def test_two_workers_store_the_manifest_and_fetch_each_page_once(
+    db_dsn: str, job: tuple[str, str]
+) -> None:
+    # Pages take a moment, as real ones do, so that both workers get a share.
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.2, seed=1)
+    with SimServer(seed=2, size=40, faults=faults) as sim:
+        manifest = sim.manifest()
+        first = worker(sim, db_dsn, job, whole_range(manifest))
+        second = worker(sim, db_dsn, job)  # no arguments: takes the job's from Redis
+        err1, err2 = finish(first), finish(second)
+        fetches = page_fetches(sim)
+    want_posts, want_links = expected(manifest)
+    posts, links, link_rows = stored(db_dsn)
+    assert posts == want_posts
+    assert links == want_links and link_rows == len(want_links)  # no duplicate rows
+    assert max(fetches.values()) == 1, {p: n for p, n in fetches.items() if n > 1}
+    # both took part
+    assert "scheduler/dequeued/redis" in err1 and "scheduler/dequeued/redis" in err2
+    print(f"two workers: {len(posts)}/{len(want_posts)} posts, {link_rows}/{len(want_links)} links")
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["at-once", "after-heartbeat-lapsed"])
+def test_a_killed_worker_loses_nothing(db_dsn: str, job: tuple[str, str], late: bool) -> None:
+    # Every page is slow on its first fetch, so the victim dies with requests
+    # in hand and items not yet stored.
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.4, seed=1)
+    with SimServer(seed=3, size=40, faults=faults) as sim:
+        manifest = sim.manifest()
+        victim = worker(sim, db_dsn, job, whole_range(manifest), HARVEST_DB_FLUSH_INTERVAL="30")
+        deadline = time.monotonic() + 60
+        while sum(1 for p in sim.requests if "-" in p) < 8:  # a few articles under way
+            assert time.monotonic() < deadline, "the first worker never got going"
+            time.sleep(0.1)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+        if late:
+            # The survivor then finds the orphans when it opens, not when idle.
+            time.sleep(3.5)
+        survivor = worker(sim, db_dsn, job)
+        err = finish(survivor)
+    want_posts, want_links = expected(manifest)
+    posts, links, link_rows = stored(db_dsn)
+    assert posts == want_posts, sorted(want_posts - posts)
+    assert links == want_links and link_rows == len(want_links)
+    assert "harvest/frontier/reclaimed" in err
+    print(f"after a SIGKILL: {len(posts)}/{len(want_posts)} posts, {link_rows} links stored")
+
+
+def test_enqueue_cli_and_frontier_bookkeeping(job: tuple[str, str]) -> None:
+    url, name = job
+    env = {**os.environ, "HARVEST_REDIS_URL": url}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "harvest"), "enqueue", "--job", name, "tags=seo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    config = FrontierConfig(url=url, job=name, idle_seconds=0, heartbeat_ttl=1)
+    frontier = Frontier(config)
+    assert frontier.job_args() == {"tags": "seo"}
+    assert frontier.claim_seeding() and not frontier.claim_seeding()
+    bad = subprocess.run(
+        [str(Path(sys.executable).parent / "harvest"), "enqueue", "--job", name, "depth=x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "depth" in bad.stderr
+    # a held request of a worker whose heartbeat lapsed goes back to the queue
+    frontier.server.lpush(frontier.queue_key, b"{}")
+    frontier.heartbeat()
+    assert len(frontier.exchange(4)) == 1 and frontier.queued() == 0
+    other = Frontier(config)
+    assert other.reclaim_orphans() == 0  # the holder is alive
+    frontier.server.delete(frontier.alive_key)
+    assert other.reclaim_orphans() == 1 and other.queued() == 1

@@ -1,0 +1,208 @@
+"""Spider arguments, URL mapping, Retry-After, the browser config and the offsite guard."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+import pytest
+from scrapy import Spider
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
+
+from harvest.medium.urls import BaseUrlError, MediumUrls
+from harvest.middlewares import OffsiteGuardMiddleware, RetryAfterMiddleware, retry_after_seconds
+from harvest.spiders.args import CrawlArgs, SpiderArgumentError
+from harvest.spiders.browser import CHROMIUM_ARGS, BrowserConfig, BrowserError, should_abort
+
+
+def test_args_parse_everything() -> None:
+    args = CrawlArgs.parse(
+        {
+            "tags": "SEO, #marketing,",
+            "users": "@Some.One,other",
+            "publications": "the-lab",
+            "feeds": "1",
+            "sitemap": "2024-01-01..2024-01-31",
+            "max_posts": "50",
+            "since": "2023-06-01",
+            "follow": "authors,tags",
+            "depth": "2",
+            "recrawl": "true",
+            "recrawl_days": "3",
+            "browser": "0",
+            "scroll": "5",
+            "urls": "https://medium.com/p/0123456789ab",
+        }
+    )
+    assert args.tags == ("seo", "marketing")
+    assert args.users == ("Some.One", "other")
+    assert args.sitemap == (date(2024, 1, 1), date(2024, 1, 31))
+    assert (args.max_posts, args.since, args.depth, args.recrawl, args.recrawl_days) == (
+        50,
+        date(2023, 6, 1),
+        2,
+        True,
+        3,
+    )
+    assert (args.feeds, args.browser, args.scroll) == (True, False, 5)
+    record = args.as_record()
+    assert record["sitemap"] == ["2024-01-01", "2024-01-31"] and record["tags"] == [
+        "seo",
+        "marketing",
+    ]
+
+
+def test_args_defaults() -> None:
+    args = CrawlArgs.parse({"tags": "seo"})
+    assert (args.max_posts, args.depth, args.recrawl_days, args.browser, args.scroll) == (
+        None,
+        0,
+        7,
+        True,
+        10,
+    )
+    assert CrawlArgs.parse({"tags": "seo", "follow": "tags"}).depth == 1
+    assert CrawlArgs.parse({"sitemap": "2024-05-05"}).sitemap == (
+        date(2024, 5, 5),
+        date(2024, 5, 5),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"tags": "seo", "max_posts": "0"}, "must be at least 1"),
+        ({"tags": "seo", "depth": "-1"}, "must be at least 0"),
+        ({"tags": "seo", "feeds": "maybe"}, "use 1 or 0"),
+        ({"users": "no spaces please"}, "is not a Medium username"),
+        ({"publications": "Bad/Slug"}, "is not a publication slug"),
+        ({"urls": "ftp://x"}, "is not an http(s) URL"),
+        ({"tags": "seo", "since": "yesterday"}, "dates are YYYY-MM-DD"),
+        ({"tags": "seo", "depth": "2"}, "-a depth needs -a follow"),
+    ],
+)
+def test_args_errors(raw: dict[str, str], message: str) -> None:
+    with pytest.raises(SpiderArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        CrawlArgs.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("medium", "fetched"),
+    [
+        ("https://medium.com/tag/seo", "http://127.0.0.1:9/tag/seo"),
+        (
+            "https://medium.com/@a/post-0123456789ab?x=1",
+            "http://127.0.0.1:9/@a/post-0123456789ab?x=1",
+        ),
+        (
+            "https://forge.medium.com/post-0123456789ab",
+            "http://127.0.0.1:9/_host/forge.medium.com/post-0123456789ab",
+        ),
+        ("https://pub.example/", "http://127.0.0.1:9/_host/pub.example/"),
+    ],
+)
+def test_mirror_mapping_round_trips(medium: str, fetched: str) -> None:
+    urls = MediumUrls.from_base("http://127.0.0.1:9/")
+    assert urls.fetch_url(medium) == fetched
+    assert urls.medium_url(fetched) == medium
+
+
+def test_no_mirror_fetches_medium_itself_and_bad_bases_are_refused() -> None:
+    urls = MediumUrls.from_base(None)
+    assert urls.fetch_url("https://medium.com/tag/seo") == "https://medium.com/tag/seo"
+    assert not urls.is_mirror
+    for bad in ("file:///etc", "javascript:alert(1)", "ftp://x", "http://", "http://h/?q=1"):
+        with pytest.raises(BaseUrlError):
+            MediumUrls.from_base(bad)
+    assert urls.is_crawlable("https://ev.medium.com/x")
+    assert urls.is_crawlable("https://www.pub.example/x", frozenset({"pub.example"}))
+    assert not urls.is_crawlable("https://twitter.com/x", frozenset({"pub.example"}))
+
+
+def test_retry_after_values() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds(b"120") == 120
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30
+    assert retry_after_seconds("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0
+    assert retry_after_seconds(b"soon") is None
+    assert retry_after_seconds(None) is None
+
+
+def _retry_mw(**settings: object) -> tuple[RetryAfterMiddleware, object]:
+    crawler = get_crawler(Spider, {"HARVEST_RETRY_AFTER_MAX": 5, **settings})
+    crawler.spider = Spider.from_crawler(crawler, name="t")
+    crawler.stats.open_spider()
+    mw = RetryAfterMiddleware.from_crawler(crawler)
+    return mw, crawler
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    mw, crawler = _retry_mw()
+    request = Request("https://medium.com/tag/seo")
+
+    async def once(headers: dict[str, str]) -> tuple[object, float]:
+        started = asyncio.get_running_loop().time()
+        result = await mw.process_response(
+            request, Response(request.url, status=429, headers=headers)
+        )
+        return result, asyncio.get_running_loop().time() - started
+
+    result, waited = asyncio.run(once({"Retry-After": "1"}))
+    assert isinstance(result, Request) and result.meta["retry_times"] == 1
+    assert 0.9 <= waited < 3
+    result, waited = asyncio.run(once({"Retry-After": "3600"}))
+    assert isinstance(result, Request)
+    assert waited < 6  # capped at HARVEST_RETRY_AFTER_MAX
+    ok = asyncio.run(mw.process_response(request, Response(request.url, status=200)))
+    assert isinstance(ok, Response)
+    assert crawler.stats.get_value("harvest/retry_after/waits") == 2
+
+
+def test_browser_config() -> None:
+    config = BrowserConfig.from_settings(Settings({"HARVEST_CHROMIUM": "/opt/chrome"}))
+    settings = config.scrapy_settings()
+    assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == "/opt/chrome"
+    assert list(CHROMIUM_ARGS) == settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
+    assert settings["DOWNLOAD_HANDLERS"]["https"].endswith("LazyPlaywrightHandler")
+    assert BrowserConfig.from_settings(Settings({"HARVEST_BROWSER": False})).scrapy_settings() == {}
+    with pytest.raises(BrowserError, match="at least 1"):
+        BrowserConfig.from_settings(
+            Settings({"HARVEST_CHROMIUM": "/x", "HARVEST_BROWSER_PAGES": 0})
+        )
+
+    class Req:
+        def __init__(self, kind: str) -> None:
+            self.resource_type = kind
+
+    assert (
+        should_abort(Req("image"))
+        and should_abort(Req("font"))
+        and not should_abort(Req("document"))
+    )
+
+
+def test_offsite_guard_refuses_outbound_targets() -> None:
+    crawler = get_crawler(Spider)
+    crawler.stats.open_spider(None)
+
+    class S(Spider):
+        name = "s"
+
+        def allowed_hosts(self) -> set[str]:
+            return {"pub.example", "127.0.0.1"}
+
+    crawler.spider = S()
+    guard = OffsiteGuardMiddleware.from_crawler(crawler)
+    for ok in (
+        "https://medium.com/x",
+        "https://ev.medium.com/x",
+        "https://pub.example/x",
+        "http://127.0.0.1:8/x",
+    ):
+        assert guard.process_request(Request(ok)) is None
+    with pytest.raises(IgnoreRequest):
+        guard.process_request(Request("https://twitter.com/someone"))
+    assert crawler.stats.get_value("harvest/offsite_refused") == 1
