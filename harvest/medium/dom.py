@@ -22,18 +22,24 @@ XSSI_PREFIX = "])}while(1);</x>"
 
 
 _DECLARED_RE = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-_UTF8_NAMES = (b"utf-8", b"utf8")
+_HEADER_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+_UTF8_NAMES = (b"utf-8", b"utf8", "utf-8", "utf8")
 
 
 def decode(data: bytes | str, content_type: str | None = None) -> str:
     """Bytes to text the way a browser would: BOM, then HTTP header, then <meta>."""
     if isinstance(data, str):
         return data
-    if content_type is None and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+    if not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         # Fast path for the common case, a UTF-8 page that says so (or says
         # nothing): w3lib's full detection costs as much as a tenth of a parse.
-        declared = _DECLARED_RE.search(data, 0, 4096)
-        if declared is None or declared.group(1).lower() in _UTF8_NAMES:
+        header = _HEADER_CHARSET_RE.search(content_type) if content_type else None
+        if header is not None:
+            charset: str | bytes | None = header.group(1)
+        else:
+            declared = _DECLARED_RE.search(data, 0, 4096)
+            charset = declared.group(1) if declared is not None else None
+        if charset is None or charset.lower() in _UTF8_NAMES:
             try:
                 return data.decode("utf-8")
             except UnicodeDecodeError:

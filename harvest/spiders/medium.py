@@ -35,7 +35,7 @@ from harvest.medium.ids import author_from_url
 from harvest.medium.urls import BaseUrlError, MediumUrls
 from harvest.spiders.args import CrawlArgs, SpiderArgumentError
 from harvest.spiders.browser import BrowserConfig
-from harvest.spiders.parsing import Parser
+from harvest.spiders.parsing import Parser, ParserDied, ParserError
 
 log = logging.getLogger(__name__)
 _SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml$")
@@ -284,12 +284,18 @@ class MediumSpider(scrapy.Spider):
     ) -> tuple[str, PageResult]:
         medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
         ctype = response.headers.get("Content-Type")
-        result = await self.parser.parse(
-            response.body if body is None else body,
-            medium_url,
-            ctype.decode("latin-1") if ctype else None,
-            [h for h in (self.urls.mirror_host,) if h],
-        )
+        try:
+            result = await self.parser.parse(
+                response.body if body is None else body,
+                medium_url,
+                ctype.decode("latin-1") if ctype else None,
+                [h for h in (self.urls.mirror_host,) if h],
+            )
+        except (ParserDied, ParserError) as exc:
+            # A page that crashed the parser is exactly one to keep: the
+            # callers record it as unparsed, with its raw HTML.
+            self.crawler.stats.inc_value("harvest/parser/crashes")
+            result = PageResult(kind="unknown", problems=[str(exc)])
         self.crawler.stats.inc_value(f"harvest/pages/{result.kind}")
         return medium_url, result
 
@@ -298,6 +304,9 @@ class MediumSpider(scrapy.Spider):
         depth = response.meta.get("harvest_depth", 0)
         async for item in self._from_listing(result, medium_url, depth):
             yield item
+        if result.kind == "unknown":
+            reason = "; ".join(result.problems) or "not a listing"
+            yield self._problem(medium_url, "unparsed", reason, response)
         if (
             self.browser.enabled
             and self.args.scroll > 0
