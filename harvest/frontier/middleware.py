@@ -9,7 +9,7 @@ from scrapy import Request
 from scrapy.exceptions import NotConfigured
 
 from harvest.frontier.config import FrontierConfig
-from harvest.frontier.scheduler import TOKEN
+from harvest.frontier.scheduler import PARENT, TOKEN
 
 
 class FrontierReleaseMiddleware:
@@ -36,6 +36,13 @@ class FrontierReleaseMiddleware:
                     # A new request (even one built from response.meta) gets a
                     # token of its own when some worker takes it.
                     out.meta.pop(TOKEN, None)
+                    if token is not None and frontier is not None:
+                        # The response is not done until this request is in the
+                        # shared queue: Scrapy hands outputs on after the
+                        # callback has ended, and a worker killed in between
+                        # would otherwise lose it.
+                        frontier.hold_child(token)
+                        out.meta[PARENT] = token
                 elif token is not None and frontier is not None:
                     frontier.hold_item(token, out)
                 yield out

@@ -182,7 +182,19 @@ class Frontier:
 
     def item_done(self, item: Any) -> None:
         token = self._item_tokens.pop(id(item), None)
-        if token is None or token not in self._pending_items:
+        if token is not None:
+            self._one_done(token)
+
+    def hold_child(self, token: str) -> None:
+        """A request made from this token's response: done once it is queued."""
+        if token in self._pending_items:
+            self._pending_items[token] += 1
+
+    def child_queued(self, token: str) -> None:
+        self._one_done(token)
+
+    def _one_done(self, token: str) -> None:
+        if token not in self._pending_items:
             return
         self._pending_items[token] -= 1
         if self._pending_items[token] <= 0 and token in self._callback_done:

@@ -30,6 +30,8 @@ from harvest.signals import items_stored
 
 log = logging.getLogger(__name__)
 TOKEN = "harvest_frontier_token"  # noqa: S105 (a meta key, not a secret)
+# The token of the response whose callback made this request.
+PARENT = "harvest_frontier_parent"
 
 
 class FrontierScheduler(Scheduler):  # type: ignore[misc]
@@ -129,12 +131,15 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         # a redirect made by a downloader middleware): once the copy is queued,
         # the held original is done.
         token = request.meta.pop(TOKEN, None)
+        parent = request.meta.pop(PARENT, None)
         fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
         # Whether the seen-set already had it is known only when the push is
         # sent; duplicates are counted then (harvest/frontier/duplicates).
         self.frontier.push(fingerprint, self.queue._encode_request(request))
         if token is not None:
             self.frontier.retried(token)
+        if parent is not None:
+            self.frontier.child_queued(parent)
         return True
 
     def has_pending_requests(self) -> bool:

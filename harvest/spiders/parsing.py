@@ -203,7 +203,11 @@ class _Child:
             with contextlib.suppress(ValueError):  # close() may have cleared it
                 self.pending.remove(page)
             raise
-        self._send(page)
+        # Everything not yet sent goes now, oldest first: the child answers
+        # in the order it reads, and a page that came while others waited for
+        # the start must not overtake them.
+        for waiting in list(self.pending):
+            self._send(waiting)
         return await page.future
 
     def _send(self, page: _Page) -> None:

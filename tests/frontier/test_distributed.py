@@ -89,6 +89,11 @@ def expected(manifest: dict[str, Any]) -> tuple[set[str], set[tuple[Any, ...]]]:
     return posts, links
 
 
+def stats_of(*logs: str) -> str:
+    """The stats each worker dumped at the end: what a failed assertion shows."""
+    return "\n".join(log[log.rfind("Dumping Scrapy stats") :][:4000] for log in logs)
+
+
 def page_fetches(sim: SimServer) -> dict[str, int]:
     return {p: n for p, n in sim.requests.items() if p != "/robots.txt"}
 
@@ -106,7 +111,7 @@ def test_two_workers_store_the_manifest_and_fetch_each_page_once(
         fetches = page_fetches(sim)
     want_posts, want_links = expected(manifest)
     posts, links, link_rows = stored(db_dsn)
-    assert posts == want_posts
+    assert posts == want_posts, stats_of(err1, err2)
     assert links == want_links and link_rows == len(want_links)  # no duplicate rows
     assert max(fetches.values()) == 1, {p: n for p, n in fetches.items() if n > 1}
     # both took part
@@ -135,7 +140,7 @@ def test_a_killed_worker_loses_nothing(db_dsn: str, job: tuple[str, str], late: 
         err = finish(survivor)
     want_posts, want_links = expected(manifest)
     posts, links, link_rows = stored(db_dsn)
-    assert posts == want_posts, sorted(want_posts - posts)
+    assert posts == want_posts, (sorted(want_posts - posts), stats_of(err))
     assert links == want_links and link_rows == len(want_links)
     assert "harvest/frontier/reclaimed" in err
     print(f"after a SIGKILL: {len(posts)}/{len(want_posts)} posts, {link_rows} links stored")
@@ -172,3 +177,55 @@ def test_enqueue_cli_and_frontier_bookkeeping(job: tuple[str, str]) -> None:
     assert other.reclaim_orphans() == 0  # the holder is alive
     frontier.server.delete(frontier.alive_key)
     assert other.reclaim_orphans() == 1 and other.queued() == 1
+
+
+def test_a_response_is_held_until_the_requests_it_made_are_queued(
+    job: tuple[str, str],
+) -> None:
+    # Scrapy hands a callback's outputs on to the scheduler only after the
+    # callback's generator has ended; a worker killed in that gap must not
+    # have released the response while its new requests were nowhere.
+    import asyncio
+
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    from harvest.frontier.middleware import FrontierReleaseMiddleware
+    from harvest.frontier.scheduler import PARENT, TOKEN
+
+    url, name = job
+    frontier = Frontier(FrontierConfig(url=url, job=name, idle_seconds=0, heartbeat_ttl=5))
+    frontier.server.lpush(frontier.queue_key, b"{}")
+    [(token, _)] = frontier.exchange(1)
+
+    class Crawler:
+        class spider:  # stands for the spider object
+            pass
+
+    Crawler.spider.frontier = frontier  # type: ignore[attr-defined]
+    mw = FrontierReleaseMiddleware(Crawler)
+    response = HtmlResponse(
+        "https://medium.com/x",
+        body=b"",
+        request=Request("https://medium.com/x", meta={TOKEN: token}),
+    )
+
+    async def callback_output():  # type: ignore[no-untyped-def]
+        yield Request("https://medium.com/a-0123456789ab")
+        yield Request("https://medium.com/b-0123456789ab")
+
+    async def run_callback() -> list[Any]:
+        return [out async for out in mw.process_spider_output(response, callback_output())]
+
+    made = asyncio.run(run_callback())
+    frontier.flush_releases()
+    assert frontier.server.hexists(frontier.held_key, token), (
+        "released before its requests were queued"
+    )
+    for request in made:  # what the scheduler does with each
+        parent = request.meta.pop(PARENT)
+        frontier.push(None, b"{}")
+        frontier.child_queued(parent)
+        frontier.flush_releases()
+        assert frontier.server.hexists(frontier.held_key, token) == (request is not made[-1])
+    assert frontier.queued() == 2

@@ -183,3 +183,55 @@ def test_a_page_that_kills_the_parser_is_recorded_and_kept(callback: str, tmp_pa
     assert problems[0].raw_path is not None
     assert b"crash me" in Path(problems[0].raw_path).read_bytes()
     assert crawler.stats.get_value("harvest/parser/crashes") == 1
+
+
+def test_pages_sent_while_the_child_starts_keep_their_own_results() -> None:
+    # Pages arrive one by one while the child is starting and right after:
+    # each must get its own page's result, whatever the order of wake-ups.
+    names = all_pages()
+    bodies: list[bytes | str] = [page_bytes(n) for n in names] * 2
+    inline = [extract(b, TAG_URL, content_type="text/html") for b in bodies]
+
+    async def go() -> list[Any]:
+        parser = Parser(1)
+
+        async def one(i: int, body: bytes | str) -> Any:
+            await asyncio.sleep(i * 0.004)
+            return await parser.parse(body, TAG_URL, "text/html", [])
+
+        try:
+            return await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
+        finally:
+            parser.close()
+
+    for _ in range(3):
+        assert run(go()) == inline
+
+
+def test_a_page_that_comes_just_as_the_child_is_up_is_not_sent_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = all_pages()[:6]
+    bodies = [page_bytes(n) for n in names]
+    inline = [extract(b, TAG_URL, content_type="text/html") for b in bodies]
+    original = parsing._Child._start
+    late: list[asyncio.Future[Any]] = []
+
+    async def start_then_a_late_page(self: Any) -> None:
+        await original(self)
+        # Runs before the pages that waited for the start are woken.
+        late.append(asyncio.ensure_future(self.owner.parse(bodies[-1], TAG_URL, "text/html", [])))
+
+    monkeypatch.setattr(parsing._Child, "_start", start_then_a_late_page)
+
+    async def go() -> list[Any]:
+        parser = Parser(1)
+        try:
+            early = await asyncio.gather(
+                *(parser.parse(b, TAG_URL, "text/html", []) for b in bodies[:-1])
+            )
+            return [*early, await late[0]]
+        finally:
+            parser.close()
+
+    assert run(go()) == inline
