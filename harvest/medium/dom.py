@@ -21,9 +21,11 @@ _WS_RE = re.compile(r"\s+")
 XSSI_PREFIX = "])}while(1);</x>"
 
 
-_DECLARED_RE = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-_HEADER_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-_UTF8_NAMES = (b"utf-8", b"utf8", "utf-8", "utf8")
+# The same rule for an HTTP header (text) and a page's <meta> (bytes).
+_CHARSET = r"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)"""
+_HEADER_CHARSET_RE = re.compile(_CHARSET, re.IGNORECASE)
+_DECLARED_RE = re.compile(_CHARSET.encode("ascii"), re.IGNORECASE)
+_UTF8_NAMES = ("utf-8", "utf8")
 
 
 def decode(data: bytes | str, content_type: str | None = None) -> str:
@@ -35,10 +37,10 @@ def decode(data: bytes | str, content_type: str | None = None) -> str:
         # nothing): w3lib's full detection costs as much as a tenth of a parse.
         header = _HEADER_CHARSET_RE.search(content_type) if content_type else None
         if header is not None:
-            charset: str | bytes | None = header.group(1)
+            charset: str | None = header.group(1)
         else:
             declared = _DECLARED_RE.search(data, 0, 4096)
-            charset = declared.group(1) if declared is not None else None
+            charset = declared.group(1).decode("ascii") if declared is not None else None
         if charset is None or charset.lower() in _UTF8_NAMES:
             try:
                 return data.decode("utf-8")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harvest.medium import PageResult, extract
+from harvest.setting_values import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,9 @@ class Parser:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Parser:
-        raw = settings.get("HARVEST_PARSE_WORKERS")
-        if raw in (None, ""):
+        if settings.get("HARVEST_PARSE_WORKERS") in (None, ""):
             return cls(default_workers())
-        try:
-            return cls(int(raw))
-        except ValueError:
-            raise ValueError(f"HARVEST_PARSE_WORKERS must be a whole number, not {raw!r}") from None
+        return cls(whole_number(settings, "HARVEST_PARSE_WORKERS", 0, 0))
 
     async def parse(
         self,
@@ -155,6 +152,8 @@ class _Ring:
     def place(self, data: bytes, pending: deque[_Page]) -> tuple[int, int] | None:
         """Where data now lies in the ring, or None when it does not fit."""
         size = len(data)
+        if size > self.SIZE:
+            return None
         tail = next((p.slot[0] for p in pending if p.slot is not None), None)
         if tail is None:
             start = 0
@@ -168,8 +167,6 @@ class _Ring:
         elif self.head + size < tail:
             start = self.head
         else:
-            return None
-        if size > self.SIZE:
             return None
         self.map[start : start + size] = data
         self.head = start + size
@@ -194,7 +191,7 @@ class _Child:
 
     async def submit(self, data: bytes, rest: tuple[Any, ...]) -> tuple[bool, Any]:
         slot = self.ring.place(data, self.pending) if self.ring is not None else None
-        frame = _frame((slot, None if slot else data, *rest))
+        frame = _frame((slot, data if slot is None else None, *rest))
         page = _Page(asyncio.get_running_loop().create_future(), frame, slot)
         self.pending.append(page)
         try:
@@ -203,12 +200,15 @@ class _Child:
             with contextlib.suppress(ValueError):  # close() may have cleared it
                 self.pending.remove(page)
             raise
-        # Everything not yet sent goes now, oldest first: the child answers
-        # in the order it reads, and a page that came while others waited for
-        # the start must not overtake them.
-        for waiting in list(self.pending):
-            self._send(waiting)
+        self._send_pending()
         return await page.future
+
+    def _send_pending(self) -> None:
+        # Everything not yet sent to the current child goes now, oldest first:
+        # the child answers in the order it reads, and a page that came while
+        # others waited for a start must not overtake them.
+        for page in list(self.pending):
+            self._send(page)
 
     def _send(self, page: _Page) -> None:
         proc = self.proc
@@ -280,8 +280,7 @@ class _Child:
         self.owner.restarts += 1
         self.proc = None
         await self._ensure_started()
-        for page in list(self.pending):
-            self._send(page)
+        self._send_pending()
 
     def close(self) -> None:
         self._closed = True
