@@ -20,6 +20,7 @@ import pytest
 
 from harvest.db.connection import connect
 from tests.pg import rows
+from tests.sim.crawl import manifest_links, stored_links
 from tests.sim.server import SimServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,21 +162,12 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
 
     conn = connect(db_dsn)
     stored_posts = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
-    stored_links = set(
-        rows(
-            conn,
-            "SELECT p.medium_id, l.target_url, l.location, l.nofollow "
-            "FROM links l JOIN posts p USING (post_id)",
-        )
-    )
+    fields = ("target_url", "location", "nofollow")
+    links = set(stored_links(conn, fields))
     runs = rows(conn, "SELECT spider, status FROM crawl_runs")
     conn.close()
     assert stored_posts == set(manifest["posts"])
-    assert stored_links == {
-        (pid, l["target_url"], l["location"], l["nofollow"])
-        for pid, post in manifest["posts"].items()
-        for l in post["links"]
-    }
+    assert links == manifest_links(manifest, fields)
     assert runs == [("medium", "finished")]
 
 

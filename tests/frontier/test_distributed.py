@@ -21,7 +21,7 @@ import pytest
 from harvest.db.connection import connect
 from harvest.frontier import Frontier, FrontierConfig
 from tests.pg import rows
-from tests.sim.crawl import finish, start_crawl, whole_range
+from tests.sim.crawl import finish, manifest_links, start_crawl, stored_links, whole_range
 from tests.sim.server import Faults, SimServer
 
 redis = pytest.importorskip("redis")
@@ -67,26 +67,14 @@ def worker(sim: SimServer, dsn: str, job: tuple[str, str], *args: str, **setting
 def stored(dsn: str) -> tuple[set[str], set[tuple[Any, ...]], int]:
     conn = connect(dsn)
     posts = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
-    links = set(
-        rows(
-            conn,
-            "SELECT p.medium_id, l.target_url, l.location, l.nofollow, l.ugc, l.sponsored "
-            "FROM links l JOIN posts p USING (post_id)",
-        )
-    )
+    links = set(stored_links(conn))
     link_rows = rows(conn, "SELECT count(*) FROM links")[0][0]
     conn.close()
     return posts, links, link_rows
 
 
 def expected(manifest: dict[str, Any]) -> tuple[set[str], set[tuple[Any, ...]]]:
-    posts = set(manifest["posts"])
-    links = {
-        (pid, l["target_url"], l["location"], l["nofollow"], l["ugc"], l["sponsored"])
-        for pid, post in manifest["posts"].items()
-        for l in post["links"]
-    }
-    return posts, links
+    return set(manifest["posts"]), manifest_links(manifest)
 
 
 def stats_of(*logs: str) -> str:
@@ -148,26 +136,23 @@ def test_a_killed_worker_loses_nothing(db_dsn: str, job: tuple[str, str], late: 
 
 def test_enqueue_cli_and_frontier_bookkeeping(job: tuple[str, str]) -> None:
     url, name = job
-    env = {**os.environ, "HARVEST_REDIS_URL": url}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "harvest"), "enqueue", "--job", name, "tags=seo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def enqueue(argument: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "harvest"), "enqueue", "--job", name, argument],
+            env={**os.environ, "HARVEST_REDIS_URL": url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    proc = enqueue("tags=seo")
     assert proc.returncode == 0, proc.stderr
     config = FrontierConfig(url=url, job=name, idle_seconds=0, heartbeat_ttl=1)
     frontier = Frontier(config)
     assert frontier.job_args() == {"tags": "seo"}
     assert frontier.claim_seeding() and not frontier.claim_seeding()
-    bad = subprocess.run(
-        [str(Path(sys.executable).parent / "harvest"), "enqueue", "--job", name, "depth=x"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = enqueue("depth=x")
     assert bad.returncode == 2 and "depth" in bad.stderr
     # a held request of a worker whose heartbeat lapsed goes back to the queue
     frontier.server.lpush(frontier.queue_key, b"{}")

@@ -19,7 +19,7 @@ import pytest
 from harvest.db.connection import Embedded, connect
 from harvest.unparsed import UnparsedStore
 from tests.pg import rows, scalar
-from tests.sim.crawl import finish, start_crawl, whole_range
+from tests.sim.crawl import finish, manifest_links, start_crawl, stored_links, whole_range
 from tests.sim.server import Faults, SimServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -38,17 +38,9 @@ def compare(dsn: str, manifest: dict[str, Any]) -> tuple[int, int, int, int, int
     """(posts expected, posts stored, links expected, links stored, duplicate rows)."""
     conn = connect(dsn)
     posts = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
-    links = rows(
-        conn,
-        "SELECT p.medium_id, l.target_url, l.location, l.nofollow, l.ugc, l.sponsored "
-        "FROM links l JOIN posts p USING (post_id)",
-    )
+    links = stored_links(conn)
     conn.close()
-    want = {
-        (pid, l["target_url"], l["location"], l["nofollow"], l["ugc"], l["sponsored"])
-        for pid, post in manifest["posts"].items()
-        for l in post["links"]
-    }
+    want = manifest_links(manifest)
     stored = set(links) & want
     assert not set(links) - want, sorted(set(links) - want)[:5]
     return (

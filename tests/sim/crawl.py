@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.pg import rows
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,3 +53,31 @@ def whole_range(manifest: dict[str, Any]) -> str:
     """The sitemap argument that covers every post of the simulated world."""
     days = sorted(p["published_at"][:10] for p in manifest["posts"].values())
     return f"sitemap={days[0]}..{days[-1]}"
+
+
+# What a stored link is compared on against the manifest, after the post id.
+LINK_FIELDS = ("target_url", "location", "nofollow", "ugc", "sponsored")
+
+
+def stored_links(
+    conn: Any, fields: tuple[str, ...] = LINK_FIELDS, *, live_only: bool = False
+) -> list[tuple[Any, ...]]:
+    """Every stored link row as (post id, *fields): a list, so duplicates show."""
+    columns = ", ".join(f"l.{f}" for f in fields)  # fixed names, never input
+    where = " WHERE l.lost_at IS NULL" if live_only else ""
+    return rows(
+        conn,
+        f"SELECT p.medium_id, {columns} FROM links l JOIN posts p USING (post_id){where}",
+    )
+
+
+def manifest_links(
+    manifest: dict[str, Any],
+    fields: tuple[str, ...] = LINK_FIELDS,
+    post_ids: Iterable[str] | None = None,
+) -> set[tuple[Any, ...]]:
+    """The manifest's links of ``post_ids`` (default: every post) in the same shape."""
+    ids = manifest["posts"] if post_ids is None else post_ids
+    return {
+        (pid, *(link[f] for f in fields)) for pid in ids for link in manifest["posts"][pid]["links"]
+    }
