@@ -98,7 +98,9 @@ def synthetic_pages(n_pages: int, seed: int = 7) -> list[ArticlePage]:
 class Databases:
     def __init__(self) -> None:
         self.embedded: Embedded | None = None
-        external = os.environ.get("DATABASE_URL")
+        # Taken out of the environment: the pipeline prefers DATABASE_URL over
+        # its settings, and each round must write into its own fresh database.
+        external = os.environ.pop("DATABASE_URL", None)
         if external:
             self.admin = with_database(external, "postgres")
         else:
@@ -290,6 +292,10 @@ def main() -> None:
                 ("per_row", lambda dsn: run_per_row(dsn, pages, args.per_row_rows)),
             ):
                 db, dsn = dbs.fresh()
+                # CREATE DATABASE and the migrations leave WAL to flush and a
+                # dropped database's checkpoint behind; none of it is the
+                # subject's work, so each run starts on a settled server.
+                time.sleep(0.5)
                 try:
                     rate = fn(dsn)
                 finally:

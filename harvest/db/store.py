@@ -1,20 +1,23 @@
 """Writing harvested pages to PostgreSQL.
 
-A batch is one transaction:
+A batch is two transactions:
 
 1. hosts and registered domains of the batch are added to their dictionaries
    and their ids read back (ids already known from earlier batches come from
-   a cache that only ever holds committed ids);
-2. authors, publications and posts are upserted from a small staging table;
-   the posts upsert says which posts are new and which are recrawls;
-3. links of new posts are COPYed straight into ``links`` (no row of theirs
-   can exist yet), links of recrawled posts go through a staging table and one
-   set-based upsert, and links a recrawl no longer finds are marked lost.
+   a cache that only ever holds committed ids), and authors and publications
+   are upserted; this one is short, because every batch shares these rows;
+2. posts are upserted from a small staging table, which says which posts are
+   new and which are recrawls;
+3. in the same transaction, links of new posts are COPYed straight into
+   ``links`` (no row of theirs can exist yet), links of recrawled posts go
+   through a staging table and one set-based upsert, and links a recrawl no
+   longer finds are marked lost. Lines are formatted while the server is
+   already storing the ones before them.
 
 Every step is idempotent, so a batch that fails half way (connection lost,
 server restarted) is run again from the start: nothing is lost and nothing is
 written twice. Concurrent writers are safe: the posts upsert serializes them
-per post, and dictionary inserts take their locks in sorted order.
+per post, and dictionary and people upserts take their locks in sorted order.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from harvest.items import ArticlePage, ProfilePage
@@ -57,17 +61,46 @@ def copy_rows(
     cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> int:
     """COPY ``rows`` (tuples of Python values) into ``table``; returns how many were sent."""
-    lines = ["\t".join([_field(v) for v in row]) + "\n" for row in rows]
-    copy_text(cur, table, columns, lines)
-    return len(lines)
+    return copy_text(
+        cur, table, columns, ("\t".join([_field(v) for v in row]) + "\n" for row in rows)
+    )
 
 
-def copy_text(cur: Any, table: str, columns: Sequence[str], lines: Sequence[str]) -> None:
-    """COPY already formatted text-format lines into ``table``."""
-    if not lines:
-        return
-    buf = io.StringIO("".join(lines))
-    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buf)
+class _Lines:
+    """A file-like view of an iterable of COPY lines, read a block at a time.
+
+    psycopg2 releases the GIL while it sends a block, so the server parses one
+    block while Python formats the next: the two halves of a COPY run on two
+    cores instead of one after the other.
+    """
+
+    def __init__(self, lines: Iterable[str], first: str, block: int = 2000) -> None:
+        self._lines = iter(lines)
+        self._first: str | None = first
+        self._block = block
+        self.count = 0
+
+    def read(self, size: int = -1) -> str:
+        chunk = list(islice(self._lines, self._block))
+        if self._first is not None:
+            chunk.insert(0, self._first)
+            self._first = None
+        self.count += len(chunk)
+        return "".join(chunk)
+
+    def readline(self, size: int = -1) -> str:  # psycopg2 only checks it exists
+        raise io.UnsupportedOperation
+
+
+def copy_text(cur: Any, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
+    """COPY text-format lines into ``table`` as they are produced; returns how many."""
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        return 0
+    reader = _Lines(lines, first)
+    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", reader)
+    return reader.count
 
 
 @dataclass(slots=True)
@@ -83,7 +116,7 @@ class BatchResult:
 
 
 class HostIds:
-    """host -> (host_id, domain_id) for hosts whose rows are committed.
+    """Dictionary ids whose rows are committed: host -> (host_id, domain_id), domain -> id.
 
     Ids never change once committed (dictionary rows are never deleted), so a
     process may keep them; ids read inside a transaction join only after it
@@ -93,90 +126,139 @@ class HostIds:
     def __init__(self, limit: int = 500_000) -> None:
         self.limit = limit
         self._ids: dict[str, tuple[int, int]] = {}
+        self._domains: dict[str, int] = {}
 
     def get(self, host: str) -> tuple[int, int] | None:
         return self._ids.get(host)
 
-    def commit(self, fresh: dict[str, tuple[int, int]]) -> None:
+    def lookup(
+        self, hosts: Iterable[str], fresh: dict[str, tuple[int, int]]
+    ) -> dict[str, tuple[int, int]]:
+        """Ids of ``hosts``, from ``fresh`` or the cache; every host must be in one."""
+        known = self._ids
+        out = {}
+        for host in hosts:
+            found = fresh.get(host) or known.get(host)
+            if found is None:
+                raise LookupError(f"no id for host {host!r}")
+            out[host] = found
+        return out
+
+    def domain(self, domain: str) -> int | None:
+        return self._domains.get(domain)
+
+    def commit(self, fresh: dict[str, tuple[int, int]], domains: dict[str, int]) -> None:
         if len(self._ids) + len(fresh) > self.limit:
             self._ids.clear()  # simple and bounded; the next batches refill it
+        if len(self._domains) + len(domains) > self.limit:
+            self._domains.clear()
         self._ids.update(fresh)
+        self._domains.update(domains)
+
+
+# ON CONFLICT DO NOTHING rather than an anti-join: a conflict costs one index
+# probe, where NOT EXISTS made the planner hash the whole dictionary on every
+# batch while it was small. Identity values burnt by conflicts are gaps in
+# bigint keys, which nothing relies on. Sorted input takes locks in one order,
+# so concurrent writers cannot deadlock here.
+_DOMAINS_SQL = """
+INSERT INTO domains (domain)
+SELECT d FROM unnest(%(domains)s::text[]) AS d ORDER BY 1
+ON CONFLICT (domain) DO NOTHING;
+
+SELECT domain, domain_id FROM domains WHERE domain = ANY(%(domains)s::text[]);
+"""
+
+_HOSTS_SQL = """
+INSERT INTO hosts (host, domain_id)
+SELECT * FROM unnest(%(hosts)s::text[], %(domain_ids)s::bigint[]) ORDER BY 1
+ON CONFLICT (host) DO NOTHING;
+
+SELECT host, host_id, domain_id FROM hosts WHERE host = ANY(%(hosts)s::text[]);
+"""
+
+
+def _dictionary_ids(
+    cur: Any, hosts: dict[str, str], cache: HostIds
+) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """Ids of the hosts (host -> domain) the cache lacks, adding rows where needed."""
+    missing = sorted(h for h in hosts if cache.get(h) is None)
+    if not missing:
+        return {}, {}
+    domains: dict[str, int] = {}
+    unknown = sorted({hosts[h] for h in missing if cache.domain(hosts[h]) is None})
+    if unknown:
+        cur.execute(_DOMAINS_SQL, {"domains": unknown})
+        domains = dict(cur.fetchall())
+
+    def domain_id(domain: str) -> int:
+        found = domains.get(domain) or cache.domain(domain)
+        assert found is not None, domain
+        return found
+
+    cur.execute(
+        _HOSTS_SQL, {"hosts": missing, "domain_ids": [domain_id(hosts[h]) for h in missing]}
+    )
+    fresh = {host: (hid, did) for host, hid, did in cur.fetchall()}
+    return fresh, domains
 
 
 _STAGE_POSTS_SQL = """
 CREATE TEMP TABLE stage_posts (
-    medium_id text, url text, canonical_url text, username text, author_name text,
-    pub_key text, pub_slug text, pub_name text, pub_domain text, title text, tags text,
-    published_at timestamptz, crawled_at timestamptz
+    medium_id text, url text, canonical_url text, author_id bigint, publication_id bigint,
+    title text, tags text[], published_at timestamptz, crawled_at timestamptz
 ) ON COMMIT DROP
 """
 _POST_COLUMNS = (
     "medium_id",
     "url",
     "canonical_url",
-    "username",
-    "author_name",
-    "pub_key",
-    "pub_slug",
-    "pub_name",
-    "pub_domain",
+    "author_id",
+    "publication_id",
     "title",
     "tags",
     "published_at",
     "crawled_at",
 )
 
-_HOSTS_SQL = """
-INSERT INTO domains (domain)
-SELECT d FROM unnest(%(domains)s::text[]) AS d
-WHERE NOT EXISTS (SELECT 1 FROM domains x WHERE x.domain = d)
+# Authors and publications come in as arrays, one element per distinct key,
+# already reduced to the newest name and the first/last sighting of the batch.
+# Both return the ids of every row they touch, so posts carry ids, not joins.
+_AUTHORS_SQL = """
+INSERT INTO authors AS a (username, name, first_seen, last_seen)
+SELECT * FROM unnest(%(usernames)s::text[], %(author_names)s::text[],
+                     %(author_first)s::timestamptz[], %(author_last)s::timestamptz[])
 ORDER BY 1
-ON CONFLICT (domain) DO NOTHING;
-
-INSERT INTO hosts (host, domain_id)
-SELECT h.host, d.domain_id
-FROM unnest(%(hosts)s::text[], %(host_domains)s::text[]) AS h(host, domain)
-JOIN domains d ON d.domain = h.domain
-WHERE NOT EXISTS (SELECT 1 FROM hosts x WHERE x.host = h.host)
-ORDER BY 1
-ON CONFLICT (host) DO NOTHING;
-
-SELECT host, host_id, domain_id FROM hosts WHERE host = ANY(%(hosts)s::text[]);
+ON CONFLICT (username) DO UPDATE SET
+    name = CASE WHEN EXCLUDED.last_seen >= a.last_seen
+                THEN coalesce(EXCLUDED.name, a.name) ELSE coalesce(a.name, EXCLUDED.name) END,
+    first_seen = least(a.first_seen, EXCLUDED.first_seen),
+    last_seen = greatest(a.last_seen, EXCLUDED.last_seen)
+RETURNING username, author_id
 """
 
-_PEOPLE_SQL = """
-INSERT INTO authors (username, name, first_seen, last_seen)
-SELECT DISTINCT ON (username) username, author_name, crawled_at, crawled_at
-FROM stage_posts WHERE username IS NOT NULL
-ORDER BY username, crawled_at DESC
-ON CONFLICT (username) DO UPDATE SET
-    name = coalesce(EXCLUDED.name, authors.name),
-    first_seen = least(authors.first_seen, EXCLUDED.first_seen),
-    last_seen = greatest(authors.last_seen, EXCLUDED.last_seen);
-
-INSERT INTO publications (key, slug, name, domain, first_seen, last_seen)
-SELECT DISTINCT ON (pub_key) pub_key, pub_slug, pub_name, pub_domain, crawled_at, crawled_at
-FROM stage_posts WHERE pub_key IS NOT NULL
-ORDER BY pub_key, crawled_at DESC
+_PUBLICATIONS_SQL = """
+INSERT INTO publications AS p (key, slug, name, domain, first_seen, last_seen)
+SELECT * FROM unnest(%(pub_keys)s::text[], %(pub_slugs)s::text[], %(pub_names)s::text[],
+                     %(pub_domains)s::text[], %(pub_first)s::timestamptz[],
+                     %(pub_last)s::timestamptz[])
+ORDER BY 1
 ON CONFLICT (key) DO UPDATE SET
-    slug = coalesce(EXCLUDED.slug, publications.slug),
-    name = coalesce(EXCLUDED.name, publications.name),
-    domain = coalesce(EXCLUDED.domain, publications.domain),
-    first_seen = least(publications.first_seen, EXCLUDED.first_seen),
-    last_seen = greatest(publications.last_seen, EXCLUDED.last_seen);
+    slug = coalesce(EXCLUDED.slug, p.slug),
+    name = coalesce(EXCLUDED.name, p.name),
+    domain = coalesce(EXCLUDED.domain, p.domain),
+    first_seen = least(p.first_seen, EXCLUDED.first_seen),
+    last_seen = greatest(p.last_seen, EXCLUDED.last_seen)
+RETURNING key, publication_id
 """
 
 # RETURNING (xmax <> 0) tells an updated row (a recrawl) from an inserted one.
 _POSTS_SQL = """
 INSERT INTO posts AS p (medium_id, url, canonical_url, author_id, publication_id, title, tags,
                         first_published_at, first_crawled_at, last_crawled_at, last_run_id)
-SELECT s.medium_id, s.url, s.canonical_url, a.author_id, pb.publication_id, s.title,
-       ARRAY(SELECT jsonb_array_elements_text(s.tags::jsonb)),
+SELECT s.medium_id, s.url, s.canonical_url, s.author_id, s.publication_id, s.title, s.tags,
        s.published_at, s.crawled_at, s.crawled_at, %(run_id)s
 FROM stage_posts s
-LEFT JOIN authors a ON a.username = s.username
-LEFT JOIN publications pb ON pb.key = s.pub_key
-WHERE s.medium_id IS NOT NULL
 ORDER BY s.medium_id
 ON CONFLICT (medium_id) DO UPDATE SET
     -- a fetch older than the stored one (a late batch) must not roll facts back
@@ -326,16 +408,18 @@ def _latest_per_key(pages: Iterable[Any], key: Any) -> tuple[list[Any], int]:
 _REL_LITERALS: dict[tuple[str, ...], str] = {}
 
 
-def _rel_literal(rel: list[str]) -> str:
-    """A text[] literal, COPY-escaped; tokens are quoted so any character survives.
+def _text_array(values: Sequence[str]) -> str:
+    """A text[] literal, COPY-escaped; elements are quoted so any character survives."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return _esc("{" + ",".join(quoted) + "}")
 
-    A crawl sees a handful of distinct rel values, so the literals are cached.
-    """
+
+def _rel_literal(rel: list[str]) -> str:
+    """``_text_array`` of rel tokens, cached: a crawl sees a handful of distinct rels."""
     key = tuple(rel)
     found = _REL_LITERALS.get(key)
     if found is None:
-        quoted = ('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in rel)
-        found = _esc("{" + ",".join(quoted) + "}")
+        found = _text_array(rel)
         if len(_REL_LITERALS) < 10_000:
             _REL_LITERALS[key] = found
     return found
@@ -348,7 +432,7 @@ def write_batch(
     run_id: int | None = None,
     host_ids: HostIds | None = None,
 ) -> BatchResult:
-    """Store one batch in one transaction on ``conn`` (committed here)."""
+    """Store one batch on ``conn`` in two transactions (see the module docstring)."""
     result = BatchResult()
     pages_, result.duplicate_pages = _latest_per_key(pages, lambda p: p.article.post_id)
     profiles_, dup_profiles = _latest_per_key(profiles, lambda p: p.username)
@@ -358,127 +442,203 @@ def write_batch(
     hosts: dict[str, str] = {}
     for page in (*pages_, *profiles_):
         for link in page.links:
+            if not link.host or not link.domain:
+                # NormalizePipeline drops such links; reaching here is a caller's bug.
+                raise ValueError(f"link without a host or domain: {link.target_url!r}")
             hosts[link.host] = link.domain
-    fresh: dict[str, tuple[int, int]] = {}
+
+    # Dictionaries and people first, in a short transaction of their own: rows
+    # there are shared by every batch, and a concurrent writer touching the same
+    # host or author waits for the holder's commit. Committed here, that wait is
+    # milliseconds instead of a whole batch, so writers run side by side. If the
+    # batch fails later, these rows are still right and the replay finds them.
+    with conn, conn.cursor() as cur:
+        fresh, domains = _dictionary_ids(cur, hosts, cache)
+        people = _people(pages_, profiles_)
+        authors: dict[str, int] = {}
+        publications: dict[str, int] = {}
+        if people["usernames"]:
+            cur.execute(_AUTHORS_SQL, people)
+            authors = dict(cur.fetchall())
+        if people["pub_keys"]:
+            cur.execute(_PUBLICATIONS_SQL, people)
+            publications = dict(cur.fetchall())
+    # Taken before the cache learns the fresh ids: learning may empty it.
+    ids = cache.lookup(hosts, fresh)
+    cache.commit(fresh, domains)
 
     with conn, conn.cursor() as cur:
-        missing = [h for h in hosts if cache.get(h) is None]
-        if missing:
-            cur.execute(
-                _HOSTS_SQL,
-                {
-                    "domains": sorted({hosts[h] for h in missing}),
-                    "hosts": missing,
-                    "host_domains": [hosts[h] for h in missing],
-                },
-            )
-            fresh = {host: (hid, did) for host, hid, did in cur.fetchall()}
-
-        def ids(host: str) -> tuple[int, int]:
-            found = fresh.get(host) or cache.get(host)
-            assert found is not None, host
-            return found
-
-        cur.execute(_STAGE_POSTS_SQL)
-        copy_rows(cur, "stage_posts", _POST_COLUMNS, _post_rows(pages_, profiles_))
-        cur.execute(_PEOPLE_SQL)
         posts: dict[str, tuple[int, bool]] = {}
         if pages_:
+            cur.execute(_STAGE_POSTS_SQL)
+            copy_text(cur, "stage_posts", _POST_COLUMNS, _post_lines(pages_, authors, publications))
             cur.execute(_POSTS_SQL, {"run_id": run_id})
             posts = {mid: (pid, recrawl) for mid, pid, recrawl in cur.fetchall()}
 
-        new_lines: list[str] = []
-        old_lines: list[str] = []
-        recrawled: list[tuple[int, datetime]] = []
+        fresh_posts: list[tuple[int, ArticlePage]] = []
+        recrawled: list[tuple[int, ArticlePage]] = []
         for page in pages_:
             post_id, recrawl = posts[page.article.post_id]
-            if recrawl:
-                recrawled.append((post_id, page.fetched_at))
-                out = old_lines
-            else:
-                out = new_lines
-            seen = page.fetched_at.isoformat()
-            links = page.links
-            # The parser numbers links per location, so keys repeat only in
-            # hand-made or corrupted items; checking that costs one set per page.
-            keys = {(link.location, link.position, link.target_url) for link in links}
-            if len(keys) != len(links):
-                links, dropped = _unique_links(links)
-                result.duplicate_links += dropped
-            for link in links:
-                target = link.target_url
-                raw = link.target_url_raw
-                host_id, domain_id = fresh.get(link.host) or ids(link.host)
-                out.append(
-                    f"{post_id}\t{link.location}\t{link.position}\t{_esc(target)}\t"
-                    f"{_NULL if raw == target else _esc(raw)}\t{host_id}\t{domain_id}\t"
-                    f"{_esc(link.anchor_text)}\t{link.kind}\t{_esc(link.block)}\t"
-                    f"{_rel_literal(link.rel)}\t{_BOOL[link.nofollow]}\t{_BOOL[link.ugc]}\t"
-                    f"{_BOOL[link.sponsored]}\t{seen}\t{seen}\n"
-                )
-        result.new_posts = len(posts) - len(recrawled)
+            (recrawled if recrawl else fresh_posts).append((post_id, page))
+        result.new_posts = len(fresh_posts)
         result.recrawled_posts = len(recrawled)
         # new posts: no row of theirs can exist, so COPY goes straight in
-        copy_text(cur, "links", _LINK_COLUMNS, new_lines)
+        result.links = copy_text(cur, "links", _LINK_COLUMNS, _link_lines(fresh_posts, ids, result))
         if recrawled:
             cur.execute(_STAGE_LINKS_SQL)
-            copy_text(cur, "stage_links", _LINK_COLUMNS, old_lines)
+            result.links += copy_text(
+                cur, "stage_links", _LINK_COLUMNS, _link_lines(recrawled, ids, result)
+            )
             cur.execute(
                 _RECRAWL_SQL,
                 {
                     "post_ids": [p for p, _ in recrawled],
-                    "fetched": [t for _, t in recrawled],
+                    "fetched": [page.fetched_at for _, page in recrawled],
                 },
             )
             row = cur.fetchone()
             result.lost = int(row[0]) if row else 0
-        result.links = len(new_lines) + len(old_lines)
         if profiles_:
             result.links += _write_profiles(cur, profiles_, ids)
-    cache.commit(fresh)
     result.pages = len(pages_)
     result.profiles = len(profiles_)
     return result
 
 
-def _post_rows(
-    pages: Sequence[ArticlePage], profiles: Sequence[ProfilePage]
-) -> Iterable[tuple[Any, ...]]:
+def _link_lines(
+    posts: Sequence[tuple[int, ArticlePage]],
+    ids: dict[str, tuple[int, int]],
+    result: BatchResult,
+) -> Iterator[str]:
+    """COPY lines for the links of ``posts`` (post id, page); counts duplicates in ``result``.
+
+    This loop is most of harvest's own work in a bulk load, hence its shape: one
+    escape check over all of a link's text (escaping is rarely needed) instead
+    of one call per field, and rel literals from a cache.
+    """
+    rels = _REL_LITERALS
+    for post_id, page in posts:
+        seen = page.fetched_at.isoformat()
+        links = page.links
+        # The parser numbers links per location, so keys repeat only in
+        # hand-made or corrupted items; checking that costs one set per page.
+        keys = {(link.location, link.position, link.target_url) for link in links}
+        if len(keys) != len(links):
+            links, dropped = _unique_links(links)
+            result.duplicate_links += dropped
+        for link in links:
+            location: str = link.location
+            kind: str = link.kind
+            target = link.target_url
+            raw = link.target_url_raw
+            anchor = link.anchor_text
+            block: str | None = link.block
+            text = f"{location}{kind}{target}{raw}{anchor}{block or ''}"
+            raw = _NULL if raw == target else raw
+            block = _NULL if block is None else block
+            if _NEEDS_ESCAPE(text):
+                location, kind = _esc(location), _esc(kind)
+                target, anchor = _esc(target), _esc(anchor)
+                if raw is not _NULL:
+                    raw = _esc(raw)
+                if block is not _NULL:
+                    block = _esc(block)
+            host_id, domain_id = ids[link.host or ""]  # write_batch checked every host
+            rel = rels.get(tuple(link.rel)) or _rel_literal(link.rel)
+            yield (
+                f"{post_id}\t{location}\t{link.position}\t{target}\t{raw}\t{host_id}\t"
+                f"{domain_id}\t{anchor}\t{kind}\t{block}\t{rel}\t{_BOOL[link.nofollow]}\t"
+                f"{_BOOL[link.ugc]}\t{_BOOL[link.sponsored]}\t{seen}\t{seen}\n"
+            )
+
+
+def _post_lines(
+    pages: Sequence[ArticlePage], authors: dict[str, int], publications: dict[str, int]
+) -> Iterator[str]:
     for page in pages:
         art = page.article
         author = art.author
-        pub = art.publication
-        yield (
+        key = _pub_key(art.publication)
+        row = (
             art.post_id,
             art.url or page.url,
             art.canonical_url,
-            author.username if author else None,
-            author.name if author else None,
-            (pub.slug or pub.domain) if pub else None,
-            pub.slug if pub else None,
-            pub.name if pub else None,
-            pub.domain if pub else None,
+            authors.get(author.username) if author and author.username else None,
+            publications.get(key) if key else None,
             art.title,
-            json.dumps(art.tags),
+            None,
             art.published_at,
             page.fetched_at,
         )
+        fields = [_field(v) for v in row]
+        fields[6] = _text_array(art.tags)
+        yield "\t".join(fields) + "\n"
+
+
+def _pub_key(pub: Any) -> str | None:
+    return (pub.slug or pub.domain) if pub else None
+
+
+def _people(pages: Sequence[ArticlePage], profiles: Sequence[ProfilePage]) -> dict[str, list[Any]]:
+    """Authors and publications of a batch as parallel arrays for their upserts.
+
+    One element per key: the first and last time the batch saw it, and the
+    names from its newest sighting that has one.
+    """
+    authors: dict[str, list[Any]] = {}  # username -> [name, first, last, name_at]
+    pubs: dict[str, list[Any]] = {}  # key -> [slug, name, domain, first, last, names_at]
+
+    def saw_author(username: str | None, name: str | None, at: datetime) -> None:
+        if not username:
+            return
+        row = authors.get(username)
+        if row is None:
+            authors[username] = [name, at, at, at]
+            return
+        row[1] = min(row[1], at)
+        row[2] = max(row[2], at)
+        if name is not None and (row[0] is None or at >= row[3]):
+            row[0], row[3] = name, at
+
+    for page in pages:
+        art = page.article
+        at = page.fetched_at
+        if art.author is not None:
+            saw_author(art.author.username, art.author.name, at)
+        key = _pub_key(art.publication)
+        if key is None:
+            continue
+        pub = art.publication
+        assert pub is not None
+        row = pubs.get(key)
+        if row is None:
+            pubs[key] = [pub.slug, pub.name, pub.domain, at, at, at]
+            continue
+        row[3] = min(row[3], at)
+        row[4] = max(row[4], at)
+        newer = at >= row[5]
+        for i, value in enumerate((pub.slug, pub.name, pub.domain)):
+            if value is not None and (row[i] is None or newer):
+                row[i] = value
+        if newer:
+            row[5] = at
     for prof in profiles:
-        yield (
-            None,
-            prof.url,
-            None,
-            prof.username,
-            prof.name,
-            None,
-            None,
-            None,
-            None,
-            None,
-            "[]",
-            None,
-            prof.fetched_at,
-        )
+        saw_author(prof.username, prof.name, prof.fetched_at)
+
+    names = sorted(authors)
+    keys = sorted(pubs)
+    return {
+        "usernames": names,
+        "author_names": [authors[u][0] for u in names],
+        "author_first": [authors[u][1] for u in names],
+        "author_last": [authors[u][2] for u in names],
+        "pub_keys": keys,
+        "pub_slugs": [pubs[k][0] for k in keys],
+        "pub_names": [pubs[k][1] for k in keys],
+        "pub_domains": [pubs[k][2] for k in keys],
+        "pub_first": [pubs[k][3] for k in keys],
+        "pub_last": [pubs[k][4] for k in keys],
+    }
 
 
 def _unique_links(links: list[Any]) -> tuple[list[Any], int]:
@@ -493,7 +653,9 @@ def _unique_links(links: list[Any]) -> tuple[list[Any], int]:
     return out, len(links) - len(out)
 
 
-def _write_profiles(cur: Any, profiles: Sequence[ProfilePage], ids: Any) -> int:
+def _write_profiles(
+    cur: Any, profiles: Sequence[ProfilePage], ids: dict[str, tuple[int, int]]
+) -> int:
     cur.execute(
         "SELECT username, author_id FROM authors WHERE username = ANY(%s)",
         ([p.username for p in profiles],),
@@ -508,7 +670,7 @@ def _write_profiles(cur: Any, profiles: Sequence[ProfilePage], ids: Any) -> int:
             if (author_id, link.position, link.target_url) in keys:
                 continue
             keys.add((author_id, link.position, link.target_url))
-            host_id, domain_id = ids(link.host)
+            host_id, domain_id = ids[link.host or ""]
             target, raw = link.target_url, link.target_url_raw
             lines.append(
                 f"{author_id}\t{link.position}\t{_esc(target)}\t"

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
+import pytest
 
 from harvest.db.connection import connect
 from harvest.db.migrate import available, current_version, migrate
-from harvest.db.store import write_batch
+from harvest.db.store import HostIds, copy_text, write_batch
 from harvest.items import ArticlePage, ProfilePage
 from harvest.links import host_of, registered_domain
 from harvest.medium.records import Article, Author, Link, Publication
@@ -309,3 +310,108 @@ def test_views_answer_the_questions(db: Any) -> None:
     assert rows(
         db, "SELECT post_id, dofollow FROM backlinks WHERE target_host = 'www.x.example'"
     ) == [("0123456789ab", True)]
+
+
+def test_block_and_location_are_escaped_not_shifted(db: Any) -> None:
+    odd = make_link("https://a.example/", 0)
+    odd.block = "quote\tand\nnewline \\N"
+    write_batch(db, [make_page("0123456789ab", [odd], T0)])
+    assert scalar(db, "SELECT block FROM links") == "quote\tand\nnewline \\N"
+    # A tab in a constrained field must reach PostgreSQL as data (and fail its
+    # CHECK), not split the COPY line into shifted columns.
+    bad = make_link("https://b.example/", 0, location="body\tx")
+    with pytest.raises(psycopg2.IntegrityError):
+        write_batch(db, [make_page("abcdef012345", [bad], T0)])
+    db.rollback()
+    assert scalar(db, "SELECT count(*) FROM links") == 1
+
+
+def test_copy_streams_any_number_of_lines(db: Any) -> None:
+    with db, db.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE t (n int, s text)")
+        assert copy_text(cur, "t", ("n", "s"), iter(())) == 0
+        sent = copy_text(cur, "t", ("n", "s"), (f"{i}\tline {i}\n" for i in range(10_001)))
+        assert sent == 10_001
+        cur.execute("SELECT count(*), sum(n), max(s) FROM t")
+        assert cur.fetchone() == (10_001, sum(range(10_001)), "line 9999")
+
+
+def test_authors_keep_the_newest_name_and_the_widest_window(db: Any) -> None:
+    def page(post_id: str, name: str, at: datetime) -> ArticlePage:
+        p = make_page(post_id, [], at)
+        assert p.article.author is not None
+        p.article.author.name = name
+        return p
+
+    later = T0 + timedelta(days=2)
+    write_batch(db, [page("0123456789ab", "Old Name", T0), page("abcdef012345", "New Name", later)])
+    # A late batch holding an older fetch must not roll the name back.
+    write_batch(db, [page("bbbbbbbbbbbb", "Ancient Name", T0 - timedelta(days=1))])
+    assert rows(db, "SELECT name, first_seen, last_seen FROM authors") == [
+        ("New Name", T0 - timedelta(days=1), later)
+    ]
+
+
+def test_hosts_unknown_to_batch_and_cache_are_an_error() -> None:
+    cache = HostIds()
+    cache.commit({"a.example": (1, 1)}, {"a.example": 1})
+    assert cache.lookup(["a.example"], {"b.example": (2, 1)}) == {"a.example": (1, 1)}
+    with pytest.raises(LookupError, match=r"c\.example"):
+        cache.lookup(["a.example", "c.example"], {})
+
+
+def test_concurrent_writers_share_dictionaries_and_people(db_dsn: str) -> None:
+    # Two writers with their own connections and caches store batches that share
+    # authors, hosts and domains, at the same time. Every link must point at the
+    # host row of its own URL, and every shared row must exist once.
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        conn = connect(db_dsn)
+        # The second writer's cache is too small for the batch, so it is
+        # emptied while a batch still needs the ids it held.
+        cache = HostIds() if k == 0 else HostIds(limit=50)
+        try:
+            start.wait()
+            for b in range(6):
+                pages = [
+                    make_page(
+                        f"{k:02x}{b:02x}{i:08x}",
+                        [
+                            make_link(f"https://{sub}h{(i + j) % 40}.example/{k}", j)
+                            for j, sub in enumerate(("", "www.", "blog."))
+                        ],
+                        T0 + timedelta(minutes=b),
+                        author=f"author{i % 7}",
+                    )
+                    for i in range(40)
+                ]
+                write_batch(conn, pages, run_id=None, host_ids=cache)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    conn = connect(db_dsn)
+    try:
+        assert scalar(conn, "SELECT count(*) FROM posts") == 2 * 6 * 40
+        assert scalar(conn, "SELECT count(*) FROM links") == 2 * 6 * 40 * 3
+        assert scalar(conn, "SELECT count(*) FROM authors") == 7
+        assert scalar(conn, "SELECT count(*) FROM hosts") == 120
+        assert scalar(conn, "SELECT count(*) FROM domains") == 40
+        assert scalar(conn, "SELECT count(DISTINCT host) FROM hosts") == 120
+        wrong = """SELECT count(*) FROM links l JOIN hosts h USING (host_id)
+                   JOIN domains d ON d.domain_id = l.domain_id
+                   WHERE split_part(l.target_url, '/', 3) <> h.host
+                      OR h.domain_id <> l.domain_id
+                      OR d.domain <> regexp_replace(h.host, '^(www|blog)\\.', '')"""
+        assert scalar(conn, wrong) == 0
+    finally:
+        conn.close()

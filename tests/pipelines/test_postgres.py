@@ -102,8 +102,8 @@ def test_connection_killed_mid_batch_is_retried_once_and_writes_once(
     real_copy = store.copy_text
     killed: list[int] = []
 
-    def copy_then_kill(cur: Any, table: str, columns: Any, data: Any) -> None:
-        real_copy(cur, table, columns, data)
+    def copy_then_kill(cur: Any, table: str, columns: Any, data: Any) -> int:
+        sent = real_copy(cur, table, columns, data)
         if table == "links" and not killed:
             # Another session terminates ours after the COPY, inside the batch's transaction.
             pid = cur.connection.get_backend_pid()
@@ -113,6 +113,7 @@ def test_connection_killed_mid_batch_is_retried_once_and_writes_once(
                 c.execute("SELECT pg_terminate_backend(%s)", (pid,))
             admin.close()
             killed.append(pid)
+        return sent
 
     monkeypatch.setattr(store, "copy_text", copy_then_kill)
 
