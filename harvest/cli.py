@@ -371,7 +371,11 @@ def cmd_reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             # The page is as it was when fetched: first/last seen and lost
             # marks must follow that time, not the time of the reparse.
             page = ArticlePage(
-                article=art, links=list(result.links), url=kept.url, fetched_at=kept.fetched_at
+                article=art,
+                links=list(result.links),
+                url=kept.url,
+                fetched_at=kept.fetched_at,
+                links_normalized=True,
             )
             try:
                 page = await normalize.process_item(page)

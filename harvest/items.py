@@ -19,10 +19,19 @@ def utcnow() -> datetime:
 
 @dataclass(slots=True)
 class ArticlePage:
+    """A fetched article and its links.
+
+    ``links_normalized`` is set when the links come straight from harvest's
+    parsers, which build every URL, host, domain and rel with the rules of
+    ``harvest.links``; NormalizePipeline then only cleans their text instead
+    of normalizing each URL a second time.
+    """
+
     article: Article
     links: list[Link] = field(default_factory=list)
     fetched_at: datetime = field(default_factory=utcnow)
     url: str | None = None
+    links_normalized: bool = False
 
 
 @dataclass(slots=True)
@@ -34,6 +43,7 @@ class ProfilePage:
     links: list[Link] = field(default_factory=list)
     fetched_at: datetime = field(default_factory=utcnow)
     url: str | None = None
+    links_normalized: bool = False  # as on ArticlePage
 
 
 @dataclass(slots=True)

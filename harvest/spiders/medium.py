@@ -395,7 +395,9 @@ class MediumSpider(scrapy.Spider):
         if result.kind == "profile" and result.links:
             owner = author_from_url(medium_url)
             if owner:
-                yield ProfilePage(username=owner, links=list(result.links), url=medium_url)
+                yield ProfilePage(
+                    username=owner, links=list(result.links), url=medium_url, links_normalized=True
+                )
 
     def _sitemap_wanted(self, url: str) -> bool:
         if not self.args.sitemap:
@@ -438,7 +440,11 @@ class MediumSpider(scrapy.Spider):
             self.publication_domains.add(art.publication.domain)
         self.scheduled_posts.add(art.post_id)
         yield ArticlePage(
-            article=art, links=list(result.links), fetched_at=datetime.now(UTC), url=medium_url
+            article=art,
+            links=list(result.links),
+            fetched_at=datetime.now(UTC),
+            url=medium_url,
+            links_normalized=True,
         )
         depth = response.meta.get("harvest_depth", 0)
         if depth < self.args.depth:

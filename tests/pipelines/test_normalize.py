@@ -11,9 +11,13 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from harvest.items import ArticlePage
-from harvest.medium.records import Article, Author
+from harvest.medium import extract
+from harvest.medium.records import Article, Author, Link
 from harvest.pipelines.normalize import MAX_TEXT_LENGTH, NormalizePipeline
 from tests.db.test_store import make_link
+from tests.medium.helpers import all_pages, parsed
+from tests.sim.model import build_world
+from tests.sim.render import article_page, profile_page
 
 
 def pipeline() -> tuple[NormalizePipeline, Any]:
@@ -80,3 +84,52 @@ def test_other_items_pass_untouched() -> None:
     p, _ = pipeline()
     item = {"type": "post", "post_id": "0123456789ab"}
     assert run(p, item) is item
+
+
+def parser_links() -> list[Link]:
+    links = [link for name in all_pages() for link in parsed(name).links]
+    world = build_world(seed=3, size=60)
+    for post in world.posts:
+        for variant in (0, 1):
+            html = article_page(world, post, variant).encode()
+            links.extend(extract(html, post.url).links)
+    for author in world.authors:
+        profile = profile_page(world, author.username)
+        if profile is not None:
+            url = f"https://medium.com/@{author.username}"
+            links.extend(extract(profile.encode(), url).links)
+    return links
+
+
+def test_parser_links_are_already_normalized() -> None:
+    # Why the pipeline may skip URL normalization for items marked
+    # links_normalized: on every real page and the simulator's pages of every
+    # era, the full normalization changes nothing the parser made.
+    p, stats = pipeline()
+    links = parser_links()
+    kinds = {link.kind for link in links}
+    assert len(links) > 1000 and {"text", "image", "link_card", "embed"} <= kinds
+    assert any(link.location == "author_bio" for link in links)
+    for link in links:
+        changes: dict[str, Any] = {}
+        assert p._normalize(link, "test", changes), link
+        assert changes == {}, (link.target_url, changes)
+    assert stats.get_value("harvest/normalize/links_rejected/invalid_url") is None
+
+
+def test_items_marked_normalized_skip_url_work_but_not_text_or_length_checks() -> None:
+    p, stats = pipeline()
+    kept = make_link("https://a.example/x", 0, text="nul\x00byte")
+    too_long = make_link("https://a.example/" + "x" * 3000, 1)
+    item = page(links=[kept, too_long])
+    item.links_normalized = True
+    out = run(p, item)
+    assert [link.anchor_text for link in out.links] == ["nulbyte"]
+    assert stats.get_value("harvest/normalize/links_rejected/url_too_long") == 1
+    # The same stale link is repaired on an unmarked item and trusted on a marked one.
+    stale = make_link("https://c.example/", 0)
+    stale.target_url = "HTTPS://C.example:443/"
+    assert run(p, page(links=[stale])).links[0].target_url == "https://c.example/"
+    marked = page(links=[stale])
+    marked.links_normalized = True
+    assert run(p, marked).links[0].target_url == "HTTPS://C.example:443/"
