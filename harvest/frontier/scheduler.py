@@ -155,6 +155,9 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
             self._taken = self.frontier.exchange(self.prefetch)
             if not self._taken:
                 return None
+            adopt = getattr(self.spider, "frontier_adopt_job_args", None)
+            if adopt is not None:
+                adopt()
         token, data = self._taken.pop(0)
         request = self.queue._decode_request(data)
         request.meta[TOKEN] = token

@@ -140,6 +140,17 @@ class MediumSpider(scrapy.Spider):
         self.harvest_arguments = self.args.as_record()
         return True
 
+    def frontier_adopt_job_args(self) -> None:
+        """Called by the scheduler with each batch of requests it takes from Redis.
+
+        A worker started without arguments may have looked for the job's before
+        the first worker stored them; it must have them before it handles any
+        of the job's pages, whose callbacks read them (sitemap range, since,
+        depth, follow, limits).
+        """
+        if not self.args.has_target:
+            self._adopt_job_args()
+
     async def frontier_seed_requests(self) -> AsyncIterator[scrapy.Request]:
         """Start requests of a job enqueued while this worker was waiting."""
         if self._adopt_job_args():

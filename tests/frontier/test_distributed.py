@@ -214,3 +214,46 @@ def test_a_response_is_held_until_the_requests_it_made_are_queued(
         frontier.flush_releases()
         assert frontier.server.hexists(frontier.held_key, token) == (request is not made[-1])
     assert frontier.queued() == 2
+
+
+def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_request(
+    job: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker started without arguments looks for the job's when it starts;
+    # if the first worker has not stored them yet, it finds none, and must
+    # take them before it handles a page of the job (seen once in CI: the
+    # second worker fetched the sitemap index with no date range, found no
+    # day in range, and the job ended with nothing stored).
+    from scrapy import Request
+    from scrapy.utils.test import get_crawler
+
+    from harvest.frontier import scheduler as frontier_scheduler
+    from harvest.frontier.scheduler import FrontierScheduler
+    from harvest.spiders.medium import MediumSpider
+
+    # Without a running engine there are no pipelines to look at.
+    monkeypatch.setattr(frontier_scheduler, "_stores_items", lambda crawler: True)
+    url, name = job
+    settings = {
+        "HARVEST_REDIS_URL": url,
+        "HARVEST_REDIS_JOB": name,
+        "HARVEST_BROWSER": False,
+        "MEDIUM_BASE_URL": "http://127.0.0.1:9",
+    }
+    crawler = get_crawler(MediumSpider, settings)
+    late = MediumSpider.from_crawler(crawler)
+    assert not late.args.has_target
+    scheduler = FrontierScheduler.from_crawler(crawler)
+    scheduler.open(late)
+    try:
+        first = MediumSpider.from_crawler(
+            get_crawler(MediumSpider, settings), sitemap="2024-01-01..2024-01-03"
+        )
+        assert first.frontier is not None
+        first.frontier.push(None, scheduler.queue._encode_request(Request("http://127.0.0.1:9/x")))
+        first.frontier.flush_releases()
+        assert scheduler.next_request() is not None
+        assert late.args.has_target
+        assert late.harvest_arguments == first.harvest_arguments
+    finally:
+        scheduler.close("finished")
