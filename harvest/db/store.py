@@ -704,12 +704,26 @@ def start_run(conn: Any, spider: str, arguments: dict[str, Any]) -> int:
     return int(row[0])
 
 
-def finish_run(conn: Any, run_id: int, status: str, counts: dict[str, Any]) -> None:
+def finish_run(
+    conn: Any,
+    run_id: int,
+    status: str,
+    counts: dict[str, Any],
+    arguments: dict[str, Any] | None = None,
+) -> None:
+    """Close a run; ``arguments`` replace the recorded ones when given (a
+    distributed worker may learn its job's arguments only after it started)."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            """UPDATE crawl_runs SET finished_at = now(), status = %s, counts = %s
+            """UPDATE crawl_runs SET finished_at = now(), status = %s, counts = %s,
+                                     arguments = coalesce(%s::jsonb, arguments)
                WHERE run_id = %s""",
-            (status, json.dumps(counts, default=str), run_id),
+            (
+                status,
+                json.dumps(counts, default=str),
+                None if arguments is None else json.dumps(arguments, default=str),
+                run_id,
+            ),
         )
 
 

@@ -136,8 +136,12 @@ class PostgresPipeline:
                 status = str(reason)
             counts = self._run_counts()
             run_id = self.run_id
+            spider = getattr(self.crawler, "spider", None)
+            arguments = getattr(spider, "harvest_arguments", None) or None
             try:
-                self._with_connection(lambda conn: finish_run(conn, run_id, status, counts))
+                self._with_connection(
+                    lambda conn: finish_run(conn, run_id, status, counts, arguments)
+                )
             except Exception:
                 log.exception("could not record the end of crawl run %s", run_id)
         with self._pool_lock:

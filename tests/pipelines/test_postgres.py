@@ -303,3 +303,21 @@ def test_hostile_text_is_stored_verbatim_and_exported_safely(
     for cell in (c for row in body for c in row):
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     print(f"{len(HOSTILE)} hostile anchors stored verbatim, CSV cells neutralized")
+
+
+def test_a_run_records_arguments_learnt_after_it_started(db_dsn: str) -> None:
+    # A distributed worker started before its job's arguments were stored
+    # takes them later; the run row must end with them, not with none.
+    p, _ = make_pipeline(db_dsn)
+    spider = p.crawler.spider
+    spider.harvest_arguments = {}
+
+    async def scenario() -> None:
+        await p.open_spider()
+        spider.harvest_arguments = {"sitemap": "2024-01-01..2024-01-03"}
+        await p.close_spider()
+
+    asyncio.run(scenario())
+    conn = connect(db_dsn)
+    assert scalar(conn, "SELECT arguments FROM crawl_runs") == {"sitemap": "2024-01-01..2024-01-03"}
+    conn.close()
