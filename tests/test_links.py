@@ -149,6 +149,20 @@ def test_non_string_input_is_invalid_not_an_error() -> None:
             "https://example.com/r/?url=https%3A%2F%2Fx.example",
             "https://example.com/r/?url=https%3A%2F%2Fx.example",
         ),
+        # the wrapper path without its slash
+        (
+            "https://medium.com/r?url=https%3A%2F%2Fexample.com%2F",
+            "https://example.com/",
+        ),
+        # Medium addresses with "/r" or "global-identity" elsewhere are not wrappers
+        (
+            "https://medium.com/@writer/reading-list?from=/r/",
+            "https://medium.com/@writer/reading-list?from=/r/",
+        ),
+        (
+            "https://medium.com/p/0123456789ab?next=/m/global-identity",
+            "https://medium.com/p/0123456789ab?next=/m/global-identity",
+        ),
         # a wrapper around a non-web URL stays as it is
         (
             "https://medium.com/r/?url=javascript%3Aalert(1)",
