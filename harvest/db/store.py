@@ -499,7 +499,7 @@ def write_batch(
             row = cur.fetchone()
             result.lost = int(row[0]) if row else 0
         if profiles_:
-            result.links += _write_profiles(cur, profiles_, ids)
+            result.links += _write_profiles(cur, profiles_, ids, authors)
     result.pages = len(pages_)
     result.profiles = len(profiles_)
     return result
@@ -654,13 +654,12 @@ def _unique_links(links: list[Any]) -> tuple[list[Any], int]:
 
 
 def _write_profiles(
-    cur: Any, profiles: Sequence[ProfilePage], ids: dict[str, tuple[int, int]]
+    cur: Any,
+    profiles: Sequence[ProfilePage],
+    ids: dict[str, tuple[int, int]],
+    authors: dict[str, int],
 ) -> int:
-    cur.execute(
-        "SELECT username, author_id FROM authors WHERE username = ANY(%s)",
-        ([p.username for p in profiles],),
-    )
-    authors = dict(cur.fetchall())
+    """Bio links of ``profiles``; ``authors`` holds the ids the authors upsert returned."""
     lines = []
     keys: set[tuple[int, int, str]] = set()
     for prof in profiles:
