@@ -28,6 +28,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -207,9 +208,7 @@ def main() -> None:
         dbconn.Embedded(work / "pgdata").stop()
     shutil.rmtree(work, ignore_errors=True)
 
-    def median(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
-
+    median = statistics.median_high  # a measured run, never an average of two
     a, b = median([r[1] for r in one]), median([r[1] for r in two])
     wa, wb = median([r[0] for r in one]), median([r[0] for r in two])
     print(
