@@ -1,4 +1,11 @@
-"""The baseline for bench/crawl.py: a Scrapy spider that downloads a URL list and nothing else."""
+"""The baseline for bench/crawl.py: a Scrapy spider that downloads a URL list and nothing else.
+
+bench/crawl.py runs it beside harvest; run alone, it ends with its own figure:
+
+    .venv/bin/scrapy runspider bench/bare_spider.py -a urls_file=URLS [-s NAME=VALUE ...]
+"""
+
+import time
 
 import scrapy
 
@@ -10,11 +17,20 @@ class BareSpider(scrapy.Spider):
         super().__init__(**kwargs)
         with open(urls_file, encoding="utf-8") as fh:
             self.start_urls = [line.strip() for line in fh if line.strip()]
+        self._started = time.perf_counter()
 
     async def start(self):  # type: ignore[override]
+        self._started = time.perf_counter()
         for url in self.start_urls:
             yield scrapy.Request(url, callback=self.parse)
 
     def parse(self, response):  # type: ignore[override]
         # downloading is all it does: the body is dropped unread
         return None
+
+    def closed(self, reason: str) -> None:
+        # From the first request to the close, process start-up left out
+        # (bench/crawl.py times the whole process instead).
+        elapsed = time.perf_counter() - self._started
+        pages = self.crawler.stats.get_value("response_received_count", 0)
+        print(f"RESULT pages={pages} pages_per_s={pages / elapsed:.0f}", flush=True)
