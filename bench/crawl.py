@@ -1,20 +1,26 @@
 """Pages per second and peak memory: harvest's spider beside a bare Scrapy spider and advertools.
 
-All three fetch the same list of simulated Medium article pages (tests/sim,
-rendered once to disk at 50-320 KB each, like real pages) from one local
-static server (nginx when installed, else a Python one), at the same
-concurrency:
+All fetch the same list of simulated Medium article pages (tests/sim, rendered
+once to disk at 50-320 KB each, like real pages) from one local static server
+(nginx when installed, else a Python one), at the same concurrency:
 
 * harvest:    `scrapy crawl medium -a urls_file=...` with its pipelines
-              (parse, normalize, store in a fresh database: on the server
-              DATABASE_URL names when set, else an embedded PostgreSQL);
-* bare:       a Scrapy spider that only downloads (bench/bare_spider.py);
-* advertools: `advertools.crawl(urls, follow_links=False)` (list mode), run
-              from its own virtual environment (.bench-venv/, made on first use).
+              (parse, normalize, store in a fresh database each round: on the
+              server DATABASE_URL names when set, else an embedded PostgreSQL);
+* bare:       a Scrapy spider that only downloads (bench/bare_spider.py), on
+              Scrapy's defaults: the baseline the issue measured (~500 pages/s);
+* advertools: `advertools.crawl(urls, follow_links=False)` (list mode) on its
+              defaults, from its own virtual environment (.bench-venv/, made on
+              first use);
+* bare_tuned, advertools_tuned: the same two with the two settings harvest
+              tunes that cost any spider (TUNED below). The stricter comparison:
+              what harvest adds over downloading, with nothing else different.
 
-Each runs as its own process; peak RSS is sampled over the process tree.
+Each runs as its own process, whole (start-up included); peak RSS is sampled
+over the process tree. Rounds alternate the order; figures are medians, peak
+RSS the highest of the rounds.
 
-    .venv/bin/python bench/crawl.py [--pages 10000] [--concurrency 16]
+    .venv/bin/python bench/crawl.py [--pages 10000] [--concurrency 16] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,18 +68,10 @@ def render_site(pages: int, out: Path) -> list[str]:
 
 
 def crawl_settings(concurrency: int, **extra: object) -> list[str]:
-    """`-s` arguments of a benchmark crawl: fixed concurrency, no throttling, INFO log.
-
-    CONCURRENT_ITEMS and METAREFRESH_ENABLED are harvest's own values for every
-    crawler measured: Scrapy starts CONCURRENT_ITEMS tasks per response, and
-    looks for a meta refresh in every HTML body; with Scrapy's defaults (100,
-    on) a bare spider is ~40 % slower, which would flatter harvest.
-    """
+    """`-s` arguments of a benchmark crawl: fixed concurrency, no throttling, INFO log."""
     settings: dict[str, object] = {
         "CONCURRENT_REQUESTS": concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-        "CONCURRENT_ITEMS": HARVEST_CONCURRENT_ITEMS,
-        "METAREFRESH_ENABLED": HARVEST_METAREFRESH,
         "AUTOTHROTTLE_ENABLED": 0,
         "DOWNLOAD_DELAY": 0,
         "LOG_LEVEL": "INFO",
@@ -80,6 +79,13 @@ def crawl_settings(concurrency: int, **extra: object) -> list[str]:
         **extra,
     }
     return [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
+
+
+# The two Scrapy settings harvest changes from Scrapy's defaults that also cost
+# a spider that does nothing: Scrapy starts CONCURRENT_ITEMS tasks per response,
+# and looks for a meta refresh in every HTML body. The "tuned" baselines get
+# harvest's values; a bare spider is ~40 % faster with them.
+TUNED = {"CONCURRENT_ITEMS": HARVEST_CONCURRENT_ITEMS, "METAREFRESH_ENABLED": HARVEST_METAREFRESH}
 
 
 def free_port() -> int:
@@ -160,12 +166,11 @@ def run_measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float,
     return elapsed, peak / 1e6
 
 
-def fresh_database(dsn: str) -> str:
+def fresh_database(dsn: str, name: str) -> str:
     import psycopg2
     from psycopg2 import sql
     from psycopg2.extensions import make_dsn, parse_dsn
 
-    name = f"harvest_bench_{os.getpid()}"
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -175,15 +180,17 @@ def fresh_database(dsn: str) -> str:
     return make_dsn(**{**parse_dsn(dsn), "dbname": name})
 
 
-def drop_database(dsn: str, bench_dsn: str) -> None:
+def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop database ``name``, connected through ``admin_dsn`` (another database)."""
     import psycopg2
     from psycopg2 import sql
     from psycopg2.extensions import parse_dsn
 
-    conn = psycopg2.connect(dsn)
+    if parse_dsn(admin_dsn).get("dbname") == name:
+        raise ValueError(f"refusing to drop {name!r}, the database dropped from")
+    conn = psycopg2.connect(admin_dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
-        name = parse_dsn(bench_dsn)["dbname"]
         cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     conn.close()
 
@@ -197,10 +204,100 @@ def advertools_python() -> str:
     return str(python)
 
 
+def advertools_script(concurrency: int, extra: dict[str, object]) -> str:
+    custom = {
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "AUTOTHROTTLE_ENABLED": False,
+        "DOWNLOAD_DELAY": 0,
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+    return (
+        "import advertools as adv, sys\n"
+        "urls = open(sys.argv[1]).read().split()\n"
+        # allowed_domains: advertools would otherwise allow "127.0.0.1:PORT",
+        # which Scrapy's offsite filter never matches, and drop every URL.
+        "adv.crawl(urls, sys.argv[2], follow_links=False, allowed_domains=['127.0.0.1'],"
+        f" custom_settings={custom!r})\n"
+    )
+
+
+class Bench:
+    """One crawler of each kind per round, on the same site and list."""
+
+    def __init__(self, args: argparse.Namespace, work: Path, server: StaticServer) -> None:
+        self.args = args
+        self.work = work
+        self.server = server
+        self.bin_dir = Path(sys.executable).parent
+        self.env = dict(os.environ)
+        self.env.pop("DATABASE_URL", None)
+        self.admin_dsn = os.environ.get("DATABASE_URL") or ""
+        self.pages = args.pages
+
+    def run(self, kind: str, round_no: int) -> tuple[float, float]:
+        conc = self.args.concurrency
+        work = self.work
+        if kind.startswith("bare"):
+            extra = TUNED if kind == "bare_tuned" else {}
+            return run_measured(
+                [
+                    str(self.bin_dir / "scrapy"),
+                    "runspider",
+                    str(ROOT / "bench" / "bare_spider.py"),
+                    "-a",
+                    f"urls_file={work / 'fetch_urls.txt'}",
+                    *crawl_settings(conc, **extra),
+                ],
+                self.env,
+                work,
+            )
+        if kind.startswith("advertools"):
+            py = advertools_python()
+            script = advertools_script(conc, TUNED if kind == "advertools_tuned" else {})
+            out = work / f"{kind}-{round_no}.jl"
+            # advertools starts `scrapy` from PATH: its own venv's.
+            env = {**self.env, "PATH": f"{Path(py).parent}{os.pathsep}{self.env.get('PATH', '')}"}
+            result = run_measured(
+                [py, "-c", script, str(work / "fetch_urls.txt"), str(out)], env, work
+            )
+            crawled = out.read_text().count("\n")
+            out.unlink()
+            if crawled < self.pages * 0.99:
+                raise RuntimeError(f"{kind} crawled only {crawled} of {self.pages} pages")
+            return result
+        # harvest, into a database of its own each round: a second crawl of the
+        # same posts would update rows instead of inserting them.
+        name = f"harvest_bench_{os.getpid()}_{round_no}"
+        dsn = fresh_database(self.admin_dsn, name)
+        try:
+            return run_measured(
+                [
+                    str(self.bin_dir / "scrapy"),
+                    "crawl",
+                    "medium",
+                    "-a",
+                    f"urls_file={work / 'medium_urls.txt'}",
+                    "-a",
+                    "recrawl=1",
+                    "-s",
+                    f"MEDIUM_BASE_URL={self.server.url}",
+                    *crawl_settings(conc),
+                    *[x for kv in self.args.harvest_setting for x in ("-s", kv)],
+                ],
+                {**self.env, "DATABASE_URL": dsn},
+                ROOT,
+            )
+        finally:
+            drop_database(self.admin_dsn, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="medians over this many rounds")
     parser.add_argument("--skip-advertools", action="store_true")
     parser.add_argument(
         "--harvest-setting",
@@ -220,111 +317,51 @@ def main() -> None:
         f"rendered {len(medium_urls)} pages, {size / 1e6:.0f} MB, in {time.perf_counter() - t0:.0f}s",
         flush=True,
     )
-    conc = str(args.concurrency)
-    common = crawl_settings(args.concurrency)
-    bin_dir = Path(sys.executable).parent
-    results: dict[str, tuple[float, float]] = {}
+    kinds = ["harvest", "bare", "bare_tuned"]
+    if not args.skip_advertools:
+        kinds += ["advertools", "advertools_tuned"]
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    peaks: dict[str, list[float]] = {k: [] for k in kinds}
+    embedded = None
     with StaticServer(site) as server:
         print(f"serving with {server.kind} at {server.url}", flush=True)
         mapping = MediumUrls.from_base(server.url)
-        fetch_urls = [mapping.fetch_url(u) for u in medium_urls]
         (work / "medium_urls.txt").write_text("\n".join(medium_urls))
-        (work / "fetch_urls.txt").write_text("\n".join(fetch_urls))
-        env = dict(os.environ)
-        server_db = os.environ.get("DATABASE_URL")
-        if server_db:
-            # A fresh database on the named server, dropped afterwards.
-            env["DATABASE_URL"] = fresh_database(server_db)
-        else:
+        (work / "fetch_urls.txt").write_text("\n".join(mapping.fetch_url(u) for u in medium_urls))
+        bench = Bench(args, work, server)
+        if not bench.admin_dsn:
             # Started here, before any clock runs: creating the cluster takes
             # seconds that a harvest run against an existing server never pays.
-            env["HARVEST_PGDATA"] = str(work / "pgdata")
-            Embedded(work / "pgdata").start(keep_running=True)
-
-        # The baseline with harvest's settings, then, for reference only, with
-        # Scrapy's defaults for the two that harvest changes.
-        scrapy_defaults = crawl_settings(
-            args.concurrency, CONCURRENT_ITEMS=100, METAREFRESH_ENABLED=True
-        )
-        for name, settings in (("bare", common), ("bare_defaults", scrapy_defaults)):
-            results[name] = run_measured(
-                [
-                    str(bin_dir / "scrapy"),
-                    "runspider",
-                    str(ROOT / "bench" / "bare_spider.py"),
-                    "-a",
-                    f"urls_file={work / 'fetch_urls.txt'}",
-                    *settings,
-                ],
-                env,
-                work,
-            )
-            print(
-                f"{name}: {args.pages / results[name][0]:7.0f} pages/s, "
-                f"peak {results[name][1]:.0f} MB",
-                flush=True,
-            )
-        results["harvest"] = run_measured(
-            [
-                str(bin_dir / "scrapy"),
-                "crawl",
-                "medium",
-                "-a",
-                f"urls_file={work / 'medium_urls.txt'}",
-                "-a",
-                "recrawl=1",
-                "-s",
-                f"MEDIUM_BASE_URL={server.url}",
-                *common,
-                *[x for kv in args.harvest_setting for x in ("-s", kv)],
-            ],
-            env,
-            ROOT,
-        )
-        print(
-            f"harvest:    {args.pages / results['harvest'][0]:7.0f} pages/s, peak {results['harvest'][1]:.0f} MB",
-            flush=True,
-        )
-        if not args.skip_advertools:
-            py = advertools_python()
-            script = (
-                "import advertools as adv, sys\n"
-                "urls = open(sys.argv[1]).read().split()\n"
-                # allowed_domains: advertools would otherwise allow "127.0.0.1:PORT",
-                # which Scrapy's offsite filter never matches, and drop every URL.
-                f"adv.crawl(urls, sys.argv[2], follow_links=False, allowed_domains=['127.0.0.1'],"
-                f" custom_settings={{"
-                f"'CONCURRENT_REQUESTS': {conc}, 'CONCURRENT_REQUESTS_PER_DOMAIN': {conc},"
-                f"'CONCURRENT_ITEMS': {HARVEST_CONCURRENT_ITEMS},"
-                f"'METAREFRESH_ENABLED': {HARVEST_METAREFRESH},"
-                f"'AUTOTHROTTLE_ENABLED': False, 'DOWNLOAD_DELAY': 0, 'LOG_LEVEL': 'INFO'}})\n"
-            )
-            # advertools starts `scrapy` from PATH: its own venv's.
-            adv_env = {**env, "PATH": f"{Path(py).parent}{os.pathsep}{env.get('PATH', '')}"}
-            results["advertools"] = run_measured(
-                [py, "-c", script, str(work / "fetch_urls.txt"), str(work / "advertools.jl")],
-                adv_env,
-                work,
-            )
-            crawled = (work / "advertools.jl").read_text().count("\n")
-            if crawled < args.pages * 0.99:
-                raise RuntimeError(f"advertools crawled only {crawled} of {args.pages} pages")
-            print(
-                f"advertools: {args.pages / results['advertools'][0]:7.0f} pages/s, "
-                f"peak {results['advertools'][1]:.0f} MB",
-                flush=True,
-            )
-    if server_db:
-        drop_database(server_db, env["DATABASE_URL"])
-    else:
-        Embedded(work / "pgdata").stop()
-    rate = {k: args.pages / v[0] for k, v in results.items()}
-    adv_rate = rate.get("advertools", float("nan"))
+            embedded = Embedded(work / "pgdata")
+            bench.admin_dsn = embedded.start(keep_running=True)
+        try:
+            for round_no in range(args.rounds):
+                # Each round starts with a different crawler, so that none is
+                # always the one measured while the machine is busiest.
+                shift = round_no % len(kinds)
+                for kind in kinds[shift:] + kinds[:shift]:
+                    elapsed, peak = bench.run(kind, round_no)
+                    rates[kind].append(args.pages / elapsed)
+                    peaks[kind].append(peak)
+                    print(
+                        f"round {round_no + 1} {kind:17s} {args.pages / elapsed:7.0f} pages/s,"
+                        f" peak {peak:.0f} MB",
+                        flush=True,
+                    )
+        finally:
+            if embedded is not None:
+                embedded.stop()
+    rate = {k: statistics.median(v) for k, v in rates.items()}
+    nan = float("nan")
+    adv, adv_tuned = rate.get("advertools", nan), rate.get("advertools_tuned", nan)
     print(
         f"RESULT harvest_pages_per_s={rate['harvest']:.0f} bare_pages_per_s={rate['bare']:.0f} "
-        f"advertools_pages_per_s={adv_rate:.0f} vs_bare={rate['harvest'] / rate['bare']:.2f} "
-        f"vs_advertools={rate['harvest'] / adv_rate:.1f} peak_rss_mb={results['harvest'][1]:.0f} "
-        f"bare_defaults_pages_per_s={rate['bare_defaults']:.0f}"
+        f"advertools_pages_per_s={adv:.0f} vs_bare={rate['harvest'] / rate['bare']:.2f} "
+        f"vs_advertools={rate['harvest'] / adv:.1f} peak_rss_mb={max(peaks['harvest']):.0f} "
+        f"bare_tuned_pages_per_s={rate['bare_tuned']:.0f} "
+        f"vs_bare_tuned={rate['harvest'] / rate['bare_tuned']:.2f} "
+        f"advertools_tuned_pages_per_s={adv_tuned:.0f} "
+        f"vs_advertools_tuned={rate['harvest'] / adv_tuned:.1f}"
     )
     shutil.rmtree(work, ignore_errors=True)
 

@@ -253,10 +253,19 @@ def _clean_query(query: str, host: str) -> str:
     return "&".join(kept)
 
 
+# scheme://host[:port] followed by the path, query, fragment or nothing, with
+# the host already lowercase: what normalize_url gives for all but IP literals.
+_PLAIN_HOST_RE = re.compile(r"[a-z][a-z0-9+.-]*://([a-z0-9._-]+)(?::[0-9]*)?(?:[/?#]|$)")
+
+
 def host_of(url: str | None) -> str | None:
     """Host of an already normalized URL (without port), or ``None``."""
     if not url:
         return None
+    # Called for every link a page holds; urlsplit is the slow general case.
+    plain = _PLAIN_HOST_RE.match(url)
+    if plain is not None:
+        return plain.group(1)
     try:
         host = urlsplit(url).hostname
     except ValueError:
@@ -289,11 +298,14 @@ def registered_domain(host: str | None) -> str | None:
     if not host:
         return None
     bare = host.strip("[]")
-    try:
-        ipaddress.ip_address(bare)
-        return host
-    except ValueError:
-        pass
+    # An IP address ends in a digit (v4) or holds a colon (v6); a name whose
+    # last label were all digits is no registrable domain either way.
+    if ":" in bare or bare[-1:].isdigit():
+        try:
+            ipaddress.ip_address(bare)
+            return host
+        except ValueError:
+            pass
     return _PSL.privatesuffix(host) or host
 
 

@@ -33,6 +33,13 @@ CONCURRENT_ITEMS = 4
 # and scanning every body on the crawler thread (~150 us per article page,
 # ~9 % of that thread). A refresh page would still be recorded, as unparsed.
 METAREFRESH_ENABLED = False
+# A crawl of thousands of pages logs its progress, not each page (Scrapy's
+# advice for broad crawls); -s LOG_LEVEL=DEBUG brings the per-page lines back.
+LOG_LEVEL = "INFO"
+LOG_FORMATTER = "harvest.logformatter.HarvestLogFormatter"
+# Medium's public pages need no session, and a cookie jar costs every request
+# and response a pass through it (the browser keeps its own).
+COOKIES_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 

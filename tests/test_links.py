@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -211,6 +213,11 @@ def test_parse_rel(rel: str | None, tokens: tuple[str, ...]) -> None:
         ("127.0.0.1", "127.0.0.1"),
         ("[::1]", "[::1]"),
         ("co.uk", "co.uk"),
+        ("203.0.113.9", "203.0.113.9"),
+        ("[2001:db8::1]", "[2001:db8::1]"),
+        # Ends in a digit without being an address: still a name.
+        ("cdn.host1.example2", "host1.example2"),
+        ("web3.example.com", "example.com"),
         (None, None),
     ],
 )
@@ -304,3 +311,39 @@ def test_parse_rel_is_total_and_canonical(rel: str | None) -> None:
     assert len(tokens) == len(set(tokens))
     assert all(t == t.lower() and t and not any(c.isspace() or c == "," for c in t) for t in tokens)
     assert parse_rel(" ".join(tokens)) == tokens
+
+
+def _host_by_urlsplit(url: str) -> str | None:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return f"[{host}]" if host and ":" in host else host
+
+
+def _check_host_of(raw: str) -> None:
+    # host_of reads plain URLs without urlsplit: on any text, and on what
+    # normalize_url makes of it, it must say what urlsplit says.
+    for url in (raw, normalize_url(raw)):
+        if url:
+            assert host_of(url) == _host_by_urlsplit(url)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://e.com:/x",
+        "http://e.com:99999/",
+        "http://u@e.com/",
+        "http://e.com?q",
+        "https://A.com/",
+    ],
+)
+def test_host_of_on_edge_urls(raw: str) -> None:
+    _check_host_of(raw)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(max_size=60), url_parts))
+def test_host_of_agrees_with_urlsplit(raw: str) -> None:
+    _check_host_of(raw)

@@ -1,0 +1,79 @@
+"""Per-page log messages: none below LOG_LEVEL, and no item dumps at DEBUG."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from scrapy.http import HtmlResponse, Request
+from scrapy.spiders import Spider
+from scrapy.utils.project import get_project_settings
+from scrapy.utils.test import get_crawler
+
+from harvest.items import ArticlePage
+from harvest.logformatter import HarvestLogFormatter
+from harvest.medium.records import Article, Link
+
+
+def _link(i: int) -> Link:
+    return Link(
+        post_id="0123456789ab",
+        target_url=f"https://e.com/{i}",
+        target_url_raw=f"https://e.com/{i}",
+        domain="e.com",
+        host="e.com",
+        anchor_text="secret anchor text",
+        kind="text",
+        rel=["nofollow"],
+        nofollow=True,
+        ugc=False,
+        sponsored=False,
+        location="body",
+        position=i,
+        block="paragraph",
+    )
+
+
+URL = "https://medium.com/@a/p-0123456789ab"
+ITEM = ArticlePage(
+    article=Article("0123456789ab", URL, None, None, None, "T", None),
+    links=[_link(i) for i in range(3)],
+    url=URL,
+)
+
+
+def _formatter(**settings: object) -> HarvestLogFormatter:
+    return HarvestLogFormatter.from_crawler(get_crawler(Spider, settings))
+
+
+def test_the_project_uses_it_at_info() -> None:
+    settings = get_project_settings()
+    assert settings.get("LOG_FORMATTER") == "harvest.logformatter.HarvestLogFormatter"
+    assert settings.get("LOG_LEVEL") == "INFO"
+
+
+@pytest.mark.parametrize("level", ["INFO", "WARNING", logging.ERROR])
+def test_no_per_page_records_above_debug(level: object) -> None:
+    fmt = _formatter(LOG_LEVEL=level)
+    request = Request(URL)
+    response = HtmlResponse(URL, body=b"<html></html>", request=request)
+    assert fmt.crawled(request, response, Spider("s")) is None
+    assert fmt.scraped(ITEM, response, Spider("s")) is None
+
+
+def test_no_records_when_logging_is_off() -> None:
+    assert _formatter(LOG_LEVEL="DEBUG", LOG_ENABLED=False).debug is False
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "debug", logging.DEBUG])
+def test_debug_summarizes_items(level: object) -> None:
+    fmt = _formatter(LOG_LEVEL=level)
+    request = Request(URL)
+    response = HtmlResponse(URL, body=b"<html></html>", request=request)
+    crawled = fmt.crawled(request, response, Spider("s"))
+    assert crawled is not None and crawled["level"] == logging.DEBUG
+    scraped = fmt.scraped(ITEM, response, Spider("s"))
+    assert scraped is not None
+    text = scraped["msg"] % scraped["args"]
+    assert f"ArticlePage {URL} 3 links" in text
+    assert "secret anchor text" not in text
