@@ -82,10 +82,10 @@ class OffsiteGuardMiddleware:
     def process_request(self, request: Request, spider: Any = None) -> None:
         spider = self.crawler.spider
         host = host_of(request.url)
-        allowed = getattr(spider, "allowed_hosts", None)
+        allowed = getattr(spider, "is_allowed_host", None)
         if host is None or allowed is None:
             return
-        if is_medium_host(host) or host in allowed():
+        if is_medium_host(host) or allowed(host):
             return
         if request.url.endswith("/robots.txt"):
             return

@@ -44,7 +44,7 @@ _CARD_COUNT_JS = "document.querySelectorAll('article[data-testid=\"post-preview\
 
 class MediumSpider(scrapy.Spider):
     name = "medium"
-    # Offsite is decided per request by allowed_hosts() (OffsiteGuardMiddleware).
+    # Offsite is decided per request by is_allowed_host() (OffsiteGuardMiddleware).
     allowed_domains = None
     # set in from_crawler, where the settings are known
     urls: MediumUrls
@@ -159,11 +159,10 @@ class MediumSpider(scrapy.Spider):
 
     # -- offsite ------------------------------------------------------------------
 
-    def allowed_hosts(self) -> set[str]:
-        hosts = set(self.publication_domains)
-        if self.urls.mirror_host:
-            hosts.add(self.urls.mirror_host)
-        return hosts
+    def is_allowed_host(self, host: str) -> bool:
+        """A host besides Medium's that this crawl may fetch from: the mirror, or
+        a publication's own domain that Medium named."""
+        return host == self.urls.mirror_host or host in self.publication_domains
 
     # -- start --------------------------------------------------------------------
 
@@ -431,7 +430,13 @@ class MediumSpider(scrapy.Spider):
                     response.url,
                     callback=self.parse_article,
                     errback=self.errback_close_page,
-                    meta={**response.meta, "playwright": True},
+                    # Only harvest's own keys: Scrapy's (retry and redirect
+                    # counts, download latency) belong to the first fetch.
+                    meta={
+                        "medium_url": medium_url,
+                        "harvest_depth": response.meta.get("harvest_depth", 0),
+                        "playwright": True,
+                    },
                     dont_filter=True,
                 )
                 return

@@ -22,7 +22,7 @@ from tests.sim.render import article_page, profile_page
 
 def pipeline() -> tuple[NormalizePipeline, Any]:
     crawler = get_crawler(Spider)
-    crawler.stats.open_spider(None)
+    crawler.stats.open_spider()
     return NormalizePipeline.from_crawler(crawler), crawler.stats
 
 

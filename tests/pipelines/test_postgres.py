@@ -29,7 +29,7 @@ def make_pipeline(dsn: str, **settings: Any) -> tuple[PostgresPipeline, Any]:
     )
     crawler.spider = Spider(name="medium")
     crawler.spider.harvest_arguments = {"tags": ["seo"]}  # type: ignore[attr-defined]
-    crawler.stats.open_spider(crawler.spider)
+    crawler.stats.open_spider()
     return PostgresPipeline.from_crawler(crawler), crawler.stats
 
 

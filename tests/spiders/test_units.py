@@ -186,13 +186,13 @@ def test_browser_config() -> None:
 
 def test_offsite_guard_refuses_outbound_targets() -> None:
     crawler = get_crawler(Spider)
-    crawler.stats.open_spider(None)
+    crawler.stats.open_spider()
 
     class S(Spider):
         name = "s"
 
-        def allowed_hosts(self) -> set[str]:
-            return {"pub.example", "127.0.0.1"}
+        def is_allowed_host(self, host: str) -> bool:
+            return host in {"pub.example", "127.0.0.1"}
 
     crawler.spider = S()
     guard = OffsiteGuardMiddleware.from_crawler(crawler)
@@ -206,3 +206,30 @@ def test_offsite_guard_refuses_outbound_targets() -> None:
     with pytest.raises(IgnoreRequest):
         guard.process_request(Request("https://twitter.com/someone"))
     assert crawler.stats.get_value("harvest/offsite_refused") == 1
+
+
+def test_an_article_missing_from_the_server_html_goes_to_the_browser_afresh() -> None:
+    # The browser fetch is a new request: it keeps harvest's keys, and none of
+    # Scrapy's (a retry count carried over would shorten its own retries).
+    from scrapy.http import HtmlResponse
+
+    from harvest.spiders.medium import MediumSpider
+
+    crawler = get_crawler(MediumSpider, {"HARVEST_PARSE_WORKERS": "0"})
+    crawler.stats.open_spider()
+    spider = MediumSpider.from_crawler(crawler, tags="seo")
+    crawler.spider = spider
+    url = "https://medium.com/@a/post-0123456789ab"
+    meta = {"medium_url": url, "harvest_depth": 1, "retry_times": 2, "download_latency": 0.3}
+    response = HtmlResponse(
+        url, body=b"<html><body><div id=root></div></body></html>", request=Request(url, meta=meta)
+    )
+
+    async def collect() -> list[object]:
+        return [out async for out in spider.parse_article(response)]
+
+    (out,) = asyncio.run(collect())
+    assert isinstance(out, Request)
+    assert out.meta == {"medium_url": url, "harvest_depth": 1, "playwright": True}
+    assert out.dont_filter
+    assert crawler.stats.get_value("harvest/pages/article_retried_in_browser") == 1
