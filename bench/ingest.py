@@ -37,13 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
-from harvest.db.connection import Embedded, connect, quote_ident, with_database
+from harvest.db.connection import Embedded, connect, with_database
 from harvest.db.migrate import migrate
 from harvest.db.store import copy_rows
 from harvest.items import ArticlePage
 from harvest.links import registered_domain
 from harvest.medium.records import Article, Author, Link, Publication
 from harvest.pipelines.postgres import PostgresPipeline
+from tests.pg import Server
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RELS = [["noopener", "ugc", "nofollow"], ["nofollow", "noopener"], ["nofollow"], ["noopener"], []]
@@ -106,26 +107,18 @@ class Databases:
         else:
             self.embedded = Embedded(Path(tempfile.mkdtemp(prefix="harvest-bench-")) / "pg")
             self.admin = with_database(self.embedded.start(), "postgres")
+        self.server = Server(self.admin, self.embedded)
 
     def fresh(self) -> tuple[str, str]:
         name = f"harvest_bench_{uuid.uuid4().hex[:8]}"
-        conn = connect(self.admin)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {quote_ident(name)}")
-        conn.close()
-        dsn = with_database(self.admin, name)
+        dsn = self.server.create(name)
         c = connect(dsn)
         migrate(c)
         c.close()
         return name, dsn
 
     def drop(self, name: str) -> None:
-        conn = connect(self.admin)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
-        conn.close()
+        self.server.drop(name)
 
     def close(self) -> None:
         if self.embedded is not None:

@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg2  # noqa: E402
 import redis  # noqa: E402
-from crawl import StaticServer, crawl_settings, drop_database, fresh_database, render_site  # noqa: E402
+from crawl import StaticServer, crawl_settings, render_site  # noqa: E402
 
 from harvest.db import connection as dbconn  # noqa: E402
+from tests.pg import Server  # noqa: E402
 
 
 class StoredPosts:
@@ -87,8 +88,9 @@ def run(
     pages: int,
     parse_workers: int,
 ) -> tuple[float, float]:
-    dsn = fresh_database(server_dsn)
     job = f"bench{uuid.uuid4().hex[:8]}"
+    db = Server(server_dsn, None)
+    dsn = db.create(f"harvest_{job}")
     env = {**os.environ, "DATABASE_URL": dsn}
     common = crawl_settings(
         conc,
@@ -158,7 +160,7 @@ def run(
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(match=f"harvest:{job}:*"):
         client.delete(key)
-    drop_database(server_dsn, dsn)
+    db.drop(f"harvest_{job}")
     return pages / elapsed, steady
 
 

@@ -36,6 +36,10 @@ class Server:
         return with_database(self.admin_dsn, name)
 
     def drop(self, name: str) -> None:
+        from psycopg2.extensions import parse_dsn
+
+        if parse_dsn(self.admin_dsn).get("dbname") == name:
+            raise ValueError(f"refusing to drop {name!r}, the database dropped from")
         conn = self.admin()
         try:
             with conn.cursor() as cur:
