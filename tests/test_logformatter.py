@@ -10,36 +10,16 @@ from scrapy.spiders import Spider
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from harvest.items import ArticlePage
 from harvest.logformatter import HarvestLogFormatter
-from harvest.medium.records import Article, Link
+from tests.db.test_store import T0, make_link, make_page
 
-
-def _link(i: int) -> Link:
-    return Link(
-        post_id="0123456789ab",
-        target_url=f"https://e.com/{i}",
-        target_url_raw=f"https://e.com/{i}",
-        domain="e.com",
-        host="e.com",
-        anchor_text="secret anchor text",
-        kind="text",
-        rel=["nofollow"],
-        nofollow=True,
-        ugc=False,
-        sponsored=False,
-        location="body",
-        position=i,
-        block="paragraph",
-    )
-
-
-URL = "https://medium.com/@a/p-0123456789ab"
-ITEM = ArticlePage(
-    article=Article("0123456789ab", URL, None, None, None, "T", None),
-    links=[_link(i) for i in range(3)],
-    url=URL,
+ITEM = make_page(
+    "0123456789ab",
+    [make_link(f"https://e.com/{i}", i, text="secret anchor text") for i in range(3)],
+    T0,
 )
+URL = ITEM.article.url or ""
+ITEM.url = URL
 
 
 def _formatter(**settings: object) -> HarvestLogFormatter:
