@@ -559,19 +559,18 @@ def _post_lines(
         art = page.article
         author = art.author
         key = _pub_key(art.publication)
-        row = (
-            art.post_id,
-            art.url or page.url,
-            art.canonical_url,
-            authors.get(author.username) if author and author.username else None,
-            publications.get(key) if key else None,
-            art.title,
-            None,
-            art.published_at,
-            page.fetched_at,
-        )
-        fields = [_field(v) for v in row]
-        fields[6] = _text_array(art.tags)
+        # In _POST_COLUMNS order; tags are a text[] literal, not a plain field.
+        fields = [
+            _field(art.post_id),
+            _field(art.url or page.url),
+            _field(art.canonical_url),
+            _field(authors.get(author.username) if author and author.username else None),
+            _field(publications.get(key) if key else None),
+            _field(art.title),
+            _text_array(art.tags),
+            _field(art.published_at),
+            _field(page.fetched_at),
+        ]
         yield "\t".join(fields) + "\n"
 
 
