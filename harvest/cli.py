@@ -63,9 +63,9 @@ def cmd_extract(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _pgdata() -> Path:
-    from harvest.db.connection import default_pgdata
+    from harvest.db.connection import configured_pgdata
 
-    return Path(os.environ.get("HARVEST_PGDATA") or default_pgdata())
+    return configured_pgdata()
 
 
 @contextmanager
@@ -333,8 +333,9 @@ def cmd_crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     summary = [(k, output.plain(v)) for k, v in info.items()]
-    for key in ("harvest/db/pages", "harvest/requests/failed", "harvest/pages/unparsed"):
-        summary.append((key, counts.get(key, 0)))
+    summary.append(("pages stored", counts.get("harvest/db/pages", 0)))
+    for kind in ("failed", "unparsed", "blocked", "skipped"):
+        summary.append((f"pages {kind}", counts.get(f"harvest/outcome/{kind}", 0)))
     summary.append(("failures recorded", len(failures)))
     output.write(out, args.format, ["field", "value"], summary)
     if failures:
@@ -347,13 +348,16 @@ def cmd_crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
 
+    from harvest import config
     from harvest.db.store import write_batch
     from harvest.items import ArticlePage
     from harvest.medium import extract
     from harvest.pipelines.normalize import NormalizePipeline
     from harvest.unparsed import UnparsedStore, default_dir
 
-    store = UnparsedStore(Path(args.dir or os.environ.get("HARVEST_UNPARSED_DIR") or default_dir()))
+    store = UnparsedStore(
+        Path(args.dir or config.value(None, "HARVEST_UNPARSED_DIR") or default_dir())
+    )
     normalize = NormalizePipeline()
     still = 0
     parsed: list[tuple[Any, Any]] = []  # (kept file, page item)

@@ -48,13 +48,18 @@ class ProfilePage:
 
 @dataclass(slots=True)
 class PageProblem:
-    """A page that yielded nothing: a fetch that failed for good, or markup no parser knows.
+    """A page that yielded nothing: a fetch that failed for good, markup no parser
+    knows, a block (a challenge, or a host the crawl gave up on), or a page
+    robots.txt forbids.
 
     Stored in ``crawl_failures`` with the run, so nothing fails silently.
     """
 
     url: str
-    kind: str  # "failed" | "unparsed"
+    kind: str  # "failed" | "unparsed" | "blocked" | "skipped" (robots.txt)
     reason: str
     at: datetime = field(default_factory=utcnow)
     raw_path: str | None = None
+    # What the crawl's summary counts it under ("HTTP 404", "unreachable", ...);
+    # empty: the reason up to its first colon.
+    cause: str = ""

@@ -24,6 +24,7 @@ from typing import Any
 
 import platformdirs
 
+from harvest import config
 from harvest.db.connection import mask_dsn
 from harvest.spiders.args import CrawlArgs, SpiderArgumentError
 
@@ -178,7 +179,7 @@ class State:
 
     def __init__(self, path: str | Path | None = None) -> None:
         default = Path(platformdirs.user_data_dir("harvest")) / "schedule-state.json"
-        self.path = Path(path or os.environ.get("HARVEST_SCHEDULE_STATE") or default)
+        self.path = Path(path or config.value(None, "HARVEST_SCHEDULE_STATE") or default)
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

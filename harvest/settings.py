@@ -1,16 +1,21 @@
-"""Scrapy settings for harvest. Component settings are validated where they are read."""
+"""Scrapy settings for harvest.
 
-import os
+Scrapy's own settings are set here; harvest's (``HARVEST_*``, ``MEDIUM_BASE_URL``)
+are declared in :mod:`harvest.config` and read from ``-s``, then the
+environment, then their defaults; none of them is set here.
+"""
+
+from harvest.config import DEFAULT_USER_AGENT
 
 BOT_NAME = "harvest"
 SPIDER_MODULES = ["harvest.spiders"]
 NEWSPIDER_MODULE = "harvest.spiders"
+# `scrapy crawl` (and scrapyd's jobs, which run it) exits with the crawl's outcome.
+COMMANDS_MODULE = "harvest.crawl.commands"
 
-# A harvester identifies itself and says how to reach its operator.
-USER_AGENT = os.environ.get(
-    "HARVEST_USER_AGENT",
-    "harvest/0.1 (+https://github.com/harvest-medium/harvest; link research crawler)",
-)
+# A harvester identifies itself and says how to reach its operator;
+# HARVEST_USER_AGENT replaces this (the medium spider applies it).
+USER_AGENT = DEFAULT_USER_AGENT
 ROBOTSTXT_OBEY = True
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
@@ -23,6 +28,12 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 RETRY_TIMES = 3
+# 429 and 503 are the host gate's (harvest.crawl.hostgate): it waits as long as
+# Retry-After asks without holding a downloader slot, and counts bursts for
+# its breaker. Scrapy's RetryMiddleware retries the rest at once.
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
+# A page that failed for good is reported once, by the spider, with its reason.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 # Scrapy starts this many asyncio tasks for every response's output; an
 # article yields one item and a listing a few dozen requests, all handled
 # without waiting, so the default of 100 only costs task set-up (6 % of the
@@ -47,22 +58,21 @@ ITEM_PIPELINES = {
     "harvest.pipelines.normalize.NormalizePipeline": 100,
     "harvest.pipelines.postgres.PostgresPipeline": 800,
 }
-# The database: DATABASE_URL (environment) names a server; without it harvest
-# runs an embedded PostgreSQL in HARVEST_PGDATA (default: the user data dir).
-# Batching knobs (HARVEST_DB_BATCH_PAGES, HARVEST_DB_BATCH_LINKS,
-# HARVEST_DB_FLUSH_INTERVAL, HARVEST_DB_WRITERS, HARVEST_DB_RETRIES) are read and
-# checked by harvest.db.config.DbConfig.
 
 DOWNLOADER_MIDDLEWARES = {
     # OffsiteGuardMiddleware decides offsite; Scrapy's own, with the spider's
     # allowed_domains left unset, would let everything through at a cost per
     # request (~2 % of the crawler thread).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "harvest.middlewares.RetryAfterMiddleware": 550,
     "harvest.middlewares.OffsiteGuardMiddleware": 60,
+    # Next to the downloader: it sees responses before the retry middleware
+    # (550) does, and stamps each request's real send time.
+    "harvest.crawl.hostgate.HostGateMiddleware": 590,
 }
-RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
-# MEDIUM_BASE_URL (setting or environment) points every Medium address at a
-# mirror or the local simulator. The browser (scrapy-playwright, Chromium) is set
-# up by harvest.spiders.browser.BrowserConfig; HARVEST_BROWSER=0 turns it off.
+
+EXTENSIONS = {
+    # harvest.crawl.progress says more, and more often.
+    "scrapy.extensions.logstats.LogStats": None,
+    "harvest.crawl.progress.Progress": 500,
+    "harvest.crawl.outcome.CrawlOutcome": 510,
+}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,15 +20,15 @@ from typing import Any
 
 import platformdirs
 
+from harvest import config
+
 
 def default_dir() -> Path:
     return Path(platformdirs.user_data_dir("harvest")) / "unparsed"
 
 
 def from_settings(settings: Any) -> UnparsedStore | None:
-    raw = settings.get("HARVEST_UNPARSED_DIR")
-    if raw is None:
-        raw = os.environ.get("HARVEST_UNPARSED_DIR")
+    raw = config.value(settings, "HARVEST_UNPARSED_DIR")
     if raw == "":
         return None  # explicitly off
     return UnparsedStore(Path(raw) if raw else default_dir())

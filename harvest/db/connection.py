@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -87,9 +88,23 @@ class Target:
         return self.pgdata is not None
 
 
-def configured_dsn(setting: str | None = None) -> str | None:
-    """DATABASE_URL wins over the Scrapy setting; empty values count as unset."""
-    return os.environ.get("DATABASE_URL") or setting or None
+def configured_dsn(settings: Any = None) -> str | None:
+    """The server named by HARVEST_DATABASE_URL (or DATABASE_URL); None: the embedded one."""
+    from harvest import config
+
+    return config.value(settings, "HARVEST_DATABASE_URL") or None
+
+
+def configured_pgdata(settings: Any = None) -> Path:
+    """The embedded server's data directory (HARVEST_PGDATA, else the user data dir)."""
+    from harvest import config
+
+    raw = config.value(settings, "HARVEST_PGDATA")
+    return Path(raw) if raw else default_pgdata()
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded server could not be started (its data directory, its binaries)."""
 
 
 class Embedded:
@@ -109,10 +124,15 @@ class Embedded:
         """Start (or join) the server and return a DSN for the harvest database."""
         import pgserver
 
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        # A server someone started on purpose stays up after we are done.
-        mode = None if keep_running or self.is_running() else "stop"
-        self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+        try:
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            # A server someone started on purpose stays up after we are done.
+            mode = None if keep_running or self.is_running() else "stop"
+            self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            raise EmbeddedError(
+                f"in {self.pgdata}: {str(exc).strip() or type(exc).__name__}"
+            ) from exc
         base = self._server.get_uri()
         if _apply_settings(base):
             self.restart()
@@ -206,12 +226,16 @@ def _ensure_database(dsn: str, name: str) -> None:
         conn.close()
 
 
-def resolve(setting_dsn: str | None = None, pgdata: Path | None = None) -> Target:
-    """Decide which database to use, starting the embedded one when needed."""
-    dsn = configured_dsn(setting_dsn)
+def resolve(dsn: str | None = None, pgdata: Path | None = None) -> Target:
+    """Decide which database to use, starting the embedded one when needed.
+
+    ``dsn`` and ``pgdata`` are what the caller's settings say; unset, they are
+    read from the environment.
+    """
+    dsn = dsn or configured_dsn()
     if dsn:
         return Target(dsn)
-    data = pgdata or Path(os.environ.get("HARVEST_PGDATA") or default_pgdata())
+    data = pgdata or configured_pgdata()
     embedded = Embedded(data)
     return Target(embedded.start(), data)
 

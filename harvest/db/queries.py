@@ -181,7 +181,7 @@ def crawl_report(conn: Any, run: str | int) -> tuple[dict[str, Any] | None, Rows
                 return None, ([], [])
             run = int(row[0])
         cur.execute(
-            "SELECT run_id, spider, status, started_at, finished_at, arguments, counts "
+            "SELECT run_id, spider, status, reason, started_at, finished_at, arguments, counts "
             "FROM crawl_runs WHERE run_id = %s",
             (int(run),),
         )

@@ -113,6 +113,8 @@ class BatchResult:
     duplicate_pages: int = 0
     duplicate_links: int = 0
     lost: int = 0
+    links_new: int = 0  # of links, rows added
+    links_seen: int = 0  # of links, rows a recrawl found again
 
 
 class HostIds:
@@ -307,7 +309,9 @@ CREATE TEMP TABLE stage_links (LIKE links INCLUDING DEFAULTS INCLUDING GENERATED
 
 # For recrawled posts only. Facts follow the newest fetch; a late, older
 # fetch only widens first_seen and cannot bring back a link lost after it.
+# RETURNING (xmax = 0) tells a row added from one found again.
 _RECRAWL_SQL = """
+WITH upserted AS (
 INSERT INTO links AS l (post_id, location, position, target_url, target_url_raw,
                         host_id, domain_id, anchor_text, kind, block, rel, nofollow, ugc,
                         sponsored, first_seen, last_seen)
@@ -331,9 +335,14 @@ ON CONFLICT (post_id, location, position, url_hash) DO UPDATE SET
     first_seen = least(l.first_seen, EXCLUDED.first_seen),
     last_seen = greatest(l.last_seen, EXCLUDED.last_seen),
     lost_at = CASE WHEN l.lost_at IS NOT NULL AND EXCLUDED.last_seen < l.lost_at
-                   THEN l.lost_at END;
+                   THEN l.lost_at END
+RETURNING (l.xmax = 0) AS added
+)
+SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM upserted
+"""
 
--- A link the newest fetch of its post no longer has is lost (kept, not deleted).
+# A link the newest fetch of its post no longer has is lost (kept, not deleted).
+_LOST_SQL = """
 WITH fetched AS (
     SELECT * FROM unnest(%(post_ids)s::bigint[], %(fetched)s::timestamptz[]) AS f(post_id, at)
 ), lost AS (
@@ -484,13 +493,18 @@ def write_batch(
         result.recrawled_posts = len(recrawled)
         # new posts: no row of theirs can exist, so COPY goes straight in
         result.links = copy_text(cur, "links", _LINK_COLUMNS, _link_lines(fresh_posts, ids, result))
+        result.links_new = result.links
         if recrawled:
             cur.execute(_STAGE_LINKS_SQL)
             result.links += copy_text(
                 cur, "stage_links", _LINK_COLUMNS, _link_lines(recrawled, ids, result)
             )
+            cur.execute(_RECRAWL_SQL)
+            added, seen = cur.fetchone()
+            result.links_new += int(added)
+            result.links_seen += int(seen)
             cur.execute(
-                _RECRAWL_SQL,
+                _LOST_SQL,
                 {
                     "post_ids": [p for p, _ in recrawled],
                     "fetched": [page.fetched_at for _, page in recrawled],
@@ -708,18 +722,22 @@ def finish_run(
     status: str,
     counts: dict[str, Any],
     arguments: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Close a run; ``arguments`` replace the recorded ones when given (a
-    distributed worker may learn its job's arguments only after it started)."""
+    """Close a run with its status and the one-line reason for it; ``arguments``
+    replace the recorded ones when given (a distributed worker may learn its
+    job's arguments only after it started)."""
     with conn, conn.cursor() as cur:
         cur.execute(
             """UPDATE crawl_runs SET finished_at = now(), status = %s, counts = %s,
-                                     arguments = coalesce(%s::jsonb, arguments)
+                                     arguments = coalesce(%s::jsonb, arguments),
+                                     reason = %s
                WHERE run_id = %s""",
             (
                 status,
                 json.dumps(counts, default=str),
                 None if arguments is None else json.dumps(arguments, default=str),
+                reason,
                 run_id,
             ),
         )

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from harvest.setting_values import number
+from harvest import config
 
 _JOB_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class FrontierConfigError(ValueError):
+class FrontierConfigError(config.SettingError):
     pass
 
 
@@ -26,27 +25,20 @@ class FrontierConfig:
     @classmethod
     def from_settings(cls, settings: Any) -> FrontierConfig | None:
         """None when no Redis is named: the crawl then runs on Scrapy's own scheduler."""
-        url = (
-            settings.get("HARVEST_REDIS_URL")
-            or os.environ.get("HARVEST_REDIS_URL")
-            or settings.get("REDIS_URL")
-            or os.environ.get("REDIS_URL")
-        )
+
+        def get(name: str) -> Any:
+            return config.value(settings, name, error=FrontierConfigError)
+
+        url = get("HARVEST_REDIS_URL")
         if not url:
             return None
-        if not str(url).startswith(("redis://", "rediss://", "unix://")):
-            raise FrontierConfigError(
-                f"HARVEST_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {url!r}"
-            )
-        job = str(
-            settings.get("HARVEST_REDIS_JOB") or os.environ.get("HARVEST_REDIS_JOB") or "medium"
-        )
+        job = str(get("HARVEST_REDIS_JOB") or "medium")
         if not _JOB_RE.match(job):
             raise FrontierConfigError(
                 f"HARVEST_REDIS_JOB {job!r}: letters, digits, '.', '_' and '-' only, at most 64"
             )
-        idle = number(settings, "HARVEST_REDIS_IDLE_SECONDS", 30.0, 0, FrontierConfigError)
-        ttl = number(settings, "HARVEST_REDIS_HEARTBEAT_TTL", 15.0, 1, FrontierConfigError)
+        idle = get("HARVEST_REDIS_IDLE_SECONDS")
+        ttl = get("HARVEST_REDIS_HEARTBEAT_TTL")
         return cls(url=str(url), job=job, idle_seconds=idle, heartbeat_ttl=ttl)
 
     def key(self, name: str) -> str:

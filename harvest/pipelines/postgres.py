@@ -10,7 +10,13 @@ unless every writer is busy.
 A batch that fails on a connection error is retried with backoff on a new
 connection and stays in memory until it is committed. A batch that still
 fails after every retry is kept and written again when the spider closes;
-only if that fails too does the run end as failed, with the error raised.
+only if that fails too are its pages counted as not stored, and the crawl's
+outcome is ``failed``.
+
+A database that cannot be reached when the crawl starts stops the crawl at
+once (close reason ``database_unavailable``) with one line saying so. The
+crawl's run row is finished with the status the outcome extension decides
+(:data:`harvest.signals.crawl_outcome`).
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from scrapy.exceptions import NotConfigured
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, NotConfigured
 
+from harvest.crawl.outcome import decide
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
@@ -37,7 +45,7 @@ from harvest.db.store import (
     write_problems,
 )
 from harvest.items import ArticlePage, PageProblem, ProfilePage
-from harvest.signals import items_stored
+from harvest.signals import crawl_outcome, items_stored
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +79,7 @@ class PostgresPipeline:
         self._inflight: set[asyncio.Task[None]] = set()
         self._failed: list[tuple[list[ArticlePage], list[ProfilePage]]] = []
         self._timer: asyncio.Task[None] | None = None
+        self._run_finished = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PostgresPipeline:
@@ -80,20 +89,47 @@ class PostgresPipeline:
             raise NotConfigured(str(exc)) from exc
         if not config.enabled:
             raise NotConfigured("HARVEST_DB_ENABLED is off")
-        return cls(config, crawler)
+        pipeline = cls(config, crawler)
+        crawler.signals.connect(pipeline._on_outcome, signal=crawl_outcome)
+        crawler.signals.connect(pipeline._on_closed, signal=signals.spider_closed)
+        return pipeline
 
     # -- lifecycle ----------------------------------------------------------------
 
     async def open_spider(self) -> None:
-        await asyncio.to_thread(self._open)
+        try:
+            await asyncio.to_thread(self._open)
+        except dbconn.RETRYABLE as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.error(
+                "cannot reach the database %s (%s): start PostgreSQL, fix DATABASE_URL, "
+                "or unset it to use the embedded server",
+                dbconn.mask_dsn(self.dsn) if self.dsn else "",
+                first,
+            )
+            self._unavailable()
+            raise CloseSpider("database_unavailable") from None
+        except dbconn.EmbeddedError as exc:
+            log.error("the embedded PostgreSQL did not start: %s", exc)
+            self._unavailable()
+            raise CloseSpider("database_unavailable") from None
         self._timer = asyncio.ensure_future(self._tick())
+
+    def _unavailable(self) -> None:
+        if self.stats is not None:
+            self.stats.set_value("harvest/db/unavailable", True)
 
     def _open(self) -> None:
         if self.config.dsn:
             self.dsn = self.config.dsn
+            where = dbconn.mask_dsn(self.dsn)
         else:
             self.dsn = dbconn.resolve(None, self.config.pgdata).dsn
+            where = f"embedded PostgreSQL in {self.config.pgdata}"
         log.info("storing links in %s", dbconn.mask_dsn(self.dsn))
+        # One quick look first: a server that is not there ends the crawl now,
+        # not after a batch's worth of retries.
+        dbconn.connect(self.dsn, connect_timeout=self.config.connect_timeout).close()
 
         def setup(conn: Any) -> int:
             if self.config.migrate:
@@ -104,46 +140,61 @@ class PostgresPipeline:
             return start_run(conn, name, args)
 
         self.run_id = self._with_connection(setup)
+        if self.stats is not None:
+            self.stats.set_value("harvest/db/run_id", self.run_id)
+            self.stats.set_value("harvest/db/where", where)
 
     async def close_spider(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
-        status = "finished"
+        if self.run_id is None:
+            return  # never opened: nothing buffered, no run row
         try:
             await self.flush()
             await self.drain()
             await self._flush_problems()
-            if self._problems:
-                raise RuntimeError(f"{len(self._problems)} failed pages could not be recorded")
             while self._failed:
                 # One more attempt for batches whose retries ran out mid-crawl.
-                pages, profiles = self._failed.pop(0)
+                pages, profiles = self._failed[0]
                 result = await asyncio.to_thread(self._write, pages, profiles)
+                self._failed.pop(0)
                 self._record(result)
                 self._stored(pages, profiles)
-        except Exception:
-            status = "failed"
-            raise
-        finally:
-            await asyncio.to_thread(self._close, status)
+        except Exception as exc:
+            lost = sum(len(p) + len(q) for p, q in self._failed) + len(self._pages)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.error("%d harvested pages could not be stored: %s", lost, first)
+            if self.stats is not None:
+                self.stats.set_value("harvest/db/pages_not_stored", lost)
+            if self._problems:
+                log.error("%d failed pages could not be recorded", len(self._problems))
 
-    def _close(self, status: str) -> None:
+    async def _on_outcome(self, outcome: Any) -> None:
+        await asyncio.to_thread(self._finish_run, outcome.status, outcome.why)
+
+    async def _on_closed(self, spider: Any = None, reason: str = "finished") -> None:
+        # Without the outcome extension (harvest.crawl.outcome) the run row still
+        # ends with the status it would have decided.
+        if not self._run_finished:
+            stats = self.stats.get_stats() if self.stats is not None else {}
+            outcome = decide(stats, reason)
+            await asyncio.to_thread(self._finish_run, outcome.status, outcome.why)
+
+    def _finish_run(self, status: str, why: str) -> None:
+        self._run_finished = True
         if self.run_id is not None:
-            reason = self.stats.get_value("finish_reason") if self.stats is not None else None
-            if status == "finished" and reason not in (None, "finished"):
-                status = str(reason)
             counts = self._run_counts()
             run_id = self.run_id
             spider = getattr(self.crawler, "spider", None)
             arguments = getattr(spider, "harvest_arguments", None) or None
             try:
                 self._with_connection(
-                    lambda conn: finish_run(conn, run_id, status, counts, arguments)
+                    lambda conn: finish_run(conn, run_id, status, counts, arguments, why)
                 )
-            except Exception:
-                log.exception("could not record the end of crawl run %s", run_id)
+            except Exception as exc:
+                log.error("could not record the end of crawl run %s: %s", run_id, exc)
         with self._pool_lock:
             pool, self._pool = self._pool, []
         for conn in pool:
@@ -198,8 +249,10 @@ class PostgresPipeline:
             n = await asyncio.to_thread(
                 self._with_connection, lambda conn: write_problems(conn, problems, run_id)
             )
-        except Exception:
-            log.exception("could not record %d failed pages; kept for the next try", len(problems))
+        except Exception as exc:
+            _log_failure(
+                exc, "could not record %d failed pages; kept for the next try", len(problems)
+            )
             self._problems[:0] = problems
             return
         if self.stats is not None:
@@ -230,8 +283,9 @@ class PostgresPipeline:
     async def _run_batch(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> None:
         try:
             result = await asyncio.to_thread(self._write, pages, profiles)
-        except Exception:
-            log.exception(
+        except Exception as exc:
+            _log_failure(
+                exc,
                 "a batch of %d pages could not be written after %d attempts; "
                 "it is kept and tried again when the crawl closes",
                 len(pages) + len(profiles),
@@ -271,6 +325,8 @@ class PostgresPipeline:
         inc("harvest/db/pages", result.pages)
         inc("harvest/db/profiles", result.profiles)
         inc("harvest/db/links", result.links)
+        inc("harvest/db/links_new", result.links_new)
+        inc("harvest/db/links_seen", result.links_seen)
         inc("harvest/db/links_lost", result.lost)
         inc("harvest/db/posts_new", result.new_posts)
         inc("harvest/db/posts_recrawled", result.recrawled_posts)
@@ -310,3 +366,12 @@ class PostgresPipeline:
             max_delay=self.config.retry_max_delay,
             on_retry=on_retry,
         )
+
+
+def _log_failure(exc: BaseException, message: str, *args: Any) -> None:
+    """A database that went away is one line; anything else is a bug, with its traceback."""
+    if isinstance(exc, dbconn.RETRYABLE):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.error(message + " (%s)", *args, first)
+    else:
+        log.error(message, *args, exc_info=(type(exc), exc, exc.__traceback__))

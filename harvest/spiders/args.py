@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
@@ -91,7 +91,9 @@ class CrawlArgs:
     recrawl: bool = False
     recrawl_days: int = 7
     browser: bool = True
-    scroll: int = 10
+    # Scrolls stop as soon as two bring nothing new; this only bounds a listing
+    # that never ends (Medium's recommended feeds lazy-load 80 posts and more).
+    scroll: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -168,13 +170,26 @@ class CrawlArgs:
             recrawl=_bool("recrawl", get("recrawl"), False),
             recrawl_days=_int("recrawl_days", get("recrawl_days"), 7, 0) or 0,
             browser=_bool("browser", get("browser"), True),
-            scroll=_int("scroll", get("scroll"), 10, 0) or 0,
+            scroll=_int("scroll", get("scroll"), 50, 0) or 0,
         )
         if require_target:
             args.check_target()
         if args.depth and not args.follow:
             raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
         return args
+
+    def published_before_since(self, published_at: str | None) -> bool:
+        """Whether a post first published at ``published_at`` (ISO 8601) is before
+        ``since``; an unknown or unreadable date is never before it."""
+        if self.since is None or not published_at:
+            return False
+        try:
+            when = datetime.fromisoformat(published_at)
+        except ValueError:
+            return False
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)
+        return when.date() < self.since
 
     @property
     def has_target(self) -> bool:

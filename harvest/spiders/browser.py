@@ -3,20 +3,28 @@
 Playwright's own Chromium is used when it is installed; otherwise the
 system's (Debian's ``chromium``), since ``playwright install`` cannot always
 download. Images, fonts and media are never fetched: harvest needs the DOM.
+
+scrapy-playwright's stock download handler does the work, through its public
+settings only; harvest plugs in a browser provider
+(``PLAYWRIGHT_BROWSER_PROVIDER``) that starts the Playwright driver on the
+first page that needs it instead of when the engine starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import logging
 import os
 import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.provider import PlaywrightBrowserProvider
 
-from harvest.setting_values import whole_number
+from harvest import config
+
+log = logging.getLogger(__name__)
 
 # Flags that let Chromium run as root in a container and keep it from
 # phoning home (its background requests would fail on a closed network).
@@ -53,7 +61,7 @@ def system_chromium() -> str | None:
     return None
 
 
-class BrowserError(RuntimeError):
+class BrowserError(config.SettingError):
     pass
 
 
@@ -65,11 +73,15 @@ class BrowserConfig:
     max_pages: int
     navigation_timeout_ms: int
     scroll_pause_ms: int
+    scroll_wait_ms: int = 2_000
 
     @classmethod
     def from_settings(cls, settings: Any) -> BrowserConfig:
-        enabled = bool(settings.getbool("HARVEST_BROWSER", True))
-        executable = settings.get("HARVEST_CHROMIUM") or None
+        def get(name: str) -> Any:
+            return config.value(settings, name, error=BrowserError)
+
+        enabled = bool(get("HARVEST_BROWSER"))
+        executable = get("HARVEST_CHROMIUM") or None
         if enabled and executable is None and not playwright_chromium_installed():
             executable = system_chromium()
             if executable is None:
@@ -80,12 +92,11 @@ class BrowserConfig:
         return cls(
             enabled=enabled,
             executable=executable,
-            max_contexts=whole_number(settings, "HARVEST_BROWSER_CONTEXTS", 2, 1, BrowserError),
-            max_pages=whole_number(settings, "HARVEST_BROWSER_PAGES", 4, 1, BrowserError),
-            navigation_timeout_ms=whole_number(
-                settings, "HARVEST_BROWSER_TIMEOUT_MS", 30_000, 0, BrowserError
-            ),
-            scroll_pause_ms=whole_number(settings, "HARVEST_SCROLL_PAUSE_MS", 400, 0, BrowserError),
+            max_contexts=get("HARVEST_BROWSER_CONTEXTS"),
+            max_pages=get("HARVEST_BROWSER_PAGES"),
+            navigation_timeout_ms=get("HARVEST_BROWSER_TIMEOUT_MS"),
+            scroll_pause_ms=get("HARVEST_SCROLL_PAUSE_MS"),
+            scroll_wait_ms=get("HARVEST_SCROLL_WAIT_MS"),
         )
 
     def scrapy_settings(self) -> dict[str, Any]:
@@ -95,9 +106,10 @@ class BrowserConfig:
         launch: dict[str, Any] = {"headless": True, "args": list(CHROMIUM_ARGS)}
         if self.executable:
             launch["executable_path"] = self.executable
-        handler = "harvest.spiders.browser.LazyPlaywrightHandler"
+        handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
         return {
             "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+            "PLAYWRIGHT_BROWSER_PROVIDER": "harvest.spiders.browser.LazyBrowserProvider",
             "PLAYWRIGHT_BROWSER_TYPE": "chromium",
             "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
             "PLAYWRIGHT_MAX_CONTEXTS": self.max_contexts,
@@ -108,25 +120,35 @@ class BrowserConfig:
         }
 
 
-class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
-    """scrapy-playwright's handler, started on the first browser request.
+class LazyBrowserProvider(PlaywrightBrowserProvider):  # type: ignore[misc]
+    """scrapy-playwright's default provider, with the driver started on first use.
 
-    The stock handler starts a Playwright driver (a Node.js process of about
-    120 MB) when the engine starts, one per URL scheme it is registered for,
-    even if the crawl never renders a page. Most harvest crawls fetch only
-    articles over plain HTTP, so the driver waits until a request asks for it.
+    The stock provider starts a Playwright driver (a Node.js process of about
+    120 MB) when the engine starts, for each URL scheme the handler serves, even
+    if the crawl never renders a page; most harvest crawls fetch only articles
+    over plain HTTP. Here ``start()`` (awaited at engine start) does nothing, and
+    the driver starts once, under a lock, when the first browser or persistent
+    context is asked for: however many pages want the browser at once, each
+    waits for that one start, and none can reach an unstarted driver.
     """
 
-    async def _maybe_launch_in_thread(self) -> None:
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._start_lock = asyncio.Lock()
+
+    async def start(self) -> None:
         return None
 
-    def _engine_started(self) -> Any:
-        return None
+    async def _started(self) -> None:
+        async with self._start_lock:
+            if self.browser_type is None:
+                log.info("starting the Playwright driver for the first browser page")
+                await super().start()
 
-    async def _download_request(self, request: Any, spider: Any = None) -> Any:
-        if getattr(self, "browser_provider", None) is None:
-            lock = self.__dict__.setdefault("_harvest_start_lock", asyncio.Lock())
-            async with lock:
-                if getattr(self, "browser_provider", None) is None:
-                    await self._launch()
-        return await super()._download_request(request, spider)
+    async def launch_browser(self) -> Any:
+        await self._started()
+        return await super().launch_browser()
+
+    async def launch_persistent_context(self, context_kwargs: dict[str, Any]) -> Any:
+        await self._started()
+        return await super().launch_persistent_context(context_kwargs)

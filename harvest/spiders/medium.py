@@ -13,20 +13,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
+import threading
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import redis
 import scrapy
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from harvest import unparsed
+from harvest import config, unparsed
+from harvest.crawl import StartupError
+from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.queries import recently_crawled
-from harvest.frontier import Frontier, FrontierConfig, FrontierConfigError
+from harvest.frontier import Frontier, FrontierConfig
 from harvest.frontier.scheduler import TOKEN as FRONTIER_TOKEN
 from harvest.items import ArticlePage, PageProblem, ProfilePage
 from harvest.links import host_of, is_medium_host
@@ -40,6 +45,11 @@ from harvest.spiders.parsing import Parser, ParserDied, ParserError
 log = logging.getLogger(__name__)
 _SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml$")
 _CARD_COUNT_JS = "document.querySelectorAll('article[data-testid=\"post-preview\"]').length"
+_MORE_CARDS_JS = (
+    "n => document.querySelectorAll('article[data-testid=\"post-preview\"]').length > n"
+)
+# Scrapy's RobotsTxtMiddleware refuses a request with this message.
+_ROBOTS_REFUSAL = "Forbidden by robots.txt"
 
 
 class MediumSpider(scrapy.Spider):
@@ -52,10 +62,19 @@ class MediumSpider(scrapy.Spider):
     db: DbConfig | None
     parser: Parser
     unparsed: unparsed.UnparsedStore | None
+    browser_on_challenge: bool
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
         super().update_settings(settings)
+        # Every setting is checked before the crawl starts: a typo stops it here.
+        config.check(settings)
+        for name in config.unknown(settings):
+            log.warning("%s is not a harvest setting (see README: Settings)", name)
+        if config.source(settings, "HARVEST_USER_AGENT") != "default":
+            settings.set(
+                "USER_AGENT", config.value(settings, "HARVEST_USER_AGENT"), priority="spider"
+            )
         browser = BrowserConfig.from_settings(settings)
         for key, value in browser.scrapy_settings().items():
             settings.set(key, value, priority="spider")
@@ -81,32 +100,42 @@ class MediumSpider(scrapy.Spider):
         self.publication_domains: set[str] = set()
         self._db_dsn: str | None = None
         self._db_conn: Any = None
+        # Look-ups run in worker threads and share one connection.
+        self._db_lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MediumSpider:
         spider: MediumSpider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         try:
-            spider.urls = MediumUrls.from_base(
-                settings.get("MEDIUM_BASE_URL") or _env("MEDIUM_BASE_URL")
-            )
+            spider.urls = MediumUrls.from_base(config.value(settings, "MEDIUM_BASE_URL"))
         except BaseUrlError as exc:
             raise SpiderArgumentError(str(exc)) from None
         spider.browser = BrowserConfig.from_settings(settings)
+        spider.browser_on_challenge = config.value(settings, "HARVEST_BROWSER_ON_CHALLENGE")
         spider.parser = Parser.from_settings(settings)
+        n = spider.parser.workers
+        log.info(
+            "parsing pages %s",
+            "in the crawler itself" if n == 0 else f"in {n} child process{'es' if n > 1 else ''}",
+        )
         spider.unparsed = unparsed.from_settings(settings)
         try:
             spider.db = DbConfig.from_settings(settings)
         except ConfigError:
             spider.db = None
-        try:
-            frontier_config = FrontierConfig.from_settings(settings)
-        except FrontierConfigError as exc:
-            raise SpiderArgumentError(str(exc)) from None
+        frontier_config = FrontierConfig.from_settings(settings)
         if frontier_config is None:
             spider._parse_args(spider._raw_args, require_target=True)
         else:
-            spider._join_frontier(Frontier(frontier_config))
+            try:
+                spider._join_frontier(Frontier(frontier_config))
+            except redis.RedisError as exc:
+                raise StartupError(
+                    f"cannot reach Redis at {dbconn.mask_dsn(frontier_config.url)} "
+                    f"({str(exc).strip() or type(exc).__name__}): start it, or unset "
+                    "HARVEST_REDIS_URL to crawl without a shared frontier"
+                ) from None
         return spider
 
     @staticmethod
@@ -158,6 +187,11 @@ class MediumSpider(scrapy.Spider):
                 yield request
 
     # -- offsite ------------------------------------------------------------------
+
+    @property
+    def use_browser(self) -> bool:
+        """Chromium for listings: on unless HARVEST_BROWSER=0 or -a browser=0."""
+        return self.browser.enabled and self.args.browser
 
     def is_allowed_host(self, host: str) -> bool:
         """A host besides Medium's that this crawl may fetch from: the mirror, or
@@ -229,7 +263,7 @@ class MediumSpider(scrapy.Spider):
             key = ref.post_id or ref.url
             if key in self.scheduled_posts or key in self.skipped_posts:
                 continue
-            if a.since and ref.published_at and ref.published_at[:10] < a.since.isoformat():
+            if a.published_before_since(ref.published_at):
                 self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
                 continue
             host = host_of(ref.url)
@@ -270,17 +304,18 @@ class MediumSpider(scrapy.Spider):
             return set()
 
     def _recent_sync(self, ids: list[str]) -> set[str]:
-        if self._db_conn is None or self._db_conn.closed:
-            if self._db_dsn is None:
-                assert self.db is not None
-                self._db_dsn = self.db.dsn or dbconn.resolve(None, self.db.pgdata).dsn
-            self._db_conn = dbconn.connect(self._db_dsn)
-        try:
-            return recently_crawled(self._db_conn, ids, self.args.recrawl_days)
-        except Exception:
-            self._db_conn.close()
-            self._db_conn = None
-            raise
+        with self._db_lock:
+            if self._db_conn is None or self._db_conn.closed:
+                if self._db_dsn is None:
+                    assert self.db is not None
+                    self._db_dsn = self.db.dsn or dbconn.resolve(None, self.db.pgdata).dsn
+                self._db_conn = dbconn.connect(self._db_dsn)
+            try:
+                return recently_crawled(self._db_conn, ids, self.args.recrawl_days)
+            except Exception:
+                self._db_conn.close()
+                self._db_conn = None
+                raise
 
     def closed(self, reason: str) -> None:
         self.parser.close()
@@ -318,7 +353,7 @@ class MediumSpider(scrapy.Spider):
             reason = "; ".join(result.problems) or "not a listing"
             yield self._problem(medium_url, "unparsed", reason, response)
         if (
-            self.browser.enabled
+            self.use_browser
             and self.args.scroll > 0
             and result.kind in ("listing", "profile")
             and b'data-testid="post-preview"' in response.body
@@ -332,9 +367,10 @@ class MediumSpider(scrapy.Spider):
         # has a deadline, and a failure retries the listing once in a fresh
         # page (scrapy-playwright restarts a browser that died) before it is
         # recorded. The server HTML's posts were taken already.
+        b = self.browser
         budget = (
-            self.browser.navigation_timeout_ms
-            + self.args.scroll * (self.browser.scroll_pause_ms + 5_000)
+            b.navigation_timeout_ms
+            + self.args.scroll * (b.scroll_pause_ms + b.scroll_wait_ms + 5_000)
         ) / 1000
         try:
             html = await asyncio.wait_for(self._scroll(page), timeout=budget)
@@ -374,6 +410,15 @@ class MediumSpider(scrapy.Spider):
                 ):
                     break
                 await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+                # The next batch arrives when the network and the page say so, not
+                # after a fixed pause: a slow batch is not the end of the listing.
+                with contextlib.suppress(PlaywrightTimeoutError):
+                    await page.wait_for_function(
+                        _MORE_CARDS_JS,
+                        arg=count,
+                        timeout=self.browser.scroll_wait_ms,
+                        polling=100,
+                    )
                 await page.wait_for_timeout(self.browser.scroll_pause_ms)
                 now = await page.evaluate(_CARD_COUNT_JS)
                 self.crawler.stats.inc_value("harvest/browser/scrolls")
@@ -423,21 +468,11 @@ class MediumSpider(scrapy.Spider):
         medium_url, result = await self._extract(response)
         art = result.article
         if result.kind != "article" or art is None or not art.post_id:
-            if self.browser.enabled and not response.meta.get("playwright"):
+            if self.use_browser and not response.meta.get("playwright"):
                 # The server HTML did not hold the post: let the browser render it.
                 self.crawler.stats.inc_value("harvest/pages/article_retried_in_browser")
-                yield scrapy.Request(
-                    response.url,
-                    callback=self.parse_article,
-                    errback=self.errback_close_page,
-                    # Only harvest's own keys: Scrapy's (retry and redirect
-                    # counts, download latency) belong to the first fetch.
-                    meta={
-                        "medium_url": medium_url,
-                        "harvest_depth": response.meta.get("harvest_depth", 0),
-                        "playwright": True,
-                    },
-                    dont_filter=True,
+                yield self._article_in_browser(
+                    response.url, medium_url, response.meta.get("harvest_depth", 0)
                 )
                 return
             reason = "; ".join(result.problems) or f"not an article ({result.kind})"
@@ -445,11 +480,7 @@ class MediumSpider(scrapy.Spider):
             log.warning("unparsed article %s: %s", medium_url, reason)
             yield self._problem(medium_url, "unparsed", reason, response)
             return
-        if (
-            self.args.since
-            and art.published_at
-            and art.published_at[:10] < self.args.since.isoformat()
-        ):
+        if self.args.published_before_since(art.published_at):
             self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
             return
         if art.publication and art.publication.domain:
@@ -476,14 +507,62 @@ class MediumSpider(scrapy.Spider):
         if page is not None:
             with contextlib.suppress(Exception):  # the browser may be gone
                 await asyncio.wait_for(page.close(), timeout=5)
+        if failure.check(Postponed):
+            return  # its host is paused; the gate sends it again when the pause ends
         token = request.meta.get(FRONTIER_TOKEN)
         if token is not None and self.frontier is not None:
             self.frontier.callback_done(token)  # failed for good: nothing to store
         url = request.meta.get("medium_url") or request.url
-        reason = _failure_reason(failure)
+        if failure.check(Blocked):
+            cause = "gave up on host" if failure.check(HostGivenUp) else "challenge"
+            retry = self._in_browser_after_challenge(request, url) if cause == "challenge" else None
+            if retry is not None:
+                yield retry
+                return
+            self.crawler.stats.inc_value("harvest/requests/blocked")
+            log.warning("blocked %s: %s", url, failure.value)
+            yield PageProblem(url=url, kind="blocked", reason=str(failure.value), cause=cause)
+            return
+        if failure.check(HostUnreachable):
+            # The host was reported once, when it was found unreachable.
+            self.crawler.stats.inc_value("harvest/requests/failed")
+            yield PageProblem(
+                url=url, kind="failed", reason=str(failure.value), cause="unreachable"
+            )
+            return
+        if failure.check(IgnoreRequest) and not getattr(failure.value, "response", None):
+            text = str(failure.value)
+            cause = "robots.txt" if text == _ROBOTS_REFUSAL else "offsite"
+            self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
+            log.info("skipped %s: %s", url, text)
+            yield PageProblem(url=url, kind="skipped", reason=text, cause=cause)
+            return
+        reason, cause = _failure_reason(failure)
         self.crawler.stats.inc_value("harvest/requests/failed")
         log.warning("failed %s: %s", url, reason)
-        yield PageProblem(url=url, kind="failed", reason=reason)
+        yield PageProblem(url=url, kind="failed", reason=reason, cause=cause)
+
+    def _in_browser_after_challenge(self, request: Any, url: str) -> scrapy.Request | None:
+        """HARVEST_BROWSER_ON_CHALLENGE: a page plain HTTP got a challenge for, once in
+        the browser (gave-up hosts and browser fetches are not tried again)."""
+        if not self.browser_on_challenge or not self.use_browser or request.meta.get("playwright"):
+            return None
+        self.crawler.stats.inc_value("harvest/blocked/retried_in_browser")
+        depth = request.meta.get("harvest_depth", 0)
+        if request.callback == self.parse_article:
+            return self._article_in_browser(request.url, url, depth)
+        return self._listing(url, depth, browser=True)
+
+    def _article_in_browser(self, fetch_url: str, medium_url: str, depth: int) -> scrapy.Request:
+        return scrapy.Request(
+            fetch_url,
+            callback=self.parse_article,
+            errback=self.errback_close_page,
+            # Only harvest's own keys: Scrapy's (retry and redirect counts,
+            # download latency) belong to the first fetch.
+            meta={"medium_url": medium_url, "harvest_depth": depth, "playwright": True},
+            dont_filter=True,
+        )
 
     def _problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem:
         raw_path = None
@@ -497,18 +576,17 @@ class MediumSpider(scrapy.Spider):
                 )
             except OSError as exc:
                 log.error("could not keep the unparsed page %s: %s", url, exc)
+            else:
+                self.crawler.stats.set_value("harvest/unparsed/dir", str(self.unparsed.root))
         return PageProblem(url=url, kind=kind, reason=reason, raw_path=raw_path)
 
 
-def _failure_reason(failure: Any) -> str:
+def _failure_reason(failure: Any) -> tuple[str, str]:
+    """(the reason a fetch failed for good, the cause it is counted under)."""
     exc = failure.value
     response = getattr(exc, "response", None)
     if response is not None:
-        return f"HTTP {response.status}"
+        return f"HTTP {response.status}", f"HTTP {response.status}"
     text = str(exc).strip()
     name = type(exc).__name__
-    return (f"{name}: {text}" if text else name)[:500]
-
-
-def _env(name: str) -> str | None:
-    return os.environ.get(name) or None
+    return (f"{name}: {text}" if text else name)[:500], name

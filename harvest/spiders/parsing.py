@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from harvest import config
 from harvest.medium import PageResult, extract
-from harvest.setting_values import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,8 @@ class Parser:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Parser:
-        if settings.get("HARVEST_PARSE_WORKERS") in (None, ""):
-            return cls(default_workers())
-        return cls(whole_number(settings, "HARVEST_PARSE_WORKERS", 0, 0))
+        workers = config.value(settings, "HARVEST_PARSE_WORKERS")
+        return cls(default_workers() if workers is None else workers)
 
     async def parse(
         self,

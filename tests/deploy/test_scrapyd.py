@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from harvest.db.connection import connect
+from harvest.scheduling import Scrapyd
 from tests.pg import rows
 from tests.sim.crawl import manifest_links, stored_links
-from tests.sim.server import SimServer
+from tests.sim.server import SimServer, refused_url
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -60,11 +61,12 @@ def scrapyd(tmp_path: Path, db_dsn: str) -> Iterator[tuple[str, dict[str, str]]]
         "SCRAPYD_URL": url,
         "DATABASE_URL": db_dsn,
     }
+    log_file = (tmp_path / "scrapyd.log").open("w")
     proc = subprocess.Popen(
         [str(BIN / "harvest"), "scrapyd", "--config", str(conf), "--dir", str(tmp_path / "run")],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while True:
@@ -78,6 +80,7 @@ def scrapyd(tmp_path: Path, db_dsn: str) -> Iterator[tuple[str, dict[str, str]]]
     yield url, env
     proc.terminate()
     proc.wait(timeout=20)
+    log_file.close()
 
 
 def test_unauthenticated_requests_are_refused(scrapyd: tuple[str, dict[str, str]]) -> None:
@@ -169,6 +172,27 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
     assert stored_posts == set(manifest["posts"])
     assert links == manifest_links(manifest, fields)
     assert runs == [("medium", "finished")]
+
+    # A job that cannot reach Medium: scrapyd sees the crawl's own exit status,
+    # and the run row says why.
+    api = Scrapyd(url, USER, PASSWORD)
+    job = api.schedule(
+        "harvest",
+        "medium",
+        "offline",
+        {"tags": "seo"},
+        {"MEDIUM_BASE_URL": refused_url(), "HARVEST_BROWSER": "0"},
+    )
+    deadline = time.monotonic() + 120
+    while not any(j["id"] == job for j in api.list_jobs("harvest")["finished"]):
+        assert time.monotonic() < deadline, "the offline job did not finish"
+        time.sleep(0.5)
+    conn = connect(db_dsn)
+    last = rows(conn, "SELECT status, reason FROM crawl_runs ORDER BY run_id DESC LIMIT 1")
+    conn.close()
+    assert last == [("failed", "nothing was reachable: every page failed to connect")]
+    log = (tmp_path / "scrapyd.log").read_text()
+    assert "Process died: exitstatus=1" in log and "job='offline'" in log
 
 
 @pytest.mark.parametrize(

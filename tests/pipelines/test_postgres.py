@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrapy import Spider
+from scrapy import Spider, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
@@ -31,6 +31,14 @@ def make_pipeline(dsn: str, **settings: Any) -> tuple[PostgresPipeline, Any]:
     crawler.spider.harvest_arguments = {"tags": ["seo"]}  # type: ignore[attr-defined]
     crawler.stats.open_spider()
     return PostgresPipeline.from_crawler(crawler), crawler.stats
+
+
+async def close(p: PostgresPipeline, reason: str = "finished") -> None:
+    """The spider closes: the pipeline's close, then spider_closed (which ends the run row)."""
+    await p.close_spider()
+    await p.crawler.signals.send_catch_log_async(
+        signal=signals.spider_closed, spider=p.crawler.spider, reason=reason
+    )
 
 
 def pages(n: int, links_each: int = 3, start: int = 0, at: Any = T0) -> list[Any]:
@@ -64,7 +72,7 @@ def test_batches_by_size_and_records_the_run(db_dsn: str) -> None:
         conn = connect(db_dsn)
         assert scalar(conn, "SELECT count(*) FROM posts") == 20
         conn.close()
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
     conn = connect(db_dsn)
@@ -90,7 +98,7 @@ def test_flushes_on_a_timer(db_dsn: str) -> None:
             await p.process_item(item)
         await asyncio.sleep(1.0)
         assert stats.get_value("harvest/db/batches") == 1
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
 
@@ -121,7 +129,7 @@ def test_connection_killed_mid_batch_is_retried_once_and_writes_once(
         await p.open_spider()
         for item in pages(40, 5):
             await p.process_item(item)
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
     assert killed
@@ -165,7 +173,7 @@ def test_server_restart_mid_crawl_loses_nothing(private_server: tuple[Embedded, 
         await p.drain()  # the writer retries until the server is back
         assert time.monotonic() - started >= 1.0
         restarter.join()
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
     assert stats.get_value("harvest/db/retries") >= 1
@@ -184,7 +192,7 @@ def test_recrawl_through_the_pipeline_marks_lost(db_dsn: str) -> None:
         await p.open_spider()
         for item in items:
             await p.process_item(item)
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(crawl(p1, pages(5, 3)))
     asyncio.run(crawl(p2, pages(5, 2, at=T0 + timedelta(days=7))))
@@ -240,7 +248,7 @@ def test_nul_bytes_through_both_pipelines_are_stored_clean(db_dsn: str) -> None:
     async def scenario() -> None:
         await p.open_spider()
         await p.process_item(await normalize.process_item(dirty))
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
     conn = connect(db_dsn)
@@ -283,7 +291,7 @@ def test_hostile_text_is_stored_verbatim_and_exported_safely(
     async def scenario() -> None:
         await p.open_spider()
         await p.process_item(await normalize.process_item(page))
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
     conn = connect(db_dsn)
@@ -315,7 +323,7 @@ def test_a_run_records_arguments_learnt_after_it_started(db_dsn: str) -> None:
     async def scenario() -> None:
         await p.open_spider()
         spider.harvest_arguments = {"sitemap": "2024-01-01..2024-01-03"}
-        await p.close_spider()
+        await close(p)
 
     asyncio.run(scenario())
     conn = connect(db_dsn)

@@ -19,7 +19,14 @@ import pytest
 from harvest.db.connection import Embedded, connect
 from harvest.unparsed import UnparsedStore
 from tests.pg import rows, scalar
-from tests.sim.crawl import finish, manifest_links, start_crawl, stored_links, whole_range
+from tests.sim.crawl import (
+    crawl_report,
+    finish,
+    manifest_links,
+    start_crawl,
+    stored_links,
+    whole_range,
+)
 from tests.sim.server import Faults, SimServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -62,7 +69,16 @@ def test_ten_percent_faulty_responses(db_dsn: str) -> None:
     )
     with SimServer(seed=6, size=60, faults=faults) as sim:
         manifest = sim.manifest()
-        err = finish(crawl(sim, db_dsn, whole_range(manifest), DOWNLOAD_TIMEOUT="2"))
+        # Random 429s add up to breaker strikes; its pauses are another test's subject.
+        err = finish(
+            crawl(
+                sim,
+                db_dsn,
+                whole_range(manifest),
+                DOWNLOAD_TIMEOUT="2",
+                HARVEST_BREAKER_COOLDOWN="1",
+            )
+        )
     want_posts, got_posts, want_links, got_links, dups = compare(db_dsn, manifest)
     print(
         f"10% faults: posts {got_posts}/{want_posts}, links {got_links}/{want_links}, "
@@ -93,16 +109,10 @@ def test_final_failures_and_unparsed_pages_are_recorded_and_kept(
                 f"urls={first},{missing},{not_an_article}",
                 HARVEST_UNPARSED_DIR=str(kept),
                 ROBOTSTXT_OBEY="0",
-            )
+            ),
+            status=3,  # finished_with_failures: one page failed, one unparsed
         )
-    report = subprocess.run(
-        [str(BIN / "harvest"), "crawl-report", "--format", "json"],
-        env={**os.environ, "DATABASE_URL": db_dsn},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = json.loads(report.stdout)
+    data = crawl_report(db_dsn)
     failures = {(f["kind"], f["url"]): f for f in data["failures"]}
     assert failures[("failed", missing)]["reason"] == "HTTP 404"
     unparsed = failures[("unparsed", not_an_article)]

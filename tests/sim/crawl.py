@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,12 +42,26 @@ def start_crawl(
     )
 
 
-def finish(proc: subprocess.Popen[str], timeout: float = 300) -> str:
-    """Wait for a crawl; it must end cleanly. Returns its log."""
+def finish(proc: subprocess.Popen[str], timeout: float = 300, status: int = 0) -> str:
+    """Wait for a crawl; it must end with exit ``status`` and no traceback. Returns its log."""
     _, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, err[-3000:]
-    assert "Traceback" not in err, err[-3000:]
+    assert proc.returncode == status, err[-3000:]
+    at = err.find("Traceback")
+    assert at < 0, err[max(0, at - 1500) : at + 3000]
     return str(err)
+
+
+def crawl_report(dsn: str, run: str = "last") -> dict[str, Any]:
+    """`harvest crawl-report RUN --format json` of the database ``dsn``."""
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "harvest"), "crawl-report", run, "--format", "json"],
+        env={**os.environ, "DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    report: dict[str, Any] = json.loads(out)
+    return report
 
 
 def whole_range(manifest: dict[str, Any]) -> str:

@@ -285,8 +285,33 @@ def article_page(world: World, post: Post, variant: int = 0) -> str:
         )
         og = post.title
     head = _head(post, og)
-    page = f'<!DOCTYPE html><html lang="en">{head}<body>{body}'
+    page = f'<!DOCTYPE html><html lang="en">{head}<body>{body}{BEACON}'
     return page + _padding(post, len(page)) + "</body></html>"
+
+
+# Cloudflare's analytics beacon, on every real Medium page: the word "cloudflare"
+# in a page says nothing about a challenge.
+BEACON = (
+    '<script defer src="https://static.cloudflareinsights.com/beacon.min.js" '
+    'data-cf-beacon=\'{"token": "0a1b2c"}\'></script>'
+)
+
+
+def challenge_page(ray: str) -> str:
+    """Cloudflare's managed challenge, as real clients report it (2025-2026)."""
+    return (
+        '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
+        '<meta http-equiv="refresh" content="390"><meta name="robots" content="noindex,nofollow">'
+        '</head><body><div class="main-wrapper" role="main"><h1>medium.com</h1>'
+        "<p>Verifying you are human. This may take a few seconds.</p>"
+        '<div class="cf-turnstile" data-sitekey="0x4AAAAAAA"></div></div>'
+        f"<script>(function(){{window._cf_chl_opt={{cvId: '3',cZone: 'medium.com',"
+        f"cType: 'managed',cRay: '{ray}'}};"
+        "var a=document.createElement('script');"
+        "a.src='/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray="
+        f"{ray}';document.getElementsByTagName('head')[0].appendChild(a);}}());</script>"
+        "</body></html>"
+    )
 
 
 def preview_card(post: Post, source: str, n: int = 0) -> str:

@@ -7,7 +7,17 @@ under ``/_host/<host>/...``, which is how harvest's MEDIUM_BASE_URL mapping
 addresses them. ``/_sim/manifest.json`` is the ground truth.
 
 Fault knobs (for reliability tests): a share of responses answered with 429
-(with Retry-After), 503, a slow response, or a truncated body.
+(with Retry-After), 503, a slow response, or a truncated body; and the ways the
+real Medium refuses a crawler (2025-2026, see shared/medium-graphql.md):
+
+* Cloudflare managed challenges (403, ``cf-mitigated: challenge``, a "Just a
+  moment..." page with ``_cf_chl_opt``) for paths matching a pattern, or for
+  every request once a client has made K of them; a challenged path stays
+  challenged for that client, as Cloudflare keeps a URL+address pair;
+* 429 bursts: over N page requests within a window, everything is answered 429
+  with Retry-After until the time it names has passed;
+* unreachable Medium: :func:`refused_url` (nothing listens) and
+  :data:`DNS_FAIL_URL` (a name that never resolves) as MEDIUM_BASE_URL.
 """
 
 from __future__ import annotations
@@ -15,8 +25,10 @@ from __future__ import annotations
 import json
 import random
 import re
+import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +48,15 @@ class Faults:
     slow_seconds: float = 2.0
     timeout_seconds: float = 5.0  # longer than the crawler's DOWNLOAD_TIMEOUT in tests
     seed: int = 0
+    # Cloudflare: paths matching this pattern are challenged ...
+    challenge: str | None = None
+    # ... and so is everything after this many page requests from one client
+    challenge_after: int | None = None
+    # 429 bursts: more than burst_limit page requests within burst_window seconds
+    burst_limit: int | None = None
+    burst_window: float = 1.0
+    burst_retry_after: int = 2
+    burst_once: bool = False  # one burst, then no more limiting
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
 
@@ -46,6 +67,18 @@ class _QuietServer(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+# A MEDIUM_BASE_URL whose host never resolves (.invalid is reserved for that).
+DNS_FAIL_URL = "http://medium-sim.invalid"
+
+
+def refused_url() -> str:
+    """A MEDIUM_BASE_URL on 127.0.0.1 where nothing listens: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 class SimServer:
@@ -59,6 +92,12 @@ class SimServer:
         self.faults = faults or Faults()
         self.faults._rng.seed(self.faults.seed)
         self.requests: dict[str, int] = {}
+        self.challenged: dict[str, set[str]] = {}  # client -> paths it was challenged on
+        self._page_requests: dict[str, int] = {}  # client -> page requests made
+        self._recent: deque[float] = deque()
+        self._limited_until = 0.0
+        self._bursts_over = False
+        self.answered: dict[int, int] = {}  # status -> responses sent
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"sim": self})
         self.httpd = _QuietServer(("127.0.0.1", port), handler)
@@ -86,6 +125,43 @@ class SimServer:
 
     def manifest(self) -> dict[str, Any]:
         return render.manifest(self.world, self.variant)
+
+    def sent(self, status: int) -> None:
+        with self._lock:
+            self.answered[status] = self.answered.get(status, 0) + 1
+
+    def refusal(self, client: str, path: str) -> tuple[int, int | None] | None:
+        """(403, None) for a challenge, (429, seconds) inside a burst, else None."""
+        f = self.faults
+        if path.startswith("/_sim/"):
+            return None
+        with self._lock:
+            challenged = self.challenged.setdefault(client, set())
+            if path != "/robots.txt":
+                self._page_requests[client] = self._page_requests.get(client, 0) + 1
+            if path in challenged:
+                return 403, None
+            over = f.challenge_after is not None and self._page_requests.get(client, 0) > (
+                f.challenge_after
+            )
+            if path != "/robots.txt" and (
+                over or (f.challenge is not None and re.search(f.challenge, path))
+            ):
+                challenged.add(path)
+                return 403, None
+            if f.burst_limit is not None and path != "/robots.txt":
+                now = time.monotonic()
+                if now < self._limited_until:
+                    return 429, f.burst_retry_after
+                self._recent.append(now)
+                while self._recent and self._recent[0] < now - f.burst_window:
+                    self._recent.popleft()
+                if len(self._recent) > f.burst_limit and not self._bursts_over:
+                    self._recent.clear()
+                    self._limited_until = now + f.burst_retry_after
+                    self._bursts_over = f.burst_once
+                    return 429, f.burst_retry_after
+        return None
 
     def count(self, path: str) -> int:
         with self._lock:
@@ -182,10 +258,15 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         attempt = self.sim.count(path)
+        refusal = self.sim.refusal(self.client_address[0], path)
+        if refusal is not None:
+            self._refuse(*refusal)
+            return
         status, ctype, body = self.sim.route(path, parts.query)
         data = body.encode("utf-8")
         fault = self._fault(path, attempt)
         if fault == "429" or fault == "503":
+            self.sim.sent(int(fault))
             self.send_response(int(fault))
             self.send_header("Retry-After", str(self.sim.faults.retry_after))
             self.send_header("Content-Length", "0")
@@ -204,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.sim.faults.timeout_seconds)
         if fault == "slow":
             time.sleep(self.sim.faults.slow_seconds)
+        self.sim.sent(status)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -215,6 +297,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(data)
+
+    def _refuse(self, status: int, retry_after: int | None) -> None:
+        self.sim.sent(status)
+        if status == 403:
+            body = render.challenge_page(f"{random.getrandbits(40):010x}").encode()
+            self.send_response(403)
+            self.send_header("cf-mitigated", "challenge")
+            self.send_header("Content-Type", "text/html; charset=UTF-8")
+            self.send_header("Cache-Control", "private, max-age=0, no-store, no-cache")
+        else:
+            body = b""
+            self.send_response(status)
+            self.send_header("Retry-After", str(retry_after))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _fault(self, path: str, attempt: int) -> str | None:
         faults = self.sim.faults

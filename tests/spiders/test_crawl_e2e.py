@@ -34,7 +34,11 @@ def sim() -> Iterator[SimServer]:
 def crawl(
     sim: SimServer, dsn: str, *args: str, settings: dict[str, Any] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    merged = {"HARVEST_SCROLL_PAUSE_MS": "250", **(settings or {})}
+    merged = {
+        "HARVEST_SCROLL_PAUSE_MS": "250",
+        "HARVEST_SCROLL_WAIT_MS": "1000",
+        **(settings or {}),
+    }
     err = finish(start_crawl(sim.url, dsn, args, merged))
     return subprocess.CompletedProcess([], 0, "", err)
 
@@ -92,7 +96,7 @@ def test_tag_crawl_stores_exactly_the_manifest_including_scrolled_posts(
         assert published.isoformat().replace("+00:00", "Z") == post["published_at"]
     assert "harvest/browser/scrolls" in proc.stderr
     # one driver, started on the first listing page, though two schemes are registered
-    assert proc.stderr.count("Starting download handler") == 1
+    assert proc.stderr.count("starting the Playwright driver") == 1
     conn.close()
 
 
@@ -155,7 +159,7 @@ def test_sitemap_date_range(sim: SimServer, db_dsn: str) -> None:
     assert {r[0] for r in rows(conn, "SELECT medium_id FROM posts")} == want
     conn.close()
     # sitemaps and articles are plain HTTP: the Playwright driver never starts
-    assert "Starting download handler" not in proc.stderr
+    assert "starting the Playwright driver" not in proc.stderr
 
 
 def test_max_posts_and_follow(sim: SimServer, db_dsn: str) -> None:

@@ -1,19 +1,19 @@
-"""Spider arguments, URL mapping, Retry-After, the browser config and the offsite guard."""
+"""Spider arguments, URL mapping, the browser config and the offsite guard."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from scrapy import Spider
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, Response
+from scrapy.http import Request
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from harvest.medium.urls import BaseUrlError, MediumUrls
-from harvest.middlewares import OffsiteGuardMiddleware, RetryAfterMiddleware, retry_after_seconds
+from harvest.middlewares import OffsiteGuardMiddleware
 from harvest.spiders.args import CrawlArgs, SpiderArgumentError
 from harvest.spiders.browser import CHROMIUM_ARGS, BrowserConfig, BrowserError, should_abort
 
@@ -62,7 +62,7 @@ def test_args_defaults() -> None:
         0,
         7,
         True,
-        10,
+        50,
     )
     assert CrawlArgs.parse({"tags": "seo", "follow": "tags"}).depth == 1
     assert CrawlArgs.parse({"sitemap": "2024-05-05"}).sitemap == (
@@ -122,51 +122,16 @@ def test_no_mirror_fetches_medium_itself_and_bad_bases_are_refused() -> None:
     assert not urls.is_crawlable("https://twitter.com/x", frozenset({"pub.example"}))
 
 
-def test_retry_after_values() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert retry_after_seconds(b"120") == 120
-    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30
-    assert retry_after_seconds("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0
-    assert retry_after_seconds(b"soon") is None
-    assert retry_after_seconds(None) is None
-
-
-def _retry_mw(**settings: object) -> tuple[RetryAfterMiddleware, object]:
-    crawler = get_crawler(Spider, {"HARVEST_RETRY_AFTER_MAX": 5, **settings})
-    crawler.spider = Spider.from_crawler(crawler, name="t")
-    crawler.stats.open_spider()
-    mw = RetryAfterMiddleware.from_crawler(crawler)
-    return mw, crawler
-
-
-def test_retry_after_is_honoured_and_capped() -> None:
-    mw, crawler = _retry_mw()
-    request = Request("https://medium.com/tag/seo")
-
-    async def once(headers: dict[str, str]) -> tuple[object, float]:
-        started = asyncio.get_running_loop().time()
-        result = await mw.process_response(
-            request, Response(request.url, status=429, headers=headers)
-        )
-        return result, asyncio.get_running_loop().time() - started
-
-    result, waited = asyncio.run(once({"Retry-After": "1"}))
-    assert isinstance(result, Request) and result.meta["retry_times"] == 1
-    assert 0.9 <= waited < 3
-    result, waited = asyncio.run(once({"Retry-After": "3600"}))
-    assert isinstance(result, Request)
-    assert waited < 6  # capped at HARVEST_RETRY_AFTER_MAX
-    ok = asyncio.run(mw.process_response(request, Response(request.url, status=200)))
-    assert isinstance(ok, Response)
-    assert crawler.stats.get_value("harvest/retry_after/waits") == 2
-
-
 def test_browser_config() -> None:
     config = BrowserConfig.from_settings(Settings({"HARVEST_CHROMIUM": "/opt/chrome"}))
     settings = config.scrapy_settings()
     assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == "/opt/chrome"
     assert list(CHROMIUM_ARGS) == settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
-    assert settings["DOWNLOAD_HANDLERS"]["https"].endswith("LazyPlaywrightHandler")
+    # scrapy-playwright's own handler, with harvest's provider behind its public setting
+    assert settings["DOWNLOAD_HANDLERS"]["https"] == (
+        "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    )
+    assert settings["PLAYWRIGHT_BROWSER_PROVIDER"].endswith("LazyBrowserProvider")
     assert BrowserConfig.from_settings(Settings({"HARVEST_BROWSER": False})).scrapy_settings() == {}
     with pytest.raises(BrowserError, match="at least 1"):
         BrowserConfig.from_settings(

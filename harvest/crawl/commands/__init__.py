@@ -1,0 +1,1 @@
+"""harvest's Scrapy commands (COMMANDS_MODULE): ``scrapy crawl`` with an honest exit status."""

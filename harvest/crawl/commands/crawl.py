@@ -1,0 +1,106 @@
+"""``scrapy crawl``, with an exit status that says how the crawl went.
+
+Scrapy's own command exits 0 whenever the spider could start, whatever was
+lost on the way. This one (the project's COMMANDS_MODULE, so scrapyd jobs run
+it too) exits with the status of :mod:`harvest.crawl.outcome` and prints the
+crawl's summary when the log did not already show it. Conditions a user meets
+on purpose or by mistake (a wrong argument or setting, Redis or the browser
+missing) end in one line on stderr, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from scrapy.commands.crawl import Command as ScrapyCrawl
+from scrapy.exceptions import UsageError
+
+from harvest.config import SettingError
+from harvest.crawl import StartupError
+from harvest.crawl.outcome import USAGE_EXIT, CrawlOutcome
+from harvest.spiders.args import SpiderArgumentError
+
+# Raised before the first request by what the user gave: one line, exit 2.
+USAGE_ERRORS: tuple[type[Exception], ...] = (SpiderArgumentError, SettingError)
+# Conditions of the machine, not bugs: one line, exit 1.
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (*USAGE_ERRORS, StartupError)
+
+
+class Command(ScrapyCrawl):
+    def short_desc(self) -> str:
+        return (
+            "Run a spider; the exit status says how the crawl went (README: What a crawl tells you)"
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError(
+                "give one spider" if not args else "running more than one spider is not supported"
+            )
+        assert self.crawler_process is not None
+        try:
+            crawler = self.crawler_process.create_crawler(args[0])
+        except EXPECTED_ERRORS as exc:
+            self._say(exc)
+            return
+        failures: list[BaseException] = []
+        started = self.crawler_process.crawl(crawler, **opts.spargs)
+        _collect_failure(started, failures)
+        self.crawler_process.start()
+        if failures:
+            self._say(failures[0])
+            return
+        try:
+            ext = crawler.get_extension(CrawlOutcome)
+        except RuntimeError:  # the crawl never got as far as its extensions
+            ext = None
+        if ext is None or ext.outcome is None:
+            self.exitcode = 1 if self.crawler_process.bootstrap_failed else 0
+            return
+        outcome = ext.outcome
+        self.exitcode = outcome.exit_code
+        if not _shown_in_log(crawler.settings, ext.level):
+            print("\n".join(ext.summary), file=sys.stderr)
+
+    def _say(self, exc: BaseException) -> None:
+        expected = isinstance(exc, EXPECTED_ERRORS)
+        if not expected:
+            # A real bug: its traceback is what a bug report needs.
+            logging.getLogger(__name__).error(
+                "the crawl could not start", exc_info=(type(exc), exc, exc.__traceback__)
+            )
+            self.exitcode = 1
+            return
+        print(f"harvest: {exc}", file=sys.stderr)
+        self.exitcode = USAGE_EXIT if isinstance(exc, USAGE_ERRORS) else 1
+
+
+def _collect_failure(started: Any, failures: list[BaseException]) -> None:
+    """Keep the exception a crawl failed to start with (and so keep asyncio from
+    logging it as "never retrieved")."""
+    if isinstance(started, asyncio.Future):
+
+        def done(task: asyncio.Future[Any]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+
+        started.add_done_callback(done)
+    else:  # a Deferred (CrawlerProcess, FORCE_CRAWLER_PROCESS)
+
+        def errback(failure: Any) -> None:
+            failures.append(failure.value)
+
+        started.addErrback(errback)
+
+
+def _shown_in_log(settings: Any, level: int) -> bool:
+    """Whether the log on stderr already carries a record of ``level``."""
+    if not settings.getbool("LOG_ENABLED", True) or settings.get("LOG_FILE"):
+        return False
+    configured = settings.get("LOG_LEVEL") or "DEBUG"
+    threshold = logging.getLevelName(str(configured).upper())
+    return isinstance(threshold, int) and level >= threshold

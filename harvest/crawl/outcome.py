@@ -1,0 +1,286 @@
+"""A crawl's outcome: decided once, from the crawl's own counts, and said plainly.
+
+Every page the crawl found ends one way: harvested (stored), deliberately
+skipped (robots.txt, ``since``, harvested recently, over ``max_posts``), or not
+harvested: failed, unparsed, blocked, dropped, lost to a callback error or
+never fetched because the crawl stopped. :func:`decide` turns those counts and
+Scrapy's close reason into one status:
+
+========================  ====  ================================================
+status                    exit  when
+========================  ====  ================================================
+finished                  0     every page found was harvested or skipped
+failed                    1     the crawl could not do its job: the database was
+                                unreachable, pages could not be stored, nothing
+                                was reachable, or it stopped before its end
+(usage)                   2     a wrong spider argument or setting; nothing ran
+finished_with_failures    3     some pages failed, were unparsed or blocked
+blocked                   4     Medium blocked the crawl (the breaker gave up on
+                                a host, or every page fetched was a challenge)
+========================  ====  ================================================
+
+The status goes to the process exit status (``harvest.crawl.commands.crawl``),
+the ``crawl_runs`` row (the store listens to :data:`harvest.signals.crawl_outcome`)
+and the summary printed at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy import signals
+
+from harvest.items import ArticlePage, PageProblem, ProfilePage
+from harvest.signals import crawl_outcome
+
+log = logging.getLogger(__name__)
+
+EXIT_CODES = {"finished": 0, "failed": 1, "finished_with_failures": 3, "blocked": 4}
+USAGE_EXIT = 2
+# Close reasons that end a crawl on purpose (CLOSESPIDER_* limits included).
+_DELIBERATE = ("finished",)
+_PREFIX = "harvest/outcome/"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    why: str
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def _count(stats: Mapping[str, Any], key: str) -> int:
+    value = stats.get(key, 0)
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def _by_cause(stats: Mapping[str, Any], kind: str) -> dict[str, int]:
+    prefix = f"{_PREFIX}{kind}/"
+    return {
+        k[len(prefix) :]: _count(stats, k)
+        for k in sorted(stats)
+        if isinstance(k, str) and k.startswith(prefix)
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The counts an outcome is decided on, read from the crawl stats."""
+
+    harvested: int
+    failed: int
+    unparsed: int
+    blocked: int
+    unreachable: int
+    lost: int  # dropped items, item and callback errors, pages never fetched
+    not_stored: int
+    gave_up: int
+
+    @classmethod
+    def of(cls, stats: Mapping[str, Any]) -> Counts:
+        c = _count
+        if "harvest/db/run_id" in stats:
+            harvested = c(stats, "harvest/db/pages") + c(stats, "harvest/db/profiles")
+        else:
+            harvested = c(stats, f"{_PREFIX}pages")
+        return cls(
+            harvested=harvested,
+            failed=c(stats, f"{_PREFIX}failed"),
+            unparsed=c(stats, f"{_PREFIX}unparsed"),
+            blocked=c(stats, f"{_PREFIX}blocked"),
+            unreachable=c(stats, f"{_PREFIX}failed/unreachable"),
+            lost=c(stats, "item_dropped_count")
+            + c(stats, f"{_PREFIX}item_errors")
+            + c(stats, "spider_exceptions/count")
+            + c(stats, "harvest/hosts/abandoned"),
+            not_stored=c(stats, "harvest/db/pages_not_stored"),
+            gave_up=c(stats, "harvest/hosts/gave_up"),
+        )
+
+    @property
+    def problems(self) -> int:
+        return self.failed + self.unparsed + self.lost
+
+
+def decide(stats: Mapping[str, Any], reason: str) -> Outcome:
+    """The outcome of a crawl with these stats that closed for ``reason``."""
+    n = Counts.of(stats)
+    if reason == "database_unavailable":
+        return Outcome("failed", "the database was unreachable when the crawl started")
+    if n.not_stored:
+        return Outcome("failed", f"{_plural(n.not_stored, 'harvested page')} could not be stored")
+    if reason not in _DELIBERATE and not reason.startswith("closespider_"):
+        return Outcome("failed", f"the crawl stopped before its end ({reason})")
+    if n.gave_up or (n.harvested == 0 and n.blocked and not n.problems):
+        hosts = f"gave up on {_plural(n.gave_up, 'host')}; " if n.gave_up else ""
+        return Outcome(
+            "blocked", f"Medium blocked the crawl: {hosts}{_plural(n.blocked, 'page')} blocked"
+        )
+    if (
+        n.harvested == 0
+        and n.failed
+        and n.unreachable == n.failed
+        and not (n.unparsed or n.lost or n.blocked)
+    ):
+        return Outcome("failed", "nothing was reachable: every page failed to connect")
+    if n.problems or n.blocked:
+        parts = [
+            f"{count} {word}"
+            for count, word in (
+                (n.failed, "failed"),
+                (n.unparsed, "unparsed"),
+                (n.blocked, "blocked"),
+                (n.lost, "lost"),
+            )
+            if count
+        ]
+        total = n.problems + n.blocked
+        return Outcome(
+            "finished_with_failures",
+            f"{_plural(total, 'page')} not harvested: {', '.join(parts)}",
+        )
+    return Outcome("finished", "every page found was harvested or deliberately skipped")
+
+
+_HEADLINES = {
+    "finished": "crawl finished",
+    "finished_with_failures": "crawl finished with failures",
+    "blocked": "crawl blocked",
+    "failed": "crawl failed",
+}
+
+
+def _causes(stats: Mapping[str, Any], kind: str) -> str:
+    causes = _by_cause(stats, kind)
+    return ", ".join(f"{cause} ×{n}" for cause, n in causes.items())
+
+
+def summary_lines(
+    stats: Mapping[str, Any], outcome: Outcome, host_lines: Sequence[str] = ()
+) -> list[str]:
+    """The end-of-crawl summary: what was harvested, what was not and why, where it went."""
+    c = _count
+    n = Counts.of(stats)
+    lines = [
+        f"{_HEADLINES[outcome.status]} (exit status {outcome.exit_code}): {outcome.why}",
+    ]
+    posts_new, posts_again = (
+        c(stats, "harvest/db/posts_new"),
+        c(stats, "harvest/db/posts_recrawled"),
+    )
+    profiles = c(stats, "harvest/db/profiles")
+    stored = "harvest/db/run_id" in stats
+    if stored:
+        lines.append(
+            f"  harvested: {_plural(n.harvested, 'page')} "
+            f"({_plural(posts_new + posts_again, 'post')}: {posts_new} new, "
+            f"{posts_again} recrawled; {_plural(profiles, 'profile')})"
+        )
+        links_new, links_seen = c(stats, "harvest/db/links_new"), c(stats, "harvest/db/links_seen")
+        lines.append(
+            f"  links: {c(stats, 'harvest/db/links')} stored ({links_new} new, "
+            f"{links_seen} seen again), {c(stats, 'harvest/db/links_lost')} lost"
+        )
+    elif "harvest/db/unavailable" not in stats:
+        lines.append(f"  harvested: {_plural(n.harvested, 'page')} (not stored: no database)")
+    skipped = [
+        (c(stats, "harvest/posts/skipped_recent"), "harvested recently"),
+        *((count, f"by {cause}") for cause, count in _by_cause(stats, "skipped").items()),
+        (c(stats, "harvest/posts/skipped_before_since"), "published before since"),
+        (c(stats, "harvest/posts/over_max_posts"), "over max_posts"),
+    ]
+    if any(count for count, _ in skipped):
+        lines.append(
+            "  skipped: " + ", ".join(f"{count} {what}" for count, what in skipped if count)
+        )
+    if n.problems or n.blocked:
+        parts = []
+        for kind, count in (("failed", n.failed), ("unparsed", n.unparsed), ("blocked", n.blocked)):
+            if count:
+                causes = _causes(stats, kind)
+                parts.append(f"{kind} {count}" + (f" ({causes})" if causes else ""))
+        if n.lost:
+            parts.append(f"lost {n.lost} (dropped, errors, or never fetched)")
+        lines.append("  not harvested: " + "; ".join(parts))
+    lines.extend(f"  host: {line}" for line in host_lines)
+    where = stats.get("harvest/db/where")
+    run_id = stats.get("harvest/db/run_id")
+    if where:
+        lines.append(f"  data: {where}" + (f" (run {run_id})" if run_id is not None else ""))
+    kept = stats.get("harvest/unparsed/dir")
+    if kept:
+        lines.append(f"  unparsed pages kept in {kept} (harvest reparse)")
+    if run_id is not None:
+        lines.append(f"  next: harvest crawl-report {run_id}")
+    return lines
+
+
+def problem_cause(problem: PageProblem) -> str:
+    """The short cause a problem is counted under (its reason without detail)."""
+    if problem.cause:
+        return problem.cause
+    return problem.reason.split(":", 1)[0].strip()[:60] or problem.kind
+
+
+class CrawlOutcome:
+    """Counts every page's end, decides the outcome at close, records and says it."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.outcome: Outcome | None = None
+        self.summary: list[str] = []
+        self.level = logging.INFO
+        sig = crawler.signals
+        sig.connect(self._scraped, signal=signals.item_scraped)
+        sig.connect(self._error, signal=signals.item_error)
+        sig.connect(self._closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CrawlOutcome:
+        return cls(crawler)
+
+    def _scraped(self, item: Any, **kwargs: Any) -> None:
+        if isinstance(item, PageProblem):
+            self.stats.inc_value(f"{_PREFIX}{item.kind}")
+            self.stats.inc_value(f"{_PREFIX}{item.kind}/{problem_cause(item)}")
+        elif isinstance(item, (ArticlePage, ProfilePage)):
+            self.stats.inc_value(f"{_PREFIX}pages")
+
+    def _error(self, item: Any, **kwargs: Any) -> None:
+        self.stats.inc_value(f"{_PREFIX}item_errors")
+
+    async def _closed(self, spider: Any = None, reason: str = "finished") -> None:
+        stats = self.stats.get_stats()
+        outcome = decide(stats, reason)
+        self.outcome = outcome
+        self.stats.set_value(f"{_PREFIX}status", outcome.status)
+        self.stats.set_value(f"{_PREFIX}exit_code", outcome.exit_code)
+        await self.crawler.signals.send_catch_log_async(signal=crawl_outcome, outcome=outcome)
+        self.summary = summary_lines(self.stats.get_stats(), outcome, self._host_lines())
+        self.level = {
+            "finished": logging.INFO,
+            "finished_with_failures": logging.WARNING,
+            "blocked": logging.WARNING,
+            "failed": logging.ERROR,
+        }[outcome.status]
+        log.log(self.level, "%s", "\n".join(self.summary))
+
+    def _host_lines(self) -> list[str]:
+        from harvest.crawl.hostgate import HostGateMiddleware
+
+        try:
+            gate = self.crawler.get_downloader_middleware(HostGateMiddleware)
+        except RuntimeError:  # the engine never started
+            return []
+        return gate.report() if gate is not None else []
