@@ -154,7 +154,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         conn = dbconn.connect(target.dsn)
         try:
             migrate(conn)
-            created = grant_readonly(conn, role)
+            created, notes = grant_readonly(conn, role)
         except RoleError as exc:
             print(f"harvest db grant-readonly: {exc}", file=err)
             return 2
@@ -166,6 +166,8 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"ALTER ROLE {role} LOGIN PASSWORD '...'\n"
             )
         out.write(f"{role} may read every harvest table and view, and change nothing\n")
+        for note in notes:
+            err.write(f"note: {note}\n")
         return 0
     if action == "url":
         # Asked for explicitly: printed whole, password included.
@@ -280,7 +282,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         text = render(numbers)
     if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        with output.atomic_path(Path(args.output)) as path:
+            path.write_text(text, encoding="utf-8")
         err.write(f"wrote {args.output} ({len(text.encode()) // 1024} KB)\n")
     else:
         out.write(text)
@@ -288,31 +291,39 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    graph = args.what == "graph"
+    fmt = args.format or ("gexf" if graph else "csv")
+    formats = ("gexf", "graphml", "csv-edges") if graph else ("csv", "jsonl", "parquet")
+    if fmt not in formats:
+        err.write(
+            f"harvest export {args.what}: --format {', '.join(formats[:-1])} or {formats[-1]}\n"
+        )
+        return 2
+    to_file = bool(args.output and args.output != "-")
+    if fmt == "parquet" and not to_file:
+        err.write("harvest export: Parquet needs -o FILE\n")
+        return 2
+    if to_file:
+        with output.atomic_path(Path(args.output)) as path:
+            _export(args, fmt, path, err)
+    else:
+        _export(args, fmt, out, err)
+    return 0
+
+
+def _export(args: argparse.Namespace, fmt: str, target: Any, err: TextIO) -> None:
     from harvest import exports
 
-    target: Any = Path(args.output) if args.output and args.output != "-" else out
     with _database() as conn:
         conn.autocommit = False  # a named (server-side) cursor needs a transaction
         if args.what == "graph":
-            fmt = args.format or "gexf"
-            if fmt not in ("gexf", "graphml", "csv-edges"):
-                err.write("harvest export graph: --format gexf, graphml or csv-edges\n")
-                return 2
             nodes, edges = exports.write_graph(conn, args.level, fmt, _filters(args), target)
             err.write(f"{nodes} nodes, {edges} edges\n")
-            return 0
-        fmt = args.format or "csv"
-        if fmt not in ("csv", "jsonl", "parquet"):
-            err.write(f"harvest export {args.what}: --format csv, jsonl or parquet\n")
-            return 2
-        if fmt == "parquet" and not isinstance(target, Path):
-            err.write("harvest export: Parquet needs -o FILE\n")
-            return 2
+            return
         columns, batches = exports.stream(conn, exports.QUERIES[args.what], _filters(args))
         n = exports.write_rows(columns, batches, fmt, target)
         conn.rollback()
     err.write(f"{n} rows\n")
-    return 0
 
 
 def cmd_crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -418,8 +429,9 @@ def cmd_enqueue(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.spiders.args import CrawlArgs, SpiderArgumentError
 
     try:
-        raw = _key_values(args.arguments)
-        CrawlArgs.parse(raw)
+        # urls_file is read here: the job carries its URLs, not a path on this machine.
+        given = _key_values(args.arguments)
+        raw = CrawlArgs.parse(given).as_job(given)
         settings = Settings({"HARVEST_REDIS_URL": args.redis, "HARVEST_REDIS_JOB": args.job})
         config = FrontierConfig.from_settings(settings)
     except (ValueError, SpiderArgumentError, FrontierConfigError) as exc:
@@ -499,6 +511,8 @@ def cmd_scrapyd(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"scrapyd configuration in {workdir} is acceptable\n")
         return 0
     os.chdir(workdir)
+    # Its job logs, items and eggs, and every crawl it starts, are the operator's alone.
+    os.umask(0o077)
     os.execv(argv[0], argv)  # noqa: S606 (our own scrapyd, a fixed argv)
 
 

@@ -109,6 +109,15 @@ SETTINGS: tuple[Setting, ...] = (
         default_text="1 on two or more cores, else 0",
     ),
     _S(
+        "HARVEST_PARSE_TIMEOUT",
+        "float",
+        20.0,
+        "seconds a parse child may spend on one page before it is killed and the page "
+        "kept as unparsed",
+        "crawl",
+        minimum=1,
+    ),
+    _S(
         "HARVEST_UNPARSED_DIR",
         "text",
         None,

@@ -3,21 +3,60 @@
 scrapyd runs whatever egg is uploaded to it, so an unauthenticated scrapyd on a
 reachable address hands out code execution. This check is what
 ``harvest scrapyd`` (and the systemd unit) runs before scrapyd itself.
+
+scrapyd reads more than the file it is given: its defaults, then
+``/etc/scrapyd/scrapyd.conf``, ``/etc/scrapyd/conf.d/*``, ``scrapyd.conf`` in
+its working directory, ``~/.scrapyd.conf`` and the nearest ``scrapy.cfg`` at or
+above its working directory, later files winning, and ``SCRAPYD_*``
+environment variables over them all. So the check reads the configuration the
+way scrapyd will (with scrapyd's own reader, from scrapyd's working directory)
+and refuses to start when the effective address, port, socket or credentials
+differ from those of the checked file and environment, naming the file that
+changes them.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
+import glob
 import ipaddress
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+from scrapy.utils.conf import closest_scrapy_cfg
+
+# What decides who can reach scrapyd: where it listens and whether it asks who you are.
+_EXPOSURE = ("bind_address", "http_port", "unix_socket_path", "username", "password")
+_ENV = {
+    "bind_address": "SCRAPYD_BIND_ADDRESS",
+    "http_port": "SCRAPYD_HTTP_PORT",
+    "unix_socket_path": "SCRAPYD_UNIX_SOCKET_PATH",
+    "username": "SCRAPYD_USERNAME",
+    "password": "SCRAPYD_PASSWORD",
+}
 
 
 class UnsafeScrapyd(RuntimeError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    bind_address: str
+    http_port: str
+    unix_socket_path: str
+    username: str
+    password: str
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.username and self.password)
 
 
 def _is_loopback(address: str) -> bool:
@@ -29,42 +68,117 @@ def _is_loopback(address: str) -> bool:
         return False  # a host name: assume it is reachable
 
 
-def prepare_scrapyd(config: Path, workdir: Path, err: TextIO) -> tuple[Path, list[str]]:
-    """Check ``config`` and lay out ``workdir``; returns (workdir, scrapyd argv)."""
+def _section(path: Path) -> dict[str, str]:
     parser = configparser.ConfigParser()
     try:
-        with open(config, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             parser.read_file(fh)
     except OSError as exc:
-        raise UnsafeScrapyd(f"cannot read {config}: {exc.strerror or exc}") from None
-    section = parser["scrapyd"] if parser.has_section("scrapyd") else {}
-    bind = os.environ.get("SCRAPYD_BIND_ADDRESS") or section.get("bind_address", "127.0.0.1")
-    socket_path = os.environ.get("SCRAPYD_UNIX_SOCKET_PATH") or section.get("unix_socket_path", "")
-    user = os.environ.get("SCRAPYD_USERNAME") or section.get("username", "")
-    password = os.environ.get("SCRAPYD_PASSWORD") or section.get("password", "")
+        raise UnsafeScrapyd(f"cannot read {path}: {exc.strerror or exc}") from None
+    except configparser.Error as exc:
+        raise UnsafeScrapyd(f"{path} is not a configuration file: {exc}") from None
+    return dict(parser["scrapyd"]) if parser.has_section("scrapyd") else {}
+
+
+def _exposure(values: dict[str, str]) -> Exposure:
+    """What scrapyd would do with ``values``, the SCRAPYD_* environment on top."""
+
+    def get(option: str, default: str) -> str:
+        return os.environ.get(_ENV[option]) or values.get(option, default) or ""
+
+    return Exposure(
+        bind_address=get("bind_address", "127.0.0.1"),
+        http_port=get("http_port", "6800"),
+        unix_socket_path=get("unix_socket_path", ""),
+        username=get("username", ""),
+        password=get("password", ""),
+    )
+
+
+def scrapyd_sources(workdir: Path) -> list[str]:
+    """The files scrapyd reads when started in ``workdir``, in its order."""
+    return [
+        "/etc/scrapyd/scrapyd.conf",
+        *sorted(glob.glob("/etc/scrapyd/conf.d/*")),
+        str(workdir / "scrapyd.conf"),
+        os.path.expanduser("~/.scrapyd.conf"),
+        closest_scrapy_cfg(workdir),
+    ]
+
+
+@contextlib.contextmanager
+def _in(directory: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def effective(workdir: Path) -> tuple[Exposure, dict[str, str]]:
+    """What scrapyd will listen on, read by scrapyd's own reader from ``workdir``,
+    and for each option the file that last set it."""
+    from scrapyd.config import Config  # type: ignore[import-untyped]
+
+    with _in(workdir):
+        config = Config()
+    values = {o: config.get(o, "") for o in _EXPOSURE}
+    origin: dict[str, str] = {}
+    for source in scrapyd_sources(workdir):
+        if not source or not os.path.isfile(source):
+            continue
+        parser = configparser.ConfigParser()
+        with contextlib.suppress(OSError, configparser.Error):
+            parser.read(source, encoding="utf-8")
+        if parser.has_section("scrapyd"):
+            for option in _EXPOSURE:
+                if parser.has_option("scrapyd", option):
+                    origin[option] = source
+    for option, name in _ENV.items():
+        if os.environ.get(name):
+            origin[option] = f"the environment ({name})"
+    return _exposure(values), origin
+
+
+def prepare_scrapyd(config: Path, workdir: Path, err: TextIO) -> tuple[Path, list[str]]:
+    """Check ``config`` and lay out ``workdir``; returns (workdir, scrapyd argv)."""
+    section = _section(config)
     if section.get("username") or section.get("password"):
         raise UnsafeScrapyd(
             f"{config} holds credentials; set SCRAPYD_USERNAME/SCRAPYD_PASSWORD in the "
             "environment instead"
         )
-    authenticated = bool(user and password)
-    if bind and not _is_loopback(bind) and not authenticated:
+    checked = _exposure(section)
+    exposed = checked.bind_address and not _is_loopback(checked.bind_address)
+    if exposed and not checked.authenticated:
         raise UnsafeScrapyd(
-            f"bind_address {bind} is not loopback and SCRAPYD_USERNAME/SCRAPYD_PASSWORD are "
-            "not both set: anyone reaching the API could run code"
-        )
-    if not authenticated:
-        err.write(
-            "harvest scrapyd: warning: no credentials; only processes on this machine can "
-            f"reach {bind or socket_path}, and every one of them can run code through it\n"
+            f"bind_address {checked.bind_address} is not loopback and "
+            "SCRAPYD_USERNAME/SCRAPYD_PASSWORD are not both set: anyone reaching the API "
+            "could run code"
         )
     scrapyd = shutil.which("scrapyd", path=str(Path(sys.executable).parent)) or shutil.which(
         "scrapyd"
     )
     if scrapyd is None:
         raise UnsafeScrapyd("scrapyd is not installed (pip install -r requirements.txt)")
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # scrapyd reads scrapyd.conf from its working directory.
-    target = workdir / "scrapyd.conf"
-    shutil.copyfile(config, target)
+    shutil.copyfile(config, workdir / "scrapyd.conf")
+    actual, origin = effective(workdir)
+    for option in _EXPOSURE:
+        want, got = getattr(checked, option), getattr(actual, option)
+        if want != got:
+            shown = "***" if option == "password" else repr(got)
+            raise UnsafeScrapyd(
+                f"scrapyd would take {option} = {shown} from {origin.get(option, 'its defaults')}, "
+                f"not {'the checked value' if option == 'password' else repr(want)} from "
+                f"{config}: remove it there, or start scrapyd elsewhere"
+            )
+    if not actual.authenticated:
+        err.write(
+            "harvest scrapyd: warning: no credentials; only processes on this machine can "
+            f"reach {actual.bind_address or actual.unix_socket_path}, and every one of them "
+            "can run code through it\n"
+        )
     return workdir, [scrapyd]

@@ -288,6 +288,27 @@ def is_same_site(host: str | None, domain: str | None) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
+# Names that are never a publication's public site: they reach the crawler's
+# own machine or network.
+_PRIVATE_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
+
+
+def is_public_hostname(host: str | None) -> bool:
+    """A name a publication could have its site on: not an address, not a
+    one-label or local name, and below a public suffix."""
+    if not host or "." not in host.strip("."):
+        return False
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(_PRIVATE_NAMES):
+        return False
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return False
+    except ValueError:
+        pass
+    return _PSL.privatesuffix(name) is not None
+
+
 @lru_cache(maxsize=65536)
 def registered_domain(host: str | None) -> str | None:
     """The registrable domain of ``host`` by the bundled Public Suffix List.

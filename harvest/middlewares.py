@@ -8,16 +8,16 @@ from typing import Any
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
-from harvest.links import host_of, is_medium_host
-
 log = logging.getLogger(__name__)
 
 
 class OffsiteGuardMiddleware:
-    """Refuse any request outside Medium, the mirror and known publication domains.
+    """Refuse every request the crawl's offsite rule refuses (``spider.refusal``).
 
-    The spider only builds requests for Medium pages; this is the second line
-    that keeps an outbound link target from ever being fetched.
+    The spider only builds requests for Medium pages; this is the second line,
+    and the one that also sees redirects and robots.txt fetches, so that an
+    outbound link target, a redirect to another host or port, or a non-web URL
+    (``file:``) is never fetched.
     """
 
     def __init__(self, crawler: Any) -> None:
@@ -28,15 +28,10 @@ class OffsiteGuardMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request, spider: Any = None) -> None:
-        spider = self.crawler.spider
-        host = host_of(request.url)
-        allowed = getattr(spider, "is_allowed_host", None)
-        if host is None or allowed is None:
-            return
-        if is_medium_host(host) or allowed(host):
-            return
-        if request.url.endswith("/robots.txt"):
+        refusal = getattr(self.crawler.spider, "refusal", None)
+        why = refusal(request.url) if refusal is not None else None
+        if why is None:
             return
         self.crawler.stats.inc_value("harvest/offsite_refused")
-        log.warning("refused offsite request %s", request.url)
-        raise IgnoreRequest(f"offsite: {host}")
+        log.warning("refused offsite request %s: %s", request.url[:300], why)
+        raise IgnoreRequest(f"offsite: {why}")

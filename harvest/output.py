@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 FORMATS = ("table", "csv", "json")
@@ -89,6 +94,37 @@ def write(
         out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
 
+# Characters a terminal acts on instead of showing (escape sequences, BEL,
+# bidirectional overrides that reorder what follows): page text is anyone's.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that becomes ``path`` only if the block ends
+    well: an export or report that fails half way leaves no short file that looks
+    complete (nor a file of an earlier run cut short)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    temporary = Path(tmp)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        with suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with the characters a terminal would act on shown as escapes."""
+    return _CONTROL_RE.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())  # newlines and tabs would break the table
+    text = terminal_safe(" ".join(text.split()))  # newlines and tabs would break the table
     return text if len(text) <= width else text[: width - 1] + "…"

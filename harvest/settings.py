@@ -52,6 +52,12 @@ LOG_FORMATTER = "harvest.logformatter.HarvestLogFormatter"
 # and response a pass through it (the browser keeps its own).
 COOKIES_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
+# Both give a Python shell inside the crawler, whose environment holds the
+# database's, Redis's and scrapyd's credentials: off unless asked for. With
+# TELNETCONSOLE_ENABLED=1 the password goes to an owner-only file, never to the
+# log (harvest.crawl.commands.crawl).
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 ITEM_PIPELINES = {

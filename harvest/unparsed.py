@@ -10,8 +10,11 @@ user data dir's ``harvest/unparsed``). Once the parser knows the new markup,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,7 +61,7 @@ class UnparsedStore:
         self.root = root
 
     def save(self, url: str, body: bytes, reason: str, content_type: str | None = None) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:24]
         html = self.root / f"{key}.html"
         meta = {
@@ -67,12 +70,19 @@ class UnparsedStore:
             "content_type": content_type,
             "fetched_at": datetime.now(UTC).isoformat(),
         }
-        # Written under temporary names and renamed, so a crash never leaves
-        # half a page that reparse would trust.
+        # Written under new temporary names and renamed, so a crash never
+        # leaves half a page that reparse would trust, and a file or link
+        # someone planted under a predictable name is replaced, never followed.
         for path, data in ((html, body), (html.with_suffix(".json"), json.dumps(meta).encode())):
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.root)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
         return html
 
     def __iter__(self) -> Iterator[Kept]:
@@ -84,6 +94,8 @@ class UnparsedStore:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
+            if html.is_symlink() or meta_path.is_symlink():
+                continue  # harvest writes files only; a link is someone else's
             if html.exists() and isinstance(meta, dict) and meta.get("url"):
                 yield Kept(
                     html=html,

@@ -225,6 +225,12 @@ def summary_lines(
     return lines
 
 
+def count_problem(stats: Any, problem: PageProblem) -> None:
+    """Count a page that was not harvested where the outcome reads it."""
+    stats.inc_value(f"{_PREFIX}{problem.kind}")
+    stats.inc_value(f"{_PREFIX}{problem.kind}/{problem_cause(problem)}")
+
+
 def problem_cause(problem: PageProblem) -> str:
     """The short cause a problem is counted under (its reason without detail)."""
     if problem.cause:
@@ -252,8 +258,7 @@ class CrawlOutcome:
 
     def _scraped(self, item: Any, **kwargs: Any) -> None:
         if isinstance(item, PageProblem):
-            self.stats.inc_value(f"{_PREFIX}{item.kind}")
-            self.stats.inc_value(f"{_PREFIX}{item.kind}/{problem_cause(item)}")
+            count_problem(self.stats, item)
         elif isinstance(item, (ArticlePage, ProfilePage)):
             self.stats.inc_value(f"{_PREFIX}pages")
 

@@ -64,16 +64,33 @@ def default_pgdata() -> Path:
     return Path(platformdirs.user_data_dir("harvest")) / "pgdata"
 
 
+# Query parameters and libpq keywords that carry a secret.
+_SECRET_KEYS = r"(?:ssl)?pass(?:word|wd)?|pwd|secret|token|auth|api[_-]?key"  # noqa: S105 (names, not a password)
+_SECRET_PARAM_RE = re.compile(rf"(?i)(^|[&;])({_SECRET_KEYS})=[^&;]*")
+_SECRET_KEYWORD_RE = re.compile(rf"(?i)\b({_SECRET_KEYS})(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
 def mask_dsn(dsn: str) -> str:
-    """The DSN with any password replaced, fit for logs and error messages."""
+    """The DSN or URL (database, Redis, scrapyd; ``unix://`` too) with every
+    password replaced, fit for logs and error messages: the one in the user
+    info, secret query parameters, and libpq ``password=`` keywords, quoted or not."""
+    text = str(dsn)
+    if "://" not in text:
+        return _SECRET_KEYWORD_RE.sub(r"\1\2***", text)
     try:
-        parts = urlsplit(dsn)
+        parts = urlsplit(text)
     except ValueError:
         return "<unparseable DSN>"
-    if parts.scheme.startswith(("postgres", "redis", "rediss", "http")) and parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        if colon:
+            netloc = f"{user}:***@{hostport}"
+    query = _SECRET_PARAM_RE.sub(r"\1\2=***", parts.query)
+    # Put together by hand: urlunsplit would drop the empty host of unix:///path.
+    out = f"{parts.scheme}://{netloc}{parts.path}"
+    return out + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,9 @@ class FrontierConfig:
             "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.FifoQueue",
             "SCHEDULER_QUEUE_KEY": self.key("requests"),
             "SCHEDULER_DUPEFILTER_KEY": self.key("seen"),
-            "SCHEDULER_SERIALIZER": "harvest.frontier.serializer",
+            # Unused by harvest's scheduler (harvest.frontier.schema encodes the
+            # entries); named so that scrapy-redis's pickle default cannot be.
+            "SCHEDULER_SERIALIZER": "harvest.frontier.schema",
             # Kept between runs: a restarted worker resumes the same frontier.
             "SCHEDULER_PERSIST": True,
             # Never block the reactor on BLPOP; idleness is decided by the scheduler.

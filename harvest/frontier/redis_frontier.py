@@ -63,6 +63,8 @@ class Frontier:
         self.queue_key = config.key("requests")
         self.seen_key = config.key("seen")
         self.args_key = config.key("args")
+        # Publication domains the job's workers learnt from Medium's own pages.
+        self.domains_key = config.key("domains")
         self.seeded_key = config.key("seeded")
         self.held_key = self._held_key(self.worker)
         self.alive_key = self._alive_key(self.worker)
@@ -96,6 +98,12 @@ class Frontier:
     def job_args(self) -> dict[str, Any] | None:
         raw = self.server.get(self.args_key)
         return json.loads(raw) if raw else None
+
+    def add_domain(self, host: str) -> None:
+        self.server.sadd(self.domains_key, host)
+
+    def has_domain(self, host: str) -> bool:
+        return bool(self.server.sismember(self.domains_key, host))
 
     def claim_seeding(self) -> bool:
         """True for exactly one worker per enqueued job: that one yields the start requests."""

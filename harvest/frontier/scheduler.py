@@ -24,6 +24,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
 from twisted.internet import task
 
+from harvest.frontier import schema
 from harvest.frontier.config import FrontierConfig
 from harvest.frontier.redis_frontier import Frontier
 from harvest.signals import items_stored
@@ -135,7 +136,7 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
         # Whether the seen-set already had it is known only when the push is
         # sent; duplicates are counted then (harvest/frontier/duplicates).
-        self.frontier.push(fingerprint, self.queue._encode_request(request))
+        self.frontier.push(fingerprint, schema.encode(request, self.spider))
         if token is not None:
             self.frontier.retried(token)
         if parent is not None:
@@ -149,17 +150,27 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         return len(self._taken) + self.frontier.unsent + self.frontier.queued()
 
     def next_request(self) -> Any:
-        if not self._taken:
-            # A few at a time: one round trip to Redis per batch, while the
-            # batch stays small enough that other workers get their share.
-            self._taken = self.frontier.exchange(self.prefetch)
+        while True:
             if not self._taken:
-                return None
-            adopt = getattr(self.spider, "frontier_adopt_job_args", None)
-            if adopt is not None:
-                adopt()
-        token, data = self._taken.pop(0)
-        request = self.queue._decode_request(data)
+                # A few at a time: one round trip to Redis per batch, while the
+                # batch stays small enough that other workers get their share.
+                self._taken = self.frontier.exchange(self.prefetch)
+                if not self._taken:
+                    return None
+                adopt = getattr(self.spider, "frontier_adopt_job_args", None)
+                if adopt is not None:
+                    adopt()
+            token, data = self._taken.pop(0)
+            try:
+                request = schema.decode(data, self.spider)
+            except schema.QueueEntryError as exc:
+                # Someone wrote to the queue what harvest did not: it commands nothing.
+                self.frontier.retried(token)
+                if self.stats is not None:
+                    self.stats.inc_value("harvest/frontier/refused")
+                log.warning("refused a shared-queue entry (%s): %r", exc, bytes(data)[:300])
+                continue
+            break
         request.meta[TOKEN] = token
         if self.stats is not None:
             self.stats.inc_value("scheduler/dequeued/redis")

@@ -60,6 +60,9 @@ MAX_NESTING = 1024
 # never pay for the scan.
 _NESTING_CHECK_TAGS = 16_384
 _TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+# How far below the top an end tag looks for the element it closes; further
+# down, it is taken to close nothing (which only makes a page look deeper).
+_END_TAG_REACH = 16
 _VOID = frozenset(
     [
         "area",
@@ -81,15 +84,25 @@ _VOID = frozenset(
 
 
 def nesting_depth(text: str, stop_at: int) -> int:
-    """Deepest element nesting in ``text`` (approximate: a tag scan, no tree)."""
-    depth = deepest = 0
+    """Deepest element nesting in ``text`` (approximate: a tag scan, no tree).
+
+    An end tag closes only an element of its name open near the top, as in the
+    HTML parser: a stray ``</x>`` after each of 80,000 ``<div>`` closes nothing
+    there, so it must not make the page look shallow here.
+    """
+    stack: list[str] = []
+    deepest = 0
     for m in _TAG_RE.finditer(text):
+        name = m.group(2).lower()
         if m.group(1):
-            depth = max(0, depth - 1)
-        elif not m.group(3) and m.group(2).lower() not in _VOID:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
+            for i in range(len(stack) - 1, max(-1, len(stack) - 1 - _END_TAG_REACH), -1):
+                if stack[i] == name:
+                    del stack[i:]
+                    break
+        elif not m.group(3) and name not in _VOID:
+            stack.append(name)
+            if len(stack) > deepest:
+                deepest = len(stack)
                 if deepest > stop_at:
                     break
     return deepest
@@ -189,10 +202,11 @@ def iso(value: Any) -> str | None:
         return None
     try:
         dt = datetime.fromisoformat(value)
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        # 0001-01-01T00:00:00+14:00 is a valid timestamp whose UTC is year 0
+        dt = dt.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    dt = dt.astimezone(UTC)
     spec = "milliseconds" if dt.microsecond else "seconds"
     return dt.isoformat(timespec=spec).replace("+00:00", "Z")

@@ -7,6 +7,14 @@ carries one, and on a profile page the author's bio links.
 such cards exist only they are read, so sidebars and "who to follow" blocks
 cannot add posts. Older listings (graf stream items, the 2019 React topic page)
 have no card marker, so every anchor and ``data-href`` that is a post URL counts.
+
+A post on a host that is not Medium's counts only where Medium itself says it
+is a publication's: a card whose publication link is that host, a graf stream
+item (``data-post-id``) around the link, or the post's own item in the listing
+(the nearest block that holds no other post) linking that host's home page, as
+the 2019 topic page's sections do. An anchor in an author's bio never names a
+post, and a URL on some other host that merely ends in a post id makes neither
+a post nor a publication domain the crawl would fetch.
 """
 
 from __future__ import annotations
@@ -14,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from harvest.links import host_of, normalize_url, strip_medium_tracking
+from harvest.links import host_of, is_medium_host, normalize_url, strip_medium_tracking
 from harvest.medium.article import read_head
-from harvest.medium.dom import Node, Tree, json_after
+from harvest.medium.dom import Node, Tree, ancestors, json_after
 from harvest.medium.ids import author_from_url, post_id_from_url
 from harvest.medium.outbound import LinkRecorder
 from harvest.medium.records import Cursor, PageResult, PostRef
@@ -47,8 +55,9 @@ def parse_listing_tree(
     cards = [n for n in tree.css("article") if n.attrs.get("data-testid") == "post-preview"]
     containers: list[Node] = cards or [tree.body or tree.root]  # type: ignore[list-item]
     posts: dict[str, PostRef] = {}
+    own_hosts = {h for h in internal_hosts if h}
     for container in containers:
-        _read_container(container, base, posts, card=bool(cards))
+        _read_container(container, base, posts, own_hosts, card=bool(cards))
     result.posts = list(posts.values())
     result.cursors = _cursors(tree, page_url)
 
@@ -67,12 +76,20 @@ def parse_listing_tree(
 
 
 def _read_container(
-    container: Node, base: str | None, posts: dict[str, PostRef], *, card: bool
+    container: Node,
+    base: str | None,
+    posts: dict[str, PostRef],
+    own_hosts: set[str],
+    *,
+    card: bool,
 ) -> None:
     card_author: str | None = None
     card_pub: str | None = None
     found: list[PostRef] = []
+    foreign: dict[str, Node] = {}  # post id -> the element naming it, on a host not Medium's
     for node in container.css("a[href], [data-href]"):
+        if _in_bio(node):
+            continue
         attrs = node.attrs
         for raw in (attrs.get("data-href"), attrs.get("href")):
             if not raw:
@@ -91,12 +108,58 @@ def _read_container(
                 continue
             if pid in posts or any(p.post_id == pid for p in found):
                 continue
-            found.append(_post_ref(pid, u))
+            ref = _post_ref(pid, u)
+            host = host_of(ref.url) or ""
+            if not is_medium_host(host) and host not in own_hosts:
+                foreign[pid] = node
+            found.append(ref)
     for ref in found:
+        named_by = foreign.get(ref.post_id)
+        if named_by is not None and not _attributed(
+            named_by, ref, card_pub if card else None, base
+        ):
+            continue
         if card:
             ref.author = ref.author or card_author
             ref.site = ref.site or card_pub
         posts[ref.post_id] = ref
+
+
+def _attr(node: Node, name: str) -> str | None:
+    # The document node above <html> has no attributes to ask for.
+    return node.attrs.get(name) if node.tag and not node.tag.startswith("-") else None
+
+
+def _in_bio(node: Node) -> bool:
+    return any(
+        "hero-description" in (_attr(a, "class") or "") or _attr(a, "data-testid") == "userBio"
+        for a in ancestors(node, 12)
+    )
+
+
+def _attributed(node: Node, ref: PostRef, card_pub: str | None, base: str | None) -> bool:
+    """Whether Medium names this post, on a host of its own, as a publication's."""
+    host = host_of(ref.url)
+    if card_pub is not None and card_pub == host:
+        return True
+    for block in (node, *ancestors(node, 8)):
+        if _attr(block, "data-post-id") == ref.post_id:
+            return True
+        home = other_post = False
+        for a in block.css("a[href]"):
+            u = normalize_url(a.attrs.get("href"), base)
+            if u is None:
+                continue
+            pid = post_id_from_url(u)
+            if pid is not None and pid != ref.post_id:
+                other_post = True
+                break
+            home = home or (host_of(u) == host and _is_home(u))
+        if other_post:
+            return False  # grown past the post's own item
+        if home:
+            return True
+    return False
 
 
 def _is_home(url: str) -> bool:

@@ -8,13 +8,15 @@ address a request is sent to changes when ``MEDIUM_BASE_URL`` names a mirror:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from harvest.links import host_of, is_medium_host, normalize_url
+from harvest.links import host_of, is_medium_host
 
 MEDIUM = "https://medium.com"
 HOST_PREFIX = "/_host/"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class BaseUrlError(ValueError):
@@ -96,11 +98,40 @@ class MediumUrls:
             return f"https://{host}/{path}"
         return MEDIUM + rest
 
-    def is_crawlable(self, url: str, publication_domains: frozenset[str] = frozenset()) -> bool:
-        """Medium and the publications' own domains; never an outbound target."""
-        host = host_of(normalize_url(url))
-        if host is None:
-            return False
-        if is_medium_host(host) or host == self.mirror_host:
-            return True
-        return any(host == d or host.endswith("." + d) for d in publication_domains)
+    def refusal(self, url: str, publication_domains: Collection[str] = ()) -> str | None:
+        """Why the crawl must not request ``url``, or None when it may.
+
+        The one offsite rule, for every request, redirect and robots.txt fetch,
+        and for every request the browser makes: without a mirror, Medium,
+        ``*.medium.com`` and the publications' own domains Medium named, each on
+        its scheme's default port; with a mirror, the mirror's scheme, host and
+        port exactly, and nothing else (every Medium address maps onto it).
+        Outbound link targets are recorded, never fetched.
+        """
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return "an unreadable URL"
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            return f"a {scheme or 'scheme-less'} URL"
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            return "a URL without a host"
+        port = port or _DEFAULT_PORTS[scheme]
+        if self.is_mirror:
+            base = urlsplit(self.base)
+            want = (
+                base.scheme,
+                (base.hostname or "").lower(),
+                base.port or _DEFAULT_PORTS[base.scheme],
+            )
+            if (scheme, host, port) == want:
+                return None
+            return f"{host}:{port} is not the mirror {want[1]}:{want[2]}"
+        if port != _DEFAULT_PORTS[scheme]:
+            return f"port {port} of {host}"
+        if is_medium_host(host) or host in publication_domains:
+            return None
+        return f"{host} is neither Medium nor a publication's domain"

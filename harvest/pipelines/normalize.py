@@ -4,10 +4,16 @@ Repairs what can be repaired (NUL bytes and lone surrogates in text, overlong
 anchor text, stale derived fields) and rejects what cannot (links without a
 usable target, articles without a post id), counting each by reason in the
 crawl stats under ``harvest/normalize/...`` and logging the URL.
+
+:func:`sanitize` is the one rule for text PostgreSQL can store, applied to
+every text field of every item and of the records in it (an author's name, a
+publication's, a link's anchor, a problem's reason...): a NUL in any of them
+would otherwise fail the whole batch it is written with.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import replace
@@ -28,6 +34,10 @@ MAX_URL_LENGTH = 2048
 MAX_TEXT_LENGTH = 2000
 _POST_ID_RE = re.compile(r"^[0-9a-f]{10,12}$")
 _SURROGATES_RE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]").search
+# Longer text in a field without a limit of its own is cut here.
+MAX_FIELD_LENGTH = 16_384
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def clean_text(value: str | None, limit: int = MAX_TEXT_LENGTH) -> tuple[str | None, bool]:
@@ -44,6 +54,38 @@ def clean_text(value: str | None, limit: int = MAX_TEXT_LENGTH) -> tuple[str | N
     return out, out != value
 
 
+def _field_names(cls: type) -> tuple[str, ...]:
+    found = _FIELD_NAMES.get(cls)
+    if found is None:
+        found = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return found
+
+
+def sanitize(record: Any) -> int:
+    """Make every text field of ``record``, and of the records and lists in it,
+    storable (see :func:`clean_text`); returns how many fields were changed."""
+    if not dataclasses.is_dataclass(record) or isinstance(record, type):
+        return 0
+    changed = 0
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        if isinstance(value, str):
+            if _UNSTORABLE(value) or len(value) > MAX_FIELD_LENGTH:
+                setattr(record, name, clean_text(value, MAX_FIELD_LENGTH)[0])
+                changed += 1
+        elif isinstance(value, list):
+            for i, element in enumerate(value):
+                if isinstance(element, str):
+                    if _UNSTORABLE(element) or len(element) > MAX_FIELD_LENGTH:
+                        value[i] = clean_text(element, MAX_FIELD_LENGTH)[0]
+                        changed += 1
+                else:
+                    changed += sanitize(element)
+        elif dataclasses.is_dataclass(value):
+            changed += sanitize(value)
+    return changed
+
+
 class NormalizePipeline:
     def __init__(self, stats: Any = None) -> None:
         self.stats = stats
@@ -57,6 +99,9 @@ class NormalizePipeline:
             self.stats.inc_value(f"harvest/normalize/{reason}", n)
 
     async def process_item(self, item: Any) -> Any:
+        repaired = sanitize(item)
+        if repaired:
+            self._count("repaired/text", repaired)
         adapter = ItemAdapter(item)
         if isinstance(item, ArticlePage):
             art = item.article

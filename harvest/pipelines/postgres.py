@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg2
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
-from harvest.crawl.outcome import decide
+from harvest.crawl.outcome import count_problem, decide
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
@@ -305,10 +307,14 @@ class PostgresPipeline:
             self.crawler.signals.send_catch_log(signal=items_stored, items=[*pages, *profiles])
 
     def _write(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> BatchResult:
+        """Store a batch; a page the server refuses (its data, not the server) is set
+        apart with the reason, and the rest of the batch is stored without it."""
         started = time.perf_counter()
-        result = self._with_connection(
-            lambda conn: write_batch(conn, pages, profiles, self.run_id, self.host_ids)
-        )
+        result = BatchResult()
+        rejected: list[tuple[ArticlePage | ProfilePage, str]] = []
+        self._write_apart(pages, profiles, result, rejected)
+        if rejected:
+            self._rejected(rejected)
         log.debug(
             "stored %d pages, %d links in %.3fs",
             result.pages,
@@ -316,6 +322,49 @@ class PostgresPipeline:
             time.perf_counter() - started,
         )
         return result
+
+    def _write_apart(
+        self,
+        pages: list[ArticlePage],
+        profiles: list[ProfilePage],
+        result: BatchResult,
+        rejected: list[tuple[ArticlePage | ProfilePage, str]],
+    ) -> None:
+        try:
+            part = self._with_connection(
+                lambda conn: write_batch(conn, pages, profiles, self.run_id, self.host_ids)
+            )
+        except _DATA_ERRORS as exc:
+            items: list[ArticlePage | ProfilePage] = [*pages, *profiles]
+            if len(items) == 1:
+                rejected.append((items[0], _first_line(exc)))
+                return
+            # Halves until the page the server refuses is alone: every write is an
+            # idempotent upsert, so what a failed half stored is simply stored again.
+            for half in (items[: len(items) // 2], items[len(items) // 2 :]):
+                self._write_apart(
+                    [i for i in half if isinstance(i, ArticlePage)],
+                    [i for i in half if isinstance(i, ProfilePage)],
+                    result,
+                    rejected,
+                )
+            return
+        for f in dataclasses.fields(BatchResult):
+            setattr(result, f.name, getattr(result, f.name) + getattr(part, f.name))
+
+    def _rejected(self, rejected: list[tuple[ArticlePage | ProfilePage, str]]) -> None:
+        for item, why in rejected:
+            url = item.url or (item.article.url if isinstance(item, ArticlePage) else "") or ""
+            log.error("could not store %s: %s", url[:300], why)
+            problem = PageProblem(
+                url=url or "(no URL)",
+                kind="failed",
+                reason=f"could not be stored: {why}"[:2000],
+                cause="could not be stored",
+            )
+            self._problems.append(problem)
+            if self.stats is not None:
+                count_problem(self.stats, problem)
 
     def _record(self, result: BatchResult) -> None:
         if self.stats is None:
@@ -375,3 +424,13 @@ def _log_failure(exc: BaseException, message: str, *args: Any) -> None:
         log.error(message + " (%s)", *args, first)
     else:
         log.error(message, *args, exc_info=(type(exc), exc, exc.__traceback__))
+
+
+# What the server refuses in a row's data (a NUL, an encoding it cannot store, a
+# CHECK a value fails), as opposed to the server being away.
+_DATA_ERRORS = (psycopg2.DataError, psycopg2.IntegrityError, ValueError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__

@@ -222,7 +222,15 @@ def render(numbers: dict[str, Any]) -> str:
     if "backlinks" in numbers:
         parts.append(f"<h2>Every backlink to {html.escape(str(f.get('domain')))}</h2>")
         parts.append(_table(numbers["backlinks"]))
-    data = json.dumps(numbers, default=str).replace("</", "<\\/")
+    # Every < as \u003c: "</script>" would end the element, and "<!--<script>" in a
+    # title would put the parser into a state where the sort script below is
+    # swallowed as part of this one. The JSON reads the same.
+    data = (
+        json.dumps(numbers, default=str)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<meta name=viewport content='width=device-width'><title>{html.escape(title)}</title>"

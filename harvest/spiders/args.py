@@ -69,6 +69,25 @@ def _int(name: str, raw: str | None, default: int | None, minimum: int) -> int |
     return value
 
 
+def _urls_file(path: str) -> tuple[str, ...]:
+    """The URLs of a file, one a line; a line that is not one is named by number only
+    (the file may be anything the user pointed at, and is not echoed)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read(8 * 1024 * 1024).splitlines()
+    except OSError as exc:
+        raise SpiderArgumentError(f"-a urls_file={path!r}: {exc.strerror or exc}") from None
+    urls = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if not text.startswith(("http://", "https://")) or len(text) > 2048:
+            raise SpiderArgumentError(f"-a urls_file={path!r}: line {number} is not an http(s) URL")
+        urls.append(text)
+    return tuple(urls)
+
+
 def _date(name: str, raw: str) -> date:
     try:
         return date.fromisoformat(raw.strip())
@@ -97,7 +116,11 @@ class CrawlArgs:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, raw: dict[str, Any], *, require_target: bool = True) -> CrawlArgs:
+    def parse(
+        cls, raw: dict[str, Any], *, require_target: bool = True, local: bool = True
+    ) -> CrawlArgs:
+        """``local``: the arguments are this machine's own (``-a``, ``harvest
+        enqueue``); a job from the shared queue may not name local files."""
         unknown = sorted(k for k in raw if k not in KNOWN and not k.startswith("_"))
         if unknown:
             raise SpiderArgumentError(
@@ -125,18 +148,16 @@ class CrawlArgs:
             if not _PUB_RE.match(pub):
                 raise SpiderArgumentError(f"-a publications: {pub!r} is not a publication slug")
         urls = tuple(_list(get("urls")))
-        if get("urls_file"):
-            path = get("urls_file") or ""
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    urls += tuple(
-                        line.strip() for line in fh if line.strip() and not line.startswith("#")
-                    )
-            except OSError as exc:
-                raise SpiderArgumentError(f"-a urls_file={path!r}: {exc.strerror or exc}") from None
         for url in urls:
             if not url.startswith(("http://", "https://")):
                 raise SpiderArgumentError(f"-a urls: {url!r} is not an http(s) URL")
+        if get("urls_file"):
+            if not local:
+                raise SpiderArgumentError(
+                    "urls_file names a file on one machine: a shared job gives urls=... "
+                    "(harvest enqueue reads the file and sends its URLs)"
+                )
+            urls += _urls_file(get("urls_file") or "")
 
         sitemap = None
         if get("sitemap"):
@@ -201,6 +222,15 @@ class CrawlArgs:
                 "nothing to crawl: give at least one of -a tags=..., -a users=..., "
                 "-a publications=..., -a urls=... or -a sitemap=YYYY-MM-DD..YYYY-MM-DD"
             )
+
+    def as_job(self, raw: dict[str, Any]) -> dict[str, str]:
+        """``raw`` (the arguments these were parsed from) as a shared job carries
+        them: urls_file's URLs given as urls, as no worker reads another
+        machine's files."""
+        job = {str(k): str(v) for k, v in raw.items() if k != "urls_file" and v is not None}
+        if raw.get("urls_file"):
+            job["urls"] = ",".join(self.urls)
+        return job
 
     def as_record(self) -> dict[str, Any]:
         """The arguments as the crawl run row stores them."""

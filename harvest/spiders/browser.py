@@ -8,6 +8,16 @@ scrapy-playwright's stock download handler does the work, through its public
 settings only; harvest plugs in a browser provider
 (``PLAYWRIGHT_BROWSER_PROVIDER``) that starts the Playwright driver on the
 first page that needs it instead of when the engine starts.
+
+The browser is a sandbox. Pages run their own script, and a page anyone can
+publish must not make the crawler's machine do anything: every request the
+browser makes (the page's, its frames', a popup's, a beacon's) goes through
+:func:`should_abort`, which allows only what the crawl's offsite rule allows
+(:meth:`harvest.medium.urls.MediumUrls.refusal`, the same one the downloader
+applies) and aborts and counts the rest; WebSockets are closed before they
+connect. The one context of a crawl (``harvest``) takes no downloads, runs no
+service workers, grants no permissions and keeps no profile on disk. A page
+whose guard could not be set up has every request aborted.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ import glob
 import logging
 import os
 import shutil
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +48,110 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--dns-prefetch-disable",
 )
 _ABORTED_TYPES = frozenset({"image", "font", "media", "stylesheet"})
 _SYSTEM_CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# URLs that load nothing from the network.
+_LOCAL_SCHEMES = ("data:", "blob:", "about:")
+
+CONTEXT = "harvest"
+CONTEXT_KWARGS: dict[str, Any] = {
+    "accept_downloads": False,
+    "service_workers": "block",
+    "permissions": [],
+    "ignore_https_errors": False,
+    "bypass_csp": False,
+}
+
+
+class BrowserGuard:
+    """The crawl's offsite rule, as the browser asks it (one crawl per process)."""
+
+    def __init__(self) -> None:
+        self.refusal: Callable[[str], str | None] | None = None
+        self.crawler: Any = None
+        self.pages: weakref.WeakSet[Any] = weakref.WeakSet()  # pages whose guard is set up
+        self.contexts: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def configure(self, refusal: Callable[[str], str | None], crawler: Any) -> None:
+        self.refusal = refusal
+        self.crawler = crawler
+
+    def count(self, reason: str) -> None:
+        stats = getattr(self.crawler, "stats", None)
+        if stats is not None:
+            stats.inc_value(f"harvest/browser/aborted/{reason}")
+
+
+GUARD = BrowserGuard()
 
 
 def should_abort(request: Any) -> bool:
-    """PLAYWRIGHT_ABORT_REQUEST: skip what a link harvester never looks at."""
-    return bool(request.resource_type in _ABORTED_TYPES)
+    """PLAYWRIGHT_ABORT_REQUEST: what the browser must not fetch.
+
+    Images, fonts, media and stylesheets (a link harvester never looks at
+    them), anything the offsite rule refuses, and everything a page asks for
+    before (or without) its guard in place.
+    """
+    if request.resource_type in _ABORTED_TYPES:
+        GUARD.count("resource")
+        return True
+    url = str(request.url)
+    try:
+        page = request.frame.page
+    except Exception:  # a service worker's or the browser's own request
+        page = None
+    if page is None or page not in GUARD.pages:
+        GUARD.count("unguarded")
+        log.debug("aborted a browser request of an unguarded page: %s", url[:200])
+        return True
+    if url.startswith(_LOCAL_SCHEMES):
+        return False
+    why = GUARD.refusal(url) if GUARD.refusal is not None else "no crawl to decide"
+    if why is not None:
+        GUARD.count("offsite")
+        log.debug("aborted a browser request: %s (%s)", url[:200], why)
+        return True
+    return False
+
+
+async def _route(route: Any, request: Any) -> None:
+    """The context's own route: it sees what page routes do not (popups)."""
+    if should_abort(request):
+        await route.abort()
+    else:
+        await route.fallback()
+
+
+async def _close_socket(ws: Any) -> None:
+    GUARD.count("websocket")
+    await ws.close(code=1008, reason="harvest: no WebSockets")
+
+
+async def init_page(page: Any, request: Any) -> None:
+    """playwright_page_init_callback: the guard, on every page before it navigates."""
+    context = page.context
+    if context not in GUARD.contexts:
+        await context.route("**", _route)
+        await context.route_web_socket("**", _close_socket)
+        GUARD.contexts.add(context)
+    await page.route_web_socket("**", _close_socket)
+    GUARD.pages.add(page)
+
+
+def browser_meta(*, include_page: bool) -> dict[str, Any]:
+    """The request meta of a page harvest loads in the browser."""
+    meta: dict[str, Any] = {
+        "playwright": True,
+        "playwright_context": CONTEXT,
+        "playwright_context_kwargs": dict(CONTEXT_KWARGS),
+        "playwright_page_init_callback": "harvest.spiders.browser.init_page",
+    }
+    if include_page:
+        meta["playwright_include_page"] = True
+        meta["playwright_page_goto_kwargs"] = {"wait_until": "domcontentloaded"}
+    return meta
 
 
 def playwright_chromium_installed() -> bool:

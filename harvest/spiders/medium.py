@@ -34,12 +34,13 @@ from harvest.db.queries import recently_crawled
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.frontier.scheduler import TOKEN as FRONTIER_TOKEN
 from harvest.items import ArticlePage, PageProblem, ProfilePage
-from harvest.links import host_of, is_medium_host
+from harvest.links import host_of, is_medium_host, is_public_hostname
 from harvest.medium import PageResult, PostRef
 from harvest.medium.ids import author_from_url
 from harvest.medium.urls import BaseUrlError, MediumUrls
 from harvest.spiders.args import CrawlArgs, SpiderArgumentError
-from harvest.spiders.browser import BrowserConfig
+from harvest.spiders.browser import GUARD as BROWSER_GUARD
+from harvest.spiders.browser import BrowserConfig, browser_meta
 from harvest.spiders.parsing import Parser, ParserDied, ParserError
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ _ROBOTS_REFUSAL = "Forbidden by robots.txt"
 
 class MediumSpider(scrapy.Spider):
     name = "medium"
-    # Offsite is decided per request by is_allowed_host() (OffsiteGuardMiddleware).
+    # Offsite is decided per request by refusal() (OffsiteGuardMiddleware).
     allowed_domains = None
     # set in from_crawler, where the settings are known
     urls: MediumUrls
@@ -112,6 +113,7 @@ class MediumSpider(scrapy.Spider):
         except BaseUrlError as exc:
             raise SpiderArgumentError(str(exc)) from None
         spider.browser = BrowserConfig.from_settings(settings)
+        BROWSER_GUARD.configure(spider.refusal, crawler)
         spider.browser_on_challenge = config.value(settings, "HARVEST_BROWSER_ON_CHALLENGE")
         spider.parser = Parser.from_settings(settings)
         n = spider.parser.workers
@@ -139,9 +141,9 @@ class MediumSpider(scrapy.Spider):
         return spider
 
     @staticmethod
-    def _parse_args(raw: dict[str, Any], *, require_target: bool) -> CrawlArgs:
+    def _parse_args(raw: dict[str, Any], *, require_target: bool, local: bool = True) -> CrawlArgs:
         try:
-            return CrawlArgs.parse(raw, require_target=require_target)
+            return CrawlArgs.parse(raw, require_target=require_target, local=local)
         except SpiderArgumentError as exc:
             raise SpiderArgumentError(f"medium spider: {exc}") from None
 
@@ -153,10 +155,10 @@ class MediumSpider(scrapy.Spider):
         """
         self.frontier = frontier
         if self.args.has_target:
-            record = self.args.as_record()
-            if frontier.job_args() != self._raw_args:
-                frontier.set_job(self._raw_args)
-            self.harvest_arguments = record
+            job = self.args.as_job(self._raw_args)  # urls_file read here, its URLs sent
+            if frontier.job_args() != job:
+                frontier.set_job(job)
+            self.harvest_arguments = self.args.as_record()
         else:
             self._adopt_job_args()
 
@@ -165,7 +167,8 @@ class MediumSpider(scrapy.Spider):
         raw = self.frontier.job_args()
         if raw is None:
             return False
-        self.args = self._parse_args(raw, require_target=True)
+        # What Redis says is the job, not this machine's: it names no local file.
+        self.args = self._parse_args(raw, require_target=True, local=False)
         self.harvest_arguments = self.args.as_record()
         return True
 
@@ -178,13 +181,22 @@ class MediumSpider(scrapy.Spider):
         depth, follow, limits).
         """
         if not self.args.has_target:
-            self._adopt_job_args()
+            self._adopt_job_args_or_say_why()
 
     async def frontier_seed_requests(self) -> AsyncIterator[scrapy.Request]:
         """Start requests of a job enqueued while this worker was waiting."""
-        if self._adopt_job_args():
+        if self._adopt_job_args_or_say_why():
             async for request in self._start_requests():
                 yield request
+
+    def _adopt_job_args_or_say_why(self) -> bool:
+        try:
+            return self._adopt_job_args()
+        except SpiderArgumentError as exc:
+            # A job in Redis that is not a valid crawl: this worker keeps waiting.
+            self.crawler.stats.inc_value("harvest/frontier/refused_job")
+            log.error("refused the shared job's arguments: %s", exc)
+            return False
 
     # -- offsite ------------------------------------------------------------------
 
@@ -193,10 +205,31 @@ class MediumSpider(scrapy.Spider):
         """Chromium for listings: on unless HARVEST_BROWSER=0 or -a browser=0."""
         return self.browser.enabled and self.args.browser
 
-    def is_allowed_host(self, host: str) -> bool:
-        """A host besides Medium's that this crawl may fetch from: the mirror, or
-        a publication's own domain that Medium named."""
-        return host == self.urls.mirror_host or host in self.publication_domains
+    def _learn_domain(self, host: str, *, share: bool = True) -> bool:
+        """Medium named a post on ``host``: the publication's own domain, which the
+        crawl may fetch from, unless it is no public name (an address, a local name)."""
+        if host in self.publication_domains:
+            return True
+        if not is_public_hostname(host):
+            self.crawler.stats.inc_value("harvest/posts/refused_host")
+            log.warning("not fetching posts on %s: not a public host name", host[:100])
+            return False
+        self.publication_domains.add(host)
+        if share and self.frontier is not None:
+            self.frontier.add_domain(host)  # the other workers fetch its posts too
+        return True
+
+    def knows_publication_domain(self, host: str) -> bool:
+        """Whether ``host`` is a publication domain this crawl (any of its workers) learnt."""
+        if host in self.publication_domains:
+            return True
+        if self.frontier is not None and self.frontier.has_domain(host):
+            return self._learn_domain(host, share=False)
+        return False
+
+    def refusal(self, url: str) -> str | None:
+        """Why this crawl must not request ``url`` (None: it may); see MediumUrls.refusal."""
+        return self.urls.refusal(url, self.publication_domains)
 
     # -- start --------------------------------------------------------------------
 
@@ -241,11 +274,7 @@ class MediumSpider(scrapy.Spider):
     def _listing(self, medium_url: str, depth: int, *, browser: bool = False) -> scrapy.Request:
         meta: dict[str, Any] = {"medium_url": medium_url, "harvest_depth": depth}
         if browser:
-            meta.update(
-                playwright=True,
-                playwright_include_page=True,
-                playwright_page_goto_kwargs={"wait_until": "domcontentloaded"},
-            )
+            meta.update(browser_meta(include_page=True))
         return scrapy.Request(
             self.urls.fetch_url(medium_url),
             callback=self.parse_listing_browser if browser else self.parse_listing,
@@ -267,9 +296,8 @@ class MediumSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
                 continue
             host = host_of(ref.url)
-            if host and not is_medium_host(host):
-                # Medium named a post on this domain: the publication's own.
-                self.publication_domains.add(host)
+            if host and not is_medium_host(host) and not self._learn_domain(host):
+                continue
             fresh.append(ref)
         if check and fresh and not a.recrawl and a.recrawl_days > 0:
             recent = await self._recently_crawled([r.post_id for r in fresh if r.post_id])
@@ -284,15 +312,44 @@ class MediumSpider(scrapy.Spider):
                 continue
             self.scheduled_posts.add(ref.post_id or ref.url)
             self.crawler.stats.inc_value("harvest/posts/scheduled")
-            out.append(
-                scrapy.Request(
-                    self.urls.fetch_url(ref.url),
-                    callback=self.parse_article,
-                    errback=self.errback_close_page,
-                    meta={"medium_url": ref.url, "harvest_depth": depth},
-                )
-            )
+            out.append(self._article(ref.url, depth))
         return out
+
+    def _article(self, medium_url: str, depth: int) -> scrapy.Request:
+        return scrapy.Request(
+            self.urls.fetch_url(medium_url),
+            callback=self.parse_article,
+            errback=self.errback_close_page,
+            meta={"medium_url": medium_url, "harvest_depth": depth},
+        )
+
+    def request_for(
+        self,
+        kind: str,
+        medium_url: str,
+        *,
+        depth: int = 0,
+        retry_times: int | None = None,
+        browser_tries: int | None = None,
+    ) -> scrapy.Request:
+        """One of this spider's requests, rebuilt from a shared-queue entry's fields
+        (harvest.frontier.schema): nothing of the entry's beyond them reaches it."""
+        if kind == "listing":
+            request = self._listing(medium_url, depth)
+        elif kind == "listing_browser":
+            request = self._listing(medium_url, depth, browser=True)
+        elif kind == "article":
+            request = self._article(medium_url, depth)
+        elif kind == "article_browser":
+            request = self._article_in_browser(self.urls.fetch_url(medium_url), medium_url, depth)
+        else:
+            raise ValueError(f"no request of kind {kind!r}")
+        if retry_times is not None:
+            request.meta["retry_times"] = retry_times
+            request.dont_filter = True  # a retry: its fingerprint is in the seen-set
+        if browser_tries is not None:
+            request.meta["harvest_browser_tries"] = browser_tries
+        return request
 
     async def _recently_crawled(self, ids: list[str]) -> set[str]:
         if self.db is None or not self.db.enabled or not ids:
@@ -484,7 +541,7 @@ class MediumSpider(scrapy.Spider):
             self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
             return
         if art.publication and art.publication.domain:
-            self.publication_domains.add(art.publication.domain)
+            self._learn_domain(art.publication.domain)
         self.scheduled_posts.add(art.post_id)
         yield ArticlePage(
             article=art,
@@ -532,6 +589,17 @@ class MediumSpider(scrapy.Spider):
             return
         if failure.check(IgnoreRequest) and not getattr(failure.value, "response", None):
             text = str(failure.value)
+            if request.meta.get("redirect_urls"):
+                # Medium's page sent us to a host the crawl may not fetch: not harvested.
+                self.crawler.stats.inc_value("harvest/requests/failed")
+                log.warning("failed %s: redirected to %s (%s)", url, request.url[:200], text)
+                yield PageProblem(
+                    url=url,
+                    kind="failed",
+                    reason=f"redirected to {request.url[:500]}: {text}",
+                    cause="redirected offsite",
+                )
+                return
             cause = "robots.txt" if text == _ROBOTS_REFUSAL else "offsite"
             self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
             log.info("skipped %s: %s", url, text)
@@ -560,7 +628,11 @@ class MediumSpider(scrapy.Spider):
             errback=self.errback_close_page,
             # Only harvest's own keys: Scrapy's (retry and redirect counts,
             # download latency) belong to the first fetch.
-            meta={"medium_url": medium_url, "harvest_depth": depth, "playwright": True},
+            meta={
+                "medium_url": medium_url,
+                "harvest_depth": depth,
+                **browser_meta(include_page=False),
+            },
             dont_filter=True,
         )
 

@@ -14,6 +14,9 @@ slower, not faster (bench/crawl.py: 250 vs 280 pages/s).
 
 A child that dies (a crash in the HTML parser, the OOM killer) fails the page
 it was parsing with that reason; the pages queued behind it go to a new child.
+So does a child that spends longer than HARVEST_PARSE_TIMEOUT seconds on one
+page: it is killed, and the page is kept as unparsed, so that no page, however
+it is built, can hold the crawl's parsing.
 """
 
 from __future__ import annotations
@@ -57,17 +60,25 @@ def default_workers() -> int:
 class Parser:
     """extract() inline or in child processes, awaited the same way."""
 
-    def __init__(self, workers: int) -> None:
+    # The module whose serve() the children run (tests put a slow one in its place).
+    child_module = "harvest.spiders.parsing"
+
+    def __init__(self, workers: int, timeout: float = 20.0) -> None:
         if workers < 0:
             raise ValueError("HARVEST_PARSE_WORKERS must be 0 or more")
         self.workers = workers
+        self.timeout = timeout
         self._children: list[_Child] = []
         self.restarts = 0
+        self.timeouts = 0
 
     @classmethod
     def from_settings(cls, settings: Any) -> Parser:
         workers = config.value(settings, "HARVEST_PARSE_WORKERS")
-        return cls(default_workers() if workers is None else workers)
+        return cls(
+            default_workers() if workers is None else workers,
+            config.value(settings, "HARVEST_PARSE_TIMEOUT"),
+        )
 
     async def parse(
         self,
@@ -185,13 +196,20 @@ class _Child:
         self.proc: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._timed_out = False
+        # When the oldest unanswered page became the one the child works on.
+        self.head_since = 0.0
         self.ring = _Ring() if hasattr(os, "memfd_create") else None
 
     async def submit(self, data: bytes, rest: tuple[Any, ...]) -> tuple[bool, Any]:
         slot = self.ring.place(data, self.pending) if self.ring is not None else None
         frame = _frame((slot, data if slot is None else None, *rest))
-        page = _Page(asyncio.get_running_loop().create_future(), frame, slot)
+        loop = asyncio.get_running_loop()
+        page = _Page(loop.create_future(), frame, slot)
+        if not self.pending:
+            self.head_since = loop.time()
         self.pending.append(page)
         try:
             await self._ensure_started()
@@ -235,7 +253,7 @@ class _Child:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            "from harvest.spiders.parsing import serve; "
+            f"from {self.owner.child_module} import serve; "
             f"serve(ring_fd={ring.fd if ring else None}, ring_size={_Ring.SIZE})",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -243,7 +261,24 @@ class _Child:
             pass_fds=(ring.fd,) if ring else (),
         )
         self._reader = asyncio.ensure_future(self._read())
+        if self._watchdog is None:
+            self._watchdog = asyncio.ensure_future(self._watch())
         self._starting = None
+
+    async def _watch(self) -> None:
+        """Kill a child stuck on one page for longer than the parse deadline."""
+        loop = asyncio.get_running_loop()
+        limit = self.owner.timeout
+        while not self._closed:
+            await asyncio.sleep(min(0.5, limit / 4))
+            proc = self.proc
+            if not self.pending or proc is None or proc.returncode is not None:
+                continue
+            if loop.time() - self.head_since > limit:
+                self._timed_out = True
+                self.owner.timeouts += 1
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
 
     async def _read(self) -> None:
         assert self.proc is not None
@@ -257,6 +292,7 @@ class _Child:
                 # child it started.
                 answer = pickle.loads(await stdout.readexactly(size))  # noqa: S301
                 page = self.pending.popleft()
+                self.head_since = asyncio.get_running_loop().time()
                 if not page.future.done():
                     page.future.set_result(answer)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -267,15 +303,26 @@ class _Child:
         code = await self.proc.wait()
         if self._closed:
             return
+        timed_out, self._timed_out = self._timed_out, False
         if self.pending:
             # The oldest page was the one being parsed: it fails with the
             # reason; the rest were never started and go to a new child.
             page = self.pending.popleft()
+            self.head_since = asyncio.get_running_loop().time()
+            why = (
+                f"parsing took longer than {self.owner.timeout:g} s (HARVEST_PARSE_TIMEOUT)"
+                if timed_out
+                else f"parser process exited with code {code} while parsing this page"
+            )
             if not page.future.done():
-                page.future.set_exception(
-                    ParserDied(f"parser process exited with code {code} while parsing this page")
-                )
-        log.warning("parser process exited with code %s: starting a new one", code)
+                page.future.set_exception(ParserDied(why))
+        if timed_out:
+            log.warning(
+                "a page took longer than %g s to parse: parsing goes on in a new process",
+                self.owner.timeout,
+            )
+        else:
+            log.warning("parser process exited with code %s: starting a new one", code)
         self.owner.restarts += 1
         self.proc = None
         await self._ensure_started()
@@ -292,6 +339,8 @@ class _Child:
             self.ring = None
         if self._reader is not None:
             self._reader.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         proc = self.proc
         if proc is not None:
             # Closing the transport ends the child (it reads end of input,

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -193,6 +194,9 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
     assert last == [("failed", "nothing was reachable: every page failed to connect")]
     log = (tmp_path / "scrapyd.log").read_text()
     assert "Process died: exitstatus=1" in log and "job='offline'" in log
+    # scrapyd's job logs hold URLs and page text: the service user's alone
+    job_logs = list((tmp_path / "run" / "logs").rglob("*.log"))
+    assert job_logs and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in job_logs)
 
 
 @pytest.mark.parametrize(

@@ -224,10 +224,10 @@ def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_requ
     # take them before it handles a page of the job (seen once in CI: the
     # second worker fetched the sitemap index with no date range, found no
     # day in range, and the job ended with nothing stored).
-    from scrapy import Request
     from scrapy.utils.test import get_crawler
 
     from harvest.frontier import scheduler as frontier_scheduler
+    from harvest.frontier import schema
     from harvest.frontier.scheduler import FrontierScheduler
     from harvest.spiders.medium import MediumSpider
 
@@ -250,7 +250,9 @@ def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_requ
             get_crawler(MediumSpider, settings), sitemap="2024-01-01..2024-01-03"
         )
         assert first.frontier is not None
-        first.frontier.push(None, scheduler.queue._encode_request(Request("http://127.0.0.1:9/x")))
+        first.frontier.push(
+            None, schema.encode(first.request_for("listing", "https://medium.com/x"), first)
+        )
         first.frontier.flush_releases()
         assert scheduler.next_request() is not None
         assert late.args.has_target

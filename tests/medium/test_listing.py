@@ -116,7 +116,11 @@ def test_synthetic_2025_tag_page_reads_only_cards() -> None:
       <a rel="noopener follow" href="/pub/one-0123456789ab?source=tag_recommended_feed---a---0">One</a>
     </div></article>
     <article data-testid="post-preview"><div role="link" data-href="https://other.example/two-abcdef012345">
+      in <a href="https://other.example/?source=tag_recommended_feed">Other</a>
       <a href="https://other.example/two-abcdef012345?source=tag_recommended_feed---a---1">Two</a>
+    </div></article>
+    <article data-testid="post-preview"><div role="link" data-href="https://evil.example/x-bbbbbbbbbbbb">
+      <a href="https://evil.example/x-bbbbbbbbbbbb">not attributed to any publication</a>
     </div></article></body></html>"""
     result = extract(html, "https://medium.com/tag/seo")
     assert [(p.post_id, p.url, p.author, p.publication, p.site) for p in result.posts] == [

@@ -54,8 +54,9 @@ def test_text_repairs() -> None:
     item = run(p, page(links=[link], title="title\x00" + "x" * 5000))
     assert item.article.title == ("title" + "x" * 5000)[:MAX_TEXT_LENGTH]
     assert item.links[0].anchor_text == "nul and lone \ufffd surrogate"
-    assert stats.get_value("harvest/normalize/repaired/title") == 1
-    assert stats.get_value("harvest/normalize/links_repaired") == 1
+    assert stats.get_value("harvest/normalize/repaired/title") == 1  # cut to its length
+    # the NUL of the title and the NUL and surrogate of the anchor
+    assert stats.get_value("harvest/normalize/repaired/text") == 2
 
 
 def test_bad_links_rejected_good_ones_made_consistent() -> None:

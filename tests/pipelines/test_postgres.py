@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrapy import Spider, signals
+from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 import harvest.db.store as store
+from harvest.crawl.outcome import decide
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.connection import Embedded, connect, with_database
 from harvest.pipelines.postgres import PostgresPipeline
+from harvest.signals import crawl_outcome
 from tests.db.test_store import T0, make_link, make_page
 from tests.pg import rows, scalar
 
@@ -34,11 +36,11 @@ def make_pipeline(dsn: str, **settings: Any) -> tuple[PostgresPipeline, Any]:
 
 
 async def close(p: PostgresPipeline, reason: str = "finished") -> None:
-    """The spider closes: the pipeline's close, then spider_closed (which ends the run row)."""
+    """The spider closes: the pipeline's close, then the crawl's outcome (which ends the
+    run row), as the outcome extension sends it."""
     await p.close_spider()
-    await p.crawler.signals.send_catch_log_async(
-        signal=signals.spider_closed, spider=p.crawler.spider, reason=reason
-    )
+    outcome = decide(p.crawler.stats.get_stats(), reason)
+    await p.crawler.signals.send_catch_log_async(signal=crawl_outcome, outcome=outcome)
 
 
 def pages(n: int, links_each: int = 3, start: int = 0, at: Any = T0) -> list[Any]:
@@ -255,7 +257,7 @@ def test_nul_bytes_through_both_pipelines_are_stored_clean(db_dsn: str) -> None:
     assert rows(conn, "SELECT anchor_text FROM links ORDER BY position") == [("nulbyte",), ("t",)]
     assert scalar(conn, "SELECT title FROM posts") == "title"
     conn.close()
-    assert stats.get_value("harvest/normalize/repaired/title") == 1
+    assert stats.get_value("harvest/normalize/repaired/text") == 2
 
 
 HOSTILE = [

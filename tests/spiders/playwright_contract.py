@@ -27,7 +27,8 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler  # noqa: E
 from twisted.internet import reactor  # noqa: E402
 from twisted.internet.defer import Deferred  # noqa: E402
 
-from harvest.spiders.browser import BrowserConfig  # noqa: E402
+from harvest.medium.urls import MediumUrls  # noqa: E402
+from harvest.spiders.browser import GUARD, BrowserConfig, browser_meta  # noqa: E402
 
 
 class Page(BaseHTTPRequestHandler):
@@ -64,9 +65,11 @@ async def run(pages: int) -> dict[str, Any]:
     crawler = get_crawler(Spider, settings.copy_to_dict())
     crawler.spider = Spider.from_crawler(crawler, name="contract")
     handler = build_from_crawler(ScrapyPlaywrightDownloadHandler, crawler)
+    GUARD.configure(MediumUrls.from_base(base).refusal, crawler)
     await crawler.signals.send_catch_log_async(signal=signals.engine_started)
     started_at_engine_start = count.starts
-    requests = [Request(f"{base}/p{i}", meta={"playwright": True}) for i in range(pages)]
+    meta = browser_meta(include_page=False)
+    requests = [Request(f"{base}/p{i}", meta=dict(meta)) for i in range(pages)]
     results = await asyncio.gather(
         *(handler.download_request(r) for r in requests), return_exceptions=True
     )

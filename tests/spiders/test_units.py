@@ -6,16 +6,13 @@ import asyncio
 from datetime import date
 
 import pytest
-from scrapy import Spider
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from harvest.medium.urls import BaseUrlError, MediumUrls
-from harvest.middlewares import OffsiteGuardMiddleware
 from harvest.spiders.args import CrawlArgs, SpiderArgumentError
-from harvest.spiders.browser import CHROMIUM_ARGS, BrowserConfig, BrowserError, should_abort
+from harvest.spiders.browser import CHROMIUM_ARGS, BrowserConfig, BrowserError, browser_meta
 
 
 def test_args_parse_everything() -> None:
@@ -117,9 +114,6 @@ def test_no_mirror_fetches_medium_itself_and_bad_bases_are_refused() -> None:
     for bad in ("file:///etc", "javascript:alert(1)", "ftp://x", "http://", "http://h/?q=1"):
         with pytest.raises(BaseUrlError):
             MediumUrls.from_base(bad)
-    assert urls.is_crawlable("https://ev.medium.com/x")
-    assert urls.is_crawlable("https://www.pub.example/x", frozenset({"pub.example"}))
-    assert not urls.is_crawlable("https://twitter.com/x", frozenset({"pub.example"}))
 
 
 def test_browser_config() -> None:
@@ -137,40 +131,6 @@ def test_browser_config() -> None:
         BrowserConfig.from_settings(
             Settings({"HARVEST_CHROMIUM": "/x", "HARVEST_BROWSER_PAGES": 0})
         )
-
-    class Req:
-        def __init__(self, kind: str) -> None:
-            self.resource_type = kind
-
-    assert (
-        should_abort(Req("image"))
-        and should_abort(Req("font"))
-        and not should_abort(Req("document"))
-    )
-
-
-def test_offsite_guard_refuses_outbound_targets() -> None:
-    crawler = get_crawler(Spider)
-    crawler.stats.open_spider()
-
-    class S(Spider):
-        name = "s"
-
-        def is_allowed_host(self, host: str) -> bool:
-            return host in {"pub.example", "127.0.0.1"}
-
-    crawler.spider = S()
-    guard = OffsiteGuardMiddleware.from_crawler(crawler)
-    for ok in (
-        "https://medium.com/x",
-        "https://ev.medium.com/x",
-        "https://pub.example/x",
-        "http://127.0.0.1:8/x",
-    ):
-        assert guard.process_request(Request(ok)) is None
-    with pytest.raises(IgnoreRequest):
-        guard.process_request(Request("https://twitter.com/someone"))
-    assert crawler.stats.get_value("harvest/offsite_refused") == 1
 
 
 def test_an_article_missing_from_the_server_html_goes_to_the_browser_afresh() -> None:
@@ -195,6 +155,6 @@ def test_an_article_missing_from_the_server_html_goes_to_the_browser_afresh() ->
 
     (out,) = asyncio.run(collect())
     assert isinstance(out, Request)
-    assert out.meta == {"medium_url": url, "harvest_depth": 1, "playwright": True}
+    assert out.meta == {"medium_url": url, "harvest_depth": 1, **browser_meta(include_page=False)}
     assert out.dont_filter
     assert crawler.stats.get_value("harvest/pages/article_retried_in_browser") == 1

@@ -13,15 +13,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import re
+import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
+import platformdirs
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
 from harvest.config import SettingError
 from harvest.crawl import StartupError
 from harvest.crawl.outcome import USAGE_EXIT, CrawlOutcome
+from harvest.db.connection import mask_dsn
 from harvest.spiders.args import SpiderArgumentError
 
 # Raised before the first request by what the user gave: one line, exit 2.
@@ -36,12 +42,22 @@ class Command(ScrapyCrawl):
             "Run a spider; the exit status says how the crawl went (README: What a crawl tells you)"
         )
 
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Before Scrapy opens the log file: the log, the kept pages and the data
+        # directories are the operator's alone (page text, URLs, sometimes DSNs).
+        os.umask(0o077)
+        keep_secrets_out_of_the_log()
+        super().process_options(args, opts)
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        os.umask(0o077)
         if len(args) != 1:
             raise UsageError(
                 "give one spider" if not args else "running more than one spider is not supported"
             )
         assert self.crawler_process is not None
+        assert self.settings is not None
+        _telnet_password_to_a_file(self.settings)
         try:
             crawler = self.crawler_process.create_crawler(args[0])
         except EXPECTED_ERRORS as exc:
@@ -77,6 +93,61 @@ class Command(ScrapyCrawl):
             return
         print(f"harvest: {exc}", file=sys.stderr)
         self.exitcode = USAGE_EXIT if isinstance(exc, USAGE_ERRORS) else 1
+
+
+_SECRET_SETTING_RE = re.compile(
+    r"('[A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN)[A-Z0-9_]*':\s*)(\((?:[^()])*?\)|'[^']*'|\"[^\"]*\")"
+)
+_URL_SETTING_RE = re.compile(r"('[A-Z0-9_]*(?:_URL|DSN)':\s*)(\((?:[^()])*?\)|'[^']*'|\"[^\"]*\")")
+
+
+def _masked_settings(text: str) -> str:
+    """Scrapy's "Overridden settings" dump with passwords and DSNs' passwords masked."""
+    text = _SECRET_SETTING_RE.sub(r"\1'***'", text)
+
+    def mask_url(m: re.Match[str]) -> str:
+        pieces = re.findall(r"'([^']*)'|\"([^\"]*)\"", m.group(2))
+        value = "".join(a or b for a, b in pieces)
+        return m.group(1) + repr(mask_dsn(value))
+
+    return _URL_SETTING_RE.sub(mask_url, text)
+
+
+class _SecretFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith("Telnet Password"):
+            return False
+        if message.startswith("Overridden settings") and isinstance(record.args, dict):
+            record.args = {
+                **record.args,
+                "settings": _masked_settings(str(record.args["settings"])),
+            }
+        return True
+
+
+def keep_secrets_out_of_the_log() -> None:
+    """Scrapy logs a telnet password it made up, and every setting given with -s
+    (TELNETCONSOLE_PASSWORD, HARVEST_DATABASE_URL with its password...): not here."""
+    for name in ("scrapy.extensions.telnet", "scrapy.crawler"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _SecretFilter) for f in logger.filters):
+            logger.addFilter(_SecretFilter())
+
+
+def _telnet_password_to_a_file(settings: Any) -> None:
+    """A telnet console asked for gets a password Scrapy does not log (it logs the
+    ones it makes up): one of the operator's, or a new one in an owner-only file."""
+    if not settings.getbool("TELNETCONSOLE_ENABLED") or settings.get("TELNETCONSOLE_PASSWORD"):
+        return
+    path = Path(platformdirs.user_data_dir("harvest")) / "telnet-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_hex(16)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    settings.set("TELNETCONSOLE_PASSWORD", password, priority="cmdline")
+    print(f"harvest: the telnet console's password is in {path}", file=sys.stderr)
 
 
 def _collect_failure(started: Any, failures: list[BaseException]) -> None:

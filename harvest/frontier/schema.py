@@ -1,0 +1,157 @@
+"""Requests in the shared queue: a strict schema of harvest's own, never a request dump.
+
+Whoever can write to the queue must not be able to command a worker. So an
+entry carries only what harvest needs to rebuild one of its own requests, and
+the worker rebuilds it with its own spider (:meth:`MediumSpider.request_for`):
+
+    {"v": 1, "kind": "article", "url": "https://medium.com/@a/post-0123456789ab",
+     "depth": 0, "priority": 0}
+
+plus, where they apply, ``retry_times``, ``redirect_times``, ``browser_tries``
+and ``refuse`` (the host gate's reason to fail the page without fetching it). ``kind`` is one of
+:data:`KINDS`, which fixes the callback and whether the browser loads the page;
+``url`` is the Medium address (http or https, on Medium or a publication
+domain the crawl knows, never a local file); the worker maps it to its own
+fetch address. Everything else a Scrapy request can carry (other meta,
+headers, cookies, a proxy, a body, Playwright's context and launch options, a
+callback by name, a class to import) has no field here, so an entry cannot
+set it. An entry that does not fit is refused with :class:`QueueEntryError`,
+counted and logged by the scheduler, which goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harvest.links import host_of, is_medium_host
+
+VERSION = 1
+# kind -> (callback name, loaded in the browser)
+KINDS: dict[str, tuple[str, bool]] = {
+    "listing": ("parse_listing", False),
+    "listing_browser": ("parse_listing_browser", True),
+    "article": ("parse_article", False),
+    "article_browser": ("parse_article", True),
+}
+MAX_ENTRY_BYTES = 16 * 1024
+MAX_URL = 2048
+# field -> (type, smallest, largest); url, kind and refuse are checked apart
+_NUMBERS = {
+    "depth": (0, 100),
+    "priority": (-1_000_000, 1_000_000),
+    "retry_times": (0, 100),
+    "redirect_times": (0, 100),
+    "browser_tries": (0, 10),
+}
+_FIELDS = frozenset({"v", "kind", "url", "refuse", *_NUMBERS})
+# Request meta the schema carries, and the field it goes in.
+_META = {
+    "harvest_depth": "depth",
+    "retry_times": "retry_times",
+    "redirect_times": "redirect_times",
+    "harvest_browser_tries": "browser_tries",
+}
+REFUSE_META = "harvest_refuse"
+
+
+class QueueEntryError(ValueError):
+    """A queue entry that harvest will not turn into a request."""
+
+
+def kind_of(request: Any, spider: Any) -> str:
+    """The kind of one of the spider's own requests."""
+    callback = getattr(request.callback, "__name__", None)
+    browser = bool(request.meta.get("playwright"))
+    for kind, (name, in_browser) in KINDS.items():
+        if name == callback and in_browser == browser:
+            return kind
+    raise QueueEntryError(f"not a request of harvest's: callback {callback!r}")
+
+
+def encode(request: Any, spider: Any) -> bytes:
+    # The address the request goes to, as a Medium URL: after a redirect, its target.
+    url = spider.urls.medium_url(request.url)
+    entry: dict[str, Any] = {
+        "v": VERSION,
+        "kind": kind_of(request, spider),
+        "url": url,
+        "priority": int(request.priority),
+    }
+    for key, field in _META.items():
+        value = request.meta.get(key)
+        if value is not None:
+            entry[field] = int(value)
+    entry.setdefault("depth", 0)
+    refuse = request.meta.get(REFUSE_META)
+    if refuse is not None:
+        entry["refuse"] = str(refuse)[:1000]
+    return json.dumps(entry, separators=(",", ":")).encode("utf-8")
+
+
+def decode(data: bytes | str, spider: Any) -> Any:
+    """The spider's own request for an entry; QueueEntryError if it does not fit."""
+    entry = parse(data)
+    url = entry["url"]
+    host = host_of(url)
+    if host is None or not (is_medium_host(host) or spider.knows_publication_domain(host)):
+        raise QueueEntryError(f"{host or url[:100]!r} is neither Medium nor a known publication")
+    request = spider.request_for(
+        entry["kind"],
+        url,
+        depth=entry.get("depth", 0),
+        retry_times=entry.get("retry_times"),
+        browser_tries=entry.get("browser_tries"),
+    )
+    request.priority = entry.get("priority", 0)
+    if "redirect_times" in entry:
+        request.meta["redirect_times"] = entry["redirect_times"]
+        request.dont_filter = True
+    if "refuse" in entry:
+        request.meta[REFUSE_META] = entry["refuse"]
+    return request
+
+
+def parse(data: bytes | str) -> dict[str, Any]:
+    """The entry as a checked dictionary (no spider needed)."""
+    if len(data) > MAX_ENTRY_BYTES:
+        raise QueueEntryError(f"an entry of {len(data)} bytes")
+    try:
+        entry = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise QueueEntryError("not JSON") from None
+    if not isinstance(entry, dict):
+        raise QueueEntryError("not a JSON object")
+    extra = sorted(str(k) for k in entry if k not in _FIELDS)
+    if extra:
+        raise QueueEntryError(f"fields harvest does not know: {', '.join(extra)[:200]}")
+    if entry.get("v") != VERSION:
+        raise QueueEntryError(f"version {entry.get('v')!r}, not {VERSION}")
+    if entry.get("kind") not in KINDS:
+        raise QueueEntryError(f"kind {str(entry.get('kind'))[:50]!r}")
+    url = entry.get("url")
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        raise QueueEntryError("no URL, or one that is too long")
+    if not url.startswith(("http://", "https://")):
+        raise QueueEntryError(f"a URL that is not http(s): {url[:100]!r}")
+    for field, (least, most) in _NUMBERS.items():
+        value = entry.get(field)
+        if value is None:
+            continue
+        if type(value) is not int or not least <= value <= most:
+            raise QueueEntryError(f"{field} {str(value)[:50]!r}")
+    refuse = entry.get("refuse")
+    if refuse is not None and (not isinstance(refuse, str) or len(refuse) > 1000):
+        raise QueueEntryError("refuse is not a short text")
+    return entry
+
+
+# scrapy-redis builds its queue with a serializer; harvest's scheduler never
+# uses it (entries go through encode and decode above), and this one makes
+# sure nothing else could, pickle included.
+def dumps(obj: Any) -> bytes:
+    raise QueueEntryError("the shared queue takes harvest's entries only (harvest.frontier.schema)")
+
+
+def loads(data: Any) -> Any:
+    raise QueueEntryError("the shared queue takes harvest's entries only (harvest.frontier.schema)")

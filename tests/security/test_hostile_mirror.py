@@ -1,0 +1,46 @@
+"""A hostile mirror: its pages attack the crawler's browser, its redirects point at
+other hosts and ports, its listings name post-like URLs on them. Not one request
+may reach any host but the mirror (real Chromium, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sim.crawl import crawl_report, finish, start_crawl
+from tests.sim.server import Canary, SimServer
+
+pytestmark = pytest.mark.slow
+
+
+def test_no_request_reaches_another_host_or_port(db_dsn: str) -> None:
+    with Canary() as canary, SimServer(seed=1, size=24) as sim:
+        sim.canary = canary.url
+        manifest = sim.manifest()
+        seo = manifest["tags"]["seo"]
+        moved = next(
+            p for p in seo if manifest["posts"][p]["url"].startswith("https://medium.com/")
+        )
+        path = "/" + manifest["posts"][moved]["url"].split("/", 3)[3]
+        # one article redirects to the canary, as if to scrapyd's API on this machine
+        sim.redirects[path] = f"{canary.url}/addversion.json"
+        err = finish(
+            start_crawl(
+                sim.url,
+                db_dsn,
+                ["tags=seo"],
+                {"HARVEST_SCROLL_PAUSE_MS": "300", "HARVEST_SCROLL_WAIT_MS": "1500"},
+            ),
+            status=3,  # the redirected article was not harvested, and says so
+        )
+        hits = list(canary.hits)
+    assert hits == [], hits
+    # the browser did meet the attacks, and aborted them
+    assert "'harvest/browser/aborted/offsite'" in err
+    assert "'harvest/browser/aborted/websocket'" in err or "websocket" not in err
+    report = crawl_report(db_dsn)
+    failed = {f["url"]: f for f in report["failures"]}
+    assert failed[manifest["posts"][moved]["url"]]["reason"].startswith(
+        f"redirected to {canary.url}/addversion.json"
+    )
+    # the listing's trap cards made neither posts nor fetches
+    assert "trap-aaaaaaaaaaaa" not in err.replace("'", "")

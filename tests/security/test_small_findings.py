@@ -1,0 +1,139 @@
+"""The smaller findings: terminal escapes, masked secrets, a report's script, short
+exports, planted links."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from harvest import output
+from harvest.db.connection import mask_dsn
+from harvest.pipelines.normalize import NormalizePipeline
+from harvest.unparsed import UnparsedStore
+from tests.db.test_store import T0, make_link, make_page
+from tests.pipelines.test_postgres import close, make_pipeline
+
+BIN = Path(sys.executable).parent
+
+
+def test_tables_show_escape_sequences_instead_of_sending_them() -> None:
+    out = io.StringIO()
+    anchor = "click\x1b]0;pwned\x07 \x1b[2J\u202etxt.exe"
+    output.write(out, "table", ["anchor_text"], [(anchor,)])
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b]0;pwned\\x07" in text and "\\u202e" in text
+    # data formats keep the text as it is (JSON escapes it, CSV quotes it)
+    out = io.StringIO()
+    output.write(out, "json", ["anchor_text"], [(anchor,)])
+    assert json.loads(out.getvalue())["anchor_text"] == anchor
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secret"),
+    [
+        ("postgresql://harvest:s3cr3t@db:5432/h", "s3cr3t"),
+        ("postgresql://harvest:s3cr3t@db/h?sslpassword=k3y&application_name=x", "k3y"),
+        ("postgresql://harvest@db/h?password=s3cr3t", "s3cr3t"),
+        ("host=db user=harvest password=s3cr3t", "s3cr3t"),
+        ("host=db user=harvest password='two words s3cr3t' dbname=h", "s3cr3t"),
+        ("unix://:s3cr3t@/run/redis/redis.sock?db=0", "s3cr3t"),
+        ("unix:///run/redis/redis.sock?password=s3cr3t&db=0", "s3cr3t"),
+        ("rediss://worker:s3cr3t@redis.internal:6380/1", "s3cr3t"),
+        ("https://harvest:s3cr3t@crawl.example.org/", "s3cr3t"),
+    ],
+)
+def test_every_password_of_a_dsn_is_masked(dsn: str, secret: str) -> None:
+    masked = mask_dsn(dsn)
+    assert secret not in masked and "***" in masked
+    assert secret not in mask_dsn(masked)
+
+
+def test_enqueue_prints_a_unix_socket_redis_url_masked() -> None:
+    # The URL is refused before any connection (no such socket): what it says matters.
+    proc = subprocess.run(
+        [
+            str(BIN / "harvest"),
+            "enqueue",
+            "tags=seo",
+            "--redis",
+            "unix://:s3cr3t@/nonexistent.sock",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "s3cr3t" not in proc.stdout + proc.stderr
+
+
+def test_a_title_cannot_break_the_reports_script(db_dsn: str, tmp_path: Path) -> None:
+    title = "<!--<script>alert(1)</script>--> & </script><script>x"
+    p, stats = make_pipeline(db_dsn)
+    page = make_page("0123456789ab", [make_link("https://a.example/", 0)], T0, title=title)
+
+    async def scenario() -> None:
+        await p.open_spider()
+        await p.process_item(await NormalizePipeline(stats).process_item(page))
+        await close(p)
+
+    asyncio.run(scenario())
+    report = tmp_path / "r.html"
+    env = {**os.environ, "DATABASE_URL": db_dsn}
+    subprocess.run(
+        [str(BIN / "harvest"), "report", "--domain", "a.example", "-o", str(report)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    tree = LexborHTMLParser(report.read_text())
+    scripts = tree.css("script")
+    assert len(scripts) == 2
+    numbers = json.loads(scripts[0].text())
+    assert title in json.dumps(numbers, ensure_ascii=False)  # the same text, escaped
+    assert "sort" in scripts[1].text()  # the sort script came through whole
+
+
+def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "links.parquet"
+    target.write_bytes(b"an older, complete export")
+
+    def rows() -> Any:
+        yield [(1, "a")]
+        raise RuntimeError("the connection dropped")
+
+    from harvest.exports import write_rows
+
+    with pytest.raises(RuntimeError), output.atomic_path(target) as path:
+        write_rows(["n", "s"], rows(), "parquet", path)
+    assert target.read_bytes() == b"an older, complete export"  # not cut short
+    assert [p.name for p in tmp_path.iterdir()] == ["links.parquet"]  # no partial left
+
+
+def test_the_unparsed_store_does_not_follow_planted_links(tmp_path: Path) -> None:
+    store = UnparsedStore(tmp_path / "kept")
+    (tmp_path / "kept").mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    url = "https://medium.com/@a/x-0123456789ab"
+    # the names a save used to write through: <key>.html.tmp and <key>.html
+    first = store.save(url, b"<html>first", "r")
+    for name in (first.name, first.name + ".tmp", first.with_suffix(".json").name + ".tmp"):
+        path = tmp_path / "kept" / name
+        path.unlink(missing_ok=True)
+        path.symlink_to(victim)
+    store.save(url, b"<html>second", "r")
+    assert victim.read_text() == "precious"
+    assert not first.is_symlink() and first.read_bytes() == b"<html>second"
+    # and reparse never reads through a link it finds
+    (tmp_path / "kept" / "planted.json").symlink_to(victim)
+    assert [k.url for k in store] == [url]
