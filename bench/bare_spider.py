@@ -6,6 +6,8 @@ bench/crawl.py runs it beside harvest; run alone, it ends with its own figure:
 """
 
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import scrapy
 
@@ -13,18 +15,18 @@ import scrapy
 class BareSpider(scrapy.Spider):
     name = "bare"
 
-    def __init__(self, urls_file: str, **kwargs: object) -> None:
+    def __init__(self, urls_file: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         with open(urls_file, encoding="utf-8") as fh:
             self.start_urls = [line.strip() for line in fh if line.strip()]
         self._started = time.perf_counter()
 
-    async def start(self):  # type: ignore[override]
+    async def start(self) -> AsyncIterator[scrapy.Request]:
         self._started = time.perf_counter()
         for url in self.start_urls:
             yield scrapy.Request(url, callback=self.parse)
 
-    def parse(self, response):  # type: ignore[override]
+    def parse(self, response: Any, **kwargs: Any) -> None:
         # downloading is all it does: the body is dropped unread
         return None
 

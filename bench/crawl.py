@@ -38,6 +38,7 @@ import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -48,9 +49,9 @@ from harvest.db.connection import Embedded  # noqa: E402
 from harvest.medium.urls import MediumUrls  # noqa: E402
 from harvest.settings import CONCURRENT_ITEMS as HARVEST_CONCURRENT_ITEMS  # noqa: E402
 from harvest.settings import METAREFRESH_ENABLED as HARVEST_METAREFRESH  # noqa: E402
+from harvest.sim.model import build_world  # noqa: E402
+from harvest.sim.render import article_page  # noqa: E402
 from tests.pg import Server  # noqa: E402
-from tests.sim.model import build_world  # noqa: E402
-from tests.sim.render import article_page  # noqa: E402
 
 ADVERTOOLS = "advertools==0.18.0"
 
@@ -86,13 +87,23 @@ def crawl_settings(concurrency: int, **extra: object) -> list[str]:
 # a spider that does nothing: Scrapy starts CONCURRENT_ITEMS tasks per response,
 # and looks for a meta refresh in every HTML body. The "tuned" baselines get
 # harvest's values; a bare spider is ~50 % faster with them (450 -> 687 pages/s).
-TUNED = {"CONCURRENT_ITEMS": HARVEST_CONCURRENT_ITEMS, "METAREFRESH_ENABLED": HARVEST_METAREFRESH}
+TUNED: dict[str, object] = {
+    "CONCURRENT_ITEMS": HARVEST_CONCURRENT_ITEMS,
+    "METAREFRESH_ENABLED": HARVEST_METAREFRESH,
+}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    """The fallback file server, without a log line per request (it would cost a core)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 class StaticServer:
@@ -119,8 +130,7 @@ class StaticServer:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"nginx did not start with {conf}")
         else:
-            handler = partial(SimpleHTTPRequestHandler, directory=str(self.root))
-            handler.log_message = lambda *a: None  # type: ignore[method-assign]
+            handler = partial(_QuietFiles, directory=str(self.root))
             self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
             threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self

@@ -40,14 +40,14 @@ def main() -> None:
         for _ in range(args.repeat):
             for data in pages:
                 lxml.html.fromstring(data)
-        return n / (time.perf_counter() - start)
+        return float(n / (time.perf_counter() - start))
 
     def run_extract() -> float:
         start = time.perf_counter()
         for _ in range(args.repeat):
             for data in pages:
                 extract(data)
-        return n / (time.perf_counter() - start)
+        return float(n / (time.perf_counter() - start))
 
     run_lxml(), run_extract()  # warm caches and imports
     ours: list[float] = []

@@ -1,146 +1,16 @@
-"""The demo: crawl a local simulated Medium into the embedded PostgreSQL, and check it.
+"""The README's main job: ``harvest demo`` (harvest/sim/demo.py), run from a checkout.
 
-Starts the simulator (tests/sim) on 127.0.0.1, runs `scrapy crawl medium` on
-two of its tags with the browser scrolling the listings, checks that the
-database holds exactly the posts and links the simulator's manifest gives for
-those tags, then prints `harvest top-domains` and `harvest stats` and writes
-the audit report to .demo/report.html. The data stays in .demo/pgdata; the
-embedded server stops when the demo ends.
-
-    .venv/bin/python deploy/demo.py [--size 60] [--tags seo,programming]
-                                    [--challenge REGEX] [--data DIR]
-
-It exits 0 when the crawl stored everything; otherwise with the crawl's own exit
-status (see README: What a crawl tells you) after listing the pages it could
-not harvest, or 1 when the stored data differ from the manifest. --challenge
-makes the simulator answer paths matching REGEX with Cloudflare challenges.
+.venv/bin/python deploy/demo.py [--size 60] [--tags seo,programming] [--challenge REGEX]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harvest.db import connection as dbconn  # noqa: E402
-from tests.sim.server import Faults, SimServer  # noqa: E402
-
-Links = Counter[tuple[str, str, str]]
-
-
-def stored(pgdata: Path) -> tuple[set[str], Links]:
-    """The posts, and the live links as (post, target, location), in the demo's database."""
-    embedded = dbconn.Embedded(pgdata)
-    conn = dbconn.connect(embedded.start())
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT medium_id FROM posts")
-            posts = {row[0] for row in cur.fetchall()}
-            cur.execute(
-                "SELECT p.medium_id, l.target_url, l.location FROM links l "
-                "JOIN posts p USING (post_id) WHERE l.lost_at IS NULL"
-            )
-            links = Counter((a, b, c) for a, b, c in cur.fetchall())
-    finally:
-        conn.close()
-        embedded.close()
-    return posts, links
-
-
-def expected(manifest: dict[str, Any], tags: list[str]) -> tuple[set[str], Links]:
-    posts = {pid for tag in tags for pid in manifest["tags"].get(tag, [])}
-    links = Counter(
-        (pid, link["target_url"], link["location"])
-        for pid in posts
-        for link in manifest["posts"][pid]["links"]
-    )
-    return posts, links
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=60, help="posts in the simulated Medium")
-    parser.add_argument("--tags", default="seo,programming")
-    parser.add_argument("--challenge", help="challenge the simulator's paths matching this")
-    parser.add_argument("--data", default=str(ROOT / ".demo"), help="where the data goes")
-    args = parser.parse_args()
-    data = Path(args.data).resolve()
-    tags = [t.strip() for t in args.tags.split(",") if t.strip()]
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HARVEST_DATABASE_URL")}
-    env["HARVEST_PGDATA"] = str(data / "pgdata")
-    env["HARVEST_UNPARSED_DIR"] = str(data / "unparsed")
-    faults = Faults(challenge=args.challenge) if args.challenge else None
-    with SimServer(seed=7, size=args.size, faults=faults) as sim:
-        print(f"simulated Medium with {args.size} posts at {sim.url}", flush=True)
-        manifest = sim.manifest()
-        crawl = [
-            str(bin_dir / "scrapy"),
-            "crawl",
-            "medium",
-            "-a",
-            f"tags={','.join(tags)}",
-            "-a",
-            "recrawl=1",
-            "-s",
-            f"MEDIUM_BASE_URL={sim.url}",
-            "-s",
-            "AUTOTHROTTLE_ENABLED=0",
-            "-s",
-            "LOG_LEVEL=WARNING",
-        ]
-        print("$ " + " ".join(crawl[1:]), flush=True)
-        status = subprocess.run(crawl, cwd=ROOT, env=env, check=False).returncode
-
-    def harvest(*command: str) -> None:
-        print(f"\n$ harvest {' '.join(command)}", flush=True)
-        subprocess.run([str(bin_dir / "harvest"), *command], cwd=ROOT, env=env, check=False)
-
-    if status != 0:
-        report = subprocess.run(
-            [str(bin_dir / "harvest"), "crawl-report", "--format", "json"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        print(f"\nthe crawl did not harvest everything (exit status {status}):")
-        if report.returncode == 0:
-            for failure in json.loads(report.stdout)["failures"]:
-                print(f"  {failure['kind']} {failure['url']}: {failure['reason']}")
-        else:
-            print(report.stderr.strip())
-        return status
-    got_posts, got_links = stored(data / "pgdata")
-    want_posts, want_links = expected(manifest, tags)
-    if (got_posts, got_links) != (want_posts, want_links):
-        print(
-            f"\ncheck FAILED: stored {len(got_posts)} posts and {got_links.total()} links; the "
-            f"simulator holds {len(want_posts)} posts and {want_links.total()} links for "
-            f"{', '.join(tags)} (missing posts: {sorted(want_posts - got_posts)[:5]}, "
-            f"extra posts: {sorted(got_posts - want_posts)[:5]})"
-        )
-        return 1
-    print(
-        f"\ncheck: the database holds exactly the simulator's {len(want_posts)} posts and "
-        f"{want_links.total()} links for {', '.join(tags)}"
-    )
-    report = data / "report.html"
-    harvest("top-domains", "--limit", "10")
-    harvest("stats")
-    harvest("report", "-o", str(report))
-    print(f"\nthe nofollow audit: open {report}")
-    return 0
-
+from harvest.sim.demo import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

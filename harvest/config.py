@@ -410,44 +410,63 @@ def convert(setting: Setting, raw: Any, where: str = "") -> Any:
     """``raw`` as the setting's type, checked; ``where`` (-s NAME, environment NAME) is
     added to the message of a value that cannot be used."""
     origin = f" (from {where})" if where else ""
-    name = setting.name
     if setting.kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, int) and raw in (0, 1):
-            return bool(raw)
-        text = str(raw).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise SettingError(f"{name} must be 1 or 0 (true/false), not {raw!r}{origin}")
+        return _to_bool(setting, raw, origin)
     if setting.kind in ("int", "float"):
-        number: float
-        try:
-            if isinstance(raw, bool):
-                raise ValueError
-            number = int(str(raw).strip()) if setting.kind == "int" else float(raw)
-        except (TypeError, ValueError):
-            what = "a whole number" if setting.kind == "int" else "a number"
-            raise SettingError(f"{name} must be {what}, not {raw!r}{origin}") from None
-        if setting.minimum is not None and number < setting.minimum:
-            least = _plain(setting.minimum)
-            raise SettingError(f"{name} must be at least {least}, not {_plain(number)}{origin}")
-        if setting.maximum is not None and number > setting.maximum:
-            most = _plain(setting.maximum)
-            raise SettingError(f"{name} must be at most {most}, not {_plain(number)}{origin}")
-        return number
+        return _to_number(setting, raw, origin)
     text = str(raw).strip()
     if setting.check_text is not None:
         problem = setting.check_text(text)
         if problem:
-            raise SettingError(f"{name} {problem}, not {text!r}{origin}")
+            raise SettingError(f"{setting.name} {problem}, not {text!r}{origin}")
     return text
+
+
+def _to_bool(setting: Setting, raw: Any, origin: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingError(f"{setting.name} must be 1 or 0 (true/false), not {raw!r}{origin}")
+
+
+def _to_number(setting: Setting, raw: Any, origin: str) -> float:
+    name = setting.name
+    number: float
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        number = int(str(raw).strip()) if setting.kind == "int" else float(raw)
+    except (TypeError, ValueError):
+        what = "a whole number" if setting.kind == "int" else "a number"
+        raise SettingError(f"{name} must be {what}, not {raw!r}{origin}") from None
+    if setting.minimum is not None and number < setting.minimum:
+        least = _plain(setting.minimum)
+        raise SettingError(f"{name} must be at least {least}, not {_plain(number)}{origin}")
+    if setting.maximum is not None and number > setting.maximum:
+        most = _plain(setting.maximum)
+        raise SettingError(f"{name} must be at most {most}, not {_plain(number)}{origin}")
+    return number
 
 
 def _plain(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def database_conflict(settings: Any, environ: Mapping[str, str] | None = None) -> str | None:
+    """Why the database settings cannot work together, if they cannot."""
+    dsn = value(settings, "HARVEST_DATABASE_URL", environ)
+    if dsn and source(settings, "HARVEST_PGDATA", environ) != "default":
+        return (
+            "HARVEST_PGDATA names the embedded server's data directory; it cannot be "
+            "combined with DATABASE_URL/HARVEST_DATABASE_URL, which name an external server"
+        )
+    return None
 
 
 def check(settings: Any, environ: Mapping[str, str] | None = None) -> None:
@@ -458,12 +477,9 @@ def check(settings: Any, environ: Mapping[str, str] | None = None) -> None:
             value(settings, setting.name, environ)
         except SettingError as exc:
             problems.append(str(exc))
-    dsn = value(settings, "HARVEST_DATABASE_URL", environ) if not problems else None
-    if dsn and source(settings, "HARVEST_PGDATA", environ) != "default":
-        problems.append(
-            "HARVEST_PGDATA names the embedded server's data directory; it cannot be "
-            "combined with DATABASE_URL/HARVEST_DATABASE_URL, which name an external server"
-        )
+    conflict = None if problems else database_conflict(settings, environ)
+    if conflict:
+        problems.append(conflict)
     if problems:
         raise SettingError("; ".join(problems))
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 import idna
@@ -26,6 +28,7 @@ __all__ = [
     "normalize_url",
     "parse_rel",
     "registered_domain",
+    "rel_flags",
     "strip_medium_tracking",
     "unwrap_medium_redirect",
 ]
@@ -379,3 +382,17 @@ def parse_rel(rel: object) -> tuple[str, ...]:
     for token in rel.replace(",", " ").lower().split():
         seen.setdefault(token, None)
     return tuple(seen)
+
+
+class RelFlags(NamedTuple):
+    """What a link's rel tokens tell search engines (Google's three hints)."""
+
+    nofollow: bool
+    ugc: bool
+    sponsored: bool
+
+
+def rel_flags(rel: Iterable[str]) -> RelFlags:
+    """The flags of parsed rel tokens (see parse_rel): the one rule for them."""
+    tokens = set(rel)
+    return RelFlags("nofollow" in tokens, "ugc" in tokens, "sponsored" in tokens)

@@ -8,8 +8,7 @@ environment, then their defaults; none of them is set here.
 from harvest.config import DEFAULT_USER_AGENT
 
 BOT_NAME = "harvest"
-SPIDER_MODULES = ["harvest.spiders"]
-NEWSPIDER_MODULE = "harvest.spiders"
+SPIDER_MODULES = ["harvest.crawl.spider"]
 # `scrapy crawl` (and scrapyd's jobs, which run it) exits with the crawl's outcome.
 COMMANDS_MODULE = "harvest.crawl.commands"
 
@@ -47,7 +46,7 @@ METAREFRESH_ENABLED = False
 # A crawl of thousands of pages logs its progress, not each page (Scrapy's
 # advice for broad crawls); -s LOG_LEVEL=DEBUG brings the per-page lines back.
 LOG_LEVEL = "INFO"
-LOG_FORMATTER = "harvest.logformatter.HarvestLogFormatter"
+LOG_FORMATTER = "harvest.crawl.logformatter.HarvestLogFormatter"
 # Medium's public pages need no session, and a cookie jar costs every request
 # and response a pass through it (the browser keeps its own).
 COOKIES_ENABLED = False
@@ -70,7 +69,7 @@ DOWNLOADER_MIDDLEWARES = {
     # allowed_domains left unset, would let everything through at a cost per
     # request (~2 % of the crawler thread).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    "harvest.middlewares.OffsiteGuardMiddleware": 60,
+    "harvest.crawl.offsite.OffsiteGuardMiddleware": 60,
     # Next to the downloader: it sees responses before the retry middleware
     # (550) does, and stamps each request's real send time.
     "harvest.crawl.hostgate.HostGateMiddleware": 590,

@@ -11,9 +11,9 @@ from typing import Any
 import psycopg2
 import pytest
 
-from harvest.db.connection import Embedded, connect, with_database
+from harvest.db.connection import Embedded, connect
 from harvest.db.migrate import migrate
-from tests.pg import EXTERNAL_DSN, Server
+from tests.pg import EXTERNAL_DSN, Server, with_database
 
 _counter = itertools.count()
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import uuid
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from harvest.db.connection import Embedded, connect, quote_ident, with_database
+from harvest.db.connection import Embedded, connect
 
 # Read once at import: tests may clear DATABASE_URL for the code under test.
 EXTERNAL_DSN = os.environ.get("DATABASE_URL")
@@ -59,6 +60,18 @@ def scalar(conn: Any, sql: str, params: Any = None) -> Any:
 def rows(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(sql, params)
-        out = cur.fetchall()
+        out: list[tuple[Any, ...]] = cur.fetchall()
     conn.commit()
     return out
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def with_database(dsn: str, dbname: str) -> str:
+    """``dsn`` pointing at another database on the same server."""
+    parts = urlsplit(dsn)
+    if parts.scheme.startswith("postgres"):
+        return urlunsplit(parts._replace(path="/" + quote(dbname)))
+    return f"{dsn} dbname={dbname}"

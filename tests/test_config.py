@@ -10,10 +10,10 @@ import pytest
 from scrapy.settings import Settings
 
 from harvest import config
+from harvest.crawl.browser import BrowserConfig
+from harvest.crawl.parsing import Parser
 from harvest.db.config import DbConfig
 from harvest.frontier import FrontierConfig
-from harvest.spiders.browser import BrowserConfig
-from harvest.spiders.parsing import Parser
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _TEXT_VALUES = {

@@ -20,7 +20,7 @@ blocked                   4     Medium blocked the crawl (the breaker gave up on
 ========================  ====  ================================================
 
 The status goes to the process exit status (``harvest.crawl.commands.crawl``),
-the ``crawl_runs`` row (the store listens to :data:`harvest.signals.crawl_outcome`)
+the ``crawl_runs`` row (the store listens to :data:`harvest.crawl.signals.crawl_outcome`)
 and the summary printed at the end.
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 
 from scrapy import signals
 
+from harvest.crawl.signals import crawl_outcome
 from harvest.items import ArticlePage, PageProblem, ProfilePage
-from harvest.signals import crawl_outcome
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harvest import config
-from harvest.db.connection import default_pgdata
+from harvest.db.connection import configured_dsn, configured_pgdata
 
 
 class ConfigError(config.SettingError):
@@ -40,16 +40,16 @@ class DbConfig:
         def get(name: str) -> Any:
             return config.value(settings, name, environ, ConfigError)
 
-        dsn = get("HARVEST_DATABASE_URL") or None
-        pgdata_raw = get("HARVEST_PGDATA") or None
-        if dsn and pgdata_raw:
-            raise ConfigError(
-                "HARVEST_PGDATA names the embedded server's data directory; it cannot be "
-                "combined with DATABASE_URL/HARVEST_DATABASE_URL, which name an external server"
-            )
+        try:
+            conflict = config.database_conflict(settings, environ)
+            dsn, pgdata = configured_dsn(settings, environ), configured_pgdata(settings, environ)
+        except config.SettingError as exc:
+            raise ConfigError(str(exc)) from None
+        if conflict:
+            raise ConfigError(conflict)
         return cls(
             dsn=dsn,
-            pgdata=Path(pgdata_raw) if pgdata_raw else default_pgdata(),
+            pgdata=pgdata,
             enabled=get("HARVEST_DB_ENABLED"),
             migrate=get("HARVEST_DB_MIGRATE"),
             batch_pages=get("HARVEST_DB_BATCH_PAGES"),

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import platformdirs
 import psycopg2
@@ -64,35 +61,6 @@ def default_pgdata() -> Path:
     return Path(platformdirs.user_data_dir("harvest")) / "pgdata"
 
 
-# Query parameters and libpq keywords that carry a secret.
-_SECRET_KEYS = r"(?:ssl)?pass(?:word|wd)?|pwd|secret|token|auth|api[_-]?key"  # noqa: S105 (names, not a password)
-_SECRET_PARAM_RE = re.compile(rf"(?i)(^|[&;])({_SECRET_KEYS})=[^&;]*")
-_SECRET_KEYWORD_RE = re.compile(rf"(?i)\b({_SECRET_KEYS})(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
-
-
-def mask_dsn(dsn: str) -> str:
-    """The DSN or URL (database, Redis, scrapyd; ``unix://`` too) with every
-    password replaced, fit for logs and error messages: the one in the user
-    info, secret query parameters, and libpq ``password=`` keywords, quoted or not."""
-    text = str(dsn)
-    if "://" not in text:
-        return _SECRET_KEYWORD_RE.sub(r"\1\2***", text)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return "<unparseable DSN>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        if colon:
-            netloc = f"{user}:***@{hostport}"
-    query = _SECRET_PARAM_RE.sub(r"\1\2=***", parts.query)
-    # Put together by hand: urlunsplit would drop the empty host of unix:///path.
-    out = f"{parts.scheme}://{netloc}{parts.path}"
-    return out + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """A resolved database: its DSN, and the embedded data dir if it is ours."""
@@ -105,18 +73,19 @@ class Target:
         return self.pgdata is not None
 
 
-def configured_dsn(settings: Any = None) -> str | None:
+def configured_dsn(settings: Any = None, environ: Mapping[str, str] | None = None) -> str | None:
     """The server named by HARVEST_DATABASE_URL (or DATABASE_URL); None: the embedded one."""
     from harvest import config
 
-    return config.value(settings, "HARVEST_DATABASE_URL") or None
+    return config.value(settings, "HARVEST_DATABASE_URL", environ) or None
 
 
-def configured_pgdata(settings: Any = None) -> Path:
-    """The embedded server's data directory (HARVEST_PGDATA, else the user data dir)."""
+def configured_pgdata(settings: Any = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The embedded server's data directory (HARVEST_PGDATA, else the user data dir):
+    the one place it is decided."""
     from harvest import config
 
-    raw = config.value(settings, "HARVEST_PGDATA")
+    raw = config.value(settings, "HARVEST_PGDATA", environ)
     return Path(raw) if raw else default_pgdata()
 
 
@@ -166,11 +135,11 @@ class Embedded:
         """Stop the server if it runs, whoever started it; True if it was running."""
         if not self.is_running():
             return False
-        from pgserver import _commands
+        import pgserver
 
         # pgserver runs the server as its own "pgserver" user when we are root.
         user = "pgserver" if os.geteuid() == 0 else None
-        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
         if self._server is not None:
             # Stopped on purpose: pgserver's exit hook has nothing left to stop.
             self._server.cleanup_mode = None
@@ -178,17 +147,15 @@ class Embedded:
 
     def restart(self) -> None:
         """Start the server again with the options it last ran with (after stop())."""
-        from pgserver import _commands
+        import pgserver
+
+        from harvest import compat
 
         user = "pgserver" if os.geteuid() == 0 else None
         # With no server running, "restart" starts one from postmaster.opts.
-        _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=user)
+        pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=user)
         if self._server is not None:
-            from pgserver.utils import PostmasterInfo
-
-            # pgserver remembers the postmaster it started; point it at the new
-            # one so that its exit hook stops the server that is running now.
-            self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            compat.pgserver_follow_restart(self._server, self.pgdata)
 
     def dsn_if_running(self) -> str | None:
         if not self.is_running():
@@ -198,6 +165,13 @@ class Embedded:
         info = PostmasterInfo.read_from_pgdata(self.pgdata)
         assert info is not None
         return str(info.get_uri(database=EMBEDDED_DB_NAME))
+
+
+def embedded_bindir() -> Path:
+    """Where the embedded server's programs (psql, pg_dump ...) are."""
+    import pgserver
+
+    return Path(pgserver.pg_config(["--bindir"]).strip())
 
 
 def _apply_settings(dsn: str) -> bool:
@@ -293,26 +267,3 @@ def with_retries(
             time.sleep(delay)
             delay = min(delay * 2, max_delay)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-@contextmanager
-def transaction(dsn: str) -> Iterator[Any]:
-    """A connection in one transaction: committed on success, closed always."""
-    conn = connect(dsn)
-    try:
-        with conn:  # commits, or rolls back on an exception
-            yield conn
-    finally:
-        conn.close()
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def with_database(dsn: str, dbname: str) -> str:
-    """``dsn`` pointing at another database on the same server."""
-    parts = urlsplit(dsn)
-    if parts.scheme.startswith("postgres"):
-        return urlunsplit(parts._replace(path="/" + quote(dbname)))
-    return f"{dsn} dbname={dbname}"

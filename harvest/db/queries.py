@@ -156,6 +156,26 @@ def stats(conn: Any) -> dict[str, Any]:
     return out
 
 
+def server_version(conn: Any) -> str:
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_setting('server_version')")
+        row = cur.fetchone()
+    return str(row[0])
+
+
+def stored_posts_and_links(conn: Any) -> tuple[set[str], list[tuple[str, str, str]]]:
+    """Every stored post id, and every live link as (post id, target, location)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT medium_id FROM posts")
+        posts = {row[0] for row in cur.fetchall()}
+        cur.execute(
+            "SELECT p.medium_id, l.target_url, l.location FROM links l "
+            "JOIN posts p USING (post_id) WHERE l.lost_at IS NULL"
+        )
+        links = [(a, b, c) for a, b, c in cur.fetchall()]
+    return posts, links
+
+
 def recently_crawled(conn: Any, medium_ids: list[str], days: int) -> set[str]:
     """The posts among ``medium_ids`` crawled within the last ``days`` days."""
     if not medium_ids:

@@ -90,3 +90,8 @@ def grant_readonly(conn: Any, role: str) -> tuple[bool, list[str]]:
         "(GRANT TEMPORARY ON DATABASE ... TO writer)"
     )
     return created, notes
+
+
+def login_hint(role: str) -> str:
+    """The statement an administrator runs to let a new NOLOGIN role log in."""
+    return f"ALTER ROLE {role} LOGIN PASSWORD '...'"

@@ -40,7 +40,7 @@ _NULL = "\\N"
 _BOOL = {True: "t", False: "f"}
 
 
-def _field(value: object) -> str:
+def copy_field(value: object) -> str:
     if value is None:
         return _NULL
     if isinstance(value, bool):
@@ -55,15 +55,6 @@ def _esc(text: str | None) -> str:
     if text is None:
         return _NULL
     return text.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE(text) else text
-
-
-def copy_rows(
-    cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
-) -> int:
-    """COPY ``rows`` (tuples of Python values) into ``table``; returns how many were sent."""
-    return copy_text(
-        cur, table, columns, ("\t".join([_field(v) for v in row]) + "\n" for row in rows)
-    )
 
 
 class _Lines:
@@ -448,14 +439,7 @@ def write_batch(
     result.duplicate_pages += dup_profiles
     cache = host_ids if host_ids is not None else HostIds()
 
-    hosts: dict[str, str] = {}
-    for page in (*pages_, *profiles_):
-        for link in page.links:
-            if not link.host or not link.domain:
-                # NormalizePipeline drops such links; reaching here is a caller's bug.
-                raise ValueError(f"link without a host or domain: {link.target_url!r}")
-            hosts[link.host] = link.domain
-
+    hosts = _batch_hosts((*pages_, *profiles_))
     # Dictionaries and people first, in a short transaction of their own: rows
     # there are shared by every batch, and a concurrent writer touching the same
     # host or author waits for the holder's commit. Committed here, that wait is
@@ -463,15 +447,7 @@ def write_batch(
     # batch fails later, these rows are still right and the replay finds them.
     with conn, conn.cursor() as cur:
         fresh, domains = _dictionary_ids(cur, hosts, cache)
-        people = _people(pages_, profiles_)
-        authors: dict[str, int] = {}
-        publications: dict[str, int] = {}
-        if people["usernames"]:
-            cur.execute(_AUTHORS_SQL, people)
-            authors = dict(cur.fetchall())
-        if people["pub_keys"]:
-            cur.execute(_PUBLICATIONS_SQL, people)
-            publications = dict(cur.fetchall())
+        authors, publications = _write_people(cur, pages_, profiles_)
     # Taken before the cache learns the fresh ids: learning may empty it.
     ids = cache.lookup(hosts, fresh)
     cache.commit(fresh, domains)
@@ -495,23 +471,7 @@ def write_batch(
         result.links = copy_text(cur, "links", _LINK_COLUMNS, _link_lines(fresh_posts, ids, result))
         result.links_new = result.links
         if recrawled:
-            cur.execute(_STAGE_LINKS_SQL)
-            result.links += copy_text(
-                cur, "stage_links", _LINK_COLUMNS, _link_lines(recrawled, ids, result)
-            )
-            cur.execute(_RECRAWL_SQL)
-            added, seen = cur.fetchone()
-            result.links_new += int(added)
-            result.links_seen += int(seen)
-            cur.execute(
-                _LOST_SQL,
-                {
-                    "post_ids": [p for p, _ in recrawled],
-                    "fetched": [page.fetched_at for _, page in recrawled],
-                },
-            )
-            row = cur.fetchone()
-            result.lost = int(row[0]) if row else 0
+            _write_recrawled(cur, recrawled, ids, result)
         if profiles_:
             result.links += _write_profiles(cur, profiles_, ids, authors)
     result.pages = len(pages_)
@@ -519,27 +479,86 @@ def write_batch(
     return result
 
 
-def _link_lines(
-    posts: Sequence[tuple[int, ArticlePage]],
+def _batch_hosts(pages: Iterable[ArticlePage | ProfilePage]) -> dict[str, str]:
+    """host -> registered domain, for every link of the batch."""
+    hosts: dict[str, str] = {}
+    for page in pages:
+        for link in page.links:
+            if not link.host or not link.domain:
+                # NormalizePipeline drops such links; reaching here is a caller's bug.
+                raise ValueError(f"link without a host or domain: {link.target_url!r}")
+            hosts[link.host] = link.domain
+    return hosts
+
+
+def _write_people(
+    cur: Any, pages: Sequence[ArticlePage], profiles: Sequence[ProfilePage]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Upsert the batch's authors and publications: their ids by username and key."""
+    people = _people(pages, profiles)
+    authors: dict[str, int] = {}
+    publications: dict[str, int] = {}
+    if people["usernames"]:
+        cur.execute(_AUTHORS_SQL, people)
+        authors = dict(cur.fetchall())
+    if people["pub_keys"]:
+        cur.execute(_PUBLICATIONS_SQL, people)
+        publications = dict(cur.fetchall())
+    return authors, publications
+
+
+def _write_recrawled(
+    cur: Any,
+    recrawled: Sequence[tuple[int, ArticlePage]],
     ids: dict[str, tuple[int, int]],
     result: BatchResult,
+) -> None:
+    """Links of posts stored before: staged, merged, and the ones gone marked lost."""
+    cur.execute(_STAGE_LINKS_SQL)
+    result.links += copy_text(
+        cur, "stage_links", _LINK_COLUMNS, _link_lines(recrawled, ids, result)
+    )
+    cur.execute(_RECRAWL_SQL)
+    added, seen = cur.fetchone()
+    result.links_new += int(added)
+    result.links_seen += int(seen)
+    cur.execute(
+        _LOST_SQL,
+        {
+            "post_ids": [p for p, _ in recrawled],
+            "fetched": [page.fetched_at for _, page in recrawled],
+        },
+    )
+    row = cur.fetchone()
+    result.lost = int(row[0]) if row else 0
+
+
+def _link_lines(
+    owners: Sequence[tuple[int, ArticlePage | ProfilePage]],
+    ids: dict[str, tuple[int, int]],
+    result: BatchResult | None = None,
 ) -> Iterator[str]:
-    """COPY lines for the links of ``posts`` (post id, page); counts duplicates in ``result``.
+    """COPY lines for the links of ``owners`` (post or author id, page), in
+    _LINK_COLUMNS order for article pages and _AUTHOR_LINK_COLUMNS order for
+    profiles (which have no location, kind or block); duplicates are dropped
+    and counted in ``result``.
 
     This loop is most of harvest's own work in a bulk load, hence its shape: one
     escape check over all of a link's text (escaping is rarely needed) instead
     of one call per field, and rel literals from a cache.
     """
     rels = _REL_LITERALS
-    for post_id, page in posts:
+    for owner_id, page in owners:
+        post = isinstance(page, ArticlePage)
         seen = page.fetched_at.isoformat()
         links = page.links
         # The parser numbers links per location, so keys repeat only in
         # hand-made or corrupted items; checking that costs one set per page.
-        keys = {(link.location, link.position, link.target_url) for link in links}
+        keys = {(link.location if post else "", link.position, link.target_url) for link in links}
         if len(keys) != len(links):
-            links, dropped = _unique_links(links)
-            result.duplicate_links += dropped
+            links, dropped = _unique_links(links, by_location=post)
+            if result is not None:
+                result.duplicate_links += dropped
         for link in links:
             location: str = link.location
             kind: str = link.kind
@@ -559,10 +578,12 @@ def _link_lines(
                     block = _esc(block)
             host_id, domain_id = ids[link.host or ""]  # write_batch checked every host
             rel = rels.get(tuple(link.rel)) or _rel_literal(link.rel)
+            where = f"{owner_id}\t{location}\t" if post else f"{owner_id}\t"
+            what = f"{kind}\t{block}\t" if post else ""
             yield (
-                f"{post_id}\t{location}\t{link.position}\t{target}\t{raw}\t{host_id}\t"
-                f"{domain_id}\t{anchor}\t{kind}\t{block}\t{rel}\t{_BOOL[link.nofollow]}\t"
-                f"{_BOOL[link.ugc]}\t{_BOOL[link.sponsored]}\t{seen}\t{seen}\n"
+                f"{where}{link.position}\t{target}\t{raw}\t{host_id}\t{domain_id}\t{anchor}\t"
+                f"{what}{rel}\t{_BOOL[link.nofollow]}\t{_BOOL[link.ugc]}\t"
+                f"{_BOOL[link.sponsored]}\t{seen}\t{seen}\n"
             )
 
 
@@ -575,15 +596,15 @@ def _post_lines(
         key = _pub_key(art.publication)
         # In _POST_COLUMNS order; tags are a text[] literal, not a plain field.
         fields = [
-            _field(art.post_id),
-            _field(art.url or page.url),
-            _field(art.canonical_url),
-            _field(authors.get(author.username) if author and author.username else None),
-            _field(publications.get(key) if key else None),
-            _field(art.title),
+            copy_field(art.post_id),
+            copy_field(art.url or page.url),
+            copy_field(art.canonical_url),
+            copy_field(authors.get(author.username) if author and author.username else None),
+            copy_field(publications.get(key) if key else None),
+            copy_field(art.title),
             _text_array(art.tags),
-            _field(art.published_at),
-            _field(page.fetched_at),
+            copy_field(art.published_at),
+            copy_field(page.fetched_at),
         ]
         yield "\t".join(fields) + "\n"
 
@@ -592,51 +613,55 @@ def _pub_key(pub: Any) -> str | None:
     return (pub.slug or pub.domain) if pub else None
 
 
+def _saw_author(
+    authors: dict[str, list[Any]], username: str | None, name: str | None, at: datetime
+) -> None:
+    """authors[username] = [name, first, last, name_at]: widened by one sighting."""
+    if not username:
+        return
+    row = authors.get(username)
+    if row is None:
+        authors[username] = [name, at, at, at]
+        return
+    row[1] = min(row[1], at)
+    row[2] = max(row[2], at)
+    if name is not None and (row[0] is None or at >= row[3]):
+        row[0], row[3] = name, at
+
+
+def _saw_publication(pubs: dict[str, list[Any]], key: str, pub: Any, at: datetime) -> None:
+    """pubs[key] = [slug, name, domain, first, last, names_at]: widened by one sighting."""
+    row = pubs.get(key)
+    if row is None:
+        pubs[key] = [pub.slug, pub.name, pub.domain, at, at, at]
+        return
+    row[3] = min(row[3], at)
+    row[4] = max(row[4], at)
+    newer = at >= row[5]
+    for i, value in enumerate((pub.slug, pub.name, pub.domain)):
+        if value is not None and (row[i] is None or newer):
+            row[i] = value
+    if newer:
+        row[5] = at
+
+
 def _people(pages: Sequence[ArticlePage], profiles: Sequence[ProfilePage]) -> dict[str, list[Any]]:
     """Authors and publications of a batch as parallel arrays for their upserts.
 
     One element per key: the first and last time the batch saw it, and the
     names from its newest sighting that has one.
     """
-    authors: dict[str, list[Any]] = {}  # username -> [name, first, last, name_at]
-    pubs: dict[str, list[Any]] = {}  # key -> [slug, name, domain, first, last, names_at]
-
-    def saw_author(username: str | None, name: str | None, at: datetime) -> None:
-        if not username:
-            return
-        row = authors.get(username)
-        if row is None:
-            authors[username] = [name, at, at, at]
-            return
-        row[1] = min(row[1], at)
-        row[2] = max(row[2], at)
-        if name is not None and (row[0] is None or at >= row[3]):
-            row[0], row[3] = name, at
-
+    authors: dict[str, list[Any]] = {}
+    pubs: dict[str, list[Any]] = {}
     for page in pages:
         art = page.article
-        at = page.fetched_at
         if art.author is not None:
-            saw_author(art.author.username, art.author.name, at)
+            _saw_author(authors, art.author.username, art.author.name, page.fetched_at)
         key = _pub_key(art.publication)
-        if key is None:
-            continue
-        pub = art.publication
-        assert pub is not None
-        row = pubs.get(key)
-        if row is None:
-            pubs[key] = [pub.slug, pub.name, pub.domain, at, at, at]
-            continue
-        row[3] = min(row[3], at)
-        row[4] = max(row[4], at)
-        newer = at >= row[5]
-        for i, value in enumerate((pub.slug, pub.name, pub.domain)):
-            if value is not None and (row[i] is None or newer):
-                row[i] = value
-        if newer:
-            row[5] = at
+        if key is not None:
+            _saw_publication(pubs, key, art.publication, page.fetched_at)
     for prof in profiles:
-        saw_author(prof.username, prof.name, prof.fetched_at)
+        _saw_author(authors, prof.username, prof.name, prof.fetched_at)
 
     names = sorted(authors)
     keys = sorted(pubs)
@@ -654,12 +679,12 @@ def _people(pages: Sequence[ArticlePage], profiles: Sequence[ProfilePage]) -> di
     }
 
 
-def _unique_links(links: list[Any]) -> tuple[list[Any], int]:
-    """Links with each (location, position, target) once, the first kept."""
+def _unique_links(links: list[Any], *, by_location: bool = True) -> tuple[list[Any], int]:
+    """Links with each ((location,) position, target) once, the first kept."""
     seen: set[tuple[str, int, str]] = set()
     out = []
     for link in links:
-        key = (link.location, link.position, link.target_url)
+        key = (link.location if by_location else "", link.position, link.target_url)
         if key not in seen:
             seen.add(key)
             out.append(link)
@@ -673,26 +698,9 @@ def _write_profiles(
     authors: dict[str, int],
 ) -> int:
     """Bio links of ``profiles``; ``authors`` holds the ids the authors upsert returned."""
-    lines = []
-    keys: set[tuple[int, int, str]] = set()
-    for prof in profiles:
-        author_id = authors[prof.username]
-        seen = prof.fetched_at.isoformat()
-        for link in prof.links:
-            if (author_id, link.position, link.target_url) in keys:
-                continue
-            keys.add((author_id, link.position, link.target_url))
-            host_id, domain_id = ids[link.host or ""]
-            target, raw = link.target_url, link.target_url_raw
-            lines.append(
-                f"{author_id}\t{link.position}\t{_esc(target)}\t"
-                f"{_NULL if raw == target else _esc(raw)}\t{host_id}\t{domain_id}\t"
-                f"{_esc(link.anchor_text)}\t{_rel_literal(link.rel)}\t"
-                f"{_BOOL[link.nofollow]}\t{_BOOL[link.ugc]}\t{_BOOL[link.sponsored]}\t"
-                f"{seen}\t{seen}\n"
-            )
     cur.execute(_PROFILE_SQL)
-    copy_text(cur, "stage_author_links", _AUTHOR_LINK_COLUMNS, lines)
+    owners = [(authors[prof.username], prof) for prof in profiles]
+    n = copy_text(cur, "stage_author_links", _AUTHOR_LINK_COLUMNS, _link_lines(owners, ids))
     cur.execute(
         _PROFILE_UPSERT_SQL,
         {
@@ -700,7 +708,7 @@ def _write_profiles(
             "fetched": [p.fetched_at for p in profiles],
         },
     )
-    return len(lines)
+    return n
 
 
 # -- crawl runs ---------------------------------------------------------------------

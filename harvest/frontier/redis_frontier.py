@@ -154,11 +154,12 @@ class Frontier:
     def _release(self, token: str) -> None:
         self._pending_items.pop(token, None)
         self._callback_done.discard(token)
-        # Released in batches (flush_releases): should this process die first,
-        # those requests are fetched again, which is safe, as storing is idempotent.
+        # Released in batches (flush_releases, on the scheduler's timer): should
+        # this process die first, those requests are fetched again, which is
+        # safe, as storing is idempotent. Never sent from here: a retry copy is
+        # released just before it is pushed (harvest.frontier.tokens), and the
+        # flush sends pushes first.
         self._releases.append(token)
-        if len(self._releases) >= 200:
-            self.flush_releases()
 
     def flush_releases(self) -> None:
         if self._outbox:
@@ -173,6 +174,10 @@ class Frontier:
 
     def retried(self, token: str) -> None:
         """The request went back into the queue as a retry: this copy is done."""
+        self._release(token)
+
+    def discard(self, token: str) -> None:
+        """An entry taken from the queue that is no request of harvest's: dropped."""
         self._release(token)
 
     def callback_done(self, token: str) -> None:

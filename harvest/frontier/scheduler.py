@@ -3,9 +3,10 @@
 Differences from ``scrapy_redis.scheduler.Scheduler``:
 
 * a request is taken from the shared queue and recorded as held by this worker
-  in one atomic step, and released only when its page is stored (or it failed
-  for good); a worker that dies leaves its held requests in Redis, and any
-  other worker puts them back in the queue once the dead one's heartbeat lapses;
+  in one atomic step, and released only when its page is stored or it failed
+  for good (harvest.frontier.tokens decides when); a worker that dies leaves
+  its held requests in Redis, and any other worker puts them back in the queue
+  once the dead one's heartbeat lapses;
 * the spider closes only when the whole job is quiet (nothing queued, nothing
   held by any worker) for HARVEST_REDIS_IDLE_SECONDS, not when this worker's
   share runs dry, and never blocks the reactor on a blocking pop;
@@ -24,15 +25,13 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
 from twisted.internet import task
 
+from harvest import compat
 from harvest.frontier import schema
 from harvest.frontier.config import FrontierConfig
 from harvest.frontier.redis_frontier import Frontier
-from harvest.signals import items_stored
+from harvest.frontier.tokens import TOKEN
 
 log = logging.getLogger(__name__)
-TOKEN = "harvest_frontier_token"  # noqa: S105 (a meta key, not a secret)
-# The token of the response whose callback made this request.
-PARENT = "harvest_frontier_parent"
 
 
 class FrontierScheduler(Scheduler):  # type: ignore[misc]
@@ -71,14 +70,8 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         # A worker that died long enough ago is reclaimed here, before the
         # first idle check: count it the same way.
         self._reclaim()
-        sig = self.crawler.signals
-        sig.connect(self._on_idle, signal=signals.spider_idle)
-        sig.connect(self._item_done, signal=signals.item_dropped)
-        sig.connect(self._item_done, signal=signals.item_error)
-        sig.connect(self._items_stored, signal=items_stored)
-        if not _stores_items(self.crawler):
-            # Without the PostgreSQL pipeline an item is done once scraped.
-            sig.connect(self._item_done, signal=signals.item_scraped)
+        # When a taken request is done is harvest.frontier.tokens's to say.
+        self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
 
     def _flush_releases(self) -> None:
         try:
@@ -93,18 +86,16 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
             log.warning("frontier heartbeat failed: %s", exc)
 
     def _wake_engine(self) -> None:
-        slot = getattr(self.crawler.engine, "_slot", None)
-        nextcall = getattr(slot, "nextcall", None)
-        if nextcall is None:
-            return
         try:
-            if self.frontier.queued() or (
+            work = bool(self.frontier.queued()) or (
                 self.frontier.job_args() is not None
                 and not self.frontier.server.exists(self.frontier.seeded_key)
-            ):
-                nextcall.schedule()
+            )
         except Exception as exc:
             log.debug("frontier poll failed: %s", exc)
+            return
+        if work:
+            compat.wake_engine(self.crawler.engine)
 
     def close(self, reason: str) -> None:
         for loop in (self._beat, self._wake, self._flush):
@@ -128,19 +119,10 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
     # -- queue --------------------------------------------------------------------
 
     def enqueue_request(self, request: Any) -> bool:
-        # A request with a token is a copy of one this worker holds (a retry or
-        # a redirect made by a downloader middleware): once the copy is queued,
-        # the held original is done.
-        token = request.meta.pop(TOKEN, None)
-        parent = request.meta.pop(PARENT, None)
         fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
         # Whether the seen-set already had it is known only when the push is
         # sent; duplicates are counted then (harvest/frontier/duplicates).
         self.frontier.push(fingerprint, schema.encode(request, self.spider))
-        if token is not None:
-            self.frontier.retried(token)
-        if parent is not None:
-            self.frontier.child_queued(parent)
         return True
 
     def has_pending_requests(self) -> bool:
@@ -164,8 +146,9 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
             try:
                 request = schema.decode(data, self.spider)
             except schema.QueueEntryError as exc:
-                # Someone wrote to the queue what harvest did not: it commands nothing.
-                self.frontier.retried(token)
+                # Someone wrote to the queue what harvest did not: it commands
+                # nothing, and never becomes a request whose token could be held.
+                self.frontier.discard(token)
                 if self.stats is not None:
                     self.stats.inc_value("harvest/frontier/refused")
                 log.warning("refused a shared-queue entry (%s): %r", exc, bytes(data)[:300])
@@ -176,15 +159,6 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
             self.stats.inc_value("scheduler/dequeued/redis")
         self._quiet_since = None
         return request
-
-    # -- release ------------------------------------------------------------------
-
-    def _item_done(self, item: Any, **kwargs: Any) -> None:
-        self.frontier.item_done(item)
-
-    def _items_stored(self, items: list[Any], **kwargs: Any) -> None:
-        for item in items:
-            self.frontier.item_done(item)
 
     def _reclaim(self) -> None:
         reclaimed = self.frontier.reclaim_orphans()
@@ -218,11 +192,3 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
     async def _seed(self, seed: Any) -> None:
         async for request in seed():
             self.crawler.engine.crawl(request)
-
-
-def _stores_items(crawler: Any) -> bool:
-    from harvest.pipelines.postgres import PostgresPipeline
-
-    scraper = getattr(crawler.engine, "scraper", None)
-    pipelines = getattr(getattr(scraper, "itemproc", None), "middlewares", ())
-    return any(isinstance(p, PostgresPipeline) for p in pipelines)

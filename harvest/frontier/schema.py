@@ -114,6 +114,23 @@ def decode(data: bytes | str, spider: Any) -> Any:
 
 def parse(data: bytes | str) -> dict[str, Any]:
     """The entry as a checked dictionary (no spider needed)."""
+    entry = _load(data)
+    extra = sorted(str(k) for k in entry if k not in _FIELDS)
+    if extra:
+        raise QueueEntryError(f"fields harvest does not know: {', '.join(extra)[:200]}")
+    if entry.get("v") != VERSION:
+        raise QueueEntryError(f"version {entry.get('v')!r}, not {VERSION}")
+    if entry.get("kind") not in KINDS:
+        raise QueueEntryError(f"kind {str(entry.get('kind'))[:50]!r}")
+    _check_url(entry.get("url"))
+    _check_numbers(entry)
+    refuse = entry.get("refuse")
+    if refuse is not None and (not isinstance(refuse, str) or len(refuse) > 1000):
+        raise QueueEntryError("refuse is not a short text")
+    return entry
+
+
+def _load(data: bytes | str) -> dict[str, Any]:
     if len(data) > MAX_ENTRY_BYTES:
         raise QueueEntryError(f"an entry of {len(data)} bytes")
     try:
@@ -122,28 +139,23 @@ def parse(data: bytes | str) -> dict[str, Any]:
         raise QueueEntryError("not JSON") from None
     if not isinstance(entry, dict):
         raise QueueEntryError("not a JSON object")
-    extra = sorted(str(k) for k in entry if k not in _FIELDS)
-    if extra:
-        raise QueueEntryError(f"fields harvest does not know: {', '.join(extra)[:200]}")
-    if entry.get("v") != VERSION:
-        raise QueueEntryError(f"version {entry.get('v')!r}, not {VERSION}")
-    if entry.get("kind") not in KINDS:
-        raise QueueEntryError(f"kind {str(entry.get('kind'))[:50]!r}")
-    url = entry.get("url")
+    return entry
+
+
+def _check_url(url: Any) -> None:
     if not isinstance(url, str) or len(url) > MAX_URL:
         raise QueueEntryError("no URL, or one that is too long")
     if not url.startswith(("http://", "https://")):
         raise QueueEntryError(f"a URL that is not http(s): {url[:100]!r}")
+
+
+def _check_numbers(entry: dict[str, Any]) -> None:
     for field, (least, most) in _NUMBERS.items():
         value = entry.get(field)
         if value is None:
             continue
         if type(value) is not int or not least <= value <= most:
             raise QueueEntryError(f"{field} {str(value)[:50]!r}")
-    refuse = entry.get("refuse")
-    if refuse is not None and (not isinstance(refuse, str) or len(refuse) > 1000):
-        raise QueueEntryError("refuse is not a short text")
-    return entry
 
 
 # scrapy-redis builds its queue with a serializer; harvest's scheduler never

@@ -17,7 +17,6 @@ from harvest.medium.listing import parse_listing_tree
 from harvest.medium.records import (
     Article,
     Author,
-    Cursor,
     Link,
     PageResult,
     PostRef,
@@ -34,7 +33,6 @@ __all__ = [
     "MAX_PAGE_BYTES",
     "Article",
     "Author",
-    "Cursor",
     "Link",
     "PageResult",
     "PostRef",

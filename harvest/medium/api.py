@@ -1,5 +1,5 @@
 """Medium's JSON: the legacy ``?format=json`` / ``/_/api`` streams, GraphQL
-responses and Apollo state dumps. They name posts and carry paging cursors.
+responses and Apollo state dumps: the posts they name.
 
 Post objects are recognised by shape, not by path, because the three families
 nest them differently: a dict with a 10-12 hex ``id`` and a ``uniqueSlug``,
@@ -14,7 +14,7 @@ from typing import Any
 
 from harvest.links import normalize_url
 from harvest.medium.dom import XSSI_PREFIX, first_json_value, iso_from_ms, iter_dicts
-from harvest.medium.listing import cursor_from_paging, post_ref_from_url
+from harvest.medium.listing import post_ref_from_url
 from harvest.medium.records import PageResult, PostRef
 
 _ID_RE = re.compile(r"^[0-9a-f]{10,12}$")
@@ -55,12 +55,6 @@ def parse_api_text(text: str, url: str | None) -> PageResult:
     posts: list[dict[str, Any]] = []
     for obj in iter_dicts(value):
         ident = obj.get("id")
-        if isinstance(obj.get("next"), dict) and (
-            "path" in obj or "to" in obj["next"] or "from" in obj["next"]
-        ):
-            cursor = cursor_from_paging(obj, result.url)
-            if cursor is not None:
-                result.cursors.append(cursor)
         if "username" in obj and isinstance(obj.get("userId"), str):
             users.setdefault(obj["userId"], obj)
         if not isinstance(ident, str):

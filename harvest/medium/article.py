@@ -85,55 +85,56 @@ class _Head:
     title: str | None = None
     og_title: str | None = None
     base_href: str | None = None
-    og_type: str | None = None
     ld: list[dict[str, Any]] = field(default_factory=list)
+
+
+# meta property/name -> _Head field, first or last value as noted
+_META_FIELDS = {"og:url": "og_url", "og:title": "og_title", "author": "author_name"}
+_APP_LINK_KEYS = ("al:android:url", "al:ios:url", "twitter:app:url:iphone")
 
 
 def read_head(tree: Tree) -> _Head:
     head = _Head()
     for node in tree.css('meta, link[rel], base[href], script[type="application/ld+json"], title'):
         tag = node.tag
-        attrs = node.attrs
         if tag == "meta":
-            key = attrs.get("property") or attrs.get("name")
-            if not key:
-                continue
-            # Some saved copies rewrite content= to value=; accept both.
-            value = attrs.get("content") or attrs.get("value")
-            if not value:
-                continue
-            if key == "og:url":
-                head.og_url = value
-            elif key == "og:title":
-                head.og_title = value
-            elif key == "og:type":
-                head.og_type = value
-            elif key == "author":
-                head.author_name = value
-            elif key == "article:author" and head.author_url is None:
-                head.author_url = value
-            elif key in ("al:android:url", "al:ios:url", "twitter:app:url:iphone"):
-                m = _APP_LINK_RE.search(value)
-                if m and head.app_post_id is None:
-                    head.app_post_id = m.group(1)
+            _read_meta(head, node.attrs)
         elif tag == "link":
-            rel = parse_rel(attrs.get("rel"))
-            href = attrs.get("href")
-            if not href:
-                continue
-            if "canonical" in rel and head.canonical is None:
-                head.canonical = href
-            elif "author" in rel:
-                head.author_url = href
+            _read_link(head, node.attrs)
         elif tag == "base":
-            if head.base_href is None:
-                head.base_href = attrs.get("href")
+            head.base_href = head.base_href or node.attrs.get("href")
         elif tag == "title":
-            if head.title is None:
-                head.title = squash(node.text())
+            head.title = head.title or squash(node.text()) or None
         else:
             head.ld.extend(_json_ld(node.text()))
     return head
+
+
+def _read_meta(head: _Head, attrs: Any) -> None:
+    key = attrs.get("property") or attrs.get("name")
+    # Some saved copies rewrite content= to value=; accept both.
+    value = attrs.get("content") or attrs.get("value")
+    if not key or not value:
+        return
+    name = _META_FIELDS.get(key)
+    if name is not None:
+        setattr(head, name, value)
+    elif key == "article:author":
+        head.author_url = head.author_url or value
+    elif key in _APP_LINK_KEYS and head.app_post_id is None:
+        m = _APP_LINK_RE.search(value)
+        head.app_post_id = m.group(1) if m else None
+
+
+def _read_link(head: _Head, attrs: Any) -> None:
+    rel = parse_rel(attrs.get("rel"))
+    href = attrs.get("href")
+    if not href:
+        return
+    if "canonical" in rel:
+        head.canonical = head.canonical or href
+    elif "author" in rel:
+        head.author_url = href
 
 
 def _json_ld(text: str) -> list[dict[str, Any]]:
@@ -298,108 +299,144 @@ class ArticleParser:
         return self._state_post  # type: ignore[return-value]
 
     def _publication(self) -> Publication | None:
+        """The post's publication: JSON-LD's publisher, then the canonical URL,
+        then (for a name) the embedded state's collection."""
         pub = Publication()
-        publisher = self.ld.get("publisher")
-        if isinstance(publisher, dict):
-            purl = normalize_url(publisher.get("url"))
-            host = host_of(purl)
-            name = publisher.get("name")
-            if purl and host and not (host == "medium.com" and urlsplit(purl).path in ("", "/")):
-                pub.name = name if isinstance(name, str) else None
-                if host == "medium.com":
-                    seg = urlsplit(purl).path.strip("/").split("/")[0]
-                    pub.slug = seg or None
-                elif not is_medium_host(host):
-                    pub.domain = host
-        canon = self.canonical
-        chost = host_of(canon)
-        if canon and chost:
-            segs = [s for s in urlsplit(canon).path.split("/") if s]
-            if (
-                chost == "medium.com"
-                and len(segs) >= 2
-                and not segs[0].startswith("@")
-                and segs[0] != "p"
-            ):
-                pub.slug = pub.slug or segs[0]
-            elif not is_medium_host(chost):
-                pub.domain = pub.domain or chost
-        post = self.state_post() if (pub.slug or pub.domain) and not pub.name else None
-        if post is not None:
-            coll = self.state.resolve(post.get("collection") or post.get("homeCollection"))
-            coll_id = post.get("homeCollectionId")
-            if coll is None and isinstance(coll_id, str) and coll_id:
-                coll = self.state.with_id(coll_id, "slug")
-            if coll:
-                pub.name = pub.name or _str(coll.get("name"))
-                pub.slug = pub.slug or _str(coll.get("slug"))
-                domain = _str(coll.get("domain") or coll.get("customDomain"))
-                pub.domain = pub.domain or (domain.lower() if domain else None)
+        self._publisher_from_ld(pub)
+        self._publication_from_canonical(pub)
+        if (pub.slug or pub.domain) and not pub.name:
+            self._publication_from_state(pub)
         if pub.slug is None and pub.domain is None and pub.name is None:
             return None
         return pub
 
+    def _publisher_from_ld(self, pub: Publication) -> None:
+        publisher = self.ld.get("publisher")
+        if not isinstance(publisher, dict):
+            return
+        purl = normalize_url(publisher.get("url"))
+        host = host_of(purl)
+        # Medium itself as the publisher says nothing about a publication.
+        if not purl or not host or (host == "medium.com" and urlsplit(purl).path in ("", "/")):
+            return
+        pub.name = _str(publisher.get("name"))
+        if host == "medium.com":
+            pub.slug = urlsplit(purl).path.strip("/").split("/")[0] or None
+        elif not is_medium_host(host):
+            pub.domain = host
+
+    def _publication_from_canonical(self, pub: Publication) -> None:
+        canon = self.canonical
+        host = host_of(canon)
+        if not canon or not host:
+            return
+        segs = [s for s in urlsplit(canon).path.split("/") if s]
+        if host == "medium.com":
+            # medium.com/<publication>/<post>; not /@user/... nor /p/<id>
+            if len(segs) >= 2 and not segs[0].startswith("@") and segs[0] != "p":
+                pub.slug = pub.slug or segs[0]
+        elif not is_medium_host(host):
+            pub.domain = pub.domain or host
+
+    def _publication_from_state(self, pub: Publication) -> None:
+        post = self.state_post()
+        if post is None:
+            return
+        coll = self.state.resolve(post.get("collection") or post.get("homeCollection"))
+        coll_id = post.get("homeCollectionId")
+        if coll is None and isinstance(coll_id, str) and coll_id:
+            coll = self.state.with_id(coll_id, "slug")
+        if not coll:
+            return
+        pub.name = pub.name or _str(coll.get("name"))
+        pub.slug = pub.slug or _str(coll.get("slug"))
+        domain = _str(coll.get("domain") or coll.get("customDomain"))
+        pub.domain = pub.domain or (domain.lower() if domain else None)
+
+    # One method per field of the Article; each falls back, in order, from
+    # the markup and head to JSON-LD to the embedded state.
+
     def article(self) -> Article:
-        head, ld = self.head, self.ld
+        return Article(
+            post_id=self.post_id,
+            url=self.page_url,
+            canonical_url=self.canonical,
+            author=self.author(),
+            publication=self.publication,
+            title=squash(self.title()) or None,
+            published_at=self.published_at(),
+            tags=list(dict.fromkeys(t for t in self.tags() if t)),
+        )
+
+    def author(self) -> Author | None:
+        head = self.head
         author = Author(name=head.author_name)
-        ld_author = ld.get("author")
+        ld_author = self.ld.get("author")
         if isinstance(ld_author, list) and ld_author:
             ld_author = ld_author[0]
         if isinstance(ld_author, dict):
             author.name = author.name or _str(ld_author.get("name"))
             author.username = author_from_url(normalize_url(ld_author.get("url")))
-        for u in (head.author_url,):
-            if author.username is None and u:
-                author.username = author_from_url(normalize_url(u, self.base))
+        if author.username is None and head.author_url:
+            author.username = author_from_url(normalize_url(head.author_url, self.base))
         if author.username is None and "/@" in (self.canonical or ""):
             author.username = author_from_url(self.canonical)
+        if author.username is None:
+            self._author_from_state(author)
+        if not author.username and not author.name:
+            return None
+        return author
+
+    def _author_from_state(self, author: Author) -> None:
+        post = self.state_post()
+        if post is None:
+            return
+        creator = self.state.resolve(post.get("creator"))
+        if creator is None and isinstance(post.get("creatorId"), str):
+            creator = self.state.with_id(post["creatorId"], "username")
+        if creator:
+            author.username = _str(creator.get("username"))
+            author.name = author.name or _str(creator.get("name"))
+
+    def title(self) -> str | None:
         title = None
         if self._is_graf():
             # graf-era og:title carries " – Publication – Medium" suffixes.
             node = self.tree.css_first(".graf--title")
             title = node_text(node) if node is not None else None
-        title = title or head.og_title or _str(ld.get("headline")) or head.title
-        published = iso(ld.get("datePublished"))
-        tags = self._markup_tags()
-        if not tags:
-            tags = [
-                _slugify_tag(k.removeprefix("Tag:"))
-                for k in ld.get("keywords") or []
-                if isinstance(k, str) and (k.startswith("Tag:") or ":" not in k)
-            ]
-        if published is None or not tags or author.username is None:
+        title = title or self.head.og_title or _str(self.ld.get("headline")) or self.head.title
+        if title:
+            return title
+        post = self.state_post()
+        return _str(post.get("title")) if post is not None else None
+
+    def published_at(self) -> str | None:
+        published = iso(self.ld.get("datePublished"))
+        if published is None:
             post = self.state_post()
             if post is not None:
-                published = published or iso_from_ms(post.get("firstPublishedAt"))
-                tags = tags or _state_tags(post, self.state)
-                title = title or _str(post.get("title"))
-                if author.username is None:
-                    creator = self.state.resolve(post.get("creator"))
-                    if creator is None and isinstance(post.get("creatorId"), str):
-                        creator = self.state.with_id(post["creatorId"], "username")
-                    if creator:
-                        author.username = _str(creator.get("username"))
-                        author.name = author.name or _str(creator.get("name"))
+                published = iso_from_ms(post.get("firstPublishedAt"))
         if published is None and self._is_graf():
             # In graf markup the byline's <time> is the first publish date
             # (checked against firstPublishedAt on the 2018 pages).
             node = self.tree.css_first("time[datetime]")
             if node is not None:
                 published = iso(node.attrs.get("datetime"))
-        if not author.username and not author.name:
-            author_rec = None
-        else:
-            author_rec = author
-        return Article(
-            post_id=self.post_id,
-            url=self.page_url,
-            canonical_url=self.canonical,
-            author=author_rec,
-            publication=self.publication,
-            title=squash(title) or None,
-            published_at=published,
-            tags=list(dict.fromkeys(t for t in tags if t)),
-        )
+        return published
+
+    def tags(self) -> list[str]:
+        tags = self._markup_tags()
+        if not tags:
+            tags = [
+                _slugify_tag(k.removeprefix("Tag:"))
+                for k in self.ld.get("keywords") or []
+                if isinstance(k, str) and (k.startswith("Tag:") or ":" not in k)
+            ]
+        if not tags:
+            post = self.state_post()
+            if post is not None:
+                tags = _state_tags(post, self.state)
+        return tags
 
     def _markup_tags(self) -> list[str]:
         tags = []
@@ -435,27 +472,7 @@ class ArticleParser:
             if node.tag == "iframe":
                 self.recorder.embed(node)
                 continue
-            block: Block | None = None
-            for anc in ancestors(node, 32):
-                if anc.mem_id == region_id:
-                    break
-                tag = anc.tag or ""
-                found = _HTML_BLOCKS.get(tag)
-                if found is None and tag == "div":
-                    cls = anc.attrs.get("class")
-                    if cls and "graf--mixtapeEmbed" in cls:
-                        found = "link_card"
-                if found is None:
-                    continue
-                if block == "caption":
-                    break  # a caption's figure adds nothing
-                if block == "paragraph":
-                    if found == "quote":
-                        block = found
-                    break  # React-era quotes hold <p> blocks; nothing else nests
-                block = found
-                if found not in ("caption", "paragraph"):
-                    break
+            block = _block_of(node, region_id)
             kind: LinkKind = "text"
             if block == "link_card":
                 kind = "link_card"
@@ -487,6 +504,38 @@ class ArticleParser:
                         self.recorder.anchor(a, "author_bio", "bio", "text")
                     break
             break
+
+
+def _block_kind(node: Node) -> Block | None:
+    """The content block ``node`` is, if it is one."""
+    tag = node.tag or ""
+    found = _HTML_BLOCKS.get(tag)
+    if found is None and tag == "div":
+        cls = node.attrs.get("class")
+        if cls and "graf--mixtapeEmbed" in cls:
+            found = "link_card"
+    return found
+
+
+def _block_of(node: Node, region_id: int) -> Block | None:
+    """The content block an anchor stands in (None: outside any, inside the region)."""
+    block: Block | None = None
+    for anc in ancestors(node, 32):
+        if anc.mem_id == region_id:
+            break
+        found = _block_kind(anc)
+        if found is None:
+            continue
+        if block == "caption":
+            break  # a caption's figure adds nothing
+        if block == "paragraph":
+            if found == "quote":
+                block = found
+            break  # React-era quotes hold <p> blocks; nothing else nests
+        block = found
+        if found not in ("caption", "paragraph"):
+            break
+    return block
 
 
 def _str(value: Any) -> str | None:
@@ -522,15 +571,6 @@ def _outermost(nodes: list[Node]) -> list[Node]:
         return nodes
     ids = {n.mem_id for n in nodes}
     return [n for n in nodes if not any(a.mem_id in ids for a in ancestors(n, 64))]
-
-
-def _inside(node: Node, tag: str, stop: Node) -> bool:
-    for anc in ancestors(node, 32):
-        if anc.mem_id == stop.mem_id:
-            return False
-        if anc.tag == tag:
-            return True
-    return False
 
 
 def _in_preview(node: Node) -> bool:

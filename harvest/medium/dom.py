@@ -161,17 +161,6 @@ def _first_of(text: str, start: int, chars: str) -> int:
     return best
 
 
-def json_after(text: str, marker: str) -> Any:
-    """The JSON value that follows ``marker`` in a script, or ``None``."""
-    i = text.find(marker)
-    if i < 0:
-        return None
-    try:
-        return first_json_value(text, i + len(marker))
-    except (ValueError, RecursionError):
-        return None
-
-
 def iter_dicts(value: Any, limit: int = 2_000_000) -> Iterator[dict[str, Any]]:
     """Every dict inside a decoded JSON value, without recursion."""
     stack = [value]

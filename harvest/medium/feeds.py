@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from lxml import etree
 
@@ -88,42 +89,44 @@ def parse_feed_root(root: etree._Element, url: str | None) -> PageResult:
 
 
 def _feed_item(item: etree._Element, *, atom: bool) -> PostRef | None:
-    link = guid = title = creator = date = None
-    tags: list[str] = []
+    fields = _item_fields(item, atom=atom)
+    link, guid = fields.get("link"), fields.get("guid")
+    ref = post_ref_from_url(link) or post_ref_from_url(guid)
+    # The guid (medium.com/p/<id>) is the authoritative id when both exist.
+    m = _GUID_ID_RE.search(guid) if guid else None
+    if ref is None and m:
+        ref = PostRef(post_id=m.group(1), url=f"https://medium.com/p/{m.group(1)}")
+    if ref is None:
+        return None
+    if m:
+        ref.post_id = m.group(1)
+    ref.title = fields.get("title")
+    ref.published_at = fields.get("date")
+    ref.tags = fields.get("tags") or []
+    ref.author_name = fields.get("creator")
+    return ref
+
+
+def _item_fields(item: etree._Element, *, atom: bool) -> dict[str, Any]:
+    """An RSS <item> or Atom <entry>: link, guid, title, creator, date and tags."""
+    out: dict[str, Any] = {"tags": []}
     for child in item:
         name = _local(child.tag)
         if name == "link":
-            link = child.get("href") if atom else _text(child)
-            link = link or _text(child)
+            out["link"] = (child.get("href") if atom else _text(child)) or _text(child)
         elif name in ("guid", "id"):
-            guid = _text(child)
+            out["guid"] = _text(child)
         elif name == "title":
-            title = _text(child)
+            out["title"] = _text(child)
         elif child.tag == _DC_CREATOR or (atom and name == "author"):
-            creator = _text(child) if not atom else _text(child.find(f"{_ATOM_NS}name"))
+            out["creator"] = _text(child) if not atom else _text(child.find(f"{_ATOM_NS}name"))
         elif name in ("pubDate", "published"):
-            date = _rfc822(_text(child)) if name == "pubDate" else _text(child)
+            out["date"] = _rfc822(_text(child)) if name == "pubDate" else _text(child)
         elif name == "category":
             term = child.get("term") if atom else _text(child)
             if term:
-                tags.append(term.lower())
-    ref = post_ref_from_url(link) or post_ref_from_url(guid)
-    if ref is None and guid:
-        m = _GUID_ID_RE.search(guid)
-        if m:
-            ref = PostRef(post_id=m.group(1), url=f"https://medium.com/p/{m.group(1)}")
-    if ref is None:
-        return None
-    if guid:
-        # The guid (medium.com/p/<id>) is the authoritative id when both exist.
-        m = _GUID_ID_RE.search(guid)
-        if m:
-            ref.post_id = m.group(1)
-    ref.title = title
-    ref.published_at = date
-    ref.tags = tags
-    ref.author_name = creator
-    return ref
+                out["tags"].append(term.lower())
+    return out
 
 
 def parse_sitemap_root(root: etree._Element, url: str | None) -> PageResult:

@@ -1,7 +1,8 @@
 """Listing pages: tag, topic, profile, publication pages and the home feed.
 
-A listing yields the posts it names, a next-page cursor when the page state
-carries one, and on a profile page the author's bio links.
+A listing yields the posts it names and, on a profile page, the author's bio
+links. (Paging cursors of the pre-2020 ``/_/api`` streams are not read: those
+endpoints are gone, and no crawl followed them.)
 
 2025 listings render each post as ``<article data-testid="post-preview">``; when
 such cards exist only they are read, so sidebars and "who to follow" blocks
@@ -24,12 +25,10 @@ from urllib.parse import urlsplit
 
 from harvest.links import host_of, is_medium_host, normalize_url, strip_medium_tracking
 from harvest.medium.article import read_head
-from harvest.medium.dom import Node, Tree, ancestors, json_after
+from harvest.medium.dom import Node, Tree, ancestors
 from harvest.medium.ids import author_from_url, post_id_from_url
 from harvest.medium.outbound import LinkRecorder
-from harvest.medium.records import Cursor, PageResult, PostRef
-
-_PAGING_MARKERS = ('"paging"', '"pagingInfo"')
+from harvest.medium.records import PageResult, PostRef
 
 
 def is_profile(tree: Tree, url: str | None) -> bool:
@@ -59,7 +58,6 @@ def parse_listing_tree(
     for container in containers:
         _read_container(container, base, posts, own_hosts, card=bool(cards))
     result.posts = list(posts.values())
-    result.cursors = _cursors(tree, page_url)
 
     if profile:
         owner = author_from_url(page_url)
@@ -83,46 +81,58 @@ def _read_container(
     *,
     card: bool,
 ) -> None:
-    card_author: str | None = None
-    card_pub: str | None = None
-    found: list[PostRef] = []
+    owner = _CardOwner()
+    found: dict[str, PostRef] = {}
     foreign: dict[str, Node] = {}  # post id -> the element naming it, on a host not Medium's
     for node in container.css("a[href], [data-href]"):
         if _in_bio(node):
             continue
-        attrs = node.attrs
-        for raw in (attrs.get("data-href"), attrs.get("href")):
-            if not raw:
-                continue
-            u = normalize_url(raw, base)
-            if u is None:
-                continue
+        for u in _node_urls(node, base):
             pid = post_id_from_url(u)
             if pid is None:
                 if card:
-                    # A card's author and publication links name the post's owner.
-                    who = author_from_url(u) if "/@" in u else None
-                    card_author = card_author or who
-                    if who is None and _is_home(u):
-                        card_pub = card_pub or host_of(u)
+                    owner.saw(u)
                 continue
-            if pid in posts or any(p.post_id == pid for p in found):
+            if pid in posts or pid in found:
                 continue
             ref = _post_ref(pid, u)
             host = host_of(ref.url) or ""
             if not is_medium_host(host) and host not in own_hosts:
                 foreign[pid] = node
-            found.append(ref)
-    for ref in found:
-        named_by = foreign.get(ref.post_id)
+            found[pid] = ref
+    for pid, ref in found.items():
+        named_by = foreign.get(pid)
         if named_by is not None and not _attributed(
-            named_by, ref, card_pub if card else None, base
+            named_by, ref, owner.publication if card else None, base
         ):
             continue
         if card:
-            ref.author = ref.author or card_author
-            ref.site = ref.site or card_pub
-        posts[ref.post_id] = ref
+            ref.author = ref.author or owner.author
+            ref.site = ref.site or owner.publication
+        posts[pid] = ref
+
+
+class _CardOwner:
+    """A card's author and publication links name the post's owner: the first of each."""
+
+    def __init__(self) -> None:
+        self.author: str | None = None
+        self.publication: str | None = None
+
+    def saw(self, url: str) -> None:
+        who = author_from_url(url) if "/@" in url else None
+        self.author = self.author or who
+        if who is None and _is_home(url):
+            self.publication = self.publication or host_of(url)
+
+
+def _node_urls(node: Node, base: str | None) -> Iterable[str]:
+    attrs = node.attrs
+    for raw in (attrs.get("data-href"), attrs.get("href")):
+        if raw:
+            u = normalize_url(raw, base)
+            if u is not None:
+                yield u
 
 
 def _attr(node: Node, name: str) -> str | None:
@@ -184,31 +194,6 @@ def _post_ref(post_id: str, url: str) -> PostRef:
     )
 
 
-def _cursors(tree: Tree, page_url: str | None) -> list[Cursor]:
-    out: list[Cursor] = []
-    for script in tree.css("script"):
-        text = script.text()
-        for marker in _PAGING_MARKERS:
-            if marker not in text:
-                continue
-            value = json_after(text, marker)
-            cursor = cursor_from_paging(value, page_url)
-            if cursor is not None:
-                out.append(cursor)
-    return out
-
-
-def cursor_from_paging(value: object, source_url: str | None) -> Cursor | None:
-    """A Cursor from a paging object (``{"next": {...}, "path": ...}``), if it has a next page."""
-    if not isinstance(value, dict):
-        return None
-    nxt = value.get("next")
-    if not isinstance(nxt, dict) or not nxt:
-        return None
-    path = value.get("path")
-    return Cursor(source_url=source_url, next=nxt, path=path if isinstance(path, str) else None)
-
-
 def post_ref_from_url(url: str | None) -> PostRef | None:
     """A PostRef for any Medium post URL, or ``None`` if it is not one."""
     norm = normalize_url(url) if url else None
@@ -218,4 +203,4 @@ def post_ref_from_url(url: str | None) -> PostRef | None:
     return _post_ref(pid, norm)
 
 
-__all__ = ["cursor_from_paging", "is_profile", "parse_listing_tree", "post_ref_from_url"]
+__all__ = ["is_profile", "parse_listing_tree", "post_ref_from_url"]

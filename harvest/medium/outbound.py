@@ -13,6 +13,7 @@ from harvest.links import (
     normalize_url,
     parse_rel,
     registered_domain,
+    rel_flags,
     unwrap_medium_redirect,
 )
 from harvest.medium.dom import Node, node_text, squash
@@ -114,6 +115,7 @@ class LinkRecorder:
     ) -> None:
         position = self.positions[location]
         self.positions[location] = position + 1
+        flags = rel_flags(rel)
         self.result.links.append(
             Link(
                 post_id=self.post_id,
@@ -124,9 +126,9 @@ class LinkRecorder:
                 anchor_text=text,
                 kind=kind,
                 rel=rel,
-                nofollow="nofollow" in rel,
-                ugc="ugc" in rel,
-                sponsored="sponsored" in rel,
+                nofollow=flags.nofollow,
+                ugc=flags.ugc,
+                sponsored=flags.sponsored,
                 location=location,
                 position=position,
                 block=block,

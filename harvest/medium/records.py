@@ -122,17 +122,6 @@ class PostRef:
 
 @_pickled_as_tuple
 @dataclass(slots=True)
-class Cursor:
-    """A next-page hint: Medium's paging ``next`` object and the API path it is for."""
-
-    source_url: str | None
-    next: dict[str, Any]
-    path: str | None = None
-    type: Literal["cursor"] = "cursor"
-
-
-@_pickled_as_tuple
-@dataclass(slots=True)
 class SitemapRef:
     url: str
     lastmod: str | None = None
@@ -149,25 +138,23 @@ class PageResult:
     article: Article | None = None
     links: list[Link] = field(default_factory=list)
     posts: list[PostRef] = field(default_factory=list)
-    cursors: list[Cursor] = field(default_factory=list)
     sitemaps: list[SitemapRef] = field(default_factory=list)
     # reason -> count: hrefs that are not web links, internal links, unresolved embeds
     skipped: Counter[str] = field(default_factory=Counter)
     # Human-readable reasons a page yielded less than expected.
     problems: list[str] = field(default_factory=list)
 
-    def records(self) -> list[Article | Link | PostRef | Cursor | SitemapRef]:
-        out: list[Article | Link | PostRef | Cursor | SitemapRef] = []
+    def records(self) -> list[Article | Link | PostRef | SitemapRef]:
+        out: list[Article | Link | PostRef | SitemapRef] = []
         if self.article is not None:
             out.append(self.article)
         out.extend(self.links)
         out.extend(self.posts)
         out.extend(self.sitemaps)
-        out.extend(self.cursors)
         return out
 
 
-def as_json(record: Article | Link | PostRef | Cursor | SitemapRef) -> dict[str, Any]:
+def as_json(record: Article | Link | PostRef | SitemapRef) -> dict[str, Any]:
     """A record as a JSON-ready dict with ``type`` first."""
     data = asdict(record)
     return {"type": data.pop("type"), **data}

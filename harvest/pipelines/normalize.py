@@ -23,7 +23,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from harvest.items import ArticlePage, ProfilePage
-from harvest.links import host_of, normalize_url, parse_rel, registered_domain
+from harvest.links import host_of, normalize_url, parse_rel, registered_domain, rel_flags
 from harvest.medium.records import Link
 
 log = logging.getLogger(__name__)
@@ -176,12 +176,7 @@ class NormalizePipeline:
         rel = list(parse_rel(" ".join(link.rel)))
         if rel != link.rel:
             changes["rel"] = rel
-        flags = {
-            "nofollow": "nofollow" in rel,
-            "ugc": "ugc" in rel,
-            "sponsored": "sponsored" in rel,
-        }
-        for name, value in flags.items():
+        for name, value in rel_flags(rel)._asdict().items():
             if getattr(link, name) != value:
                 changes[name] = value
         return True

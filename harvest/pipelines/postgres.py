@@ -16,7 +16,7 @@ outcome is ``failed``.
 A database that cannot be reached when the crawl starts stops the crawl at
 once (close reason ``database_unavailable``) with one line saying so. The
 crawl's run row is finished with the status the outcome extension decides
-(:data:`harvest.signals.crawl_outcome`).
+(:data:`harvest.crawl.signals.crawl_outcome`).
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from harvest.crawl.outcome import count_problem, decide
+from harvest.crawl.signals import crawl_outcome, items_stored, recent_posts, store_opened
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
+from harvest.db.queries import recently_crawled
 from harvest.db.store import (
     BatchResult,
     HostIds,
@@ -47,7 +49,7 @@ from harvest.db.store import (
     write_problems,
 )
 from harvest.items import ArticlePage, PageProblem, ProfilePage
-from harvest.signals import crawl_outcome, items_stored
+from harvest.secrets import mask_dsn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,6 +96,7 @@ class PostgresPipeline:
         pipeline = cls(config, crawler)
         crawler.signals.connect(pipeline._on_outcome, signal=crawl_outcome)
         crawler.signals.connect(pipeline._on_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.recent_posts, signal=recent_posts)
         return pipeline
 
     # -- lifecycle ----------------------------------------------------------------
@@ -106,7 +109,7 @@ class PostgresPipeline:
             log.error(
                 "cannot reach the database %s (%s): start PostgreSQL, fix DATABASE_URL, "
                 "or unset it to use the embedded server",
-                dbconn.mask_dsn(self.dsn) if self.dsn else "",
+                mask_dsn(self.dsn) if self.dsn else "",
                 first,
             )
             self._unavailable()
@@ -116,6 +119,24 @@ class PostgresPipeline:
             self._unavailable()
             raise CloseSpider("database_unavailable") from None
         self._timer = asyncio.ensure_future(self._tick())
+        if self.crawler is not None:
+            self.crawler.signals.send_catch_log(signal=store_opened)
+
+    async def recent_posts(self, post_ids: list[str], days: int, **kwargs: Any) -> set[str]:
+        """Which of ``post_ids`` this store harvested within ``days`` days: the spider
+        skips them (:data:`harvest.crawl.signals.recent_posts`). A database that
+        does not answer skips nothing: the posts are fetched again."""
+        if self.dsn is None or self.run_id is None or not post_ids:
+            return set()
+        try:
+            return await asyncio.to_thread(
+                self._on_pooled, lambda conn: recently_crawled(conn, post_ids, days)
+            )
+        except dbconn.RETRYABLE as exc:
+            log.warning(
+                "could not check recently crawled posts (%s); fetching them", _first_line(exc)
+            )
+            return set()
 
     def _unavailable(self) -> None:
         if self.stats is not None:
@@ -124,11 +145,11 @@ class PostgresPipeline:
     def _open(self) -> None:
         if self.config.dsn:
             self.dsn = self.config.dsn
-            where = dbconn.mask_dsn(self.dsn)
+            where = mask_dsn(self.dsn)
         else:
             self.dsn = dbconn.resolve(None, self.config.pgdata).dsn
             where = f"embedded PostgreSQL in {self.config.pgdata}"
-        log.info("storing links in %s", dbconn.mask_dsn(self.dsn))
+        log.info("storing links in %s", mask_dsn(self.dsn))
         # One quick look first: a server that is not there ends the crawl now,
         # not after a batch's worth of retries.
         dbconn.connect(self.dsn, connect_timeout=self.config.connect_timeout).close()
@@ -386,24 +407,28 @@ class PostgresPipeline:
 
     # -- connections --------------------------------------------------------------
 
+    def _on_pooled(self, operation: Callable[[Any], T]) -> T:
+        """Run ``operation`` once on a pooled connection."""
+        with self._pool_lock:
+            conn = self._pool.pop() if self._pool else None
+        if conn is None or conn.closed:
+            assert self.dsn is not None
+            conn = dbconn.connect(self.dsn)
+        try:
+            value = operation(conn)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()  # its state is unknown: never reuse it
+            raise
+        with self._pool_lock:
+            self._pool.append(conn)
+        return value
+
     def _with_connection(self, operation: Callable[[Any], T]) -> T:
         """Run ``operation`` on a pooled connection, retrying lost connections."""
 
         def attempt() -> T:
-            with self._pool_lock:
-                conn = self._pool.pop() if self._pool else None
-            if conn is None or conn.closed:
-                assert self.dsn is not None
-                conn = dbconn.connect(self.dsn)
-            try:
-                value = operation(conn)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    conn.close()  # its state is unknown: never reuse it
-                raise
-            with self._pool_lock:
-                self._pool.append(conn)
-            return value
+            return self._on_pooled(operation)
 
         def on_retry(attempt_no: int, exc: BaseException) -> None:
             if self.stats is not None:

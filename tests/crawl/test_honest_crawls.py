@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 
 from harvest.db.connection import connect
+from harvest.sim.server import DNS_FAIL_URL, Faults, SimServer, refused_url
 from tests.pg import rows
 from tests.sim.crawl import crawl_report, finish, manifest_links, start_crawl, stored_links
-from tests.sim.server import DNS_FAIL_URL, Faults, SimServer, refused_url
+
+# Every test here runs a crawl (or scrapyd) in a process of its own.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -70,7 +73,6 @@ def urls_file(tmp_path: Path, manifest: dict[str, Any], n: int) -> tuple[Path, l
 COMBINATIONS = list(itertools.product((1, 2, 4, 8, 16, 32), (False, True)))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("run", range(20))
 def test_browser_start_at_any_concurrency(run: int, db_dsn: str) -> None:
     concurrency, throttle = COMBINATIONS[run % len(COMBINATIONS)]
@@ -94,7 +96,6 @@ def test_browser_start_at_any_concurrency(run: int, db_dsn: str) -> None:
     assert run_row(db_dsn)[0] == "finished"
 
 
-@pytest.mark.slow
 def test_every_tag_of_a_300_post_simulator_at_once_with_project_defaults(db_dsn: str) -> None:
     with SimServer(seed=5, size=300) as sim:
         manifest = sim.manifest()
@@ -125,12 +126,11 @@ BURSTS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("burst", list(BURSTS))
 def test_a_429_burst_on_50_articles_costs_about_one_retry_after(
     burst: str, db_dsn: str, tmp_path: Path
 ) -> None:
-    settings = {"HARVEST_BROWSER": "0", "ROBOTSTXT_OBEY": "0"}
+    settings: dict[str, Any] = {"HARVEST_BROWSER": "0", "ROBOTSTXT_OBEY": "0"}
     with SimServer(seed=8, size=60) as sim:
         path, ids = urls_file(tmp_path, sim.manifest(), 50)
         _, quiet = crawl(sim.url, db_dsn, f"urls_file={path}", **settings)
@@ -155,14 +155,13 @@ def test_a_429_burst_on_50_articles_costs_about_one_retry_after(
 
 
 def challenge_path(manifest: dict[str, Any], pid: str) -> str:
-    url = manifest["posts"][pid]["url"]
+    url: str = manifest["posts"][pid]["url"]
     path = "/" + url.split("/", 3)[3]
     if not url.startswith("https://medium.com/"):
         path = "/_host/" + url.split("/")[2] + path
     return "^" + path + "$"
 
 
-@pytest.mark.slow
 def test_a_challenged_article_is_blocked_with_its_url_and_the_run_has_failures(
     db_dsn: str, tmp_path: Path
 ) -> None:
@@ -195,7 +194,6 @@ def test_a_challenged_article_is_blocked_with_its_url_and_the_run_has_failures(
     assert "crawl finished with failures (exit status 3)" in err
 
 
-@pytest.mark.slow
 def test_an_always_challenging_medium_ends_blocked_in_under_a_minute(
     db_dsn: str, tmp_path: Path
 ) -> None:
@@ -222,7 +220,6 @@ def test_an_always_challenging_medium_ends_blocked_in_under_a_minute(
     assert "crawl blocked (exit status 4)" in err
 
 
-@pytest.mark.slow
 def test_challenges_after_a_few_rapid_requests_pause_then_stop_the_crawl(
     db_dsn: str, tmp_path: Path
 ) -> None:
@@ -303,7 +300,7 @@ def test_a_wrong_argument_or_setting_is_one_line_and_exit_2(
 @pytest.mark.parametrize("how", ["env HARVEST_BROWSER=0", "-s HARVEST_BROWSER=0", "-a browser=0"])
 def test_the_browser_can_be_turned_off_every_way_the_readme_says(how: str, db_dsn: str) -> None:
     env: dict[str, str] = {}
-    settings: dict[str, str] = {}
+    settings: dict[str, Any] = {}
     args = ["tags=seo"]
     if how.startswith("env"):
         env["HARVEST_BROWSER"] = "0"

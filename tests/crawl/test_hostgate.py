@@ -173,7 +173,7 @@ class Engine:
 
 
 def middleware(**settings: Any) -> tuple[HostGateMiddleware, Any, Engine]:
-    crawler = get_crawler(Spider, {"HARVEST_RETRY_AFTER_MAX": 5, **settings})
+    crawler: Any = get_crawler(Spider, {"HARVEST_RETRY_AFTER_MAX": 5, **settings})
     crawler.spider = Spider.from_crawler(crawler, name="t")
     crawler.stats.open_spider()
     engine = Engine()
@@ -182,7 +182,10 @@ def middleware(**settings: Any) -> tuple[HostGateMiddleware, Any, Engine]:
 
 
 def page_request(url: str = "https://medium.com/@a/post-0123456789ab") -> Request:
-    return Request(url, callback=lambda r: None, errback=lambda f: None)
+    def ignore(_: Any) -> None:
+        return None
+
+    return Request(url, callback=ignore, errback=ignore)
 
 
 async def trust(mw: HostGateMiddleware) -> None:
@@ -285,7 +288,8 @@ def test_a_challenge_is_blocked_never_passed_on() -> None:
         ok = page_request("https://medium.com/@a/fine-0123456789ab")
         await mw.process_request(ok)
         assert ok.meta.get("harvest_probe")
-        assert (await mw.process_response(ok, Response(ok.url, status=200))).status == 200
+        answer = await mw.process_response(ok, Response(ok.url, status=200))
+        assert isinstance(answer, Response) and answer.status == 200
         assert mw.gate.is_trusted("medium.com")
 
     asyncio.run(run())
@@ -319,13 +323,13 @@ def test_connection_failures_make_a_new_host_unreachable_fast() -> None:
 
     async def run() -> None:
         r = page_request()
-        assert await mw.process_exception(r, CannotResolveHostError("no such host")) is None
+        await mw.process_exception(r, CannotResolveHostError("no such host"))  # passed on
         with pytest.raises(HostUnreachable, match=r"medium\.com unreachable"):
-            await mw.process_exception(r, TxConnectionRefused())
+            await mw.process_exception(r, TxConnectionRefused())  # type: ignore[no-untyped-call]
         with pytest.raises(HostUnreachable):
             await mw.process_request(page_request("https://medium.com/tag/seo"))
         # what the gate raised itself is not a connection failure
-        assert await mw.process_exception(r, IgnoreRequest("offsite")) is None
+        await mw.process_exception(r, IgnoreRequest("offsite"))
 
     asyncio.run(run())
     assert crawler.stats.get_value("harvest/hosts/unreachable") == 1

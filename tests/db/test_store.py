@@ -313,8 +313,8 @@ def test_views_answer_the_questions(db: Any) -> None:
 
 
 def test_block_and_location_are_escaped_not_shifted(db: Any) -> None:
-    odd = make_link("https://a.example/", 0)
-    odd.block = "quote\tand\nnewline \\N"
+    odd: Any = make_link("https://a.example/", 0)
+    odd.block = "quote\tand\nnewline \\N"  # no block name: what matters is the escaping
     write_batch(db, [make_page("0123456789ab", [odd], T0)])
     assert scalar(db, "SELECT block FROM links") == "quote\tand\nnewline \\N"
     # A tab in a constrained field must reach PostgreSQL as data (and fail its

@@ -11,8 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +19,12 @@ import pytest
 
 from harvest.db.connection import connect
 from harvest.frontier import Frontier, FrontierConfig
+from harvest.sim.server import Faults, SimServer
+from tests.frontier.conftest import spider_settings
 from tests.pg import rows
 from tests.sim.crawl import finish, manifest_links, start_crawl, stored_links, whole_range
-from tests.sim.server import Faults, SimServer
-
-redis = pytest.importorskip("redis")
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS = os.environ.get("HARVEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/")
-
-
-def _redis_or_skip() -> Any:
-    client = redis.Redis.from_url(REDIS + "13")
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS}")
-    return client
-
-
-@pytest.fixture
-def job() -> Iterator[tuple[str, str]]:
-    client = _redis_or_skip()
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield REDIS + "13", name
-    for key in client.scan_iter(match=f"harvest:{name}:*"):
-        client.delete(key)
 
 
 def worker(sim: SimServer, dsn: str, job: tuple[str, str], *args: str, **settings: Any) -> Any:
@@ -86,6 +65,7 @@ def page_fetches(sim: SimServer) -> dict[str, int]:
     return {p: n for p, n in sim.requests.items() if p != "/robots.txt"}
 
 
+@pytest.mark.slow
 def test_two_workers_store_the_manifest_and_fetch_each_page_once(
     db_dsn: str, job: tuple[str, str]
 ) -> None:
@@ -107,6 +87,7 @@ def test_two_workers_store_the_manifest_and_fetch_each_page_once(
     print(f"two workers: {len(posts)}/{len(want_posts)} posts, {link_rows}/{len(want_links)} links")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("late", [False, True], ids=["at-once", "after-heartbeat-lapsed"])
 def test_a_killed_worker_loses_nothing(db_dsn: str, job: tuple[str, str], late: bool) -> None:
     # Every page is slow on its first fetch, so the victim dies with requests
@@ -172,30 +153,34 @@ def test_a_response_is_held_until_the_requests_it_made_are_queued(
     # have released the response while its new requests were nowhere.
     import asyncio
 
-    from scrapy import Request
+    from scrapy import Request, signals
     from scrapy.http import HtmlResponse
 
-    from harvest.frontier.middleware import FrontierReleaseMiddleware
-    from harvest.frontier.scheduler import PARENT, TOKEN
+    from harvest.frontier.tokens import PARENT, TOKEN, FrontierTokens
 
     url, name = job
     frontier = Frontier(FrontierConfig(url=url, job=name, idle_seconds=0, heartbeat_ttl=5))
     frontier.server.lpush(frontier.queue_key, b"{}")
     [(token, _)] = frontier.exchange(1)
 
-    class Crawler:
-        class spider:  # stands for the spider object
-            pass
+    from scrapy.utils.test import get_crawler
 
-    Crawler.spider.frontier = frontier  # type: ignore[attr-defined]
-    mw = FrontierReleaseMiddleware(Crawler)
+    crawler = get_crawler(settings_dict={"HARVEST_REDIS_URL": url})
+
+    class Spider:  # stands for the spider object
+        pass
+
+    spider: Any = Spider()
+    spider.frontier = frontier
+    crawler.spider = spider
+    mw = FrontierTokens.from_crawler(crawler)
     response = HtmlResponse(
         "https://medium.com/x",
         body=b"",
         request=Request("https://medium.com/x", meta={TOKEN: token}),
     )
 
-    async def callback_output():  # type: ignore[no-untyped-def]
+    async def callback_output() -> AsyncIterator[Request]:
         yield Request("https://medium.com/a-0123456789ab")
         yield Request("https://medium.com/b-0123456789ab")
 
@@ -207,17 +192,18 @@ def test_a_response_is_held_until_the_requests_it_made_are_queued(
     assert frontier.server.hexists(frontier.held_key, token), (
         "released before its requests were queued"
     )
-    for request in made:  # what the scheduler does with each
-        parent = request.meta.pop(PARENT)
+    for request in made:  # what the engine does with each: signal, then queue
+        assert request.meta[PARENT] == token
+        crawler.signals.send_catch_log(signal=signals.request_scheduled, request=request)
+        assert PARENT not in request.meta
         frontier.push(None, b"{}")
-        frontier.child_queued(parent)
         frontier.flush_releases()
         assert frontier.server.hexists(frontier.held_key, token) == (request is not made[-1])
     assert frontier.queued() == 2
 
 
 def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_request(
-    job: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    job: tuple[str, str],
 ) -> None:
     # A worker started without arguments looks for the job's when it starts;
     # if the first worker has not stored them yet, it finds none, and must
@@ -226,20 +212,11 @@ def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_requ
     # day in range, and the job ended with nothing stored).
     from scrapy.utils.test import get_crawler
 
-    from harvest.frontier import scheduler as frontier_scheduler
+    from harvest.crawl.spider import MediumSpider
     from harvest.frontier import schema
     from harvest.frontier.scheduler import FrontierScheduler
-    from harvest.spiders.medium import MediumSpider
 
-    # Without a running engine there are no pipelines to look at.
-    monkeypatch.setattr(frontier_scheduler, "_stores_items", lambda crawler: True)
-    url, name = job
-    settings = {
-        "HARVEST_REDIS_URL": url,
-        "HARVEST_REDIS_JOB": name,
-        "HARVEST_BROWSER": False,
-        "MEDIUM_BASE_URL": "http://127.0.0.1:9",
-    }
+    settings = spider_settings(job)
     crawler = get_crawler(MediumSpider, settings)
     late = MediumSpider.from_crawler(crawler)
     assert not late.args.has_target
@@ -255,7 +232,8 @@ def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_requ
         )
         first.frontier.flush_releases()
         assert scheduler.next_request() is not None
-        assert late.args.has_target
+        adopted: Any = late.args  # taken from Redis by next_request()
+        assert adopted.has_target
         assert late.harvest_arguments == first.harvest_arguments
     finally:
         scheduler.close("finished")

@@ -16,9 +16,6 @@ def test_legacy_topic_stream() -> None:
     assert (peloton.publication, peloton.site) == ("chrishutchins", "chrishutchins.com")
     assert peloton.published_at == "2017-12-21T18:27:58.280Z"
     assert by_id["f86bc51174c1"].author == "the_economist"
-    (cursor,) = result.cursors
-    assert cursor.next == {"limit": 25, "to": "1513904826216"}
-    assert cursor.path == "/_/api/topics/f862bfc84e38/stream"
 
 
 def test_legacy_responses_stream_with_xssi_guard() -> None:
@@ -28,7 +25,6 @@ def test_legacy_responses_stream_with_xssi_guard() -> None:
     result = extract(raw)
     assert result.kind == "api"
     assert len(result.posts) == 26
-    assert result.cursors[0].next == {"limit": 25, "to": "2:f71ce3e5456a"}
 
 
 def test_graphql_topic_handler() -> None:
@@ -40,7 +36,6 @@ def test_graphql_topic_handler() -> None:
         "https://medium.com/better-programming/5-rules-of-code-6970a55a444b",
         "better-programming",
     )
-    assert len(result.cursors) == 1
 
 
 def test_truncated_apollo_dump_still_names_its_posts() -> None:

@@ -7,13 +7,14 @@ JSON-LD and state); see pages/SOURCES.md for where each page came from.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from harvest.medium import extract
 from tests.medium.helpers import parsed
 
-ARTICLES = {
+ARTICLES: dict[str, dict[str, Any]] = {
     "article_2015_ckirchoff_on-behalf-of-literally_readability.html": dict(
         post_id="429fab868ca8",
         canonical_url="https://medium.com/@ckirchoff/on-behalf-of-literally-429fab868ca8",

@@ -55,7 +55,6 @@ def test_every_field_of_every_record_type_round_trips() -> None:
         article=article,
         links=[link],
         posts=[r.PostRef("0123456789ab", "https://medium.com/p/0123456789ab", tags=["x"])],
-        cursors=[r.Cursor("https://medium.com/_/api", {"to": "1"}, path="/x")],
         sitemaps=[r.SitemapRef("https://medium.com/sitemap/posts/2020/1.xml", "2020-01-02")],
         skipped=Counter(internal=2),
         problems=["p"],

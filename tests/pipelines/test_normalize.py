@@ -14,10 +14,10 @@ from harvest.items import ArticlePage
 from harvest.medium import extract
 from harvest.medium.records import Article, Author, Link
 from harvest.pipelines.normalize import MAX_TEXT_LENGTH, NormalizePipeline
+from harvest.sim.model import build_world
+from harvest.sim.render import article_page, profile_page
 from tests.db.test_store import make_link
 from tests.medium.helpers import all_pages, parsed
-from tests.sim.model import build_world
-from tests.sim.render import article_page, profile_page
 
 
 def pipeline() -> tuple[NormalizePipeline, Any]:
@@ -27,7 +27,7 @@ def pipeline() -> tuple[NormalizePipeline, Any]:
 
 
 def page(
-    post_id: str | None = "0123456789ab", links: list | None = None, title: str = "T"
+    post_id: str | None = "0123456789ab", links: list[Any] | None = None, title: str = "T"
 ) -> ArticlePage:
     art = Article(
         post_id, "https://medium.com/p/x", None, Author("w", "W"), None, title, None, ["seo"]

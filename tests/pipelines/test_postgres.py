@@ -17,12 +17,12 @@ from scrapy.utils.test import get_crawler
 
 import harvest.db.store as store
 from harvest.crawl.outcome import decide
+from harvest.crawl.signals import crawl_outcome
 from harvest.db.config import ConfigError, DbConfig
-from harvest.db.connection import Embedded, connect, with_database
+from harvest.db.connection import Embedded, connect
 from harvest.pipelines.postgres import PostgresPipeline
-from harvest.signals import crawl_outcome
 from tests.db.test_store import T0, make_link, make_page
-from tests.pg import rows, scalar
+from tests.pg import rows, scalar, with_database
 
 
 def make_pipeline(dsn: str, **settings: Any) -> tuple[PostgresPipeline, Any]:

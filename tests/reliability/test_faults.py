@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from harvest.crawl.unparsed import UnparsedStore
 from harvest.db.connection import Embedded, connect
-from harvest.unparsed import UnparsedStore
+from harvest.sim.server import Faults, SimServer
 from tests.pg import rows, scalar
 from tests.sim.crawl import (
     crawl_report,
@@ -27,7 +28,6 @@ from tests.sim.crawl import (
     stored_links,
     whole_range,
 )
-from tests.sim.server import Faults, SimServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,7 +213,7 @@ def _chromium_pids(parent: int) -> list[int]:
 
 
 def test_chromium_crash_on_a_listing_page(db_dsn: str) -> None:
-    from tests.sim.render import BATCH
+    from harvest.sim.render import BATCH
 
     with SimServer(seed=1, size=24) as sim:
         manifest = sim.manifest()

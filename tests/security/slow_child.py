@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import harvest.spiders.parsing as parsing
-
-_extract = parsing.extract
+import harvest.crawl.parsing as parsing
+from harvest.medium import extract as _extract
 
 
 def _slow_extract(body: Any, *args: Any, **kwargs: Any) -> Any:
@@ -17,5 +16,6 @@ def _slow_extract(body: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def serve(**kwargs: Any) -> None:
-    parsing.extract = _slow_extract  # type: ignore[assignment]
+    module: Any = parsing  # the child's own copy of the module
+    module.extract = _slow_extract
     parsing.serve(**kwargs)

@@ -8,8 +8,8 @@ import pytest
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
+from harvest.crawl.browser import CONTEXT_KWARGS, GUARD, browser_meta, should_abort
 from harvest.medium.urls import MediumUrls
-from harvest.spiders.browser import CONTEXT_KWARGS, GUARD, browser_meta, should_abort
 
 
 class Page:
@@ -88,5 +88,5 @@ def test_the_context_takes_no_downloads_workers_or_permissions() -> None:
     assert CONTEXT_KWARGS["permissions"] == []
     meta = browser_meta(include_page=True)
     assert meta["playwright_context"] == "harvest"
-    assert meta["playwright_page_init_callback"] == "harvest.spiders.browser.init_page"
+    assert meta["playwright_page_init_callback"] == "harvest.crawl.browser.init_page"
     assert "user_data_dir" not in meta["playwright_context_kwargs"]  # no profile on disk

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from harvest.sim.server import Faults, SimServer
 from tests.sim.crawl import finish, start_crawl
-from tests.sim.server import Faults, SimServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +70,7 @@ def test_a_telnet_console_asked_for_keeps_its_password_out_of_the_log(
 
 
 def test_kept_pages_are_owner_only(tmp_path: Path) -> None:
-    from harvest.unparsed import UnparsedStore
+    from harvest.crawl.unparsed import UnparsedStore
 
     store = UnparsedStore(tmp_path / "kept")
     path = store.save("https://medium.com/x", b"<html>", "test")

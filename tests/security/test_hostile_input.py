@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harvest.crawl.parsing import Parser, ParserDied
 from harvest.db.connection import connect
 from harvest.medium import extract
 from harvest.pipelines.normalize import NormalizePipeline
-from harvest.spiders.parsing import Parser, ParserDied
 from tests.db.test_store import T0, make_link, make_page
 from tests.pg import rows, scalar
 from tests.pipelines.test_postgres import close, make_pipeline
@@ -128,7 +128,7 @@ def test_a_page_that_takes_too_long_is_given_up_and_parsing_goes_on() -> None:
             second = await after
             return first[0], second, time.monotonic() - started
         finally:
-            parser.close()
+            await parser.aclose()
 
     first, second, took = asyncio.run(scenario())
     assert isinstance(first, ParserDied)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from harvest.sim.server import Canary, SimServer
 from tests.sim.crawl import crawl_report, finish, start_crawl
-from tests.sim.server import Canary, SimServer
 
 pytestmark = pytest.mark.slow
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from scrapy.utils.test import get_crawler
 
+from harvest.crawl.args import CrawlArgs, SpiderArgumentError
+from harvest.crawl.spider import MediumSpider
 from harvest.frontier import schema
-from harvest.spiders.args import CrawlArgs, SpiderArgumentError
-from harvest.spiders.medium import MediumSpider
+from harvest.sim.server import SimServer
 from tests.sim.crawl import finish, start_crawl
-from tests.sim.server import SimServer
 
 REDIS = os.environ.get("HARVEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/")
 
@@ -131,7 +131,7 @@ def test_a_worker_refuses_poison_harvests_the_rest_and_runs_nothing(
             queue = f"harvest:{job}:requests"
             client.set(f"harvest:{job}:args", json.dumps({"urls": ",".join(urls)}))
             client.set(f"harvest:{job}:seeded", "someone")  # no seeding: the queue is all
-            poison = [
+            poison: list[dict[str, Any]] = [
                 {
                     "meta": {
                         "playwright_context_kwargs": {

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from harvest import output
-from harvest.db.connection import mask_dsn
+from harvest.analysis import output
+from harvest.crawl.unparsed import UnparsedStore
 from harvest.pipelines.normalize import NormalizePipeline
-from harvest.unparsed import UnparsedStore
+from harvest.secrets import mask_dsn
 from tests.db.test_store import T0, make_link, make_page
 from tests.pipelines.test_postgres import close, make_pipeline
 
@@ -111,7 +111,7 @@ def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path) -> None:
         yield [(1, "a")]
         raise RuntimeError("the connection dropped")
 
-    from harvest.exports import write_rows
+    from harvest.analysis.exports import write_rows
 
     with pytest.raises(RuntimeError), output.atomic_path(target) as path:
         write_rows(["n", "s"], rows(), "parquet", path)

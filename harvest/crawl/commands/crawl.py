@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import secrets
 import sys
 from pathlib import Path
@@ -26,9 +25,9 @@ from scrapy.exceptions import UsageError
 
 from harvest.config import SettingError
 from harvest.crawl import StartupError
+from harvest.crawl.args import SpiderArgumentError
 from harvest.crawl.outcome import USAGE_EXIT, CrawlOutcome
-from harvest.db.connection import mask_dsn
-from harvest.spiders.args import SpiderArgumentError
+from harvest.secrets import masked_settings
 
 # Raised before the first request by what the user gave: one line, exit 2.
 USAGE_ERRORS: tuple[type[Exception], ...] = (SpiderArgumentError, SettingError)
@@ -95,24 +94,6 @@ class Command(ScrapyCrawl):
         self.exitcode = USAGE_EXIT if isinstance(exc, USAGE_ERRORS) else 1
 
 
-_SECRET_SETTING_RE = re.compile(
-    r"('[A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN)[A-Z0-9_]*':\s*)(\((?:[^()])*?\)|'[^']*'|\"[^\"]*\")"
-)
-_URL_SETTING_RE = re.compile(r"('[A-Z0-9_]*(?:_URL|DSN)':\s*)(\((?:[^()])*?\)|'[^']*'|\"[^\"]*\")")
-
-
-def _masked_settings(text: str) -> str:
-    """Scrapy's "Overridden settings" dump with passwords and DSNs' passwords masked."""
-    text = _SECRET_SETTING_RE.sub(r"\1'***'", text)
-
-    def mask_url(m: re.Match[str]) -> str:
-        pieces = re.findall(r"'([^']*)'|\"([^\"]*)\"", m.group(2))
-        value = "".join(a or b for a, b in pieces)
-        return m.group(1) + repr(mask_dsn(value))
-
-    return _URL_SETTING_RE.sub(mask_url, text)
-
-
 class _SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
@@ -121,7 +102,7 @@ class _SecretFilter(logging.Filter):
         if message.startswith("Overridden settings") and isinstance(record.args, dict):
             record.args = {
                 **record.args,
-                "settings": _masked_settings(str(record.args["settings"])),
+                "settings": masked_settings(str(record.args["settings"])),
             }
         return True
 

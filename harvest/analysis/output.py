@@ -1,0 +1,148 @@
+"""Printing query results: aligned tables for people, CSV and JSON Lines for tools."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+FORMATS = ("table", "csv", "json")
+# Spreadsheets run cells that start with these as formulas (CSV injection).
+_FORMULA_FIRST = frozenset("=+-@\t\r\n|")
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON can carry it."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def text_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return " ".join(text_cell(v) for v in value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(plain(value))
+
+
+def csv_safe(cell: str) -> str:
+    """Neutralize a cell a spreadsheet would evaluate, keeping its text visible:
+    the one CSV formula guard, for tables and exports alike."""
+    if not cell or cell[0] not in _FORMULA_FIRST:
+        return cell
+    # Numbers such as -3 are data, not formulas.
+    if cell[0] in "+-":
+        try:
+            float(cell)
+            return cell
+        except ValueError:
+            pass
+    return "'" + cell
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as an export's CSV writer takes it, guarded by csv_safe."""
+    # Called for every cell of a 10^7-row export: the common cases (plain
+    # text, numbers) return before any general conversion.
+    kind = type(value)
+    if kind is str:
+        return csv_safe(value)
+    if value is None:
+        return ""
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return value  # the csv module writes these itself; never a formula
+    value = plain(value)
+    return csv_safe(value if isinstance(value, str) else str(value))
+
+
+def write(
+    out: TextIO,
+    fmt: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    max_width: int = 60,
+) -> None:
+    if fmt == "json":
+        for row in rows:
+            out.write(
+                json.dumps(
+                    dict(zip(columns, (plain(v) for v in row), strict=True)), ensure_ascii=False
+                )
+                + "\n"
+            )
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_safe(text_cell(v)) for v in row])
+    else:
+        cells = [[_clip(text_cell(v), max_width) for v in row] for row in rows]
+        widths = [len(c) for c in columns]
+        for row in cells:
+            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        out.write(
+            "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n"
+        )
+        out.write("  ".join("-" * w for w in widths) + "\n")
+        for row in cells:
+            out.write(
+                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+            )
+        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+# Characters a terminal acts on instead of showing (escape sequences, BEL,
+# bidirectional overrides that reorder what follows): page text is anyone's.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that becomes ``path`` only if the block ends
+    well: an export or report that fails half way leaves no short file that looks
+    complete (nor a file of an earlier run cut short)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    temporary = Path(tmp)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        with suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with the characters a terminal would act on shown as escapes."""
+    return _CONTROL_RE.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def _clip(text: str, width: int) -> str:
+    text = terminal_safe(" ".join(text.split()))  # newlines and tabs would break the table
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,276 @@
+"""One self-contained HTML file: inline SVG charts (matplotlib), sortable tables, no network."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from typing import Any
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; padding: 0 1.5rem;
+       max-width: 1100px; color: #222; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
+.card b { display: block; font-size: 1.4rem; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: 13px; }
+th, td { border-bottom: 1px solid #eee; padding: .25rem .6rem; text-align: left; }
+th { cursor: pointer; background: #f6f6f6; user-select: none; }
+th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " \\25BC"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.chart svg { max-width: 100%; height: auto; }
+.muted { color: #777; }
+"""
+
+# Sorting without external scripts: click a header to sort by that column.
+_SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0];
+      var asc = !th.classList.contains("sorted-asc");
+      table.querySelectorAll("th").forEach(function (h) {
+        h.classList.remove("sorted-asc", "sorted-desc");
+      });
+      th.classList.add(asc ? "sorted-asc" : "sorted-desc");
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+_REL_COLORS = {
+    "dofollow": "#2e7d32",
+    "nofollow": "#c62828",
+    "ugc": "#ef6c00",
+    "sponsored": "#6a1b9a",
+}
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    """A figure and axes in the report's style (imported late: only the HTML report plots)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def _bar_chart(title: str, labels: list[str], series: dict[str, list[float]]) -> str:
+    """Grouped bars: one group per label, one bar per series."""
+    fig, ax = _figure(8, 3.2)
+    positions = list(range(len(labels)))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        offset = [p - 0.4 + width * (i + 0.5) for p in positions]
+        ax.bar(offset, values, width, label=name, color=_REL_COLORS.get(name))
+    ax.set_xticks(positions)
+    ax.set_xticklabels(
+        labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center"
+    )
+    ax.legend(frameon=False, fontsize=9, ncols=4, loc="lower left", bbox_to_anchor=(0, 1.02))
+    ax.set_title(title, loc="left", fontsize=11, pad=24)
+    return _svg(fig)
+
+
+def _simple_bars(title: str, values: dict[str, int]) -> str:
+    fig, ax = _figure(6, 2.6)
+    labels = list(values)
+    ax.bar(labels, [values[k] for k in labels], 0.6, color=[_REL_COLORS.get(k) for k in labels])
+    for i, k in enumerate(labels):
+        ax.annotate(f"{values[k]:,}", (i, values[k]), ha="center", va="bottom", fontsize=9)
+    ax.set_title(title, loc="left", fontsize=11)
+    return _svg(fig)
+
+
+def _share_chart(title: str, labels: list[str], shares: list[float]) -> str:
+    fig, ax = _figure(8, 0.35 * max(3, len(labels)) + 0.8)
+    ax.barh(labels[::-1], [s * 100 for s in shares[::-1]], color="#c62828")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of links nofollow")
+    ax.set_title(title, loc="left", fontsize=11)
+    return _svg(fig)
+
+
+def _cell(value: Any, column: str = "") -> str:
+    if column == "year":
+        value = "unknown" if value is None else str(value)
+    if isinstance(value, bool):
+        shown = "yes" if value else ""
+        return f'<td data-v="{int(value)}">{shown}</td>'
+    if isinstance(value, (int, float)):
+        shown = f"{value:.1%}" if isinstance(value, float) and 0 <= value <= 1 else f"{value:,}"
+        return f'<td class="num" data-v="{value}">{shown}</td>'
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    esc = html.escape(text)
+    if text.startswith(("https://", "http://")):
+        return f'<td data-v="{esc}"><a href="{esc}" rel="nofollow noopener">{esc}</a></td>'
+    return f'<td data-v="{esc}">{esc}</td>'
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    if not rows:
+        return '<p class="muted">none</p>'
+    columns = columns or list(rows[0].keys())
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(_cell(row.get(c), c) for c in columns) + "</tr>" for row in rows
+    )
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_GROUP_COLUMNS = ["links", "dofollow", "nofollow", "ugc", "sponsored", "nofollow_share"]
+
+
+_TITLE = "Medium outbound links: nofollow audit"
+_RELS = ["dofollow", "nofollow", "ugc", "sponsored"]
+
+
+def render(numbers: dict[str, Any]) -> str:
+    """The report as one self-contained HTML file, a section per function below."""
+    sections = (
+        _summary,
+        _rel_distribution,
+        _by_year,
+        _by_location,
+        _by_group,
+        _dofollow_exceptions,
+        _top_domains,
+        _backlinks,
+    )
+    parts = [html_part for section in sections for html_part in section(numbers)]
+    # Every < as \u003c: "</script>" would end the element, and "<!--<script>" in a
+    # title would put the parser into a state where the sort script below is
+    # swallowed as part of this one. The JSON reads the same.
+    data = (
+        json.dumps(numbers, default=str)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<meta name=viewport content='width=device-width'><title>{html.escape(_TITLE)}</title>"
+        # No request leaves the file: everything is inline, and the policy says so.
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}"
+        f'<script type="application/json" id="numbers">{data}</script>'
+        f"<script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def _summary(numbers: dict[str, Any]) -> list[str]:
+    o = numbers["overall"]
+    f = {k: v for k, v in numbers["filters"].items() if v}
+    scope = ", ".join(f"{k} = {v}" for k, v in f.items()) or "all harvested links"
+    parts = [
+        f"<h1>{html.escape(_TITLE)}</h1>",
+        f'<p class="muted">{html.escape(scope)} · generated {html.escape(numbers["generated_at"])} '
+        "· live links (not lost)</p>",
+        '<div class="cards">',
+    ]
+    for label, key in (("links", "links"), ("posts", "posts"), ("target domains", "domains")):
+        parts.append(f'<div class="card"><b>{o[key]:,}</b>{label}</div>')
+    for key in _RELS:
+        share = o[key] / o["links"] if o["links"] else 0
+        parts.append(f'<div class="card"><b>{share:.1%}</b>{key} ({o[key]:,})</div>')
+    parts.append("</div>")
+    return parts
+
+
+def _chart(svg: str) -> str:
+    return f'<div class="chart">{svg}</div>'
+
+
+def _rel_distribution(numbers: dict[str, Any]) -> list[str]:
+    o = numbers["overall"]
+    title = "All live links (a link may carry several tokens)"
+    return ["<h2>Rel distribution</h2>", _chart(_simple_bars(title, {r: o[r] for r in _RELS}))]
+
+
+def _by_year(numbers: dict[str, Any]) -> list[str]:
+    years = numbers["by_year"]
+    parts = ["<h2>By year first published</h2>"]
+    if years:
+        labels = [str(y["year"]) if y["year"] is not None else "unknown" for y in years]
+        series = {r: [y[r] for y in years] for r in _RELS}
+        parts.append(_chart(_bar_chart("Links by year", labels, series)))
+    parts.append(_table(years, ["year", *_GROUP_COLUMNS]))
+    return parts
+
+
+def _by_location(numbers: dict[str, Any]) -> list[str]:
+    loc = numbers["by_location"]
+    parts = ["<h2>By link location</h2>"]
+    if loc:
+        labels = [r["location"] for r in loc]
+        series = {r: [x[r] for x in loc] for r in _RELS}
+        parts.append(_chart(_bar_chart("Links by location", labels, series)))
+    parts.append(_table(loc, ["location", *_GROUP_COLUMNS]))
+    return parts
+
+
+def _by_group(numbers: dict[str, Any]) -> list[str]:
+    return [
+        "<h2>By publication</h2>",
+        _table(numbers["by_publication"], ["publication", "publication_domain", *_GROUP_COLUMNS]),
+        "<h2>By tag</h2>",
+        _table(numbers["by_tag"], ["tag", *_GROUP_COLUMNS]),
+    ]
+
+
+def _dofollow_exceptions(numbers: dict[str, Any]) -> list[str]:
+    exceptions = numbers["dofollow_exceptions"]
+    return [
+        "<h2>Dofollow exceptions</h2>",
+        "<p>Outbound links that carry none of nofollow, ugc or sponsored: where a Medium "
+        "backlink passes value.</p>",
+        _table(exceptions["by_publication_and_location"]),
+        _table(exceptions["posts"]),
+    ]
+
+
+def _top_domains(numbers: dict[str, Any]) -> list[str]:
+    top = numbers["top_domains"]
+    parts = ["<h2>Top target domains</h2>"]
+    if top:
+        title = "Nofollow share of the most linked-to domains"
+        shares = [t["nofollow_share"] or 0 for t in top]
+        parts.append(_chart(_share_chart(title, [t["domain"] for t in top], shares)))
+    parts.append(_table(top, ["domain", "posts", *_GROUP_COLUMNS]))
+    return parts
+
+
+def _backlinks(numbers: dict[str, Any]) -> list[str]:
+    if "backlinks" not in numbers:
+        return []
+    domain = numbers["filters"].get("domain")
+    return [
+        f"<h2>Every backlink to {html.escape(str(domain))}</h2>",
+        _table(numbers["backlinks"]),
+    ]

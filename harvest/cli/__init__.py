@@ -1,0 +1,72 @@
+"""The ``harvest`` command: one module per command group, each adding its own parsers.
+
+========================  ==============================================================
+module                    commands
+========================  ==============================================================
+``harvest.cli.extract``   ``extract``: the records one saved page yields
+``harvest.cli.database``  ``db migrate|start|stop|status|url|psql|grant-readonly``
+``harvest.cli.queries``   ``backlinks``, ``top-domains``, ``stats``
+``harvest.cli.analysis``  ``report``, ``export``
+``harvest.cli.runs``      ``crawl-report``, ``reparse``
+``harvest.cli.frontier``  ``enqueue``
+``harvest.cli.ops``       ``schedule``, ``jobs``, ``scrapyd``
+``harvest.cli.demo``      ``demo``, ``settings``
+========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harvest import __version__
+from harvest.cli import analysis, database, demo, extract, frontier, ops, queries, runs
+from harvest.cli.common import CommandError
+
+GROUPS = (extract, database, queries, analysis, runs, frontier, ops, demo)
+
+
+# Commands whose remaining words belong to another program, and where they go.
+PASSED_ON = ((("db", "psql"), "psql_args"),)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harvest",
+        description="Who links where from Medium, and is the link nofollow?",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"harvest {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Arguments another program takes (harvest db psql -At -c ...) are passed on
+    # untouched: argparse would read their options as its own.
+    passed_on: list[str] | None = None
+    for prefix, _ in PASSED_ON:
+        if words[: len(prefix)] == list(prefix):
+            words, passed_on = words[: len(prefix)], words[len(prefix) :]
+    args = parser.parse_args(words)
+    for prefix, dest in PASSED_ON:
+        if passed_on is not None and words == list(prefix):
+            setattr(args, dest, passed_on)
+    try:
+        return int(args.func(args, sys.stdout, sys.stderr))
+    except CommandError as exc:
+        # An expected condition: one line on stderr, never a traceback.
+        print(f"harvest {args.command}: {exc}", file=sys.stderr)
+        return exc.status
+    except BrokenPipeError:
+        # `harvest extract page.html | head` closes the pipe early: not an error.
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""``harvest report`` and ``harvest export``: the audit and the data, to files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from harvest.analysis import output
+from harvest.analysis.exports import GRAPH_FORMATS, ROW_FORMATS
+from harvest.cli.common import CommandError, command, database, filter_options, filters, positive
+from harvest.db import exports as export_sql
+
+
+def add_parsers(sub: Any) -> None:
+    p = command(
+        sub, "report", "the nofollow audit as one self-contained HTML file (or its numbers as JSON)"
+    )
+    filter_options(p)
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--format", choices=["html", "json"], default="html")
+    p.add_argument("--top", type=positive, default=25, help="rows in the top-N tables")
+    p.set_defaults(func=report)
+
+    p = command(
+        sub,
+        "export",
+        "stream links, posts or domains (csv, jsonl, parquet), or a link graph",
+        "Rows stream from a server-side cursor (flat memory). graph: edges from publications "
+        "(or authors) to target domains or hosts, weighted by links, with the nofollow share.",
+    )
+    p.add_argument("what", choices=[*export_sql.QUERIES, "graph"])
+    filter_options(p)
+    p.add_argument(
+        "--format",
+        help=f"{'|'.join(ROW_FORMATS)} (default csv); for graph {'|'.join(GRAPH_FORMATS)} "
+        "(default gexf)",
+    )
+    p.add_argument("--level", choices=export_sql.GRAPH_LEVELS, default="domain")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=export)
+
+
+def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.analysis.report import render
+    from harvest.db.report import report_numbers
+
+    with database() as conn:
+        numbers = report_numbers(conn, filters(args), top=args.top)
+    if args.format == "json":
+        text = json.dumps(numbers, default=output.plain, ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = render(numbers)
+    if args.output and args.output != "-":
+        with output.atomic_path(Path(args.output)) as path:
+            path.write_text(text, encoding="utf-8")
+        err.write(f"wrote {args.output} ({len(text.encode()) // 1024} KB)\n")
+    else:
+        out.write(text)
+    return 0
+
+
+def export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    graph = args.what == "graph"
+    formats = GRAPH_FORMATS if graph else ROW_FORMATS
+    fmt = args.format or formats[0]
+    if fmt not in formats:
+        raise CommandError(f"--format {', '.join(formats[:-1])} or {formats[-1]}", 2)
+    to_file = bool(args.output and args.output != "-")
+    if fmt == "parquet" and not to_file:
+        raise CommandError("Parquet needs -o FILE", 2)
+    if to_file:
+        with output.atomic_path(Path(args.output)) as path:
+            _export(args, fmt, path, err)
+    else:
+        _export(args, fmt, out, err)
+    return 0
+
+
+def _export(args: argparse.Namespace, fmt: str, target: Any, err: TextIO) -> None:
+    from harvest.analysis import exports
+
+    with database() as conn:
+        conn.autocommit = False  # a named (server-side) cursor needs a transaction
+        if args.what == "graph":
+            edges = export_sql.graph_edges(conn, args.level, filters(args))
+            nodes, n_edges = exports.write_graph(edges, fmt, target)
+            conn.rollback()
+            err.write(f"{nodes} nodes, {n_edges} edges\n")
+            return
+        columns, batches = export_sql.rows(conn, args.what, filters(args))
+        n = exports.write_rows(columns, batches, fmt, target)
+        conn.rollback()
+    err.write(f"{n} rows\n")

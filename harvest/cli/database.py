@@ -1,0 +1,146 @@
+"""``harvest db``: the database, embedded unless DATABASE_URL names a server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from typing import Any, TextIO
+
+from harvest.cli.common import CommandError, command
+from harvest.db import connection as dbconn
+from harvest.secrets import mask_dsn
+
+
+def add_parsers(sub: Any) -> None:
+    p = command(sub, "db", "manage the database (embedded unless DATABASE_URL is set)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, help_text, func in (
+        ("migrate", "create or upgrade the schema (idempotent)", migrate),
+        ("start", "keep the embedded server running for others", start),
+        ("stop", "stop the embedded server", stop),
+        ("status", "where the data is, and whether the server answers", status),
+        ("url", "the database's URL, password included", url),
+    ):
+        command(actions, name, help_text).set_defaults(func=func)
+    q = command(actions, "psql", "a psql shell on the database")
+    q.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
+    q.set_defaults(func=psql)
+    q = command(actions, "grant-readonly", "give a role SELECT on every table and view only")
+    q.add_argument("role")
+    q.set_defaults(func=grant_readonly)
+
+
+def _embedded() -> dbconn.Embedded:
+    return dbconn.Embedded(dbconn.configured_pgdata())
+
+
+def _no_external(action: str) -> None:
+    external = dbconn.configured_dsn()
+    if external:
+        raise CommandError(
+            f"DATABASE_URL names an external server ({mask_dsn(external)}); "
+            f"there is no embedded server to {action}"
+        )
+
+
+def migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db.migrate import current_version
+    from harvest.db.migrate import migrate as apply
+
+    conn = dbconn.connect(dbconn.resolve().dsn)
+    try:
+        applied = apply(conn)
+        version = current_version(conn)
+    finally:
+        conn.close()
+    for mig in applied:
+        out.write(f"applied {mig.version:04d}_{mig.name}\n")
+    out.write(f"schema version {version}\n")
+    return 0
+
+
+def start(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _no_external("start")
+    embedded = _embedded()
+    started = embedded.start(keep_running=True)
+    print(f"embedded PostgreSQL running in {embedded.pgdata}", file=err)
+    out.write(started + "\n")
+    return 0
+
+
+def stop(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _no_external("stop")
+    print("stopped" if _embedded().stop() else "not running", file=err)
+    return 0
+
+
+def status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db.migrate import current_version
+    from harvest.db.queries import server_version
+
+    external = dbconn.configured_dsn()
+    embedded = _embedded()
+    where = "external" if external else f"embedded ({embedded.pgdata})"
+    dsn = external or embedded.dsn_if_running()
+    if dsn is None:
+        out.write(f"database: {where}\nstate: stopped\n")
+        return 0
+    try:
+        conn = dbconn.connect(dsn, connect_timeout=5)
+    except dbconn.RETRYABLE as exc:
+        out.write(f"database: {where}\nstate: unreachable ({str(exc).strip()})\n")
+        return 1
+    try:
+        version = server_version(conn)
+        schema = current_version(conn)
+    finally:
+        conn.close()
+    out.write(
+        f"database: {where}\nurl: {mask_dsn(dsn)}\nstate: running\n"
+        f"server: PostgreSQL {version}\nschema version: {schema}\n"
+    )
+    return 0
+
+
+def url(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # Asked for explicitly: printed whole, password included.
+    external = dbconn.configured_dsn()
+    if external:
+        out.write(external + "\n")
+        return 0
+    running = _embedded().dsn_if_running()
+    if running is None:
+        raise CommandError("the embedded server is not running: harvest db start")
+    out.write(running + "\n")
+    return 0
+
+
+def psql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    conninfo = dbconn.configured_dsn() or _embedded().start(keep_running=False)
+    binary = shutil.which("psql") or str(dbconn.embedded_bindir() / "psql")
+    sys.stdout.flush()
+    os.execv(binary, [binary, conninfo, *args.psql_args])  # noqa: S606 - replaces this process
+
+
+def grant_readonly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db.migrate import migrate as apply
+    from harvest.db.roles import RoleError, login_hint
+    from harvest.db.roles import grant_readonly as grant
+
+    role = args.role
+    conn = dbconn.connect(dbconn.resolve().dsn)
+    try:
+        apply(conn)
+        created, notes = grant(conn, role)
+    except RoleError as exc:
+        raise CommandError(str(exc), 2) from None
+    finally:
+        conn.close()
+    if created:
+        out.write(f"created role {role} (NOLOGIN); give it a login: {login_hint(role)}\n")
+    out.write(f"{role} may read every harvest table and view, and change nothing\n")
+    for note in notes:
+        err.write(f"note: {note}\n")
+    return 0

@@ -1,0 +1,105 @@
+"""``harvest schedule``, ``jobs`` and ``scrapyd``: scheduled crawls on scrapyd."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from harvest.analysis import output
+from harvest.cli.common import CommandError, command, format_option, positive
+
+
+def add_parsers(sub: Any) -> None:
+    p = command(
+        sub,
+        "schedule",
+        "post due crawls from the schedule file to scrapyd",
+        "Read the schedule, ask scrapyd which jobs are pending or running, and post each "
+        "crawl that is due and not still running. One pass (for cron), or --loop SECONDS.",
+    )
+    p.add_argument("--file", default="deploy/schedule.toml", help="the schedule (TOML)")
+    p.add_argument("--url", help="scrapyd URL (default: the file's, or SCRAPYD_URL)")
+    p.add_argument("--state", help="state file (default: HARVEST_SCHEDULE_STATE or the data dir)")
+    p.add_argument(
+        "--loop", type=positive, metavar="SECONDS", help="keep running, a pass every N s"
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be posted, post nothing")
+    p.set_defaults(func=schedule)
+
+    p = command(sub, "jobs", "scrapyd's pending, running and finished jobs")
+    p.add_argument("--url", help="scrapyd URL (default: SCRAPYD_URL or http://127.0.0.1:6800)")
+    p.add_argument("--project", default="harvest")
+    format_option(p)
+    p.set_defaults(func=jobs)
+
+    p = command(
+        sub,
+        "scrapyd",
+        "start scrapyd with harvest's configuration, refusing unsafe set-ups",
+        "Start scrapyd in --dir with --config. Refuses to listen on a non-loopback address "
+        "without SCRAPYD_USERNAME and SCRAPYD_PASSWORD, and refuses a set-up where any file "
+        "scrapyd reads changes what was checked: scrapyd's API runs uploaded code.",
+    )
+    p.add_argument("--config", default="deploy/scrapyd.conf", help="scrapyd's configuration")
+    p.add_argument("--dir", default=".scrapyd", help="where eggs, logs and job databases go")
+    p.add_argument("--check", action="store_true", help="only check the configuration")
+    p.set_defaults(func=scrapyd)
+
+
+def schedule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.ops.schedule import Schedule, ScheduleError, Scrapyd, ScrapydError, State, run_once
+
+    while True:
+        try:
+            plan = Schedule.load(args.file, args.url)
+            decisions = run_once(plan, Scrapyd(plan.url), State(args.state), dry_run=args.dry_run)
+        except ScheduleError as exc:
+            raise CommandError(str(exc), 2) from None
+        except ScrapydError as exc:
+            if not args.loop:
+                raise CommandError(str(exc)) from None
+            err.write(f"harvest schedule: {exc}\n")
+            decisions = []
+        for d in decisions:
+            out.write(f"{d.job}\t{d.action}\t{d.detail}\n")
+        out.flush()
+        if not args.loop:
+            return 0
+        time.sleep(args.loop)
+
+
+def jobs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.ops.schedule import Scrapyd, ScrapydError
+
+    url = args.url or os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800"
+    try:
+        listing = Scrapyd(url).list_jobs(args.project)
+    except ScrapydError as exc:
+        raise CommandError(str(exc)) from None
+    header = ["status", "id", "spider", "start_time", "end_time", "pid"]
+    table = [
+        (status, j.get("id"), j.get("spider"), j.get("start_time"), j.get("end_time"), j.get("pid"))
+        for status in ("pending", "running", "finished")
+        for j in listing[status]
+    ]
+    output.write(out, args.format, header, table)
+    return 0
+
+
+def scrapyd(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.ops.scrapyd import UnsafeScrapyd, prepare_scrapyd
+
+    try:
+        workdir, argv = prepare_scrapyd(Path(args.config), Path(args.dir), err)
+    except UnsafeScrapyd as exc:
+        raise CommandError(f"refusing to start: {exc}", 2) from None
+    if args.check:
+        out.write(f"scrapyd configuration in {workdir} is acceptable\n")
+        return 0
+    os.chdir(workdir)
+    # Its job logs, items and eggs, and every crawl it starts, are the operator's alone.
+    os.umask(0o077)
+    os.execv(argv[0], argv)  # noqa: S606 (our own scrapyd, a fixed argv)

@@ -1,0 +1,80 @@
+"""``harvest backlinks``, ``top-domains`` and ``stats``: the analyst's questions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from harvest.analysis import output
+from harvest.cli.common import a_date, command, database, format_option, positive
+
+
+def add_parsers(sub: Any) -> None:
+    p = command(sub, "backlinks", "every harvested link to a domain or host")
+    p.add_argument("domain", help="registered domain (example.com), host or URL")
+    p.add_argument(
+        "--dofollow-only", action="store_true", help="only links without nofollow, ugc or sponsored"
+    )
+    p.add_argument("--since", type=a_date, help="only links seen on or after this date")
+    p.add_argument(
+        "--include-lost", action="store_true", help="also links a recrawl no longer found"
+    )
+    p.add_argument("--limit", type=positive, help="at most this many links")
+    format_option(p)
+    p.set_defaults(func=backlinks)
+
+    p = command(sub, "top-domains", "most linked-to domains with their nofollow share")
+    p.add_argument("--limit", type=positive, default=25, help="how many domains")
+    p.add_argument("--dofollow-only", action="store_true", help="rank by dofollow links")
+    format_option(p)
+    p.set_defaults(func=top_domains)
+
+    p = command(sub, "stats", "posts, links, rel shares and recent crawl runs")
+    format_option(p)
+    p.set_defaults(func=stats)
+
+
+def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db import queries
+
+    with database() as conn:
+        columns, rows = queries.backlinks(
+            conn,
+            args.domain,
+            dofollow_only=args.dofollow_only,
+            since=args.since,
+            include_lost=args.include_lost,
+            limit=args.limit,
+        )
+    output.write(out, args.format, columns, rows)
+    return 0
+
+
+def top_domains(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db import queries
+
+    with database() as conn:
+        columns, rows = queries.top_domains(
+            conn, limit=args.limit, dofollow_only=args.dofollow_only
+        )
+    output.write(out, args.format, columns, rows)
+    return 0
+
+
+def stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db import queries
+
+    with database() as conn:
+        data = queries.stats(conn)
+    runs = data.pop("runs")
+    if args.format == "json":
+        record = {**data, "runs": [{k: output.plain(v) for k, v in run.items()} for run in runs]}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return 0
+    output.write(out, args.format, ["metric", "value"], list(data.items()))
+    if args.format == "table":
+        out.write("\nrecent crawl runs\n")
+    if runs:
+        output.write(out, args.format, list(runs[0].keys()), [tuple(r.values()) for r in runs])
+    return 0

@@ -1,0 +1,113 @@
+"""``harvest crawl-report`` and ``harvest reparse``: what a crawl did, and its leftovers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from harvest.analysis import output
+from harvest.cli.common import CommandError, command, database, format_option
+
+
+def add_parsers(sub: Any) -> None:
+    p = command(sub, "crawl-report", "one crawl run: counts and every page not harvested")
+    p.add_argument("run", nargs="?", default="last", help="run id, or last")
+    format_option(p)
+    p.set_defaults(func=crawl_report)
+
+    p = command(
+        sub,
+        "reparse",
+        "parse kept unrecognized pages again and store what they yield",
+        "Pages no parser recognized are kept in HARVEST_UNPARSED_DIR; after a parser update, "
+        "this stores what they yield and moves them to reparsed/.",
+    )
+    p.add_argument("dir", nargs="?", help="the kept pages (default: HARVEST_UNPARSED_DIR)")
+    p.add_argument("-v", "--verbose", action="store_true", help="name every page still unparsed")
+    p.set_defaults(func=reparse)
+
+
+def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db import queries
+
+    with database() as conn:
+        info, (columns, failures) = queries.crawl_report(conn, args.run)
+    if info is None:
+        raise CommandError(f"no crawl run {args.run}")
+    counts = info.pop("counts") or {}
+    if args.format == "json":
+        record = {k: output.plain(v) for k, v in info.items()}
+        record["counts"] = counts
+        record["failures"] = [
+            {c: output.plain(v) for c, v in zip(columns, row, strict=True)} for row in failures
+        ]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return 0
+    summary = [(k, output.plain(v)) for k, v in info.items()]
+    summary.append(("pages stored", counts.get("harvest/db/pages", 0)))
+    for kind in ("failed", "unparsed", "blocked", "skipped"):
+        summary.append((f"pages {kind}", counts.get(f"harvest/outcome/{kind}", 0)))
+    summary.append(("failures recorded", len(failures)))
+    output.write(out, args.format, ["field", "value"], summary)
+    if failures:
+        if args.format == "table":
+            out.write("\npages not harvested\n")
+        output.write(out, args.format, columns, failures)
+    return 0
+
+
+def reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest import config
+    from harvest.crawl.unparsed import UnparsedStore, default_dir
+    from harvest.db.store import write_batch
+
+    store = UnparsedStore(
+        Path(args.dir or config.value(None, "HARVEST_UNPARSED_DIR") or default_dir())
+    )
+    parsed, still = asyncio.run(_reparse(store, args.verbose, err))
+    if parsed:
+        with database() as conn:
+            conn.autocommit = False
+            write_batch(conn, [page for _, page in parsed])
+        for kept, _ in parsed:
+            store.done(kept)
+    out.write(f"reparsed and stored {len(parsed)} pages; {still} still not recognized\n")
+    return 0
+
+
+async def _reparse(store: Any, verbose: bool, err: TextIO) -> tuple[list[tuple[Any, Any]], int]:
+    from harvest.items import ArticlePage
+    from harvest.medium import extract
+    from harvest.pipelines.normalize import NormalizePipeline
+
+    normalize = NormalizePipeline()
+    still = 0
+    parsed: list[tuple[Any, Any]] = []  # (kept file, page item)
+    for kept in store:
+        result = extract(kept.html.read_bytes(), kept.url, content_type=kept.content_type)
+        art = result.article
+        if result.kind != "article" or art is None or not art.post_id:
+            still += 1
+            if verbose:
+                err.write(f"still unparsed: {kept.url}: {'; '.join(result.problems)}\n")
+            continue
+        # The page is as it was when fetched: first/last seen and lost marks must
+        # follow that time, not the time of the reparse.
+        page = ArticlePage(
+            article=art,
+            links=list(result.links),
+            url=kept.url,
+            fetched_at=kept.fetched_at,
+            links_normalized=True,
+        )
+        try:
+            page = await normalize.process_item(page)
+        except Exception as exc:  # DropItem and the like: reported, file kept
+            still += 1
+            err.write(f"not stored: {kept.url}: {exc}\n")
+            continue
+        parsed.append((kept, page))
+    return parsed, still

@@ -1,0 +1,261 @@
+"""The `medium` spider's arguments, parsed and checked once.
+
+``scrapy crawl medium -a tags=seo,marketing -a users=@someone -a max_posts=100``:
+every ``-a`` arrives as a string; :meth:`CrawlArgs.parse` turns them into typed
+values or raises :class:`SpiderArgumentError` saying which argument is wrong and
+what it should look like.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
+_USER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+_PUB_RE = re.compile(r"^[a-z0-9][a-z0-9\-._]{0,99}$")
+FOLLOW_KINDS = ("authors", "tags")
+
+
+class SpiderArgumentError(ValueError):
+    """A spider argument that cannot be used; the message says how to fix it."""
+
+
+def _list(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _flag(name: str) -> Callable[[str], bool]:
+    def read(raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise SpiderArgumentError(f"-a {name}={raw!r}: use 1 or 0 (true/false)")
+
+    return read
+
+
+def _whole(name: str, minimum: int) -> Callable[[str], int]:
+    def read(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SpiderArgumentError(f"-a {name}={raw!r}: must be a whole number") from None
+        if value < minimum:
+            raise SpiderArgumentError(f"-a {name}={raw!r}: must be at least {minimum}")
+        return value
+
+    return read
+
+
+def _tags(raw: str) -> tuple[str, ...]:
+    tags = tuple(t.lower().lstrip("#") for t in _list(raw))
+    for tag in tags:
+        if not _TAG_RE.match(tag):
+            raise SpiderArgumentError(
+                f"-a tags: {tag!r} is not a tag slug (like seo or web-development)"
+            )
+    return tags
+
+
+def _users(raw: str) -> tuple[str, ...]:
+    users = tuple(u.removeprefix("@") for u in _list(raw))
+    for user in users:
+        if not _USER_RE.match(user):
+            raise SpiderArgumentError(
+                f"-a users: {user!r} is not a Medium username (like @someone)"
+            )
+    return users
+
+
+def _publications(raw: str) -> tuple[str, ...]:
+    pubs = tuple(p.lower() for p in _list(raw))
+    for pub in pubs:
+        if not _PUB_RE.match(pub):
+            raise SpiderArgumentError(f"-a publications: {pub!r} is not a publication slug")
+    return pubs
+
+
+def _urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(_list(raw))
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise SpiderArgumentError(f"-a urls: {url!r} is not an http(s) URL")
+    return urls
+
+
+def _sitemap(raw: str) -> tuple[date, date]:
+    first, sep, last = raw.partition("..")
+    start = _date("sitemap", first)
+    end = _date("sitemap", last) if sep else start
+    if end < start:
+        raise SpiderArgumentError(f"-a sitemap={raw!r}: the range ends before it starts")
+    return (start, end)
+
+
+def _since(raw: str) -> date:
+    return _date("since", raw)
+
+
+def _follow(raw: str) -> tuple[str, ...]:
+    follow = tuple(_list(raw))
+    for kind in follow:
+        if kind not in FOLLOW_KINDS:
+            raise SpiderArgumentError(
+                f"-a follow: {kind!r} is not one of {', '.join(FOLLOW_KINDS)}"
+            )
+    return follow
+
+
+def _urls_file(path: str) -> tuple[str, ...]:
+    """The URLs of a file, one a line; a line that is not one is named by number only
+    (the file may be anything the user pointed at, and is not echoed)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read(8 * 1024 * 1024).splitlines()
+    except OSError as exc:
+        raise SpiderArgumentError(f"-a urls_file={path!r}: {exc.strerror or exc}") from None
+    urls = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if not text.startswith(("http://", "https://")) or len(text) > 2048:
+            raise SpiderArgumentError(f"-a urls_file={path!r}: line {number} is not an http(s) URL")
+        urls.append(text)
+    return tuple(urls)
+
+
+def _local_urls(path: str, local: bool) -> tuple[str, ...]:
+    if not local:
+        raise SpiderArgumentError(
+            "urls_file names a file on one machine: a shared job gives urls=... "
+            "(harvest enqueue reads the file and sends its URLs)"
+        )
+    return _urls_file(path)
+
+
+def _date(name: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise SpiderArgumentError(f"-a {name}={raw!r}: dates are YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlArgs:
+    tags: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    publications: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    feeds: bool = False
+    sitemap: tuple[date, date] | None = None
+    max_posts: int | None = None
+    since: date | None = None
+    follow: tuple[str, ...] = ()
+    depth: int = 0
+    recrawl: bool = False
+    recrawl_days: int = 7
+    browser: bool = True
+    # Scrolls stop as soon as two bring nothing new; this only bounds a listing
+    # that never ends (Medium's recommended feeds lazy-load 80 posts and more).
+    scroll: int = 50
+
+    @classmethod
+    def parse(
+        cls, raw: dict[str, Any], *, require_target: bool = True, local: bool = True
+    ) -> CrawlArgs:
+        """``local``: the arguments are this machine's own (``-a``, ``harvest
+        enqueue``); a job from the shared queue may not name local files."""
+        unknown = sorted(k for k in raw if k not in KNOWN and not k.startswith("_"))
+        if unknown:
+            raise SpiderArgumentError(
+                f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}"
+            )
+        values: dict[str, Any] = {}
+        for name, read in FIELDS.items():
+            given = raw.get(name)
+            text = "" if given is None else str(given)
+            if text:  # an empty argument is the default
+                values[name] = read(text)
+        if raw.get("urls_file"):
+            values["urls"] = values.get("urls", ()) + _local_urls(str(raw["urls_file"]), local)
+        if "depth" not in values and values.get("follow"):
+            values["depth"] = 1  # following at all means one step
+        args = cls(**values)
+        if require_target:
+            args.check_target()
+        if args.depth and not args.follow:
+            raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
+        return args
+
+    def published_before_since(self, published_at: str | None) -> bool:
+        """Whether a post first published at ``published_at`` (ISO 8601) is before
+        ``since``; an unknown or unreadable date is never before it."""
+        if self.since is None or not published_at:
+            return False
+        try:
+            when = datetime.fromisoformat(published_at)
+        except ValueError:
+            return False
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)
+        return when.date() < self.since
+
+    @property
+    def has_target(self) -> bool:
+        return bool(self.tags or self.users or self.publications or self.urls or self.sitemap)
+
+    def check_target(self) -> None:
+        if not self.has_target:
+            raise SpiderArgumentError(
+                "nothing to crawl: give at least one of -a tags=..., -a users=..., "
+                "-a publications=..., -a urls=... or -a sitemap=YYYY-MM-DD..YYYY-MM-DD"
+            )
+
+    def as_job(self, raw: dict[str, Any]) -> dict[str, str]:
+        """``raw`` (the arguments these were parsed from) as a shared job carries
+        them: urls_file's URLs given as urls, as no worker reads another
+        machine's files."""
+        job = {str(k): str(v) for k, v in raw.items() if k != "urls_file" and v is not None}
+        if raw.get("urls_file"):
+            job["urls"] = ",".join(self.urls)
+        return job
+
+    def as_record(self) -> dict[str, Any]:
+        """The arguments as the crawl run row stores them."""
+        data = asdict(self)
+        if self.sitemap:
+            data["sitemap"] = [d.isoformat() for d in self.sitemap]
+        if self.since:
+            data["since"] = self.since.isoformat()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+# Each argument, its reader (a non-empty -a value in, the typed value out, or
+# SpiderArgumentError saying how to fix it); an empty or missing one keeps the
+# CrawlArgs default. urls_file is read with urls (it adds to them).
+FIELDS: dict[str, Callable[[str], Any]] = {
+    "tags": _tags,
+    "users": _users,
+    "publications": _publications,
+    "urls": _urls,
+    "feeds": _flag("feeds"),
+    "sitemap": _sitemap,
+    "max_posts": _whole("max_posts", 1),
+    "since": _since,
+    "follow": _follow,
+    "depth": _whole("depth", 0),
+    "recrawl": _flag("recrawl"),
+    "recrawl_days": _whole("recrawl_days", 0),
+    "browser": _flag("browser"),
+    "scroll": _whole("scroll", 0),
+}
+KNOWN = (*tuple(FIELDS)[:4], "urls_file", *tuple(FIELDS)[4:])

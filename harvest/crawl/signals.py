@@ -1,0 +1,23 @@
+"""harvest's own Scrapy signals: how the spider, the store and the frontier talk
+without importing each other."""
+
+# Sent by the PostgreSQL pipeline once a batch is committed, with items=[...]:
+# only then is a page safe from a crash of this process.
+items_stored = object()
+
+# Sent by a store when it opens: from now on it sends items_stored for every
+# item it takes, so an item is done when stored, not when scraped.
+store_opened = object()
+
+# Sent by the spider when a request failed for good (its errback ran and no
+# retry follows), with request=Request.
+request_failed = object()
+
+# Sent (awaited) by the spider before it schedules posts, with post_ids=[...] and
+# days=N; a store answers with the set of those it harvested within the last N
+# days, which the spider does not fetch again. Answers are united; no store, no skip.
+recent_posts = object()
+
+# Sent by harvest.crawl.outcome.CrawlOutcome when the spider closes, with
+# outcome=Outcome: the store records the status in the crawl's run row.
+crawl_outcome = object()

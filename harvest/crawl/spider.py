@@ -1,0 +1,638 @@
+"""The `medium` spider: discovery and routing only.
+
+Pages are parsed by :func:`harvest.medium.extract`; items are stored by the
+pipelines. Discovery starts from tag, profile and publication pages, RSS feeds
+and sitemaps; listings come as server HTML first, then (for the 2025 listing
+markup, whose later posts load as the reader scrolls) once more in Chromium,
+scrolled until no new posts appear. Article pages are plain HTTP, with the
+browser only when the server HTML does not hold the post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import redis
+import scrapy
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from harvest import config
+from harvest.crawl import StartupError, unparsed
+from harvest.crawl.args import CrawlArgs, SpiderArgumentError
+from harvest.crawl.browser import GUARD as BROWSER_GUARD
+from harvest.crawl.browser import BrowserConfig, browser_meta
+from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
+from harvest.crawl.parsing import Parser, ParserDied, ParserError
+from harvest.crawl.signals import recent_posts, request_failed
+from harvest.frontier import Frontier, FrontierConfig
+from harvest.items import ArticlePage, PageProblem, ProfilePage
+from harvest.links import host_of, is_medium_host, is_public_hostname
+from harvest.medium import PageResult, PostRef
+from harvest.medium.ids import author_from_url
+from harvest.medium.urls import BaseUrlError, MediumUrls
+from harvest.secrets import mask_dsn
+
+log = logging.getLogger(__name__)
+_SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml$")
+_CARD_COUNT_JS = "document.querySelectorAll('article[data-testid=\"post-preview\"]').length"
+_MORE_CARDS_JS = (
+    "n => document.querySelectorAll('article[data-testid=\"post-preview\"]').length > n"
+)
+# Scrapy's RobotsTxtMiddleware refuses a request with this message.
+_ROBOTS_REFUSAL = "Forbidden by robots.txt"
+
+
+class MediumSpider(scrapy.Spider):
+    name = "medium"
+    # Offsite is decided per request by refusal() (OffsiteGuardMiddleware).
+    allowed_domains = None
+    # set in from_crawler, where the settings are known
+    urls: MediumUrls
+    browser: BrowserConfig
+    parser: Parser
+    unparsed: unparsed.UnparsedStore | None
+    browser_on_challenge: bool
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        # Every setting is checked before the crawl starts: a typo stops it here.
+        config.check(settings)
+        for name in config.unknown(settings):
+            log.warning("%s is not a harvest setting (see README: Settings)", name)
+        if config.source(settings, "HARVEST_USER_AGENT") != "default":
+            settings.set(
+                "USER_AGENT", config.value(settings, "HARVEST_USER_AGENT"), priority="spider"
+            )
+        browser = BrowserConfig.from_settings(settings)
+        for key, value in browser.scrapy_settings().items():
+            settings.set(key, value, priority="spider")
+        frontier = FrontierConfig.from_settings(settings)
+        if frontier is not None:
+            for key, value in frontier.scrapy_settings().items():
+                settings.set(key, value, priority="spider")
+            middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
+            middlewares["harvest.frontier.tokens.FrontierTokens"] = 10
+            settings.set("SPIDER_MIDDLEWARES", middlewares, priority="spider")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raw = {k: v for k, v in kwargs.items() if k not in ("name", "_job")}
+        super().__init__(*args, **{k: v for k, v in kwargs.items() if k in ("name",)})
+        self._raw_args = raw
+        # Checked again in from_crawler: in distributed mode the arguments may
+        # come from Redis instead.
+        self.args = self._parse_args(raw, require_target=False)
+        self.harvest_arguments = self.args.as_record()
+        self.frontier: Frontier | None = None
+        self.scheduled_posts: set[str] = set()
+        self.skipped_posts: set[str] = set()  # known and not fetched (recently crawled)
+        self.publication_domains: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MediumSpider:
+        spider: MediumSpider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        try:
+            spider.urls = MediumUrls.from_base(config.value(settings, "MEDIUM_BASE_URL"))
+        except BaseUrlError as exc:
+            raise SpiderArgumentError(str(exc)) from None
+        spider.browser = BrowserConfig.from_settings(settings)
+        BROWSER_GUARD.configure(spider.refusal, crawler)
+        spider.browser_on_challenge = config.value(settings, "HARVEST_BROWSER_ON_CHALLENGE")
+        spider.parser = Parser.from_settings(settings)
+        n = spider.parser.workers
+        log.info(
+            "parsing pages %s",
+            "in the crawler itself" if n == 0 else f"in {n} child process{'es' if n > 1 else ''}",
+        )
+        spider.unparsed = unparsed.from_settings(settings)
+        frontier_config = FrontierConfig.from_settings(settings)
+        if frontier_config is None:
+            spider._parse_args(spider._raw_args, require_target=True)
+        else:
+            try:
+                spider._join_frontier(Frontier(frontier_config))
+            except redis.RedisError as exc:
+                raise StartupError(
+                    f"cannot reach Redis at {mask_dsn(frontier_config.url)} "
+                    f"({str(exc).strip() or type(exc).__name__}): start it, or unset "
+                    "HARVEST_REDIS_URL to crawl without a shared frontier"
+                ) from None
+        return spider
+
+    @staticmethod
+    def _parse_args(raw: dict[str, Any], *, require_target: bool, local: bool = True) -> CrawlArgs:
+        try:
+            return CrawlArgs.parse(raw, require_target=require_target, local=local)
+        except SpiderArgumentError as exc:
+            raise SpiderArgumentError(f"medium spider: {exc}") from None
+
+    def _join_frontier(self, frontier: Frontier) -> None:
+        """Distributed mode: the job's arguments live in Redis, shared by all workers.
+
+        A worker started with arguments of its own makes them the job's (as
+        `harvest enqueue` does); one started without takes the job's.
+        """
+        self.frontier = frontier
+        if self.args.has_target:
+            job = self.args.as_job(self._raw_args)  # urls_file read here, its URLs sent
+            if frontier.job_args() != job:
+                frontier.set_job(job)
+            self.harvest_arguments = self.args.as_record()
+        else:
+            self._adopt_job_args()
+
+    def _adopt_job_args(self) -> bool:
+        assert self.frontier is not None
+        raw = self.frontier.job_args()
+        if raw is None:
+            return False
+        # What Redis says is the job, not this machine's: it names no local file.
+        self.args = self._parse_args(raw, require_target=True, local=False)
+        self.harvest_arguments = self.args.as_record()
+        return True
+
+    def frontier_adopt_job_args(self) -> None:
+        """Called by the scheduler with each batch of requests it takes from Redis.
+
+        A worker started without arguments may have looked for the job's before
+        the first worker stored them; it must have them before it handles any
+        of the job's pages, whose callbacks read them (sitemap range, since,
+        depth, follow, limits).
+        """
+        if not self.args.has_target:
+            self._adopt_job_args_or_say_why()
+
+    async def frontier_seed_requests(self) -> AsyncIterator[scrapy.Request]:
+        """Start requests of a job enqueued while this worker was waiting."""
+        if self._adopt_job_args_or_say_why():
+            async for request in self._start_requests():
+                yield request
+
+    def _adopt_job_args_or_say_why(self) -> bool:
+        try:
+            return self._adopt_job_args()
+        except SpiderArgumentError as exc:
+            # A job in Redis that is not a valid crawl: this worker keeps waiting.
+            self.crawler.stats.inc_value("harvest/frontier/refused_job")
+            log.error("refused the shared job's arguments: %s", exc)
+            return False
+
+    # -- offsite ------------------------------------------------------------------
+
+    @property
+    def use_browser(self) -> bool:
+        """Chromium for listings: on unless HARVEST_BROWSER=0 or -a browser=0."""
+        return self.browser.enabled and self.args.browser
+
+    def _learn_domain(self, host: str, *, share: bool = True) -> bool:
+        """Medium named a post on ``host``: the publication's own domain, which the
+        crawl may fetch from, unless it is no public name (an address, a local name)."""
+        if host in self.publication_domains:
+            return True
+        if not is_public_hostname(host):
+            self.crawler.stats.inc_value("harvest/posts/refused_host")
+            log.warning("not fetching posts on %s: not a public host name", host[:100])
+            return False
+        self.publication_domains.add(host)
+        if share and self.frontier is not None:
+            self.frontier.add_domain(host)  # the other workers fetch its posts too
+        return True
+
+    def knows_publication_domain(self, host: str) -> bool:
+        """Whether ``host`` is a publication domain this crawl (any of its workers) learnt."""
+        if host in self.publication_domains:
+            return True
+        if self.frontier is not None and self.frontier.has_domain(host):
+            return self._learn_domain(host, share=False)
+        return False
+
+    def refusal(self, url: str) -> str | None:
+        """Why this crawl must not request ``url`` (None: it may); see MediumUrls.refusal."""
+        return self.urls.refusal(url, self.publication_domains)
+
+    # -- start --------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.frontier is not None:
+            # One worker per enqueued job seeds the shared queue; the others
+            # only take from it. Seeds go to Redis at once rather than at the
+            # pace this worker's own downloads would take them, so that every
+            # worker has work from the start.
+            if self.args.has_target and self.frontier.claim_seeding():
+                async for request in self._start_requests():
+                    self.crawler.engine.crawl(request)
+                self.frontier.flush_releases()
+            return
+        async for request in self._start_requests():
+            yield request
+
+    async def _start_requests(self) -> AsyncIterator[scrapy.Request]:
+        a, u = self.args, self.urls
+        for tag in a.tags:
+            yield self._listing(u.tag(tag), depth=0)
+            if a.feeds:
+                yield self._listing(u.tag_feed(tag), depth=0)
+        for user in a.users:
+            yield self._listing(u.profile(user), depth=0)
+            if a.feeds:
+                yield self._listing(u.user_feed(user), depth=0)
+        for pub in a.publications:
+            yield self._listing(u.publication(pub), depth=0)
+            if a.feeds:
+                yield self._listing(u.publication_feed(pub), depth=0)
+        if a.sitemap:
+            yield self._listing(u.sitemap_index(), depth=0)
+        for url in a.urls:
+            for request in await self._articles(
+                [PostRef(post_id="", url=url)], depth=0, check=False
+            ):
+                yield request
+
+    # -- requests -----------------------------------------------------------------
+
+    def _listing(self, medium_url: str, depth: int, *, browser: bool = False) -> scrapy.Request:
+        meta: dict[str, Any] = {"medium_url": medium_url, "harvest_depth": depth}
+        if browser:
+            meta.update(browser_meta(include_page=True))
+        return scrapy.Request(
+            self.urls.fetch_url(medium_url),
+            callback=self.parse_listing_browser if browser else self.parse_listing,
+            errback=self.errback_close_page,
+            meta=meta,
+            dont_filter=browser,  # the same listing, once more, in the browser
+        )
+
+    async def _articles(
+        self, posts: Iterable[PostRef], depth: int, check: bool = True
+    ) -> list[scrapy.Request]:
+        a = self.args
+        fresh: list[PostRef] = []
+        for ref in posts:
+            key = ref.post_id or ref.url
+            if key in self.scheduled_posts or key in self.skipped_posts:
+                continue
+            if a.published_before_since(ref.published_at):
+                self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
+                continue
+            host = host_of(ref.url)
+            if host and not is_medium_host(host) and not self._learn_domain(host):
+                continue
+            fresh.append(ref)
+        if check and fresh and not a.recrawl and a.recrawl_days > 0:
+            recent = await self._recently_harvested([r.post_id for r in fresh if r.post_id])
+            if recent:
+                self.crawler.stats.inc_value("harvest/posts/skipped_recent", len(recent))
+                self.skipped_posts.update(recent)
+                fresh = [r for r in fresh if r.post_id not in recent]
+        out = []
+        for ref in fresh:
+            if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
+                self.crawler.stats.inc_value("harvest/posts/over_max_posts")
+                continue
+            self.scheduled_posts.add(ref.post_id or ref.url)
+            self.crawler.stats.inc_value("harvest/posts/scheduled")
+            out.append(self._article(ref.url, depth))
+        return out
+
+    def _article(self, medium_url: str, depth: int) -> scrapy.Request:
+        return scrapy.Request(
+            self.urls.fetch_url(medium_url),
+            callback=self.parse_article,
+            errback=self.errback_close_page,
+            meta={"medium_url": medium_url, "harvest_depth": depth},
+        )
+
+    def request_for(
+        self,
+        kind: str,
+        medium_url: str,
+        *,
+        depth: int = 0,
+        retry_times: int | None = None,
+        browser_tries: int | None = None,
+    ) -> scrapy.Request:
+        """One of this spider's requests, rebuilt from a shared-queue entry's fields
+        (harvest.frontier.schema): nothing of the entry's beyond them reaches it."""
+        if kind == "listing":
+            request = self._listing(medium_url, depth)
+        elif kind == "listing_browser":
+            request = self._listing(medium_url, depth, browser=True)
+        elif kind == "article":
+            request = self._article(medium_url, depth)
+        elif kind == "article_browser":
+            request = self._article_in_browser(self.urls.fetch_url(medium_url), medium_url, depth)
+        else:
+            raise ValueError(f"no request of kind {kind!r}")
+        if retry_times is not None:
+            request.meta["retry_times"] = retry_times
+            request.dont_filter = True  # a retry: its fingerprint is in the seen-set
+        if browser_tries is not None:
+            request.meta["harvest_browser_tries"] = browser_tries
+        return request
+
+    async def _recently_harvested(self, ids: list[str]) -> set[str]:
+        """The posts among ``ids`` a store says it harvested within recrawl_days."""
+        if not ids:
+            return set()
+        answers = await self.crawler.signals.send_catch_log_async(
+            signal=recent_posts, post_ids=ids, days=self.args.recrawl_days
+        )
+        found: set[str] = set()
+        for _, answer in answers:
+            if isinstance(answer, (set, frozenset)):
+                found |= answer
+        return found
+
+    async def closed(self, reason: str) -> None:
+        await self.parser.aclose()
+
+    # -- callbacks ----------------------------------------------------------------
+
+    async def _extract(
+        self, response: Response, body: bytes | str | None = None
+    ) -> tuple[str, PageResult]:
+        medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
+        ctype = response.headers.get("Content-Type")
+        try:
+            result = await self.parser.parse(
+                response.body if body is None else body,
+                medium_url,
+                ctype.decode("latin-1") if ctype else None,
+                [h for h in (self.urls.mirror_host,) if h],
+            )
+        except (ParserDied, ParserError) as exc:
+            # A page that crashed the parser is exactly one to keep: the
+            # callers record it as unparsed, with its raw HTML.
+            self.crawler.stats.inc_value("harvest/parser/crashes")
+            result = PageResult(kind="unknown", problems=[str(exc)])
+        self.crawler.stats.inc_value(f"harvest/pages/{result.kind}")
+        return medium_url, result
+
+    async def parse_listing(self, response: Response) -> AsyncIterator[Any]:
+        medium_url, result = await self._extract(response)
+        depth = response.meta.get("harvest_depth", 0)
+        async for item in self._from_listing(result, medium_url, depth):
+            yield item
+        if result.kind == "unknown":
+            reason = "; ".join(result.problems) or "not a listing"
+            yield self._problem(medium_url, "unparsed", reason, response)
+        if (
+            self.use_browser
+            and self.args.scroll > 0
+            and result.kind in ("listing", "profile")
+            and b'data-testid="post-preview"' in response.body
+        ):
+            yield self._listing(medium_url, depth, browser=True)
+
+    async def parse_listing_browser(self, response: Response) -> AsyncIterator[Any]:
+        page = response.meta["playwright_page"]
+        medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
+        # A crashed or hung browser must not stall the crawl: the whole scroll
+        # has a deadline, and a failure retries the listing once in a fresh
+        # page (scrapy-playwright restarts a browser that died) before it is
+        # recorded. The server HTML's posts were taken already.
+        b = self.browser
+        budget = (
+            b.navigation_timeout_ms
+            + self.args.scroll * (b.scroll_pause_ms + b.scroll_wait_ms + 5_000)
+        ) / 1000
+        try:
+            html = await asyncio.wait_for(self._scroll(page), timeout=budget)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(page.close(), timeout=5)
+            reason = f"browser: {type(exc).__name__}: {str(exc).strip()[:300]}"
+            self.crawler.stats.inc_value("harvest/browser/errors")
+            tries = response.meta.get("harvest_browser_tries", 0) + 1
+            if tries <= 1:
+                log.warning(
+                    "listing %s failed in the browser (%s); trying once more", medium_url, reason
+                )
+                retry = self._listing(
+                    medium_url, response.meta.get("harvest_depth", 0), browser=True
+                )
+                retry.meta["harvest_browser_tries"] = tries
+                yield retry
+                return
+            log.error("listing %s failed in the browser: %s", medium_url, reason)
+            yield PageProblem(url=medium_url, kind="failed", reason=reason)
+            return
+        medium_url, result = await self._extract(response, html)
+        async for item in self._from_listing(
+            result, medium_url, response.meta.get("harvest_depth", 0)
+        ):
+            yield item
+
+    async def _scroll(self, page: Any) -> str:
+        try:
+            count = await page.evaluate(_CARD_COUNT_JS)
+            unchanged = 0
+            for _ in range(self.args.scroll):
+                if (
+                    self.args.max_posts is not None
+                    and len(self.scheduled_posts) >= self.args.max_posts
+                ):
+                    break
+                await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+                # The next batch arrives when the network and the page say so, not
+                # after a fixed pause: a slow batch is not the end of the listing.
+                with contextlib.suppress(PlaywrightTimeoutError):
+                    await page.wait_for_function(
+                        _MORE_CARDS_JS,
+                        arg=count,
+                        timeout=self.browser.scroll_wait_ms,
+                        polling=100,
+                    )
+                await page.wait_for_timeout(self.browser.scroll_pause_ms)
+                now = await page.evaluate(_CARD_COUNT_JS)
+                self.crawler.stats.inc_value("harvest/browser/scrolls")
+                if now == count:
+                    unchanged += 1
+                    if unchanged >= 2:  # nothing new twice in a row: the end
+                        break
+                else:
+                    unchanged = 0
+                count = now
+            return str(await page.content())
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(page.close(), timeout=5)
+
+    async def _from_listing(
+        self, result: PageResult, medium_url: str, depth: int
+    ) -> AsyncIterator[Any]:
+        for problem in result.problems:
+            log.info("%s: %s", medium_url, problem)
+        if result.kind == "unknown":
+            self.crawler.stats.inc_value("harvest/pages/unparsed")
+            log.warning("unparsed listing %s: %s", medium_url, "; ".join(result.problems))
+        for sitemap in result.sitemaps:
+            if self._sitemap_wanted(sitemap.url):
+                yield self._listing(sitemap.url, depth)
+        for request in await self._articles(result.posts, depth):
+            yield request
+        if result.kind == "profile" and result.links:
+            owner = author_from_url(medium_url)
+            if owner:
+                yield ProfilePage(
+                    username=owner, links=list(result.links), url=medium_url, links_normalized=True
+                )
+
+    def _sitemap_wanted(self, url: str) -> bool:
+        if not self.args.sitemap:
+            return False
+        m = _SITEMAP_DAY_RE.search(url)
+        if not m:
+            return True  # a nested index: follow it
+        day = date.fromisoformat(m.group(1))
+        first, last = self.args.sitemap
+        return first <= day <= last
+
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
+        medium_url, result = await self._extract(response)
+        art = result.article
+        if result.kind != "article" or art is None or not art.post_id:
+            if self.use_browser and not response.meta.get("playwright"):
+                # The server HTML did not hold the post: let the browser render it.
+                self.crawler.stats.inc_value("harvest/pages/article_retried_in_browser")
+                yield self._article_in_browser(
+                    response.url, medium_url, response.meta.get("harvest_depth", 0)
+                )
+                return
+            reason = "; ".join(result.problems) or f"not an article ({result.kind})"
+            self.crawler.stats.inc_value("harvest/pages/unparsed")
+            log.warning("unparsed article %s: %s", medium_url, reason)
+            yield self._problem(medium_url, "unparsed", reason, response)
+            return
+        if self.args.published_before_since(art.published_at):
+            self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
+            return
+        if art.publication and art.publication.domain:
+            self._learn_domain(art.publication.domain)
+        self.scheduled_posts.add(art.post_id)
+        yield ArticlePage(
+            article=art,
+            links=list(result.links),
+            fetched_at=datetime.now(UTC),
+            url=medium_url,
+            links_normalized=True,
+        )
+        depth = response.meta.get("harvest_depth", 0)
+        if depth < self.args.depth:
+            if "authors" in self.args.follow and art.author and art.author.username:
+                yield self._listing(self.urls.profile(art.author.username), depth + 1)
+            if "tags" in self.args.follow:
+                for tag in art.tags:
+                    yield self._listing(self.urls.tag(tag), depth + 1)
+
+    async def errback_close_page(self, failure: Any) -> AsyncIterator[Any]:
+        request = failure.request
+        page = request.meta.get("playwright_page")
+        if page is not None:
+            with contextlib.suppress(Exception):  # the browser may be gone
+                await asyncio.wait_for(page.close(), timeout=5)
+        if failure.check(Postponed):
+            return  # its host is paused; the gate sends it again when the pause ends
+        self.crawler.signals.send_catch_log(signal=request_failed, request=request)
+        url = request.meta.get("medium_url") or request.url
+        if failure.check(Blocked):
+            cause = "gave up on host" if failure.check(HostGivenUp) else "challenge"
+            retry = self._in_browser_after_challenge(request, url) if cause == "challenge" else None
+            if retry is not None:
+                yield retry
+                return
+            self.crawler.stats.inc_value("harvest/requests/blocked")
+            log.warning("blocked %s: %s", url, failure.value)
+            yield PageProblem(url=url, kind="blocked", reason=str(failure.value), cause=cause)
+            return
+        if failure.check(HostUnreachable):
+            # The host was reported once, when it was found unreachable.
+            self.crawler.stats.inc_value("harvest/requests/failed")
+            yield PageProblem(
+                url=url, kind="failed", reason=str(failure.value), cause="unreachable"
+            )
+            return
+        if failure.check(IgnoreRequest) and not getattr(failure.value, "response", None):
+            text = str(failure.value)
+            if request.meta.get("redirect_urls"):
+                # Medium's page sent us to a host the crawl may not fetch: not harvested.
+                self.crawler.stats.inc_value("harvest/requests/failed")
+                log.warning("failed %s: redirected to %s (%s)", url, request.url[:200], text)
+                yield PageProblem(
+                    url=url,
+                    kind="failed",
+                    reason=f"redirected to {request.url[:500]}: {text}",
+                    cause="redirected offsite",
+                )
+                return
+            cause = "robots.txt" if text == _ROBOTS_REFUSAL else "offsite"
+            self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
+            log.info("skipped %s: %s", url, text)
+            yield PageProblem(url=url, kind="skipped", reason=text, cause=cause)
+            return
+        reason, cause = _failure_reason(failure)
+        self.crawler.stats.inc_value("harvest/requests/failed")
+        log.warning("failed %s: %s", url, reason)
+        yield PageProblem(url=url, kind="failed", reason=reason, cause=cause)
+
+    def _in_browser_after_challenge(self, request: Any, url: str) -> scrapy.Request | None:
+        """HARVEST_BROWSER_ON_CHALLENGE: a page plain HTTP got a challenge for, once in
+        the browser (gave-up hosts and browser fetches are not tried again)."""
+        if not self.browser_on_challenge or not self.use_browser or request.meta.get("playwright"):
+            return None
+        self.crawler.stats.inc_value("harvest/blocked/retried_in_browser")
+        depth = request.meta.get("harvest_depth", 0)
+        if request.callback == self.parse_article:
+            return self._article_in_browser(request.url, url, depth)
+        return self._listing(url, depth, browser=True)
+
+    def _article_in_browser(self, fetch_url: str, medium_url: str, depth: int) -> scrapy.Request:
+        return scrapy.Request(
+            fetch_url,
+            callback=self.parse_article,
+            errback=self.errback_close_page,
+            # Only harvest's own keys: Scrapy's (retry and redirect counts,
+            # download latency) belong to the first fetch.
+            meta={
+                "medium_url": medium_url,
+                "harvest_depth": depth,
+                **browser_meta(include_page=False),
+            },
+            dont_filter=True,
+        )
+
+    def _problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem:
+        raw_path = None
+        if self.unparsed is not None:
+            ctype = response.headers.get("Content-Type")
+            try:
+                raw_path = str(
+                    self.unparsed.save(
+                        url, response.body, reason, ctype.decode("latin-1") if ctype else None
+                    )
+                )
+            except OSError as exc:
+                log.error("could not keep the unparsed page %s: %s", url, exc)
+            else:
+                self.crawler.stats.set_value("harvest/unparsed/dir", str(self.unparsed.root))
+        return PageProblem(url=url, kind=kind, reason=reason, raw_path=raw_path)
+
+
+def _failure_reason(failure: Any) -> tuple[str, str]:
+    """(the reason a fetch failed for good, the cause it is counted under)."""
+    exc = failure.value
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return f"HTTP {response.status}", f"HTTP {response.status}"
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return (f"{name}: {text}" if text else name)[:500], name

@@ -1,0 +1,107 @@
+"""The exports' rows: what `harvest export` streams, as SQL.
+
+Rows come from a server-side (named) cursor in batches, so memory stays flat
+whatever the table size; harvest.analysis.exports formats them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harvest.db.report import FILTER_WHERE, LINK_JOINS, PLACEMENT_SQL, Filters
+
+BATCH = 20_000
+Batches = Iterator[list[tuple[Any, ...]]]
+
+QUERIES = {
+    "links": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS post_url,
+       a.username AS author, coalesce(pub.slug, pub.key) AS publication, l.target_url,
+       l.target_url_raw, h.host, d.domain, l.location, {PLACEMENT_SQL} AS placement, l.kind,
+       l.position, l.anchor_text, array_to_string(l.rel, ' ') AS rel, l.nofollow, l.ugc,
+       l.sponsored, l.first_seen, l.last_seen, l.lost_at
+{LINK_JOINS}
+{FILTER_WHERE}
+ORDER BY l.post_id, l.location, l.position""",
+    "posts": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS url, p.title,
+       a.username AS author, coalesce(pub.slug, pub.key) AS publication,
+       array_to_string(p.tags, ',') AS tags, p.first_published_at, p.last_crawled_at,
+       count(*) FILTER (WHERE l.lost_at IS NULL) AS links,
+       count(*) FILTER (WHERE l.lost_at IS NULL AND NOT (l.nofollow OR l.ugc OR l.sponsored))
+           AS dofollow_links
+{LINK_JOINS}
+{FILTER_WHERE}
+GROUP BY p.post_id, a.username, pub.slug, pub.key
+ORDER BY p.post_id""",
+    "domains": f"""SELECT d.domain, count(*) AS links, count(DISTINCT l.post_id) AS posts,
+       count(DISTINCT p.author_id) AS authors,
+       count(*) FILTER (WHERE l.nofollow) AS nofollow,
+       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow,
+       round(avg(l.nofollow::int), 4) AS nofollow_share
+{LINK_JOINS}
+{FILTER_WHERE} AND l.lost_at IS NULL
+GROUP BY d.domain
+ORDER BY links DESC, d.domain""",
+}
+
+# Graph edges: who (a publication, or the author of a post outside any
+# publication; with level "author" always the author) links to which target.
+_GRAPH = {
+    "domain": (
+        "coalesce('publication:' || coalesce(pub.slug, pub.key), 'author:' || a.username)",
+        "d.domain",
+    ),
+    "host": (
+        "coalesce('publication:' || coalesce(pub.slug, pub.key), 'author:' || a.username)",
+        "h.host",
+    ),
+    "author": ("'author:' || a.username", "d.domain"),
+}
+
+
+GRAPH_LEVELS = tuple(_GRAPH)
+
+
+def _graph_sql(level: str) -> str:
+    source, target = _GRAPH[level]
+    return f"""SELECT {source} AS source, {target} AS target, count(*) AS links,
+       round(avg(l.nofollow::int), 4) AS nofollow_share,
+       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow
+{LINK_JOINS}
+{FILTER_WHERE} AND l.lost_at IS NULL AND a.username IS NOT NULL
+GROUP BY 1, 2
+ORDER BY 1, 2"""
+
+
+def rows(conn: Any, what: str, filters: Filters) -> tuple[list[str], Batches]:
+    """Column names and batches of one export's rows (``what``: a key of QUERIES)."""
+    if what not in QUERIES:
+        raise ValueError(f"no export named {what!r}")
+    return _stream(conn, QUERIES[what], filters)
+
+
+def graph_edges(conn: Any, level: str, filters: Filters) -> Batches:
+    """Batches of (source, target, links, nofollow_share, dofollow) at ``level``."""
+    if level not in _GRAPH:
+        raise ValueError(f"level must be one of {sorted(_GRAPH)}")
+    return _stream(conn, _graph_sql(level), filters)[1]
+
+
+def _stream(conn: Any, sql: str, filters: Filters) -> tuple[list[str], Batches]:
+    """Column names and batches of rows, from a server-side (named) cursor."""
+    cur = conn.cursor(name="harvest_export")
+    cur.itersize = BATCH
+    cur.execute(sql, filters.params())
+    first = cur.fetchmany(BATCH)
+    columns = [c[0] for c in cur.description]
+
+    def batches() -> Batches:
+        batch = first
+        try:
+            while batch:
+                yield batch
+                batch = cur.fetchmany(BATCH)
+        finally:
+            cur.close()
+
+    return columns, batches()

@@ -1,0 +1,1 @@
+"""Running harvest as a service: scrapyd's schedule and its safe start."""

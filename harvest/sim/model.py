@@ -1,0 +1,304 @@
+"""A deterministic Medium: authors, publications, tags and posts with known links.
+
+Everything follows from (seed, size). Each post knows exactly which outbound
+links its page carries and what harvest must record for them (normalized
+target, location, rel flags), so a crawl can be checked against the manifest
+without trusting harvest's own code for the expectations.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+ERAS = ("graf2016", "graf2018", "react2020", "pw2022", "pw2025")
+# rel on outbound body links by era (see shared/medium-pages/SOURCES.md)
+BODY_REL = {
+    "graf2016": "nofollow",
+    "graf2018": "nofollow noopener",
+    "react2020": "noopener nofollow",
+    "pw2022": "noopener ugc nofollow",
+    "pw2025": "noopener ugc nofollow",
+}
+TAGS = (
+    "seo",
+    "marketing",
+    "programming",
+    "python",
+    "startup",
+    "design",
+    "writing",
+    "data-science",
+    "productivity",
+    "javascript",
+    "ux",
+    "leadership",
+    "health",
+    "travel",
+    "music",
+    "ai",
+)
+TLDS = ("com", "org", "net", "io", "dev", "co.uk", "de", "fr", "github.io")
+WORDS = (
+    "alpha",
+    "bright",
+    "cedar",
+    "delta",
+    "ember",
+    "fjord",
+    "grove",
+    "harbor",
+    "island",
+    "juniper",
+    "kestrel",
+    "lumen",
+    "meadow",
+    "nimbus",
+    "orbit",
+    "prairie",
+    "quartz",
+    "river",
+    "summit",
+    "tundra",
+)
+
+
+@dataclass(slots=True)
+class SimLink:
+    """One anchor a page shows, and what harvest must make of it."""
+
+    href: str  # as written in the page
+    text: str
+    rel: str | None  # the rel attribute as served (None: no attribute)
+    kind: str  # text, image, link_card, embed
+    block: str  # paragraph, list, quote, heading, caption, figure, link_card, bio
+    location: str  # body or author_bio
+    expected_url: str  # normalized target harvest must record
+    variant_only: int | None = None  # shown only in this version of the post (recrawl tests)
+
+    @property
+    def rel_tokens(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for token in (self.rel or "").replace(",", " ").lower().split():
+            seen.setdefault(token, None)
+        return list(seen)
+
+
+@dataclass(slots=True)
+class Author:
+    username: str
+    name: str
+    bio_links: list[SimLink] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Publication:
+    slug: str
+    name: str
+    domain: str | None  # its own domain, when it has one
+
+
+@dataclass(slots=True)
+class Post:
+    post_id: str
+    slug: str
+    title: str
+    author: Author
+    publication: Publication | None
+    tags: list[str]
+    published: datetime
+    era: str
+    links: list[SimLink] = field(default_factory=list)
+    size: int = 60_000  # target page size in bytes
+
+    @property
+    def host(self) -> str:
+        if self.publication and self.publication.domain:
+            return self.publication.domain
+        return "medium.com"
+
+    @property
+    def url(self) -> str:
+        """The canonical URL (what harvest records)."""
+        if self.publication and self.publication.domain:
+            return f"https://{self.publication.domain}/{self.slug}-{self.post_id}"
+        if self.publication:
+            return f"https://medium.com/{self.publication.slug}/{self.slug}-{self.post_id}"
+        return f"https://medium.com/@{self.author.username}/{self.slug}-{self.post_id}"
+
+    @property
+    def path(self) -> str:
+        return self.url.split("/", 3)[3]
+
+    def links_in(self, variant: int) -> list[SimLink]:
+        return [
+            link for link in self.links if link.variant_only is None or link.variant_only == variant
+        ]
+
+
+@dataclass(slots=True)
+class World:
+    seed: int
+    posts: list[Post]
+    authors: list[Author]
+    publications: list[Publication]
+    tags: list[str]
+    start: datetime
+    _by_id: dict[str, Post] = field(default_factory=dict, repr=False)
+
+    def post(self, post_id: str) -> Post:
+        return self._by_id[post_id]
+
+    def __post_init__(self) -> None:
+        self._by_id = {p.post_id: p for p in self.posts}
+
+    def tagged(self, tag: str) -> list[Post]:
+        return sorted(
+            (p for p in self.posts if tag in p.tags), key=lambda p: p.published, reverse=True
+        )
+
+    def by_author(self, username: str) -> list[Post]:
+        return sorted(
+            (p for p in self.posts if p.author.username == username),
+            key=lambda p: p.published,
+            reverse=True,
+        )
+
+    def in_publication(self, slug: str) -> list[Post]:
+        return sorted(
+            (p for p in self.posts if p.publication and p.publication.slug == slug),
+            key=lambda p: p.published,
+            reverse=True,
+        )
+
+
+def _domain(rng: random.Random) -> str:
+    return f"{rng.choice(WORDS)}{rng.randint(1, 400)}.{rng.choice(TLDS)}"
+
+
+def _target(rng: random.Random) -> str:
+    """An already normalized outbound URL."""
+    host = ("www." if rng.random() < 0.4 else "") + _domain(rng)
+    path = "/".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3)))
+    query = f"?id={rng.randint(1, 999)}" if rng.random() < 0.3 else ""
+    return f"https://{host}/{path}{query}"
+
+
+# Tracking a writer's links carry; harvest removes it, the raw href keeps it.
+def _tracked(url: str, rng: random.Random) -> str:
+    sep = "&" if "?" in url else "?"
+    return (
+        url
+        + sep
+        + rng.choice(["utm_source=medium&utm_medium=referral", "fbclid=IwAR0xyz", "gclid=abc123"])
+    )
+
+
+def build_world(seed: int = 1, size: int = 10) -> World:
+    rng = random.Random(seed)
+    start = datetime(2016, 1, 4, 9, 0, tzinfo=UTC)
+    n_authors = max(3, size // 4)
+    authors = []
+    for i in range(n_authors):
+        a = Author(
+            username=f"{rng.choice(WORDS)}{i}", name=f"{rng.choice(WORDS).title()} Writer {i}"
+        )
+        for j in range(rng.randint(0, 2)):
+            url = f"https://{_domain(rng)}/about"
+            # Author cards link out with no rel at all, or nofollow in graf days.
+            rel = None if j % 2 == 0 else "nofollow"
+            a.bio_links.append(SimLink(url, url, rel, "text", "bio", "author_bio", url))
+        authors.append(a)
+    pubs = [
+        Publication("the-lab", "The Lab", None),
+        Publication("field-notes", "Field Notes", "fieldnotes.example"),  # its own domain
+        Publication("open-code", "Open Code", None),
+    ]
+    posts = []
+    for i in range(size):
+        era = ERAS[i % len(ERAS)]
+        author = authors[i % n_authors]
+        pub = pubs[i % 4] if i % 4 < 3 else None
+        post_id = (
+            f"{rng.getrandbits(44):011x}"[-11:] if i % 7 == 3 else f"{rng.getrandbits(48):012x}"
+        )
+        if not any(c.isdigit() for c in post_id):
+            post_id = post_id[:-1] + "7"
+        tags = rng.sample(TAGS[: max(4, min(len(TAGS), size // 3))], k=rng.randint(1, 3))
+        if i % 3 == 0 and "seo" not in tags:
+            tags[0] = "seo"
+        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 5))]
+        post = Post(
+            post_id=post_id,
+            slug="-".join(words),
+            title=" ".join(w.title() for w in words),
+            author=author,
+            publication=pub,
+            tags=list(dict.fromkeys(tags)),
+            published=start + timedelta(days=i * 3 + rng.randint(0, 2), hours=rng.randint(0, 23)),
+            era=era,
+            size=rng.randint(55_000, 320_000),
+        )
+        post.links = _post_links(post, rng)
+        posts.append(post)
+    return World(seed, posts, authors, pubs, sorted({t for p in posts for t in p.tags}), start)
+
+
+def _post_links(post: Post, rng: random.Random) -> list[SimLink]:
+    custom = bool(post.publication and post.publication.domain)
+    graf = post.era.startswith("graf")
+    # Publications on their own domains served body links without nofollow.
+    body_rel = "noopener" if custom else BODY_REL[post.era]
+    links: list[SimLink] = []
+
+    def add(
+        href: str,
+        text: str,
+        rel: str | None,
+        kind: str,
+        block: str,
+        expected: str,
+        variant_only: int | None = None,
+    ) -> None:
+        links.append(SimLink(href, text, rel, kind, block, "body", expected, variant_only))
+
+    for _ in range(rng.randint(3, 8)):
+        url = _target(rng)
+        block = rng.choice(["paragraph", "paragraph", "paragraph", "list", "quote", "heading"])
+        add(url, f"{rng.choice(WORDS)} {rng.choice(WORDS)}", body_rel, "text", block, url)
+    tracked = _target(rng)
+    add(_tracked(tracked, rng), "with tracking", body_rel, "text", "paragraph", tracked)
+    wrapped = _target(rng)
+    add(
+        "https://medium.com/r/?url=" + quote(_tracked(wrapped, rng), safe=""),
+        "wrapped",
+        body_rel,
+        "text",
+        "paragraph",
+        wrapped,
+    )
+    caption = _target(rng)
+    add(caption, "Photo credit", body_rel, "text", "caption", caption)
+    image = _target(rng)
+    add(image, f"chart of {rng.choice(WORDS)}", body_rel, "image", "figure", image)
+    card = _target(rng)
+    if graf:
+        # graf link cards: a titled anchor with rel and an image anchor without
+        add(card, f"Card {rng.choice(WORDS).title()}", "nofollow", "link_card", "link_card", card)
+        add(card, "", None, "link_card", "link_card", card)
+    else:
+        add(card, f"Card {rng.choice(WORDS).title()}", body_rel, "link_card", "link_card", card)
+    sponsored = _target(rng)
+    add(sponsored, "a sponsor", "sponsored noopener", "text", "paragraph", sponsored)
+    # present in the first version of the page only / added in the second
+    gone = _target(rng)
+    add(gone, "removed later", body_rel, "text", "paragraph", gone, variant_only=0)
+    new = _target(rng)
+    add(new, "added later", body_rel, "text", "paragraph", new, variant_only=1)
+    for bio in post.author.bio_links:
+        links.append(
+            SimLink(bio.href, bio.text, bio.rel, "text", "bio", "author_bio", bio.expected_url)
+        )
+    return links

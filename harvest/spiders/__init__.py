@@ -1,1 +1,0 @@
-"""Spiders route requests only: parsing lives in harvest.medium, storage in pipelines."""

@@ -1,0 +1,160 @@
+"""Spider arguments, URL mapping, the browser config and the offsite guard."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+from scrapy.http import Request
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
+
+from harvest.crawl.args import CrawlArgs, SpiderArgumentError
+from harvest.crawl.browser import CHROMIUM_ARGS, BrowserConfig, BrowserError, browser_meta
+from harvest.medium.urls import BaseUrlError, MediumUrls
+
+
+def test_args_parse_everything() -> None:
+    args = CrawlArgs.parse(
+        {
+            "tags": "SEO, #marketing,",
+            "users": "@Some.One,other",
+            "publications": "the-lab",
+            "feeds": "1",
+            "sitemap": "2024-01-01..2024-01-31",
+            "max_posts": "50",
+            "since": "2023-06-01",
+            "follow": "authors,tags",
+            "depth": "2",
+            "recrawl": "true",
+            "recrawl_days": "3",
+            "browser": "0",
+            "scroll": "5",
+            "urls": "https://medium.com/p/0123456789ab",
+        }
+    )
+    assert args.tags == ("seo", "marketing")
+    assert args.users == ("Some.One", "other")
+    assert args.sitemap == (date(2024, 1, 1), date(2024, 1, 31))
+    assert (args.max_posts, args.since, args.depth, args.recrawl, args.recrawl_days) == (
+        50,
+        date(2023, 6, 1),
+        2,
+        True,
+        3,
+    )
+    assert (args.feeds, args.browser, args.scroll) == (True, False, 5)
+    record = args.as_record()
+    assert record["sitemap"] == ["2024-01-01", "2024-01-31"] and record["tags"] == [
+        "seo",
+        "marketing",
+    ]
+
+
+def test_args_defaults() -> None:
+    args = CrawlArgs.parse({"tags": "seo"})
+    assert (args.max_posts, args.depth, args.recrawl_days, args.browser, args.scroll) == (
+        None,
+        0,
+        7,
+        True,
+        50,
+    )
+    assert CrawlArgs.parse({"tags": "seo", "follow": "tags"}).depth == 1
+    assert CrawlArgs.parse({"sitemap": "2024-05-05"}).sitemap == (
+        date(2024, 5, 5),
+        date(2024, 5, 5),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"tags": "seo", "max_posts": "0"}, "must be at least 1"),
+        ({"tags": "seo", "depth": "-1"}, "must be at least 0"),
+        ({"tags": "seo", "feeds": "maybe"}, "use 1 or 0"),
+        ({"users": "no spaces please"}, "is not a Medium username"),
+        ({"publications": "Bad/Slug"}, "is not a publication slug"),
+        ({"urls": "ftp://x"}, "is not an http(s) URL"),
+        ({"tags": "seo", "since": "yesterday"}, "dates are YYYY-MM-DD"),
+        ({"tags": "seo", "depth": "2"}, "-a depth needs -a follow"),
+    ],
+)
+def test_args_errors(raw: dict[str, str], message: str) -> None:
+    with pytest.raises(SpiderArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        CrawlArgs.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("medium", "fetched"),
+    [
+        ("https://medium.com/tag/seo", "http://127.0.0.1:9/tag/seo"),
+        (
+            "https://medium.com/@a/post-0123456789ab?x=1",
+            "http://127.0.0.1:9/@a/post-0123456789ab?x=1",
+        ),
+        (
+            "https://forge.medium.com/post-0123456789ab",
+            "http://127.0.0.1:9/_host/forge.medium.com/post-0123456789ab",
+        ),
+        ("https://pub.example/", "http://127.0.0.1:9/_host/pub.example/"),
+    ],
+)
+def test_mirror_mapping_round_trips(medium: str, fetched: str) -> None:
+    urls = MediumUrls.from_base("http://127.0.0.1:9/")
+    assert urls.fetch_url(medium) == fetched
+    assert urls.medium_url(fetched) == medium
+
+
+def test_no_mirror_fetches_medium_itself_and_bad_bases_are_refused() -> None:
+    urls = MediumUrls.from_base(None)
+    assert urls.fetch_url("https://medium.com/tag/seo") == "https://medium.com/tag/seo"
+    assert not urls.is_mirror
+    for bad in ("file:///etc", "javascript:alert(1)", "ftp://x", "http://", "http://h/?q=1"):
+        with pytest.raises(BaseUrlError):
+            MediumUrls.from_base(bad)
+
+
+def test_browser_config() -> None:
+    config = BrowserConfig.from_settings(Settings({"HARVEST_CHROMIUM": "/opt/chrome"}))
+    settings = config.scrapy_settings()
+    assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == "/opt/chrome"
+    assert list(CHROMIUM_ARGS) == settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
+    # scrapy-playwright's own handler, with harvest's provider behind its public setting
+    assert settings["DOWNLOAD_HANDLERS"]["https"] == (
+        "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    )
+    assert settings["PLAYWRIGHT_BROWSER_PROVIDER"].endswith("LazyBrowserProvider")
+    assert BrowserConfig.from_settings(Settings({"HARVEST_BROWSER": False})).scrapy_settings() == {}
+    with pytest.raises(BrowserError, match="at least 1"):
+        BrowserConfig.from_settings(
+            Settings({"HARVEST_CHROMIUM": "/x", "HARVEST_BROWSER_PAGES": 0})
+        )
+
+
+def test_an_article_missing_from_the_server_html_goes_to_the_browser_afresh() -> None:
+    # The browser fetch is a new request: it keeps harvest's keys, and none of
+    # Scrapy's (a retry count carried over would shorten its own retries).
+    from scrapy.http import HtmlResponse
+
+    from harvest.crawl.spider import MediumSpider
+
+    crawler = get_crawler(MediumSpider, {"HARVEST_PARSE_WORKERS": "0"})
+    crawler.stats.open_spider()
+    spider = MediumSpider.from_crawler(crawler, tags="seo")
+    crawler.spider = spider
+    url = "https://medium.com/@a/post-0123456789ab"
+    meta = {"medium_url": url, "harvest_depth": 1, "retry_times": 2, "download_latency": 0.3}
+    response = HtmlResponse(
+        url, body=b"<html><body><div id=root></div></body></html>", request=Request(url, meta=meta)
+    )
+
+    async def collect() -> list[object]:
+        return [out async for out in spider.parse_article(response)]
+
+    (out,) = asyncio.run(collect())
+    assert isinstance(out, Request)
+    assert out.meta == {"medium_url": url, "harvest_depth": 1, **browser_meta(include_page=False)}
+    assert out.dont_filter
+    assert crawler.stats.get_value("harvest/pages/article_retried_in_browser") == 1
