@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
+import ada_url
 import idna
 from publicsuffixlist import PublicSuffixList
 
@@ -41,7 +42,6 @@ _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 # WHATWG URL parsing drops ASCII tab and newlines anywhere in the input.
 _STRIP_INNER = str.maketrans("", "", "\t\n\r")
 _C0_AND_SPACE = "".join(chr(i) for i in range(0x21))
-_HOST_RE = re.compile(r"^[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*$")
 _PCT_RE = re.compile(r"%([0-9a-fA-F]{2})")
 _BAD_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Characters kept literally in a path or query component; everything else is
@@ -50,11 +50,12 @@ _BAD_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PATH_SAFE = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/%"
 )
-_QUERY_SAFE = _PATH_SAFE | frozenset("?")
+# A query keeps "?" and, as the WHATWG parser does in http(s) queries, escapes "'".
+_QUERY_SAFE = (_PATH_SAFE - {"'"}) | frozenset("?")
 # The common case (nothing to escape) checked in C: index False for paths, True for queries.
 _ALL_SAFE_RE = (
     re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*"),
-    re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*"),
+    re.compile(r"[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*"),
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SIMPLE_URL_RE = re.compile(
@@ -141,7 +142,7 @@ def classify_href(raw: object, base: str | None = None) -> Href:
     try:
         return _classify(raw, base)
     except (ValueError, UnicodeError, TypeError, OverflowError):
-        # urllib and idna signal malformed input with these; any of them means
+        # The parsers signal malformed input with these; any of them means
         # "not a usable URL", which is an answer, not an error.
         return Href(None, "invalid")
 
@@ -157,17 +158,31 @@ def _classify(raw: str, base: str | None) -> Href:
         scheme = m.group(1).lower()
         if scheme not in ("http", "https"):
             return Href(None, scheme if scheme in _NON_WEB else "scheme")
-    if base is not None and (m is None or not s[m.end() :].startswith("//")):
-        base_url = _base(base)
-        if base_url is None:
+    base_url = _base(base) if base is not None else None
+    if m is None and base_url is None:
+        if base is not None or not s.startswith(_SCHEME_RELATIVE):
             return Href(None, "relative")
-        s = urljoin(base_url, s)
-    elif m is None:
-        if not s.startswith("//"):
-            return Href(None, "relative")
+        # A scheme-relative href read without its page: as a browser on an http page.
         s = "http:" + s
-    url = _normalize_absolute(s)
+    url = _fast(s) if m is not None else _fast_relative(s, base_url)
+    if url is None:
+        url = _whatwg(s, base_url)
     return Href(url, None if url else "invalid")
+
+
+def _fast_relative(s: str, base: str | None) -> str | None:
+    """A path-absolute (/path) or scheme-relative (//host) href on a page: most
+    of a page's relative hrefs, joined without the parser; None: ask it."""
+    if base is None or s[0] != "/" or "\\" in s:
+        return None
+    scheme, _, rest = base.partition("://")
+    if s[1:2] == "/":
+        return _fast(f"{scheme}:{s}")
+    return _fast(f"{scheme}://{rest.split('/', 1)[0]}{s}")
+
+
+# "//host", and the backslashed forms browsers read the same way.
+_SCHEME_RELATIVE = ("//", "\\\\", "/\\", "\\/")
 
 
 @lru_cache(maxsize=1024)
@@ -176,49 +191,72 @@ def _base(base: str) -> str | None:
     return normalize_url(base)
 
 
-def _normalize_absolute(s: str) -> str | None:
+def _fast(s: str) -> str | None:
+    """The common case, an absolute http(s) URL that the WHATWG parser would
+    only lowercase and percent-encode, done without it; None: ask the parser."""
     fast = _SIMPLE_URL_RE.fullmatch(s)
-    if fast is not None:
-        # Most hrefs are plain http(s)://host[:port]/path?query: skip urlsplit.
-        scheme = fast.group(1).lower()
-        host = _normalize_host(fast.group(2))
-        port_text = fast.group(3)
-        port = int(port_text) if port_text else None
-        if port is not None and port > 65535:
-            return None
-        raw_path, raw_query = fast.group(4) or "", fast.group(5) or ""
-    else:
-        parts = urlsplit(s)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            return None
-        host = _normalize_host(parts.hostname)
-        port = parts.port  # raises ValueError on a bad port: caught by the caller
-        raw_path, raw_query = parts.path, parts.query
-    if host is None:
+    if fast is None or "\\" in s:
         return None
+    host = fast.group(2).lower()
+    last = host.rstrip(".").rpartition(".")[2]
+    # Numeric last labels are IPv4 in the WHATWG host parser (0x7f.1, 1.2.3);
+    # empty labels, punycode and dot segments in the path are the parser's to read.
+    if not last or last.isdigit() or last.startswith("0x") or ".." in host or host[0] == ".":
+        return None
+    if "xn--" in host:
+        return None
+    raw_path = fast.group(4) or ""
+    if "/." in raw_path or "%2e" in raw_path.lower():
+        return None
+    port_text = fast.group(3)
+    port = int(port_text) if port_text else None
+    if port is not None and port > 65535:
+        return None
+    scheme = fast.group(1).lower()
+    return _assemble(scheme, host.rstrip("."), port, raw_path, fast.group(5) or "")
+
+
+def _whatwg(s: str, base: str | None) -> str | None:
+    """``s`` parsed (against ``base``) as browsers do, by the WHATWG URL standard
+    (ada, the parser Node.js uses), then put in harvest's form."""
+    try:
+        url = ada_url.URL(s, base) if base else ada_url.URL(s)
+    except ValueError:
+        return None
+    scheme = url.protocol[:-1]
+    if scheme not in ("http", "https"):
+        return None
+    host = url.hostname
+    if url.host_type == ada_url.HostType.DEFAULT:
+        host = host.rstrip(".")
+        # Names DNS cannot carry: an empty label, or too long.
+        if not host or ".." in host or host[0] == "." or len(host) > 253:
+            return None
+        if "xn--" in host and not all(map(_punycode_ok, host.split("."))):
+            return None
+    port = int(url.port) if url.port else None
+    return _assemble(scheme, host, port, url.pathname, url.search[1:])
+
+
+def _punycode_ok(label: str) -> bool:
+    """A label that is not punycode, or punycode of a label already in UTS #46
+    mapped form: the standard refuses the rest, and ada 4 lets some through."""
+    if not label.startswith("xn--"):
+        return True
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+        return bool(decoded) and idna.uts46_remap(decoded, std3_rules=False) == decoded
+    except UnicodeError:
+        return False
+
+
+def _assemble(scheme: str, host: str, port: int | None, raw_path: str, raw_query: str) -> str:
+    """harvest's form of a parsed URL: no userinfo, default port or fragment, one
+    percent-encoding, tracking parameters out and the rest sorted."""
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = _quote(raw_path, _PATH_SAFE) or "/"
     query = _clean_query(raw_query, host)
     return f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
-
-
-def _normalize_host(hostname: str | None) -> str | None:
-    if not hostname:
-        return None
-    host = unquote(hostname).rstrip(".").lower()
-    if not host:
-        return None
-    if ":" in host:  # IPv6 literal, already unbracketed by urlsplit
-        try:
-            return "[" + ipaddress.IPv6Address(host).compressed + "]"
-        except ValueError:
-            return None
-    if not host.isascii():
-        host = idna.encode(host, uts46=True).decode("ascii")
-    if not _HOST_RE.match(host) or len(host) > 253:
-        return None
-    return host
 
 
 def _quote(component: str, safe: frozenset[str]) -> str:

@@ -27,6 +27,16 @@ def add_parsers(sub: Any) -> None:
     q = command(actions, "psql", "a psql shell on the database")
     q.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
     q.set_defaults(func=psql)
+    q = command(
+        actions,
+        "renormalize",
+        "rewrite stored target URLs the way today's URL rules write them",
+        "After an upgrade that changes how harvest reads URLs: rows move to the new URL "
+        "(host and domain with it) and merge with a row already there, keeping the "
+        "earliest first_seen. --dry-run only counts.",
+    )
+    q.add_argument("--dry-run", action="store_true", help="count what would change, change nothing")
+    q.set_defaults(func=renormalize)
     q = command(actions, "grant-readonly", "give a role SELECT on every table and view only")
     q.add_argument("role")
     q.set_defaults(func=grant_readonly)
@@ -122,6 +132,21 @@ def psql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     binary = shutil.which("psql") or str(dbconn.embedded_bindir() / "psql")
     sys.stdout.flush()
     os.execv(binary, [binary, conninfo, *args.psql_args])  # noqa: S606 - replaces this process
+
+
+def renormalize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db.migrate import migrate as apply
+    from harvest.db.renormalize import renormalize as run
+
+    conn = dbconn.connect(dbconn.resolve().dsn)
+    try:
+        apply(conn)
+        result = run(conn, dry_run=args.dry_run)
+    finally:
+        conn.close()
+    for line in result.lines(args.dry_run):
+        out.write(line + "\n")
+    return 0
 
 
 def grant_readonly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

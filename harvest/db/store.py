@@ -171,7 +171,7 @@ SELECT host, host_id, domain_id FROM hosts WHERE host = ANY(%(hosts)s::text[]);
 """
 
 
-def _dictionary_ids(
+def dictionary_ids(
     cur: Any, hosts: dict[str, str], cache: HostIds
 ) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
     """Ids of the hosts (host -> domain) the cache lacks, adding rows where needed."""
@@ -446,7 +446,7 @@ def write_batch(
     # milliseconds instead of a whole batch, so writers run side by side. If the
     # batch fails later, these rows are still right and the replay finds them.
     with conn, conn.cursor() as cur:
-        fresh, domains = _dictionary_ids(cur, hosts, cache)
+        fresh, domains = dictionary_ids(cur, hosts, cache)
         authors, publications = _write_people(cur, pages_, profiles_)
     # Taken before the cache learns the fresh ids: learning may empty it.
     ids = cache.lookup(hosts, fresh)
