@@ -42,7 +42,8 @@ from harvest.medium.dom import (
     node_text,
     squash,
 )
-from harvest.medium.ids import author_from_url, post_id_from_url
+from harvest.medium.facts import FactsReader
+from harvest.medium.ids import author_from_url, is_not_post_url, post_id_on_hosts
 from harvest.medium.outbound import LinkRecorder
 from harvest.medium.records import (
     Article,
@@ -54,6 +55,11 @@ from harvest.medium.records import (
 )
 
 _APP_LINK_RE = re.compile(r"medium:/{1,2}p/([0-9a-f]{10,12})\b")
+_NAMED_BLOCKS = ", ".join(
+    f"{tag}[id]" for tag in ("p", "h1", "h2", "h3", "h4", "li", "blockquote", "pre", "figure")
+)
+_HEX_ID_RE = re.compile(r"[0-9a-f]{10,12}")
+_ROOT_POST_RE = re.compile(r'postResult\(\{\\"id\\":\\"([0-9a-f]{10,12})\\"\}\)')
 _TAG_PATH_RE = re.compile(r"/tag/([^/?#]+)/?$")
 _HTML_BLOCKS: dict[str, Block] = {
     "p": "paragraph",
@@ -86,6 +92,10 @@ class _Head:
     og_title: str | None = None
     base_href: str | None = None
     ld: list[dict[str, Any]] = field(default_factory=list)
+    android_package: str | None = None
+    robots: list[str] = field(default_factory=list)
+    published_time: str | None = None
+    modified_time: str | None = None
 
 
 # meta property/name -> _Head field, first or last value as noted
@@ -124,6 +134,14 @@ def _read_meta(head: _Head, attrs: Any) -> None:
     elif key in _APP_LINK_KEYS and head.app_post_id is None:
         m = _APP_LINK_RE.search(value)
         head.app_post_id = m.group(1) if m else None
+    elif key == "al:android:package":
+        head.android_package = value.strip()
+    elif key.lower() == "robots":
+        head.robots.extend(t for t in (p.strip().lower() for p in value.split(",")) if t)
+    elif key == "article:published_time":
+        head.published_time = value
+    elif key == "article:modified_time":
+        head.modified_time = value
 
 
 def _read_link(head: _Head, attrs: Any) -> None:
@@ -214,6 +232,32 @@ class _State:
                     return obj
         return None
 
+    def root_post_id(self) -> str | None:
+        """The post the page's root query asked for (Apollo's ``postResult``)."""
+        for text in self.texts:
+            m = _ROOT_POST_RE.search(text)
+            if m:
+                return m.group(1)
+        return None
+
+    def typename(self, ident: str) -> str | None:
+        """The type the normalized cache files ``ident`` under; "Post" wins over others."""
+        found = None
+        pattern = re.compile(r'"([A-Z][A-Za-z]+):' + re.escape(ident) + r'"\s*:\s*\{')
+        for text in self.texts:
+            for m in pattern.finditer(text):
+                if m.group(1) == "Post":
+                    return "Post"
+                found = found or m.group(1)
+        return found
+
+    def is_medium(self) -> bool:
+        """Medium's own page state: Apollo's cache or the graf-era globals."""
+        return any(
+            "__APOLLO_STATE__" in t or "obvInit" in t or ("GLOBALS" in t and "medium.com" in t)
+            for t in self.texts
+        )
+
     def post(self, post_id: str) -> dict[str, Any] | None:
         return self.keyed(f"Post:{post_id}") or self.with_id(
             post_id, "firstPublishedAt", "uniqueSlug", "creatorId"
@@ -227,6 +271,53 @@ class _State:
         if isinstance(key, str):
             return self.keyed(key)
         return value
+
+
+def medium_markers(tree: Tree, head: _Head, state: _State) -> list[str]:
+    """Which of Medium's own marks the page carries; a copy elsewhere has none."""
+    found = []
+    if head.app_post_id or head.android_package == "com.medium.reader":
+        found.append("app_link")
+    if state.is_medium():
+        found.append("page_state")
+    if tree.css_first(".postArticle-content, .postField--body, .graf") is not None:
+        found.append("graf_markup")
+    if tree.css_first(_MEDIUM_BODY_MARKUP) is not None:
+        found.append("body_markup")
+    ld = _ld_article(head)
+    ident = ld.get("identifier")
+    if isinstance(ident, str) and _HEX_ID_RE.fullmatch(ident) and _ld_names_medium(ld):
+        found.append("json_ld")
+    return found
+
+
+# Attributes Medium's React front end puts on a post's title and paragraphs.
+_MEDIUM_BODY_MARKUP = ", ".join(
+    (
+        '[data-testid="storyTitle"]',
+        ".pw-post-body-paragraph",
+        ".pw-post-title",
+        "[data-selectable-paragraph]",
+    )
+)
+
+
+def _ld_names_medium(ld: dict[str, Any]) -> bool:
+    for key in ("url", "mainEntityOfPage", "publisher", "creator", "author"):
+        value = ld.get(key)
+        if isinstance(value, list) and value:
+            value = value[0]
+        if isinstance(value, dict):
+            value = value.get("url") or value.get("@id")
+        if isinstance(value, str) and is_medium_host(host_of(normalize_url(value))):
+            return True
+    return False
+
+
+def _is_fragment(tree: Tree) -> bool:
+    """A saved piece of a page: nothing in its head, no <html> of its own."""
+    head = tree.head
+    return head is None or not head.css("meta, title, link, script")
 
 
 def _slugify_tag(name: str) -> str:
@@ -250,46 +341,99 @@ class ArticleParser:
         self.ld = _ld_article(self.head)
         self.state = _State(tree)
         self.result = PageResult(kind="article")
-        page_url = normalize_url(url) if url else None
+        self.given_url = normalize_url(url) if url else None
         self.canonical = normalize_url(
             self.head.canonical or self.head.og_url or self.ld.get("url")
         )
-        self.page_url = page_url or self.canonical
+        # The page's own address: where it was fetched, else what it calls itself
+        # (og:url stays on Medium when the canonical names a cross-post's origin).
+        self.page_url = self.given_url or normalize_url(self.head.og_url) or self.canonical
         base = self.page_url
         if self.head.base_href:
             base = normalize_url(self.head.base_href, base) or base
         self.base = base
         self.result.url = self.page_url
         self.internal_hosts = {h.lower() for h in internal_hosts if h}
-        for u in (self.page_url, self.canonical):
-            h = host_of(u)
-            if h:
-                self.internal_hosts.add(h)
-        self.post_id = self._post_id()
+        self.crawl_hosts = frozenset(self.internal_hosts)
+        own = host_of(self.page_url)
+        if own:
+            self.internal_hosts.add(own)
+        canon_host = host_of(self.canonical)
+        self.canonical_foreign = bool(
+            canon_host and not is_medium_host(canon_host) and canon_host not in self.internal_hosts
+        )
+        if canon_host and not self.canonical_foreign:
+            self.internal_hosts.add(canon_host)
+        self.markers = medium_markers(tree, self.head, self.state)
         self._state_post: dict[str, Any] | bool | None = False
+        self.not_a_post: str | None = None
+        self._regions: tuple[list[Node], bool] | None = None
+        self.post_id = self._post_id()
         self.publication = self._publication()
         if self.publication and self.publication.domain:
             self.internal_hosts.add(self.publication.domain)
+            # A publication's own domain is Medium's, not a cross-post's origin.
+            self.canonical_foreign = self.canonical_foreign and canon_host != (
+                self.publication.domain
+            )
         self.recorder = LinkRecorder(
             self.result, self.base, self.internal_hosts, self.post_id, self.page_url
         )
 
+    def refusal(self) -> str | None:
+        """Why this page is not a Medium article to harvest, or None when it is."""
+        if self.not_a_post:
+            return self.not_a_post
+        if is_not_post_url(self.given_url) or is_not_post_url(self.canonical):
+            return "a reading list, tag or profile page, not a post"
+        if _is_fragment(self.tree):
+            # A saved <article> alone says nothing of where it stood: --url must.
+            if post_id_on_hosts(self.given_url, self.crawl_hosts) is None:
+                return "a fragment of a page without a Medium post URL to name it (--url)"
+            return None
+        if not self.markers:
+            return (
+                "no Medium markers (page state, app links, JSON-LD, Medium's body markup):"
+                " a copy or another site's page, not a Medium article"
+            )
+        given = host_of(self.given_url)
+        foreign = given and not is_medium_host(given) and given not in self.crawl_hosts
+        if foreign and given != host_of(self.canonical):
+            return (
+                f"a copy of a Medium post served by {given}, not by Medium"
+                " or the publication's own domain"
+            )
+        return None
+
     # -- post facts -----------------------------------------------------------------
 
     def _post_id(self) -> str | None:
+        pid = self._candidate_post_id()
+        if pid is None:
+            return None
+        typename = self.state.typename(pid)
+        if typename is not None and typename != "Post":
+            self.not_a_post = f"the page state calls {pid} a {typename}, not a post"
+            return None
+        return pid
+
+    def _candidate_post_id(self) -> str | None:
         ident = self.ld.get("identifier")
-        if isinstance(ident, str) and re.fullmatch(r"[0-9a-f]{10,12}", ident):
+        if isinstance(ident, str) and _HEX_ID_RE.fullmatch(ident):
             return ident
-        for u in (self.canonical, self.page_url, normalize_url(self.head.og_url)):
-            pid = post_id_from_url(u)
-            if pid:
-                return pid
         if self.head.app_post_id:
             return self.head.app_post_id
+        root = self.state.root_post_id()
+        if root:
+            return root
+        for u in (self.canonical, self.page_url, normalize_url(self.head.og_url)):
+            pid = post_id_on_hosts(u, self.internal_hosts)
+            if pid:
+                return pid
         node = self.tree.css_first("[data-post-id]")
         if node is not None:
             pid = node.attrs.get("data-post-id") or ""
-            if re.fullmatch(r"[0-9a-f]{10,12}", pid):
+            if _HEX_ID_RE.fullmatch(pid):
                 return pid
         return None
 
@@ -328,7 +472,7 @@ class ArticleParser:
     def _publication_from_canonical(self, pub: Publication) -> None:
         canon = self.canonical
         host = host_of(canon)
-        if not canon or not host:
+        if not canon or not host or self.canonical_foreign:
             return
         segs = [s for s in urlsplit(canon).path.split("/") if s]
         if host == "medium.com":
@@ -366,6 +510,7 @@ class ArticleParser:
             title=squash(self.title()) or None,
             published_at=self.published_at(),
             tags=list(dict.fromkeys(t for t in self.tags() if t)),
+            facts=FactsReader(self).facts(),
         )
 
     def author(self) -> Author | None:
@@ -452,12 +597,28 @@ class ArticleParser:
 
     # -- links ----------------------------------------------------------------------
 
+    def body_regions(self) -> tuple[list[Node], bool]:
+        """The post body's outermost regions, and whether they are graf markup."""
+        if self._regions is None:
+            regions = _outermost(self.tree.css(".postArticle-content, .postField--body"))
+            graf = bool(regions)
+            if not graf:
+                art = self.article_node()
+                regions = _outermost(art.css("section")) if art is not None else []
+            self._regions = (regions, graf)
+        return self._regions
+
+    def article_node(self) -> Node | None:
+        return main_article(self.tree)
+
+    def body_blocks(self) -> list[Node]:
+        """The body's paragraphs as Medium names them (graf ``name``, React ``id``)."""
+        regions, graf = self.body_regions()
+        selector = "[name]" if graf else _NAMED_BLOCKS
+        return [node for region in regions for node in region.css(selector)]
+
     def links(self) -> None:
-        regions = _outermost(self.tree.css(".postArticle-content, .postField--body"))
-        graf = bool(regions)
-        if not graf:
-            art = main_article(self.tree)
-            regions = _outermost(art.css("section")) if art is not None else []
+        regions, graf = self.body_regions()
         for region in regions:
             self._body(region)
         if graf:
@@ -584,6 +745,9 @@ def parse_article_tree(
     tree: Tree, url: str | None, internal_hosts: Iterable[str] = ()
 ) -> PageResult:
     parser = ArticleParser(tree, url, internal_hosts)
+    refused = parser.refusal()
+    if refused is not None:
+        return PageResult(kind="unknown", url=parser.page_url, problems=[refused])
     article = parser.article()
     parser.recorder.author = article.author.username if article.author else None
     parser.links()
@@ -593,4 +757,4 @@ def parse_article_tree(
     return parser.result
 
 
-__all__ = ["ArticleParser", "main_article", "parse_article_tree", "read_head"]
+__all__ = ["ArticleParser", "main_article", "medium_markers", "parse_article_tree", "read_head"]

@@ -65,6 +65,40 @@ class Publication:
     domain: str | None = None
 
 
+Access = Literal["public", "member_only"]
+
+
+@_pickled_as_tuple
+@dataclass(slots=True)
+class PageFacts:
+    """What the page says about the post as a source of links, beyond its anchors.
+
+    ``None`` everywhere means "the page does not say": a fact is never guessed.
+    """
+
+    # "member_only" when any of Medium's locks is on (access_markers says which)
+    access: Access | None = None
+    access_markers: list[str] = field(default_factory=list)
+    # Whether the body read is the whole post: False for a logged-out preview of a
+    # member-only post, whose links below the cut are absent from the HTML.
+    complete: bool | None = None
+    paragraphs_seen: int = 0
+    paragraphs_total: int | None = None
+    words_seen: int = 0
+    word_count: int | None = None
+    # <meta name="robots"> tokens, lowercased, in page order
+    robots: list[str] = field(default_factory=list)
+    # The canonical URL names a page off Medium (a cross-post): links pass from there.
+    canonical_elsewhere: bool = False
+    language: str | None = None
+    latest_published_at: str | None = None
+    updated_at: str | None = None
+    author_followers: int | None = None
+    publication_followers: int | None = None
+    claps: int | None = None
+    responses: int | None = None
+
+
 @_pickled_as_tuple
 @dataclass(slots=True)
 class Article:
@@ -76,6 +110,7 @@ class Article:
     title: str | None
     published_at: str | None
     tags: list[str] = field(default_factory=list)
+    facts: PageFacts = field(default_factory=PageFacts)
     type: Literal["article"] = "article"
 
 

@@ -443,10 +443,12 @@ def test_2025_chrome_with_follow_rel_is_not_recorded() -> None:
 
 
 def test_page_url_overrides_canonical_and_resolves_relative_links() -> None:
-    html = b"""<html><head><link rel="canonical" href="https://medium.com/@a/t-0123456789ab"></head>
+    html = b"""<html><head><link rel="canonical" href="https://medium.com/@a/t-0123456789ab">
+    <meta property="al:android:url" content="medium://p/0123456789ab"></head>
     <body><article><section><p id="x1">See <a href="/r/?url=https%3A%2F%2Fexample.org%2Fx" rel="nofollow">x</a>
     and <a href="../rel">rel</a>.</p></section></article></body></html>"""
-    result = extract(html, "https://pub.example/sub/t-0123456789ab")
+    # pub.example is a publication domain the crawl knows (it learned it from Medium)
+    result = extract(html, "https://pub.example/sub/t-0123456789ab", internal_hosts=["pub.example"])
     assert result.article is not None
     assert result.article.url == "https://pub.example/sub/t-0123456789ab"
     # /r/ on the page's own host is Medium's wrapper; ../rel stays on the page's host (internal)
@@ -517,7 +519,8 @@ def test_fields_from_graf_globals_and_redirect_unwrapping() -> None:
 
 
 def test_react_link_card_and_image_link() -> None:
-    html = b"""<html><head><link rel="canonical" href="https://medium.com/@a/t-0123456789ab"></head>
+    html = b"""<html><head><link rel="canonical" href="https://medium.com/@a/t-0123456789ab">
+    <meta property="al:android:package" content="com.medium.reader"></head>
     <body><article><section>
     <div class="card"><a href="https://card.example/post" rel="noopener ugc nofollow" target="_blank">
       <div><h2>Card title</h2><div><h3>Card description</h3></div><div><p>card.example</p></div></div></a></div>
