@@ -43,7 +43,7 @@ from harvest.db.migrate import migrate
 from harvest.db.store import copy_field, copy_text
 from harvest.items import ArticlePage
 from harvest.links import registered_domain
-from harvest.medium.records import Article, Author, Link, Publication
+from harvest.medium.records import Article, Author, Link, PageFacts, Publication
 from harvest.pipelines.postgres import PostgresPipeline
 from tests.pg import Server, with_database
 
@@ -100,6 +100,7 @@ def synthetic_pages(n_pages: int, seed: int = 7) -> list[ArticlePage]:
             f"Post number {i}",
             "2024-05-01T10:00:00Z",
             ["seo", f"tag{i % 50}"],
+            PageFacts(access="public", complete=True),
         )
         pages.append(ArticlePage(art, links, T0))
     return pages

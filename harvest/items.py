@@ -11,10 +11,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from harvest.medium.records import Article, Link
+from harvest.medium.status import PostStatus
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class FetchFacts:
+    """What the HTTP exchange said about a page, beside its content."""
+
+    http_status: int | None = None
+    # The addresses before the final one, in order (custom-domain moves).
+    redirects: list[str] = field(default_factory=list)
+    final_url: str | None = None
+    fulfilled_by: str | None = None  # Medium's medium-fulfilled-by header
+    x_robots: list[str] = field(default_factory=list)  # X-Robots-Tag directives
 
 
 @dataclass(slots=True)
@@ -32,6 +45,22 @@ class ArticlePage:
     fetched_at: datetime = field(default_factory=utcnow)
     url: str | None = None
     links_normalized: bool = False
+    fetch: FetchFacts = field(default_factory=FetchFacts)
+    status: PostStatus = "live"
+
+
+@dataclass(slots=True)
+class PostGone:
+    """An article URL that answered 404 or 410: the post was deleted or suspended.
+
+    Stored as the post's status with the date; its links keep their last state.
+    """
+
+    post_id: str
+    url: str
+    status: PostStatus
+    http_status: int
+    at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(slots=True)

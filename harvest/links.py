@@ -30,6 +30,7 @@ __all__ = [
     "parse_rel",
     "registered_domain",
     "rel_flags",
+    "robots_tokens",
     "strip_medium_tracking",
     "unwrap_medium_redirect",
 ]
@@ -420,6 +421,36 @@ def parse_rel(rel: object) -> tuple[str, ...]:
     for token in rel.replace(",", " ").lower().split():
         seen.setdefault(token, None)
     return tuple(seen)
+
+
+# Crawlers whose named directives count (unnamed ones apply to every crawler).
+_ROBOTS_AGENTS = frozenset({"googlebot"})
+# Directives that carry a value after a colon, so "name:" is not a crawler's name.
+_VALUED_DIRECTIVES = frozenset(
+    {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
+)
+
+
+def robots_tokens(value: object) -> list[str]:
+    """Directives of a robots meta content or an X-Robots-Tag header, lowercased.
+
+    ``"googlebot: noindex, nofollow"`` names a crawler for the directives that
+    follow it, up to the next name: Google's are kept, other crawlers' dropped.
+    """
+    if not isinstance(value, str):
+        return []
+    out: dict[str, None] = {}
+    agent: str | None = None
+    for part in value.lower().split(","):
+        token = part.strip()
+        name, sep, rest = token.partition(":")
+        if sep and name.strip() not in _VALUED_DIRECTIVES:
+            agent, token = name.strip(), rest.strip()
+        if agent is not None and agent not in _ROBOTS_AGENTS:
+            continue
+        if token:
+            out.setdefault(token, None)
+    return list(out)
 
 
 class RelFlags(NamedTuple):

@@ -11,6 +11,7 @@ _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; padding: 0 1.5rem;
        max-width: 1100px; color: #222; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+.verdict { font-size: 1.15rem; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
 .card b { display: block; font-size: 1.4rem; }
@@ -154,6 +155,7 @@ def render(numbers: dict[str, Any]) -> str:
     """The report as one self-contained HTML file, a section per function below."""
     sections = (
         _summary,
+        _verdict,
         _rel_distribution,
         _by_year,
         _by_location,
@@ -191,7 +193,8 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
     parts = [
         f"<h1>{html.escape(_TITLE)}</h1>",
         f'<p class="muted">{html.escape(scope)} · generated {html.escape(numbers["generated_at"])} '
-        "· live links (not lost)</p>",
+        "· live links (not lost) unless said</p>",
+        _verdict_line(numbers),
         '<div class="cards">',
     ]
     for label, key in (("links", "links"), ("posts", "posts"), ("target domains", "domains")):
@@ -201,6 +204,50 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
         parts.append(f'<div class="card"><b>{share:.1%}</b>{key} ({o[key]:,})</div>')
     parts.append("</div>")
     return parts
+
+
+# What each verdict reason means, in the report's words (README.md has the rules).
+REASON_TEXT = {
+    "follow": "passes value: a followed anchor on an indexable page Medium still serves",
+    "nofollow": "the anchor says nofollow",
+    "ugc": "the anchor says ugc (user-generated content)",
+    "sponsored": "the anchor says sponsored",
+    "page_noindex": "the page is noindex (robots meta or X-Robots-Tag)",
+    "page_nofollow": "the page is nofollow (robots meta or X-Robots-Tag)",
+    "canonical_elsewhere": "the canonical is off Medium (a cross-post): value goes to that page",
+    "preview_only": "member-only: not in the preview a logged-out reader or crawler gets",
+    "lost": "no longer on the post",
+    "post_deleted": "the post was deleted",
+    "post_suspended": "the post's account was suspended",
+}
+
+
+def _verdict_line(numbers: dict[str, Any]) -> str:
+    """The report's answer first: how many links pass value, and why the others don't."""
+    v = numbers["verdict"]
+    domain = numbers["filters"].get("domain")
+    target = html.escape(f" to {domain}" if domain else "")
+    if not v["links"]:
+        return f"<p class=verdict>No harvested links{target} match.</p>"
+    others = [r for r in v["by_reason"] if r["reason"] != "follow"]
+    why = "; ".join(f"{r['links']:,} {r['reason']}" for r in others) or "none"
+    return (
+        f"<p class=verdict>Of {v['links']:,} links{target}, "
+        f"<b>{v['passing']:,} pass value</b> ({(v['passing_share'] or 0):.1%}). "
+        f"Why the others don't: {html.escape(why)}.</p>"
+    )
+
+
+def _verdict(numbers: dict[str, Any]) -> list[str]:
+    rows = [
+        {**r, "meaning": REASON_TEXT.get(r["reason"], "")} for r in numbers["verdict"]["by_reason"]
+    ]
+    return [
+        "<h2>What the links are worth</h2>",
+        "<p>Every harvested link (lost ones too), by the first reason it passes no value;"
+        " README.md, “Is a Medium backlink worth anything?”, gives the rules.</p>",
+        _table(rows, ["reason", "links", "meaning"]),
+    ]
 
 
 def _chart(svg: str) -> str:
@@ -249,7 +296,8 @@ def _dofollow_exceptions(numbers: dict[str, Any]) -> list[str]:
     return [
         "<h2>Dofollow exceptions</h2>",
         "<p>Outbound links that carry none of nofollow, ugc or sponsored: where a Medium "
-        "backlink passes value.</p>",
+        "backlink may pass value. Whether it does depends on the page too:</p>",
+        _table(numbers["verdict"]["dofollow_by_reason"], ["reason", "links"]),
         _table(exceptions["by_publication_and_location"]),
         _table(exceptions["posts"]),
     ]

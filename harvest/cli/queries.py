@@ -68,11 +68,28 @@ def stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with database() as conn:
         data = queries.stats(conn)
     runs = data.pop("runs")
+    why = data.pop("why_not_passing")
+    exceptions = data.pop("dofollow_exceptions")
     if args.format == "json":
-        record = {**data, "runs": [{k: output.plain(v) for k, v in run.items()} for run in runs]}
+        record = {
+            **data,
+            "why_not_passing": why,
+            "dofollow_exceptions": exceptions,
+            "runs": [{k: output.plain(v) for k, v in run.items()} for run in runs],
+        }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     output.write(out, args.format, ["metric", "value"], list(data.items()))
+    # Why links pass nothing, and the followed anchors among them (the exceptions
+    # a "dofollow" count alone would take for value).
+    for title, counts in (
+        ("links that pass no value, by reason", why),
+        ("dofollow anchors that pass no value, by reason", exceptions),
+    ):
+        if args.format == "table":
+            out.write(f"\n{title}\n")
+        if counts or args.format == "table":
+            output.write(out, args.format, ["reason", "links"], list(counts.items()))
     if args.format == "table":
         out.write("\nrecent crawl runs\n")
     if runs:

@@ -81,6 +81,7 @@ def reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _reparse(store: Any, verbose: bool, err: TextIO) -> tuple[list[tuple[Any, Any]], int]:
     from harvest.items import ArticlePage
     from harvest.medium import extract
+    from harvest.medium.status import fetched_status
     from harvest.pipelines.normalize import NormalizePipeline
 
     normalize = NormalizePipeline()
@@ -102,6 +103,8 @@ async def _reparse(store: Any, verbose: bool, err: TextIO) -> tuple[list[tuple[A
             url=kept.url,
             fetched_at=kept.fetched_at,
             links_normalized=True,
+            # the HTTP exchange is not kept with the page: only what the page says
+            status=fetched_status(art, None, None),
         )
         try:
             page = await normalize.process_item(page)

@@ -193,6 +193,9 @@ def summary_lines(
         )
     elif "harvest/db/unavailable" not in stats:
         lines.append(f"  harvested: {_plural(n.harvested, 'page')} (not stored: no database)")
+    pages_say = _post_statuses(stats)
+    if pages_say:
+        lines.append("  posts: " + pages_say)
     skipped = [
         (c(stats, "harvest/posts/skipped_recent"), "harvested recently"),
         *((count, f"by {cause}") for cause, count in _by_cause(stats, "skipped").items()),
@@ -223,6 +226,23 @@ def summary_lines(
     if run_id is not None:
         lines.append(f"  next: harvest crawl-report {run_id}")
     return lines
+
+
+def _post_statuses(stats: Mapping[str, Any]) -> str:
+    """What the pages said about their posts: gone, or read only in part."""
+    prefix = "harvest/posts/gone/"
+    parts = [
+        f"{_count(stats, k)} {k[len(prefix) :]}"
+        for k in sorted(stats)
+        if isinstance(k, str) and k.startswith(prefix)
+    ]
+    previews = _count(stats, "harvest/posts/previews")
+    if previews:
+        parts.append(f"{previews} member-only previews (links below the cut kept, not lost)")
+    unknown = _count(stats, "harvest/posts/completeness_unknown")
+    if unknown:
+        parts.append(f"{unknown} locked with no word count (nothing marked lost)")
+    return ", ".join(parts)
 
 
 def count_problem(stats: Any, problem: PageProblem) -> None:

@@ -33,10 +33,11 @@ from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postpo
 from harvest.crawl.parsing import Parser, ParserDied, ParserError
 from harvest.crawl.signals import recent_posts, request_failed
 from harvest.frontier import Frontier, FrontierConfig
-from harvest.items import ArticlePage, PageProblem, ProfilePage
-from harvest.links import host_of, is_medium_host, is_public_hostname
+from harvest.items import ArticlePage, FetchFacts, PageProblem, PostGone, ProfilePage
+from harvest.links import host_of, is_medium_host, is_public_hostname, robots_tokens
 from harvest.medium import PageResult, PostRef
-from harvest.medium.ids import author_from_url
+from harvest.medium.ids import author_from_url, post_id_from_url
+from harvest.medium.status import fetched_status, gone_status
 from harvest.medium.urls import BaseUrlError, MediumUrls
 from harvest.secrets import mask_dsn
 
@@ -361,13 +362,16 @@ class MediumSpider(scrapy.Spider):
         self, response: Response, body: bytes | str | None = None
     ) -> tuple[str, PageResult]:
         medium_url = response.meta.get("medium_url") or self.urls.medium_url(response.url)
+        # The page is read at the address it came from: after a redirect (a
+        # publication moved to its own domain) that is not the one asked for.
+        page_url = self.urls.medium_url(response.url)
         ctype = response.headers.get("Content-Type")
         try:
             result = await self.parser.parse(
                 response.body if body is None else body,
-                medium_url,
+                page_url,
                 ctype.decode("latin-1") if ctype else None,
-                [h for h in (self.urls.mirror_host,) if h],
+                self._page_hosts(page_url),
             )
         except (ParserDied, ParserError) as exc:
             # A page that crashed the parser is exactly one to keep: the
@@ -376,6 +380,15 @@ class MediumSpider(scrapy.Spider):
             result = PageResult(kind="unknown", problems=[str(exc)])
         self.crawler.stats.inc_value(f"harvest/pages/{result.kind}")
         return medium_url, result
+
+    def _page_hosts(self, page_url: str) -> list[str]:
+        """Hosts the parser may take for Medium's: the mirror, and the page's own host
+        when it is a publication domain the crawl learnt from Medium."""
+        hosts = [h for h in (self.urls.mirror_host,) if h]
+        host = host_of(page_url)
+        if host and not is_medium_host(host) and self.knows_publication_domain(host):
+            hosts.append(host)
+        return hosts
 
     async def parse_listing(self, response: Response) -> AsyncIterator[Any]:
         medium_url, result = await self._extract(response)
@@ -519,12 +532,18 @@ class MediumSpider(scrapy.Spider):
         if art.publication and art.publication.domain:
             self._learn_domain(art.publication.domain)
         self.scheduled_posts.add(art.post_id)
+        fetch = self._fetch_facts(response)
+        status = fetched_status(art, medium_url, fetch.final_url)
+        if art.facts.complete is not True:
+            self.crawler.stats.inc_value(f"harvest/posts/{_completeness(art.facts.complete)}")
         yield ArticlePage(
             article=art,
             links=list(result.links),
             fetched_at=datetime.now(UTC),
             url=medium_url,
             links_normalized=True,
+            fetch=fetch,
+            status=status,
         )
         depth = response.meta.get("harvest_depth", 0)
         if depth < self.args.depth:
@@ -533,6 +552,31 @@ class MediumSpider(scrapy.Spider):
             if "tags" in self.args.follow:
                 for tag in art.tags:
                     yield self._listing(self.urls.tag(tag), depth + 1)
+
+    def _fetch_facts(self, response: Response) -> FetchFacts:
+        headers = response.headers
+        fulfilled = headers.get("medium-fulfilled-by")
+        x_robots: list[str] = []
+        for value in headers.getlist("X-Robots-Tag"):
+            x_robots.extend(robots_tokens(value.decode("latin-1")))
+        return FetchFacts(
+            http_status=response.status,
+            redirects=[self.urls.medium_url(u) for u in response.meta.get("redirect_urls", [])],
+            final_url=self.urls.medium_url(response.url),
+            fulfilled_by=fulfilled.decode("latin-1")[:200] if fulfilled else None,
+            x_robots=list(dict.fromkeys(x_robots)),
+        )
+
+    def _gone(self, request: Any, url: str, failure: Any) -> PostGone | None:
+        """A PostGone for an article that answered 404 or 410 (deleted, suspended)."""
+        response = getattr(failure.value, "response", None)
+        if response is None or request.callback != self.parse_article:
+            return None
+        status = gone_status(response.status, response.body)
+        post_id = post_id_from_url(url)
+        if status is None or post_id is None:
+            return None
+        return PostGone(post_id=post_id, url=url, status=status, http_status=response.status)
 
     async def errback_close_page(self, failure: Any) -> AsyncIterator[Any]:
         request = failure.request
@@ -578,6 +622,13 @@ class MediumSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
             log.info("skipped %s: %s", url, text)
             yield PageProblem(url=url, kind="skipped", reason=text, cause=cause)
+            return
+        gone = self._gone(request, url, failure)
+        if gone is not None:
+            # Not a failure: the crawl measured that the post is no longer there.
+            self.crawler.stats.inc_value(f"harvest/posts/gone/{gone.status}")
+            log.info("%s: post %s (HTTP %d)", url, gone.status, gone.http_status)
+            yield gone
             return
         reason, cause = _failure_reason(failure)
         self.crawler.stats.inc_value("harvest/requests/failed")
@@ -625,6 +676,10 @@ class MediumSpider(scrapy.Spider):
             else:
                 self.crawler.stats.set_value("harvest/unparsed/dir", str(self.unparsed.root))
         return PageProblem(url=url, kind=kind, reason=reason, raw_path=raw_path)
+
+
+def _completeness(complete: bool | None) -> str:
+    return "previews" if complete is False else "completeness_unknown"
 
 
 def _failure_reason(failure: Any) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from harvest.db.report import FILTER_WHERE, LINK_JOINS, PLACEMENT_SQL, Filters
+from harvest.db.report import FILTER_WHERE, LINK_JOINS, PLACEMENT_SQL, REASON_SQL, Filters
 
 BATCH = 20_000
 Batches = Iterator[list[tuple[Any, ...]]]
@@ -19,16 +19,21 @@ QUERIES = {
        a.username AS author, coalesce(pub.slug, pub.key) AS publication, l.target_url,
        l.target_url_raw, h.host, d.domain, l.location, {PLACEMENT_SQL} AS placement, l.kind,
        l.position, l.anchor_text, array_to_string(l.rel, ' ') AS rel, l.nofollow, l.ugc,
-       l.sponsored, l.first_seen, l.last_seen, l.lost_at
+       l.sponsored, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
+       l.first_seen, l.last_seen, l.lost_at
 {LINK_JOINS}
 {FILTER_WHERE}
 ORDER BY l.post_id, l.location, l.position""",
     "posts": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS url, p.title,
        a.username AS author, coalesce(pub.slug, pub.key) AS publication,
        array_to_string(p.tags, ',') AS tags, p.first_published_at, p.last_crawled_at,
+       p.status, p.status_at, p.access, p.complete, array_to_string(p.robots, ',') AS robots,
+       array_to_string(p.x_robots, ',') AS x_robots, p.canonical_elsewhere, p.word_count,
+       p.language, p.claps, p.responses, p.author_followers, p.publication_followers,
        count(*) FILTER (WHERE l.lost_at IS NULL) AS links,
        count(*) FILTER (WHERE l.lost_at IS NULL AND NOT (l.nofollow OR l.ugc OR l.sponsored))
-           AS dofollow_links
+           AS dofollow_links,
+       count(*) FILTER (WHERE {REASON_SQL} = 'follow') AS passing_links
 {LINK_JOINS}
 {FILTER_WHERE}
 GROUP BY p.post_id, a.username, pub.slug, pub.key
@@ -37,6 +42,7 @@ ORDER BY p.post_id""",
        count(DISTINCT p.author_id) AS authors,
        count(*) FILTER (WHERE l.nofollow) AS nofollow,
        count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow,
+       count(*) FILTER (WHERE {REASON_SQL} = 'follow') AS passing,
        round(avg(l.nofollow::int), 4) AS nofollow_share
 {LINK_JOINS}
 {FILTER_WHERE} AND l.lost_at IS NULL

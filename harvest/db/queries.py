@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from harvest.db.report import DOFOLLOW_SQL, REASON_SQL
 from harvest.links import normalize_url, registered_domain
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
@@ -25,6 +26,8 @@ BACKLINK_COLUMNS = (
     "sponsored",
     "location",
     "kind",
+    "passes",
+    "reason",
     "first_seen",
     "last_seen",
     "lost_at",
@@ -88,7 +91,7 @@ def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> R
     # "order" is one of two constants.
     sql = (
         "SELECT target_domain, links, posts, authors, nofollow_links, ugc_links, "  # noqa: S608
-        "sponsored_links, dofollow_links, nofollow_share FROM domain_summary "
+        "sponsored_links, dofollow_links, passing_links, nofollow_share FROM domain_summary "
         f"ORDER BY {order} DESC, target_domain LIMIT %(limit)s"
     )
     return _run(conn, sql, {"limit": limit})
@@ -120,6 +123,16 @@ def stats(conn: Any) -> dict[str, Any]:
             links=links,
             links_lost=lost,
         )
+        cur.execute(
+            f"SELECT {REASON_SQL} AS reason, count(*), count(*) FILTER (WHERE {DOFOLLOW_SQL}) "  # noqa: S608 (constant SQL)
+            "FROM links l JOIN posts p USING (post_id) GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        reasons = cur.fetchall()
+        passing = sum(n for reason, n, _ in reasons if reason == "follow")
+        out["passing_share"] = round(passing / links, 4) if links else None
+        # Followed anchors that still pass nothing, by why (the page, the post, the link).
+        out["dofollow_exceptions"] = {r: d for r, _, d in reasons if d and r != "follow"}
+        out["why_not_passing"] = {r: n for r, n, _ in reasons if r != "follow"}
         for name, n in (
             ("nofollow", nofollow),
             ("ugc", ugc),

@@ -22,6 +22,13 @@ PLACEMENT_SQL = """CASE WHEN l.location = 'author_bio' THEN 'author_bio'
      WHEN l.block IN ('caption', 'figure') THEN 'caption'
      ELSE 'body' END"""
 
+# The verdict per link, from the database's one rule (link_reason, migration
+# 0005): "follow" passes value, anything else says why not.
+REASON_SQL = """link_reason(p.status, l.lost_at,
+           link_preview_missing(p.complete, l.last_seen, p.facts_at, l.lost_at),
+           l.sponsored, l.ugc, l.nofollow, p.robots, p.x_robots, p.canonical_elsewhere)"""
+DOFOLLOW_SQL = "NOT (l.nofollow OR l.ugc OR l.sponsored)"
+
 _COUNTS = """count(*) AS links,
        count(*) FILTER (WHERE l.nofollow) AS nofollow,
        count(*) FILTER (WHERE l.ugc) AS ugc,
@@ -74,6 +81,29 @@ def _with_share(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["nofollow_share"] = round(row["nofollow"] / links, 4) if links else None
         row["dofollow_share"] = round(row["dofollow"] / links, 4) if links else None
     return rows
+
+
+def _verdict(cur: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Of every link harvested (lost ones too), how many pass value, and why the
+    others do not; and the same for dofollow anchors alone (the exceptions)."""
+    rows = _rows(
+        cur,
+        f"SELECT {REASON_SQL} AS reason, count(*) AS links, "
+        f"count(*) FILTER (WHERE {DOFOLLOW_SQL}) AS dofollow {_FROM} "
+        "GROUP BY 1 ORDER BY links DESC, 1",
+        params,
+    )
+    links = sum(r["links"] for r in rows)
+    passing = sum(r["links"] for r in rows if r["reason"] == "follow")
+    return {
+        "links": links,
+        "passing": passing,
+        "passing_share": round(passing / links, 4) if links else None,
+        "by_reason": [{"reason": r["reason"], "links": r["links"]} for r in rows],
+        "dofollow_by_reason": [
+            {"reason": r["reason"], "links": r["dofollow"]} for r in rows if r["dofollow"]
+        ],
+    }
 
 
 def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, Any]:
@@ -154,6 +184,7 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
                 params,
             ),
         }
+        out["verdict"] = _verdict(cur, params)
         if filters.domain:
             out["backlinks"] = _rows(
                 cur,
@@ -161,6 +192,7 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
                 f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
                 f"l.target_url, h.host, l.anchor_text, array_to_string(l.rel, ' ') AS rel, "
                 f"l.nofollow, l.ugc, l.sponsored, pl.placement AS location, "
+                f"{REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason, "
                 f"l.first_seen, l.last_seen, l.lost_at {_FROM} "
                 "ORDER BY l.first_seen, p.medium_id, l.position",
                 params,

@@ -31,7 +31,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from harvest.items import ArticlePage, ProfilePage
+from harvest.items import ArticlePage, PostGone, ProfilePage
 
 # COPY text format escapes: backslash first, then the separators.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -106,6 +106,8 @@ class BatchResult:
     lost: int = 0
     links_new: int = 0  # of links, rows added
     links_seen: int = 0  # of links, rows a recrawl found again
+    previews: int = 0  # recrawls whose body was not whole: nothing marked lost from them
+    gone: int = 0  # posts recorded deleted or suspended
 
 
 class HostIds:
@@ -196,10 +198,38 @@ def dictionary_ids(
     return fresh, domains
 
 
-_STAGE_POSTS_SQL = """
+# Page facts of a fetch (harvest.medium.facts, the HTTP exchange and the post's
+# status) in stage_posts and posts column order.
+_FACT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("access", "text"),
+    ("access_markers", "text[]"),
+    ("complete", "boolean"),
+    ("paragraphs_seen", "integer"),
+    ("paragraphs_total", "integer"),
+    ("words_seen", "integer"),
+    ("word_count", "integer"),
+    ("robots", "text[]"),
+    ("canonical_elsewhere", "boolean"),
+    ("language", "text"),
+    ("latest_published_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("author_followers", "bigint"),
+    ("publication_followers", "bigint"),
+    ("claps", "bigint"),
+    ("responses", "bigint"),
+    ("http_status", "integer"),
+    ("redirects", "text[]"),
+    ("fulfilled_by", "text"),
+    ("x_robots", "text[]"),
+    ("status", "text"),
+)
+_FACT_NAMES = tuple(name for name, _ in _FACT_COLUMNS)
+
+_STAGE_POSTS_SQL = f"""
 CREATE TEMP TABLE stage_posts (
     medium_id text, url text, canonical_url text, author_id bigint, publication_id bigint,
-    title text, tags text[], published_at timestamptz, crawled_at timestamptz
+    title text, tags text[], published_at timestamptz, crawled_at timestamptz,
+    {", ".join(f"{name} {kind}" for name, kind in _FACT_COLUMNS)}
 ) ON COMMIT DROP
 """
 _POST_COLUMNS = (
@@ -212,6 +242,18 @@ _POST_COLUMNS = (
     "tags",
     "published_at",
     "crawled_at",
+    *_FACT_NAMES,
+)
+# What a history row records: the facts that change what a post's links pass.
+_HISTORY_FACTS = (
+    "status",
+    "access",
+    "complete",
+    "robots",
+    "x_robots",
+    "canonical_url",
+    "canonical_elsewhere",
+    "http_status",
 )
 
 # Authors and publications come in as arrays, one element per distinct key,
@@ -245,12 +287,29 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING key, publication_id
 """
 
-# RETURNING (xmax <> 0) tells an updated row (a recrawl) from an inserted one.
-_POSTS_SQL = """
+# Facts follow the newest fetch; status_at moves only when the status changes.
+_NEWEST = "EXCLUDED.facts_at >= coalesce(p.facts_at, '-infinity')"
+_FACT_UPDATES = ",\n    ".join(
+    f"{name} = CASE WHEN {_NEWEST} THEN EXCLUDED.{name} ELSE p.{name} END" for name in _FACT_NAMES
+)
+_HISTORY_NEW = ", ".join(f"s.{name}" for name in _HISTORY_FACTS)
+_HISTORY_OLD = ", ".join(f"o.{name}" for name in _HISTORY_FACTS)
+
+# One statement: the stored facts as they were (a data-modifying CTE's siblings
+# see the rows before it), the upsert, and a history row for every post whose
+# newest fetch changed what its page says. RETURNING (xmax <> 0) tells an
+# updated row (a recrawl) from an inserted one.
+_POSTS_SQL = f"""
+WITH old AS (
+    SELECT p.medium_id, p.facts_at, {", ".join(f"p.{n}" for n in _HISTORY_FACTS)}
+    FROM posts p JOIN stage_posts s USING (medium_id)
+), up AS (
 INSERT INTO posts AS p (medium_id, url, canonical_url, author_id, publication_id, title, tags,
-                        first_published_at, first_crawled_at, last_crawled_at, last_run_id)
+                        first_published_at, first_crawled_at, last_crawled_at, last_run_id,
+                        {", ".join(_FACT_NAMES)}, status_at, facts_at)
 SELECT s.medium_id, s.url, s.canonical_url, s.author_id, s.publication_id, s.title, s.tags,
-       s.published_at, s.crawled_at, s.crawled_at, %(run_id)s
+       s.published_at, s.crawled_at, s.crawled_at, %(run_id)s,
+       {", ".join(f"s.{n}" for n in _FACT_NAMES)}, s.crawled_at, s.crawled_at
 FROM stage_posts s
 ORDER BY s.medium_id
 ON CONFLICT (medium_id) DO UPDATE SET
@@ -270,9 +329,23 @@ ON CONFLICT (medium_id) DO UPDATE SET
     first_published_at = coalesce(EXCLUDED.first_published_at, p.first_published_at),
     first_crawled_at = least(p.first_crawled_at, EXCLUDED.first_crawled_at),
     last_crawled_at = greatest(p.last_crawled_at, EXCLUDED.last_crawled_at),
-    last_run_id = coalesce(EXCLUDED.last_run_id, p.last_run_id)
+    last_run_id = coalesce(EXCLUDED.last_run_id, p.last_run_id),
+    {_FACT_UPDATES},
+    status_at = CASE WHEN {_NEWEST} AND EXCLUDED.status IS DISTINCT FROM p.status
+                     THEN EXCLUDED.facts_at ELSE coalesce(p.status_at, EXCLUDED.facts_at) END,
+    facts_at = greatest(p.facts_at, EXCLUDED.facts_at)
 RETURNING p.medium_id, p.post_id, (p.xmax <> 0) AS recrawl
-"""
+), history AS (
+INSERT INTO post_history (post_id, at, run_id, {", ".join(_HISTORY_FACTS)})
+SELECT up.post_id, s.crawled_at, %(run_id)s, {_HISTORY_NEW}
+FROM up JOIN stage_posts s USING (medium_id) LEFT JOIN old o USING (medium_id)
+WHERE o.medium_id IS NULL
+   OR (s.crawled_at > coalesce(o.facts_at, '-infinity')
+       AND ({_HISTORY_NEW}) IS DISTINCT FROM ({_HISTORY_OLD}))
+ON CONFLICT (post_id, at) DO NOTHING
+)
+SELECT medium_id, post_id, recrawl FROM up
+"""  # noqa: S608 (only the constant column names above are formatted in)
 
 # url_hash is generated by the table from target_url.
 _LINK_COLUMNS = (
@@ -332,7 +405,9 @@ RETURNING (l.xmax = 0) AS added
 SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM upserted
 """
 
-# A link the newest fetch of its post no longer has is lost (kept, not deleted).
+# A link the newest fetch of its post no longer has is lost (kept, not deleted),
+# but only when that fetch holds the whole body: a member-only preview lacks the
+# links below its cut, and they are not lost for that.
 _LOST_SQL = """
 WITH fetched AS (
     SELECT * FROM unnest(%(post_ids)s::bigint[], %(fetched)s::timestamptz[]) AS f(post_id, at)
@@ -522,11 +597,13 @@ def _write_recrawled(
     added, seen = cur.fetchone()
     result.links_new += int(added)
     result.links_seen += int(seen)
+    whole = [(p, page) for p, page in recrawled if page.article.facts.complete is True]
+    result.previews += len(recrawled) - len(whole)
     cur.execute(
         _LOST_SQL,
         {
-            "post_ids": [p for p, _ in recrawled],
-            "fetched": [page.fetched_at for _, page in recrawled],
+            "post_ids": [p for p, _ in whole],
+            "fetched": [page.fetched_at for _, page in whole],
         },
     )
     row = cur.fetchone()
@@ -605,8 +682,37 @@ def _post_lines(
             _text_array(art.tags),
             copy_field(art.published_at),
             copy_field(page.fetched_at),
+            *_fact_fields(page),
         ]
         yield "\t".join(fields) + "\n"
+
+
+def _fact_fields(page: ArticlePage) -> list[str]:
+    """The page's facts as COPY fields, in _FACT_COLUMNS order."""
+    f, fetch = page.article.facts, page.fetch
+    return [
+        copy_field(f.access),
+        _text_array(f.access_markers),
+        copy_field(f.complete),
+        copy_field(f.paragraphs_seen),
+        copy_field(f.paragraphs_total),
+        copy_field(f.words_seen),
+        copy_field(f.word_count),
+        _text_array(f.robots),
+        copy_field(f.canonical_elsewhere),
+        copy_field(f.language),
+        copy_field(f.latest_published_at),
+        copy_field(f.updated_at),
+        copy_field(f.author_followers),
+        copy_field(f.publication_followers),
+        copy_field(f.claps),
+        copy_field(f.responses),
+        copy_field(fetch.http_status),
+        _text_array(fetch.redirects),
+        copy_field(fetch.fulfilled_by),
+        _text_array(fetch.x_robots),
+        copy_field(page.status),
+    ]
 
 
 def _pub_key(pub: Any) -> str | None:
@@ -749,6 +855,66 @@ def finish_run(
                 run_id,
             ),
         )
+
+
+_GONE_SQL = f"""
+WITH gone AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(urls)s::text[], %(statuses)s::text[],
+                         %(codes)s::integer[], %(at)s::timestamptz[])
+             AS g(medium_id, url, status, http_status, at)
+), old AS (
+    SELECT p.medium_id, p.status, p.facts_at FROM posts p JOIN gone USING (medium_id)
+), up AS (
+INSERT INTO posts AS p (medium_id, url, first_crawled_at, last_crawled_at, last_run_id,
+                        status, http_status, status_at, facts_at)
+SELECT medium_id, url, at, at, %(run_id)s, status, http_status, at, at FROM gone
+ORDER BY medium_id
+ON CONFLICT (medium_id) DO UPDATE SET
+    last_crawled_at = greatest(p.last_crawled_at, EXCLUDED.last_crawled_at),
+    last_run_id = coalesce(EXCLUDED.last_run_id, p.last_run_id),
+    status = CASE WHEN {_NEWEST} THEN EXCLUDED.status ELSE p.status END,
+    http_status = CASE WHEN {_NEWEST} THEN EXCLUDED.http_status ELSE p.http_status END,
+    status_at = CASE WHEN {_NEWEST} AND EXCLUDED.status IS DISTINCT FROM p.status
+                     THEN EXCLUDED.facts_at ELSE p.status_at END,
+    facts_at = greatest(p.facts_at, EXCLUDED.facts_at)
+RETURNING p.post_id, p.medium_id, p.access, p.complete, p.robots, p.x_robots,
+          p.canonical_url, p.canonical_elsewhere
+)
+INSERT INTO post_history (post_id, at, run_id, {", ".join(_HISTORY_FACTS)})
+SELECT up.post_id, g.at, %(run_id)s, g.status, up.access, up.complete, up.robots, up.x_robots,
+       up.canonical_url, up.canonical_elsewhere, g.http_status
+FROM up JOIN gone g USING (medium_id) LEFT JOIN old o USING (medium_id)
+WHERE o.medium_id IS NULL
+   OR (g.at > coalesce(o.facts_at, '-infinity') AND o.status IS DISTINCT FROM g.status)
+ON CONFLICT (post_id, at) DO NOTHING
+"""  # noqa: S608 (constant column names only)
+
+
+def write_gone(conn: Any, gone: Sequence[PostGone], run_id: int | None = None) -> int:
+    """Record posts whose page answered 404 or 410: their status, with the date.
+
+    Their links are left as they were: a deleted post's links are not "lost"
+    from the post, the post is gone (the verdict says post_deleted).
+    """
+    newest: dict[str, PostGone] = {}
+    for g in sorted(gone, key=lambda g: g.at):
+        newest[g.post_id] = g
+    latest = sorted(newest.values(), key=lambda g: g.post_id)
+    if not latest:
+        return 0
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            _GONE_SQL,
+            {
+                "ids": [g.post_id for g in latest],
+                "urls": [g.url for g in latest],
+                "statuses": [g.status for g in latest],
+                "codes": [g.http_status for g in latest],
+                "at": [g.at for g in latest],
+                "run_id": run_id,
+            },
+        )
+    return len(latest)
 
 
 def write_problems(conn: Any, problems: Sequence[Any], run_id: int | None) -> int:

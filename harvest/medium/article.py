@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +32,7 @@ from harvest.links import (
     is_medium_host,
     normalize_url,
     parse_rel,
+    robots_tokens,
 )
 from harvest.medium.dom import (
     Node,
@@ -59,6 +60,11 @@ _NAMED_BLOCKS = ", ".join(
     f"{tag}[id]" for tag in ("p", "h1", "h2", "h3", "h4", "li", "blockquote", "pre", "figure")
 )
 _HEX_ID_RE = re.compile(r"[0-9a-f]{10,12}")
+# Types whose objects a page holds by the dozen: read all at once (_State.of_type).
+_BULK_TYPES = frozenset({"Paragraph"})
+# What follows a key of Apollo's normalized cache: the brace of its object.
+_COLON_BRACE_RE = re.compile(r"\s*:\s*\{")
+_TYPE_NAME_RE = re.compile(r"[A-Z][A-Za-z]*")
 _ROOT_POST_RE = re.compile(r'postResult\(\{\\"id\\":\\"([0-9a-f]{10,12})\\"\}\)')
 _TAG_PATH_RE = re.compile(r"/tag/([^/?#]+)/?$")
 _HTML_BLOCKS: dict[str, Block] = {
@@ -107,12 +113,13 @@ def read_head(tree: Tree) -> _Head:
     head = _Head()
     for node in tree.css('meta, link[rel], base[href], script[type="application/ld+json"], title'):
         tag = node.tag
+        # .attributes builds one dict in C; .attrs asks C again for every key.
         if tag == "meta":
-            _read_meta(head, node.attrs)
+            _read_meta(head, node.attributes)
         elif tag == "link":
-            _read_link(head, node.attrs)
+            _read_link(head, node.attributes)
         elif tag == "base":
-            head.base_href = head.base_href or node.attrs.get("href")
+            head.base_href = head.base_href or node.attributes.get("href")
         elif tag == "title":
             head.title = head.title or squash(node.text()) or None
         else:
@@ -136,8 +143,8 @@ def _read_meta(head: _Head, attrs: Any) -> None:
         head.app_post_id = m.group(1) if m else None
     elif key == "al:android:package":
         head.android_package = value.strip()
-    elif key.lower() == "robots":
-        head.robots.extend(t for t in (p.strip().lower() for p in value.split(",")) if t)
+    elif key.lower() in ("robots", "googlebot"):
+        head.robots.extend(robots_tokens(value))
     elif key == "article:published_time":
         head.published_time = value
     elif key == "article:modified_time":
@@ -194,6 +201,7 @@ class _State:
     def __init__(self, tree: Tree) -> None:
         self._tree = tree
         self._texts: list[str] | None = None
+        self._types: dict[str, dict[str, dict[str, Any]]] = {}
 
     @property
     def texts(self) -> list[str]:
@@ -212,14 +220,51 @@ class _State:
             return None
         return value if isinstance(value, dict) else None
 
+    def _key_at(self, needle: str) -> Iterator[tuple[str, int, int]]:
+        """(text, start of the quoted key, brace of its object) for each ``needle``
+        (a quoted key or its tail) that stands as ``"key": {``; str.find runs in C,
+        where one regex over a 200 KB state cost milliseconds."""
+        for text in self.texts:
+            at = text.find(needle)
+            while at >= 0:
+                end = at + len(needle)
+                m = _COLON_BRACE_RE.match(text, end)
+                if m is not None:
+                    start = text.rfind('"', 0, at + 1) if needle[0] != '"' else at
+                    yield text, start, m.end() - 1
+                at = text.find(needle, end)
+
     def keyed(self, key: str) -> dict[str, Any] | None:
         """The object stored under ``"key": {...}`` (Apollo's normalized cache)."""
-        pattern = re.compile(r'"' + re.escape(key) + r'"\s*:\s*\{')
-        for text in self.texts:
-            m = pattern.search(text)
-            if m:
-                return self._decode_at(text, m.end() - 1)
+        kind = key.split(":", 1)[0]
+        if kind in _BULK_TYPES:
+            return self.of_type(kind).get(key)
+        for text, _, brace in self._key_at(f'"{key}"'):
+            return self._decode_at(text, brace)
         return None
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every cached object of one type by key, read in one scan: a post body's
+        paragraphs are a few hundred, and a scan per paragraph cost milliseconds."""
+        found = self._types.get(kind)
+        if found is None:
+            found = {}
+            needle = f'"{kind}:'
+            for text in self.texts:
+                at = text.find(needle)
+                while at >= 0:
+                    close = text.find('"', at + len(needle))
+                    if close < 0:
+                        break
+                    m = _COLON_BRACE_RE.match(text, close + 1)
+                    key = text[at + 1 : close]
+                    if m is not None and key not in found:
+                        obj = self._decode_at(text, m.end() - 1)
+                        if obj is not None:
+                            found[key] = obj
+                    at = text.find(needle, close)
+            self._types[kind] = found
+        return found
 
     def with_id(self, ident: str, *needed: str) -> dict[str, Any] | None:
         """The first object with id ``ident`` that has one of the keys ``needed``."""
@@ -243,12 +288,12 @@ class _State:
     def typename(self, ident: str) -> str | None:
         """The type the normalized cache files ``ident`` under; "Post" wins over others."""
         found = None
-        pattern = re.compile(r'"([A-Z][A-Za-z]+):' + re.escape(ident) + r'"\s*:\s*\{')
-        for text in self.texts:
-            for m in pattern.finditer(text):
-                if m.group(1) == "Post":
-                    return "Post"
-                found = found or m.group(1)
+        for text, start, _ in self._key_at(f':{ident}"'):
+            name = text[start + 1 : text.index(":", start)]
+            if name == "Post":
+                return name
+            if _TYPE_NAME_RE.fullmatch(name):
+                found = found or name
         return found
 
     def is_medium(self) -> bool:
@@ -273,24 +318,24 @@ class _State:
         return value
 
 
-def medium_markers(tree: Tree, head: _Head, state: _State) -> list[str]:
-    """Which of Medium's own marks the page carries; a copy elsewhere has none."""
-    found = []
-    if head.app_post_id or head.android_package == "com.medium.reader":
-        found.append("app_link")
-    if state.is_medium():
-        found.append("page_state")
-    if tree.css_first(".postArticle-content, .postField--body, .graf") is not None:
-        found.append("graf_markup")
-    if tree.css_first(_MEDIUM_BODY_MARKUP) is not None:
-        found.append("body_markup")
+def medium_mark(tree: Tree, head: _Head, state: _State) -> str | None:
+    """The first of Medium's own marks the page carries (cheapest checks first), or
+    None: a copy on another site has none of them."""
     ld = _ld_article(head)
     ident = ld.get("identifier")
-    if isinstance(ident, str) and _HEX_ID_RE.fullmatch(ident) and _ld_names_medium(ld):
-        found.append("json_ld")
-    return found
+    checks: tuple[tuple[str, Callable[[], bool]], ...] = (
+        ("app_link", lambda: bool(head.app_post_id or head.android_package == _ANDROID_APP)),
+        ("json_ld", lambda: isinstance(ident, str) and bool(_HEX_ID_RE.fullmatch(ident))
+         and _ld_names_medium(ld)),
+        ("page_state", state.is_medium),
+        ("graf_markup", lambda: tree.css_first(_GRAF_MARKUP) is not None),
+        ("body_markup", lambda: tree.css_first(_MEDIUM_BODY_MARKUP) is not None),
+    )  # fmt: skip
+    return next((name for name, check in checks if check()), None)
 
 
+_ANDROID_APP = "com.medium.reader"
+_GRAF_MARKUP = ".postArticle-content, .postField--body, .graf"
 # Attributes Medium's React front end puts on a post's title and paragraphs.
 _MEDIUM_BODY_MARKUP = ", ".join(
     (
@@ -364,10 +409,11 @@ class ArticleParser:
         )
         if canon_host and not self.canonical_foreign:
             self.internal_hosts.add(canon_host)
-        self.markers = medium_markers(tree, self.head, self.state)
+        self.mark = medium_mark(tree, self.head, self.state)
         self._state_post: dict[str, Any] | bool | None = False
         self.not_a_post: str | None = None
         self._regions: tuple[list[Node], bool] | None = None
+        self._article: Node | bool | None = False
         self.post_id = self._post_id()
         self.publication = self._publication()
         if self.publication and self.publication.domain:
@@ -391,14 +437,15 @@ class ArticleParser:
             if post_id_on_hosts(self.given_url, self.crawl_hosts) is None:
                 return "a fragment of a page without a Medium post URL to name it (--url)"
             return None
-        if not self.markers:
+        if self.mark is None:
             return (
                 "no Medium markers (page state, app links, JSON-LD, Medium's body markup):"
                 " a copy or another site's page, not a Medium article"
             )
         given = host_of(self.given_url)
         foreign = given and not is_medium_host(given) and given not in self.crawl_hosts
-        if foreign and given != host_of(self.canonical):
+        own = {host_of(self.canonical), self.publication.domain if self.publication else None}
+        if foreign and given not in own:
             return (
                 f"a copy of a Medium post served by {given}, not by Medium"
                 " or the publication's own domain"
@@ -545,7 +592,7 @@ class ArticleParser:
 
     def title(self) -> str | None:
         title = None
-        if self._is_graf():
+        if self.body_regions()[1]:
             # graf-era og:title carries " – Publication – Medium" suffixes.
             node = self.tree.css_first(".graf--title")
             title = node_text(node) if node is not None else None
@@ -561,7 +608,7 @@ class ArticleParser:
             post = self.state_post()
             if post is not None:
                 published = iso_from_ms(post.get("firstPublishedAt"))
-        if published is None and self._is_graf():
+        if published is None and self.body_regions()[1]:
             # In graf markup the byline's <time> is the first publish date
             # (checked against firstPublishedAt on the 2018 pages).
             node = self.tree.css_first("time[datetime]")
@@ -592,9 +639,6 @@ class ArticleParser:
                 tags.append(m.group(1).lower())
         return tags
 
-    def _is_graf(self) -> bool:
-        return self.tree.css_first(".postArticle-content, .postField--body") is not None
-
     # -- links ----------------------------------------------------------------------
 
     def body_regions(self) -> tuple[list[Node], bool]:
@@ -609,7 +653,9 @@ class ArticleParser:
         return self._regions
 
     def article_node(self) -> Node | None:
-        return main_article(self.tree)
+        if self._article is False:
+            self._article = main_article(self.tree)
+        return self._article  # type: ignore[return-value]
 
     def body_blocks(self) -> list[Node]:
         """The body's paragraphs as Medium names them (graf ``name``, React ``id``)."""
@@ -757,4 +803,4 @@ def parse_article_tree(
     return parser.result
 
 
-__all__ = ["ArticleParser", "main_article", "medium_markers", "parse_article_tree", "read_head"]
+__all__ = ["ArticleParser", "main_article", "medium_mark", "parse_article_tree", "read_head"]

@@ -65,7 +65,7 @@ def parse_listing_tree(
         if page_url:
             hosts.add(host_of(page_url) or "")
         recorder = LinkRecorder(result, base, hosts, None, page_url, author=owner)
-        for bio in tree.css(".hero-description, [data-testid=userBio]"):
+        for bio in tree.css(_BIO):
             for a in bio.css("a"):
                 recorder.anchor(a, "author_bio", "bio", "text")
     if not result.posts and not result.links:
@@ -84,8 +84,11 @@ def _read_container(
     owner = _CardOwner()
     found: dict[str, PostRef] = {}
     foreign: dict[str, Node] = {}  # post id -> the element naming it, on a host not Medium's
+    # The bio's own links, found from the bio down: walking up from every anchor
+    # asked two attributes of a dozen ancestors each, a fifth of a listing's parse.
+    in_bio = {a.mem_id for bio in container.css(_BIO) for a in bio.css("a[href], [data-href]")}
     for node in container.css("a[href], [data-href]"):
-        if _in_bio(node):
+        if node.mem_id in in_bio:
             continue
         for u in _node_urls(node, base):
             pid = post_id_from_url(u)
@@ -140,11 +143,8 @@ def _attr(node: Node, name: str) -> str | None:
     return node.attrs.get(name) if node.tag and not node.tag.startswith("-") else None
 
 
-def _in_bio(node: Node) -> bool:
-    return any(
-        "hero-description" in (_attr(a, "class") or "") or _attr(a, "data-testid") == "userBio"
-        for a in ancestors(node, 12)
-    )
+# An author's bio on a profile: its links are the author's, not posts.
+_BIO = ".hero-description, [data-testid=userBio]"
 
 
 def _attributed(node: Node, ref: PostRef, card_pub: str | None, base: str | None) -> bool:

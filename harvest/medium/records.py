@@ -84,7 +84,9 @@ class PageFacts:
     complete: bool | None = None
     paragraphs_seen: int = 0
     paragraphs_total: int | None = None
-    words_seen: int = 0
+    # the body's words, counted when the page gives the post's word count but
+    # no paragraphs to compare
+    words_seen: int | None = None
     word_count: int | None = None
     # <meta name="robots"> tokens, lowercased, in page order
     robots: list[str] = field(default_factory=list)

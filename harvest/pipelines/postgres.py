@@ -46,9 +46,10 @@ from harvest.db.store import (
     finish_run,
     start_run,
     write_batch,
+    write_gone,
     write_problems,
 )
-from harvest.items import ArticlePage, PageProblem, ProfilePage
+from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage
 from harvest.secrets import mask_dsn
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class PostgresPipeline:
         self._pages: list[ArticlePage] = []
         self._profiles: list[ProfilePage] = []
         self._problems: list[PageProblem] = []
+        self._gone: list[PostGone] = []
         self._links = 0
         self._slots = asyncio.Semaphore(config.writers)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -193,6 +195,11 @@ class PostgresPipeline:
                 self.stats.set_value("harvest/db/pages_not_stored", lost)
             if self._problems:
                 log.error("%d failed pages could not be recorded", len(self._problems))
+        if self._gone and self.stats is not None:
+            # A deleted post not recorded is a page harvested and lost.
+            log.error("%d gone posts could not be recorded", len(self._gone))
+            lost_before = self.stats.get_value("harvest/db/pages_not_stored", 0)
+            self.stats.set_value("harvest/db/pages_not_stored", lost_before + len(self._gone))
 
     async def _on_outcome(self, outcome: Any) -> None:
         await asyncio.to_thread(self._finish_run, outcome.status, outcome.why)
@@ -246,6 +253,8 @@ class PostgresPipeline:
             self._links += len(item.links)
         elif isinstance(item, PageProblem):
             self._problems.append(item)
+        elif isinstance(item, PostGone):
+            self._gone.append(item)
         else:
             return item
         if (
@@ -260,28 +269,38 @@ class PostgresPipeline:
             await asyncio.sleep(self.config.flush_interval)
             if self._pages or self._profiles:
                 await self.flush()
-            if self._problems:
+            if self._problems or self._gone:
                 await self._flush_problems()
 
     async def _flush_problems(self) -> None:
-        problems, self._problems = self._problems, []
-        if not problems:
+        """Record pages that yielded nothing, and posts that are gone."""
+        await self._record_aside(self._gone, write_gone, "gone posts", "harvest/db/posts_gone")
+        await self._record_aside(
+            self._problems, write_problems, "failed pages", "harvest/db/failures_recorded"
+        )
+
+    async def _record_aside(
+        self, buffer: list[Any], write: Callable[[Any, Any, int | None], int], what: str, stat: str
+    ) -> None:
+        """Write a side buffer in one transaction; on failure its items stay for the
+        next try (the end of the crawl counts what is left as not stored)."""
+        items = buffer[:]
+        if not items:
             return
+        del buffer[:]
         run_id = self.run_id
         try:
             n = await asyncio.to_thread(
-                self._with_connection, lambda conn: write_problems(conn, problems, run_id)
+                self._with_connection, lambda conn: write(conn, items, run_id)
             )
         except Exception as exc:
-            _log_failure(
-                exc, "could not record %d failed pages; kept for the next try", len(problems)
-            )
-            self._problems[:0] = problems
+            _log_failure(exc, "could not record %d %s; kept for the next try", len(items), what)
+            buffer[:0] = items
             return
         if self.stats is not None:
-            self.stats.inc_value("harvest/db/failures_recorded", n)
+            self.stats.inc_value(stat, n)
         if self.crawler is not None:
-            self.crawler.signals.send_catch_log(signal=items_stored, items=problems)
+            self.crawler.signals.send_catch_log(signal=items_stored, items=items)
 
     async def flush(self) -> None:
         """Hand what is buffered to a writer; waits only while every writer is busy."""
@@ -398,6 +417,8 @@ class PostgresPipeline:
         inc("harvest/db/links_new", result.links_new)
         inc("harvest/db/links_seen", result.links_seen)
         inc("harvest/db/links_lost", result.lost)
+        if result.previews:
+            inc("harvest/db/previews_not_marking_lost", result.previews)
         inc("harvest/db/posts_new", result.new_posts)
         inc("harvest/db/posts_recrawled", result.recrawled_posts)
         if result.duplicate_pages:

@@ -91,6 +91,8 @@ class Author:
     username: str
     name: str
     bio_links: list[SimLink] = field(default_factory=list)
+    # Medium serves a new or low-trust account's posts with robots "noindex".
+    noindex: bool = False
 
 
 @dataclass(slots=True)
@@ -112,6 +114,30 @@ class Post:
     era: str
     links: list[SimLink] = field(default_factory=list)
     size: int = 60_000  # target page size in bytes
+    # member_only: a logged-out client (every crawler) gets a truncated preview
+    access: str = "public"
+    # a cross-post: the canonical names the author's own site
+    canonical_elsewhere: str | None = None
+    # deleted (404), suspended (410 naming Medium's rules), moved (301 elsewhere)
+    fate: str | None = None
+
+    @property
+    def served_host(self) -> str:
+        """Where the page is served: a moved post lives on its author's subdomain."""
+        if self.fate == "moved":
+            return f"{self.author.username.lower()}.medium.com"
+        return self.host
+
+    @property
+    def served_url(self) -> str:
+        if self.fate == "moved":
+            return f"https://{self.served_host}/{self.slug}-{self.post_id}"
+        return self.url
+
+    def preview_cut(self, variant: int) -> int:
+        """How many body links a logged-out reader sees of a member-only post."""
+        body = [link for link in self.links_in(variant) if link.location == "body"]
+        return max(1, len(body) // 3)
 
     @property
     def host(self) -> str:
@@ -196,7 +222,10 @@ def _tracked(url: str, rng: random.Random) -> str:
     )
 
 
-def build_world(seed: int = 1, size: int = 10) -> World:
+def build_world(seed: int = 1, size: int = 10, *, fates: bool = False) -> World:
+    """The world for (seed, size); ``fates`` adds what makes links worth less:
+    noindexed authors, member-only posts, cross-posts, deleted, suspended and
+    moved posts (chosen by position, so links and ids stay those of the plain world)."""
     rng = random.Random(seed)
     start = datetime(2016, 1, 4, 9, 0, tzinfo=UTC)
     n_authors = max(3, size // 4)
@@ -243,7 +272,25 @@ def build_world(seed: int = 1, size: int = 10) -> World:
         )
         post.links = _post_links(post, rng)
         posts.append(post)
+    if fates:
+        _give_fates(posts, authors)
     return World(seed, posts, authors, pubs, sorted({t for p in posts for t in p.tags}), start)
+
+
+def _give_fates(posts: list[Post], authors: list[Author]) -> None:
+    for i, author in enumerate(authors):
+        author.noindex = i % 4 == 3
+    for i, post in enumerate(posts):
+        if i % 10 == 7:
+            post.fate = "deleted"
+        elif i % 10 == 8:
+            post.fate = "suspended"
+        elif i % 13 == 6 and post.host == "medium.com":
+            post.fate = "moved"
+        elif i % 4 == 2 and not post.era.startswith("graf"):
+            post.access = "member_only"  # Medium's paywall came after the graf years
+        elif i % 9 == 2:
+            post.canonical_elsewhere = f"https://{post.author.username}.example/{post.slug}"
 
 
 def _post_links(post: Post, rng: random.Random) -> list[SimLink]:

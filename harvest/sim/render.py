@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from html import escape
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from harvest.sim.model import Author, Post, SimLink, World
@@ -48,7 +49,7 @@ def _json_ld(post: Post) -> str:
         if pub
         else {"@type": "Organization", "name": "Medium", "url": f"{MEDIUM}/"}
     )
-    data = {
+    data: dict[str, Any] = {
         "@context": "http://schema.org",
         "@type": "NewsArticle",
         "url": post.url,
@@ -63,15 +64,25 @@ def _json_ld(post: Post) -> str:
         },
         "publisher": publisher,
     }
+    if post.access == "member_only":
+        data["isAccessibleForFree"] = False
+        data["hasPart"] = {
+            "@type": "WebPageElement",
+            "isAccessibleForFree": False,
+            "cssSelector": ".meteredContent",
+        }
     return f'<script type="application/ld+json">{json.dumps(data)}</script>'
 
 
 def _head(post: Post, og_title: str) -> str:
     republished = (post.published + timedelta(days=400)).isoformat()
+    canonical = post.canonical_elsewhere or post.served_url
+    robots = "noindex,nofollow" if post.author.noindex else "index,follow,max-image-preview:large"
     return (
         f'<head><meta charset="utf-8"><title>{escape(post.title)} | Medium</title>'
-        f'<link rel="canonical" href="{post.url}">'
-        f'<meta property="og:url" content="{post.url}">'
+        f'<link rel="canonical" href="{canonical}">'
+        f'<meta property="og:url" content="{post.served_url}">'
+        f'<meta name="robots" content="{robots}">'
         f'<meta property="og:title" content="{escape(og_title)}">'
         f'<meta property="og:type" content="article">'
         f'<meta name="author" content="{escape(post.author.name)}">'
@@ -123,7 +134,7 @@ def _internal_and_skipped(post: Post) -> str:
 def _body_graf(post: Post, variant: int) -> str:
     out = [f'<h1 class="graf graf--h3 graf--title">{escape(post.title)}</h1>']
     pid = 0
-    for link in post.links_in(variant):
+    for link in _served_links(post, variant):
         if link.location != "body":
             continue
         pid += 1
@@ -168,6 +179,42 @@ def _body_graf(post: Post, variant: int) -> str:
     )
 
 
+def _served_links(post: Post, variant: int) -> list[SimLink]:
+    """The links the page carries: a member-only preview stops at its cut."""
+    links = post.links_in(variant)
+    if post.access != "member_only":
+        return links
+    cut = post.preview_cut(variant)
+    body = [link for link in links if link.location == "body"][:cut]
+    return body + [link for link in links if link.location != "body"]
+
+
+def _locked_state(post: Post, variant: int) -> str:
+    """Apollo state of a locked post as Medium serves it to a logged-out reader."""
+    words = 40 * len([link for link in post.links_in(variant) if link.location == "body"])
+    state = {
+        "ROOT_QUERY": {f'postResult({{"id":"{post.post_id}"}})': {"__ref": f"Post:{post.post_id}"}},
+        f"Post:{post.post_id}": {
+            "__typename": "Post",
+            "id": post.post_id,
+            "isLocked": True,
+            "visibility": "LOCKED",
+            "lockedSource": "LOCKED_POST_SOURCE_ELEVATE",
+            "wordCount": words,
+            'content({"postMeteringOptions":{}})': {
+                "__typename": "PostContent",
+                "isLockedPreviewOnly": True,
+            },
+        },
+    }
+    return f"<script>window.__APOLLO_STATE__ = {json.dumps(state)}</script>"
+
+
+MEMBER_BADGE = (
+    '<div><button aria-label="Member-only story"><span>Member-only story</span></button></div>'
+)
+
+
 def _body_react(post: Post, variant: int, pclass: str) -> str:
     out = [
         f'<h1 id="t0">{escape(post.title)}</h1>',
@@ -175,9 +222,11 @@ def _body_react(post: Post, variant: int, pclass: str) -> str:
         f"{escape(post.author.name)}</a>"
         f"<span>{post.published:%b %d, %Y}</span></div></div>",
     ]
+    if post.access == "member_only":
+        out.append(MEMBER_BADGE)
     pid = 0
     cls = f' class="{pclass}"' if pclass else ""
-    for link in post.links_in(variant):
+    for link in _served_links(post, variant):
         if link.location != "body":
             continue
         pid += 1
@@ -259,6 +308,18 @@ def _recirc(world: World, post: Post, cards: bool) -> str:
     )
 
 
+GONE_PAGE = (
+    "<!DOCTYPE html><html><head><title>Medium</title></head><body><main><h1>410</h1>"
+    "<p>This post is unavailable: the account is under investigation or was found in"
+    " violation of the Medium Rules.</p></main></body></html>"
+)
+NOT_FOUND_PAGE = (
+    "<!DOCTYPE html><html><head><title>Medium</title></head><body><main><h1>404</h1>"
+    "<p>Out of nothing, something. You can find (just about) anything on Medium"
+    " — apparently even a page that doesn’t exist.</p></main></body></html>"
+)
+
+
 def article_page(world: World, post: Post, variant: int = 0) -> str:
     era = post.era
     if era.startswith("graf"):
@@ -291,7 +352,8 @@ def article_page(world: World, post: Post, variant: int = 0) -> str:
         )
         og = post.title
     head = _head(post, og)
-    page = f'<!DOCTYPE html><html lang="en">{head}<body>{body}{BEACON}'
+    state = _locked_state(post, variant) if post.access == "member_only" else ""
+    page = f'<!DOCTYPE html><html lang="en">{head}<body>{body}{state}{BEACON}'
     return page + _padding(post, len(page)) + "</body></html>"
 
 
@@ -496,6 +558,12 @@ def manifest(world: World, variant: int = 0) -> dict[str, object]:
             "tags": p.tags,
             "published_at": p.published.isoformat().replace("+00:00", "Z"),
             "era": p.era,
+            "access": p.access,
+            "fate": p.fate,
+            "served_url": p.served_url,
+            "canonical_elsewhere": p.canonical_elsewhere,
+            "noindex": p.author.noindex,
+            "preview_links": p.preview_cut(variant) if p.access == "member_only" else None,
             "links": [
                 {
                     "target_url": link.expected_url,

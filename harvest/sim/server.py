@@ -115,9 +115,17 @@ class SimServer(_Served):
     """Start with ``with SimServer(seed, size) as sim:``; ``sim.url`` is the base URL."""
 
     def __init__(
-        self, seed: int = 1, size: int = 10, port: int = 0, faults: Faults | None = None
+        self,
+        seed: int = 1,
+        size: int = 10,
+        port: int = 0,
+        faults: Faults | None = None,
+        *,
+        fates: bool = False,
     ) -> None:
-        self.world: World = build_world(seed, size)
+        self.world: World = build_world(seed, size, fates=fates)
+        # post id -> X-Robots-Tag its page is served with
+        self.x_robots: dict[str, str] = {}
         self.variant = 0
         self.faults = faults or Faults()
         self.faults._rng.seed(self.faults.seed)
@@ -182,8 +190,9 @@ class SimServer(_Served):
 
     # -- routing --------------------------------------------------------------------
 
-    def route(self, path: str, query: str) -> tuple[int, str, str]:
-        """(status, content type, body) for a request path."""
+    def route(self, path: str, query: str) -> tuple[int, str, str, dict[str, str]]:
+        """(status, content type, body, headers) for a request path; a redirect's body
+        is its Location."""
         host = "medium.com"
         if path.startswith("/_host/"):
             host, _, rest = path[len("/_host/") :].partition("/")
@@ -193,8 +202,9 @@ class SimServer(_Served):
                 continue
             m = pattern.fullmatch(path)
             if m is not None:
-                return handler(self, m, host)
-        return _404()
+                out = handler(self, m, host)
+                return (out[0], out[1], out[2], out[3] if len(out) == 4 else {})
+        return (*_404(), {})
 
     # One handler per kind of page: (match, host) -> (status, type, body).
 
@@ -242,16 +252,25 @@ class SimServer(_Served):
             post = self.world.post(m.group(1))
         except KeyError:
             return _404()
-        if post.host != host:
+        if host not in (post.host, post.served_host):
             return _404()
-        return 200, _HTML, render.article_page(self.world, post, self.variant)
+        if post.fate == "deleted":
+            return 404, _HTML, render.NOT_FOUND_PAGE
+        if post.fate == "suspended":
+            return 410, _HTML, render.GONE_PAGE
+        if host != post.served_host:
+            return 301, _HTML, "/_host/" + post.served_host + "/" + post.served_url.split("/", 3)[3]
+        headers = {"medium-fulfilled-by": f"sim/lite/main-{self.world.seed}"}
+        if post.post_id in self.x_robots:
+            headers["X-Robots-Tag"] = self.x_robots[post.post_id]
+        return 200, _HTML, render.article_page(self.world, post, self.variant), headers
 
     def _publication(self, m: re.Match[str], host: str) -> Response:
         page = render.publication_page(self.world, m.group(1))
         return (200, _HTML, page) if page else _404()
 
 
-Response = tuple[int, str, str]
+Response = tuple[int, str, str] | tuple[int, str, str, dict[str, str]]
 _HTML = "text/html; charset=utf-8"
 _XML = "application/xml; charset=utf-8"
 # In order: the first whose pattern matches the whole path answers; some pages
@@ -303,7 +322,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        status, ctype, body = self.sim.route(path, parts.query)
+        status, ctype, body, headers = self.sim.route(path, parts.query)
+        if status in (301, 302):
+            self.sim.sent(status)
+            self.send_response(status)
+            self.send_header("Location", body)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data = body.encode("utf-8")
         fault = self._fault(path, attempt)
         if fault in {"429", "503"}:
@@ -330,6 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
         if fault == "truncate":
             # Promise the whole body, send half, hang up: a truncated response.

@@ -192,3 +192,54 @@ def test_db_psql_runs_a_command(filled: str) -> None:
     proc = harvest("db", "psql", "-At", "-c", "SELECT count(*) FROM links", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "4"
+
+
+def test_the_verdict_in_backlinks_top_domains_stats_export_and_report(
+    filled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    conn = connect(filled)
+    noindexed = make_page(
+        "fedcba987654",
+        [make_link("https://target.example/followed", 0, rel=(), text="followed")],
+        T0 + timedelta(days=2),
+        author="newcomer",
+    )
+    noindexed.article.facts = replace(noindexed.article.facts, robots=["noindex", "nofollow"])
+    write_batch(conn, [noindexed])
+    conn.close()
+
+    _, out, _ = run(capsys, "backlinks", "target.example", "--format", "json")
+    verdicts = {
+        r["target_url"]: (r["passes"], r["reason"]) for r in map(json.loads, out.splitlines())
+    }
+    assert verdicts == {
+        "https://blog.target.example/post": (True, "follow"),
+        "https://target.example/": (False, "nofollow"),
+        "https://target.example/x": (False, "nofollow"),
+        "https://target.example/followed": (False, "page_noindex"),
+    }
+    _, out, _ = run(capsys, "top-domains", "--limit", "1", "--format", "json")
+    top = json.loads(out)
+    assert (top["dofollow_links"], top["passing_links"]) == (2, 1)
+
+    _, out, _ = run(capsys, "stats", "--format", "json")
+    stats = json.loads(out)
+    assert stats["passing_share"] == 0.2
+    assert stats["dofollow_exceptions"] == {"page_noindex": 1}
+    assert stats["why_not_passing"] == {"nofollow": 2, "ugc": 1, "page_noindex": 1}
+    _, out, _ = run(capsys, "stats")
+    assert "dofollow anchors that pass no value, by reason" in out and "page_noindex" in out
+
+    _, out, _ = run(capsys, "export", "links", "--domain", "target.example")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert sorted((r["target_url"], r["passes"], r["reason"]) for r in table) == [
+        ("https://blog.target.example/post", "true", "follow"),
+        ("https://target.example/", "false", "nofollow"),
+        ("https://target.example/followed", "false", "page_noindex"),
+        ("https://target.example/x", "false", "nofollow"),
+    ]
+    _, out, _ = run(capsys, "report", "--domain", "target.example")
+    assert "Of 4 links to target.example, <b>1 pass value</b> (25.0%)." in out
+    assert "2 nofollow; 1 page_noindex" in out

@@ -14,7 +14,7 @@ from harvest.db.migrate import available, current_version, migrate
 from harvest.db.store import HostIds, copy_text, write_batch
 from harvest.items import ArticlePage, ProfilePage
 from harvest.links import host_of, registered_domain
-from harvest.medium.records import Article, Author, Link, Publication
+from harvest.medium.records import Article, Author, Link, PageFacts, Publication
 from tests.medium.helpers import all_pages, parsed
 from tests.pg import rows, scalar
 
@@ -67,6 +67,7 @@ def make_page(
         title=title,
         published_at="2020-01-01T00:00:00Z",
         tags=tags or ["seo"],
+        facts=PageFacts(access="public", complete=True),
     )
     return ArticlePage(article=art, links=links, fetched_at=at)
 

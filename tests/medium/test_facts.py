@@ -18,50 +18,51 @@ from harvest.medium.records import PageFacts
 from tests.medium.helpers import page_bytes, parsed
 
 P = "article_"
-# page -> (access, access_markers, complete, paragraphs seen/total, words seen/count,
+# page -> (access, access_markers, complete, paragraphs seen/total, words seen/count
+#          (words are counted only where the page gives a word count and no paragraphs),
 #          robots, language, claps, responses, author followers, publication followers)
 FACTS: dict[str, tuple[Any, ...]] = {
     "2015_ckirchoff_on-behalf-of-literally_readability": (
-        "public", [], True, (23, 23), (821, 820), [], "en", None, None, None, None),
+        "public", [], True, (23, 23), (None, 820), [], "en", None, None, None, None),
     "2015_pippinlee_open-journalism_readability": (
-        "public", [], True, (78, 78), (2627, 2568), [], "en", None, None, None, None),
+        "public", [], True, (78, 78), (None, 2568), [], "en", None, None, None, None),
     "2016_kenmazaika_why-im-betting-on-elixir_keepcosmos": (
-        "public", [], True, (61, 61), (1577, 1593), [], "en", None, 15, None, None),
+        "public", [], True, (61, 61), (None, 1593), [], "en", None, 15, None, None),
     # scripts stripped by the saving tool: no state, so access is not known
     "2016_wtf-economy_wtf-whats-the-future_postlight": (
-        None, [], True, (60, None), (2173, None), ["index", "follow"], None, None, None, None,
+        None, [], True, (60, None), (None, None), ["index", "follow"], None, None, None, None,
         None),
     "2017_jakobulbrich_flag-attributes_postlight": (
-        None, [], True, (83, None), (1580, None), ["index", "follow"], None, None, None, None,
+        None, [], True, (83, None), (None, None), ["index", "follow"], None, None, None, None,
         None),
     # a 2018 member-only (metered) story served whole: locked, and complete
     "2018_beyondtherobot_my-real-life-superpower_charleo85": (
         "member_only", ["visibility:LOCKED", "isSubscriptionLocked", "lockedPostSource:1"], True,
-        (22, 22), (1059, 1059), ["index", "follow"], "en", 1198, 29, None, None),
+        (22, 22), (None, 1059), ["index", "follow"], "en", 1198, 29, None, None),
     "2018_mlreview_topic-modeling_reconstructed-from-viewsource_awhillas": (
-        "public", [], True, (19, 19), (1056, 1049), ["index", "follow"], "en", 2058, 16, None,
+        "public", [], True, (19, 19), (None, 1049), ["index", "follow"], "en", 2058, 16, None,
         5303),
     "2018_psyked_fluid-widths_node-url-md-fs": (
-        "public", [], True, (12, 12), (319, 312), ["index", "follow"], "en", 1, 0, None, None),
+        "public", [], True, (12, 12), (None, 312), ["index", "follow"], "en", 1, 0, None, None),
     "2019_jakobulbrich_flag-attributes_postlight": (
-        None, [], True, (43, None), (1509, None), ["index", "follow"], None, None, None, None,
+        None, [], True, (43, None), (None, None), ["index", "follow"], None, None, None, None,
         None),
     "2019_wtfeconomy-customdomain_wtf-whats-the-future_postlight": (
-        None, [], True, (36, None), (2183, None), ["index", "follow"], None, None, None, None,
+        None, [], True, (36, None), (None, None), ["index", "follow"], None, None, None, None,
         None),
     # eight other posts in its state are LOCKED; the post itself is not
     "2020_jcwelch_samantha-great-big-lie_readability": (
-        "public", [], True, (188, None), (4616, None),
+        "public", [], True, (188, None), (None, None),
         ["index", "follow", "max-image-preview:large"], None, 193, 13, None, None),
     "2021_webpack_webpack-3-official-release_metascraper": (
-        "public", [], True, (37, 37), (760, None), ["index", "follow", "max-image-preview:large"],
+        "public", [], True, (37, 37), (None, None), ["index", "follow", "max-image-preview:large"],
         None, 4034, 51, 8583, 16306),
     "2022_jakobulbrich_flag-attributes_postlight": (
-        None, [], True, (44, None), (1580, None), ["index", "follow", "max-image-preview:large"],
+        None, [], True, (44, None), (None, None), ["index", "follow", "max-image-preview:large"],
         None, None, None, None, None),
     # "Member-only story" badges stand on recommendation cards only
     "2025_blog-medium_welcome-to-medium_rendered-dom_loggedin_mcp": (
-        "public", [], True, (28, 28), (850, 828),
+        "public", [], True, (28, 28), (None, 828),
         ["index", "noarchive", "follow", "max-image-preview:large"], "en", 33159, 80, 213548,
         None),
 }  # fmt: skip
@@ -255,10 +256,30 @@ def test_every_marker_together() -> None:
 
 
 def test_truncated_body_against_the_posts_word_count() -> None:
-    # A logged-out preview: the state's word count is the whole post's.
+    # A state with the post's word count but no body model (as the simulator's
+    # locked posts have): the words read are compared with it.
     name = "2025_blog-medium_welcome-to-medium_rendered-dom_loggedin_mcp"
-    art = extract(with_post_state(name, wordCount=5000)).article
-    assert art is not None and art.facts.complete is False
+    no_body = {"bodyModel": None}
+    art = extract(with_post_state(name, wordCount=5000, content=no_body)).article
+    assert art is not None
+    assert (art.facts.words_seen, art.facts.complete) == (850, False)
+    art = extract(with_post_state(name, wordCount=900, content=no_body)).article
+    assert art is not None and art.facts.complete is True
+
+
+def test_paragraphs_the_state_names_and_the_markup_lacks_make_it_incomplete() -> None:
+    name = P + "2025_blog-medium_welcome-to-medium_rendered-dom_loggedin_mcp.html"
+    text = page_bytes(name).decode("utf-8")
+    article = parse_html(text).css_first("article")
+    assert article is not None
+    ids = [n.id for n in article.css("section p[id]")][-5:]
+    assert len(ids) == 5
+    for ident in ids:  # the last five paragraphs cut away, as a truncation would
+        text = text.replace(f'id="{ident}"', f'data-cut="{ident}"', 1)
+    art = extract(text).article
+    assert art is not None
+    assert (art.facts.paragraphs_seen, art.facts.paragraphs_total) == (23, 28)
+    assert art.facts.complete is False
 
 
 # -- robots and canonical ------------------------------------------------------------

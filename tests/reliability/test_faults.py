@@ -100,13 +100,15 @@ def test_final_failures_and_unparsed_pages_are_recorded_and_kept(
     kept = tmp_path / "unparsed"
     with SimServer(seed=6, size=4) as sim:
         first = next(iter(sim.manifest()["posts"].values()))["url"]
-        missing = "https://medium.com/@nobody/gone-0123456789ab"
+        missing = "https://medium.com/no-such-publication"
+        # an article that answers 404 is a deleted post: recorded, not a failure
+        deleted = "https://medium.com/@nobody/gone-0123456789ab"
         not_an_article = "https://medium.com/_sim/manifest.json"
         finish(
             crawl(
                 sim,
                 db_dsn,
-                f"urls={first},{missing},{not_an_article}",
+                f"urls={first},{missing},{deleted},{not_an_article}",
                 HARVEST_UNPARSED_DIR=str(kept),
                 ROBOTSTXT_OBEY="0",
             ),
@@ -119,6 +121,12 @@ def test_final_failures_and_unparsed_pages_are_recorded_and_kept(
     assert unparsed["raw_path"] and Path(unparsed["raw_path"]).exists()
     assert data["counts"]["harvest/requests/failed"] == 1
     assert data["counts"]["harvest/pages/unparsed"] == 1
+    assert data["counts"]["harvest/posts/gone/deleted"] == 1
+    conn = connect(db_dsn)
+    assert rows(conn, "SELECT status, http_status FROM posts WHERE medium_id = '0123456789ab'") == [
+        ("deleted", 404)
+    ]
+    conn.close()
     print(f"recorded: {sorted(failures)}")
 
     # After a parser update the kept pages are parsed again: here a real
