@@ -16,6 +16,7 @@ from harvest.links import (
     normalize_url,
     parse_rel,
     registered_domain,
+    robots_tokens,
     unwrap_medium_redirect,
 )
 
@@ -347,3 +348,24 @@ def test_host_of_on_edge_urls(raw: str) -> None:
 @given(st.one_of(st.text(max_size=60), url_parts))
 def test_host_of_agrees_with_urlsplit(raw: str) -> None:
     _check_host_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("noindex, nofollow", ["noindex", "nofollow"]),
+        ("index,follow,max-image-preview:large", ["index", "follow", "max-image-preview:large"]),
+        ("NOINDEX,  NoFollow", ["noindex", "nofollow"]),
+        ("none", ["none"]),
+        ("googlebot: noindex", ["noindex"]),
+        ("otherbot: noindex, nofollow", []),  # another crawler's, up to the next name
+        ("bingbot: noarchive, googlebot: nofollow", ["nofollow"]),
+        ("noindex, googlebot: nofollow, otherbot: noarchive", ["noindex", "nofollow"]),
+        ("unavailable_after: 25 Jun 2030 15:00:00 PST", ["unavailable_after: 25 jun 2030 15:00:00 pst"]),
+        ("", []),
+        (None, []),
+        ("noindex,noindex", ["noindex"]),
+    ],
+)  # fmt: skip
+def test_robots_tokens(value: object, want: list[str]) -> None:
+    assert robots_tokens(value) == want

@@ -16,6 +16,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--dofollow-only", action="store_true", help="only links without nofollow, ugc or sponsored"
     )
+    p.add_argument(
+        "--passing-only",
+        action="store_true",
+        help="only links that pass value (reason follow: the page and the post count too)",
+    )
     p.add_argument("--since", type=a_date, help="only links seen on or after this date")
     p.add_argument(
         "--include-lost", action="store_true", help="also links a recrawl no longer found"
@@ -43,6 +48,7 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             conn,
             args.domain,
             dofollow_only=args.dofollow_only,
+            passing_only=args.passing_only,
             since=args.since,
             include_lost=args.include_lost,
             limit=args.limit,

@@ -58,6 +58,7 @@ def backlinks(
     target: str,
     *,
     dofollow_only: bool = False,
+    passing_only: bool = False,
     since: date | None = None,
     include_lost: bool = False,
     limit: int | None = None,
@@ -71,6 +72,8 @@ def backlinks(
         where = ["target_domain = %(d)s", "target_host = %(v)s"]
     if dofollow_only:
         where.append("dofollow")
+    if passing_only:
+        where.append("passes")
     if since is not None:
         where.append("last_seen >= %(since)s")
     if not include_lost:

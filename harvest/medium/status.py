@@ -6,6 +6,7 @@ the spider decides and tests check them without a network.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -38,9 +39,14 @@ def fetched_status(article: Article, requested: str | None, final: str | None) -
     """The status of a post whose page was fetched and parsed."""
     if article.facts.access == "member_only":
         return "member_only"
-    if requested and final and _address(requested) != _address(final):
+    moved = bool(requested and final and _address(requested) != _address(final))
+    if moved and not _PERMALINK_RE.match(urlsplit(requested or "").path):
         return "moved"  # e.g. a publication that moved to its own domain
     return "live"
+
+
+# medium.com/p/<id> always redirects to the post's address: asking there is no move.
+_PERMALINK_RE = re.compile(r"^/p/[0-9a-f]{10,12}/?$")
 
 
 def _address(url: str) -> tuple[str, str]:

@@ -220,6 +220,10 @@ def test_the_verdict_in_backlinks_top_domains_stats_export_and_report(
         "https://target.example/x": (False, "nofollow"),
         "https://target.example/followed": (False, "page_noindex"),
     }
+    _, out, _ = run(capsys, "backlinks", "target.example", "--passing-only", "--format", "json")
+    assert [json.loads(line)["target_url"] for line in out.splitlines()] == [
+        "https://blog.target.example/post"
+    ]
     _, out, _ = run(capsys, "top-domains", "--limit", "1", "--format", "json")
     top = json.loads(out)
     assert (top["dofollow_links"], top["passing_links"]) == (2, 1)
