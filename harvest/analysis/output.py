@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -97,10 +98,18 @@ def write(
         for row in rows:
             writer.writerow([csv_safe(text_cell(v)) for v in row])
     else:
-        cells = [[_clip(text_cell(v), max_width) for v in row] for row in rows]
+        shares = [c.endswith("_share") for c in columns]
+        cells = [
+            [_clip(_table_cell(v, share), max_width) for v, share in zip(row, shares, strict=True)]
+            for row in rows
+        ]
         widths = [len(c) for c in columns]
         for row in cells:
             widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        # Times keep their width: a clipped time says nothing.
+        fixed = [any(isinstance(row[i], datetime) for row in rows) for i in range(len(columns))]
+        widths = _fit(widths, columns, shutil.get_terminal_size((120, 24)).columns, fixed)
+        cells = [[_clip(c, w) for c, w in zip(row, widths, strict=True)] for row in cells]
         out.write(
             "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n"
         )
@@ -141,6 +150,47 @@ def terminal_safe(text: str) -> str:
         ),
         text,
     )
+
+
+def _table_cell(value: Any, share: bool) -> str:
+    """A table cell: a share as a percentage, a time to the minute (CSV and JSON
+    keep the fraction and the full time)."""
+    if share and isinstance(value, (float, Decimal)) and not isinstance(value, bool):
+        return f"{float(value):.1%}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return text_cell(value)
+
+
+def share_rows(rows: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """(metric, value) rows for a table, each ``*_share`` value as a percentage."""
+    return [
+        (name, f"{float(v):.1%}" if name.endswith("_share") and isinstance(v, float) else v)
+        for name, v in rows
+    ]
+
+
+# A column is never squeezed below this (or its header), however narrow the terminal.
+_MIN_COLUMN = 8
+
+
+def _fit(widths: list[int], columns: Sequence[str], room: int, fixed: Sequence[bool]) -> list[int]:
+    """Column widths that fit ``room`` characters: the widest columns (URLs,
+    anchors) give way first, down to their header or _MIN_COLUMN; ``fixed`` ones
+    (times) keep their width."""
+    widths = list(widths)
+    floor = [
+        w if keep else min(w, max(len(c), _MIN_COLUMN))
+        for w, c, keep in zip(widths, columns, fixed, strict=True)
+    ]
+    excess = sum(widths) + 2 * (len(widths) - 1) - room
+    while excess > 0:
+        i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+        if widths[i] <= floor[i]:
+            break  # as narrow as it goes: the terminal wraps the rest
+        widths[i] -= 1
+        excess -= 1
+    return widths
 
 
 def _clip(text: str, width: int) -> str:

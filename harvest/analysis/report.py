@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 _STYLE = """
@@ -153,7 +154,7 @@ _RELS = ["dofollow", "nofollow", "ugc", "sponsored"]
 
 def render(numbers: dict[str, Any]) -> str:
     """The report as one self-contained HTML file, a section per function below."""
-    sections = (
+    sections: tuple[Callable[[dict[str, Any]], list[str]], ...] = (
         _summary,
         _verdict,
         _rel_distribution,
@@ -164,6 +165,9 @@ def render(numbers: dict[str, Any]) -> str:
         _top_domains,
         _backlinks,
     )
+    if not numbers["verdict"]["links"]:
+        # An empty filter: one clear page, not a row of empty charts.
+        sections = (_summary, _nothing)
     parts = [html_part for section in sections for html_part in section(numbers)]
     # Every < as \u003c: "</script>" would end the element, and "<!--<script>" in a
     # title would put the parser into a state where the sort script below is
@@ -220,6 +224,15 @@ REASON_TEXT = {
     "post_deleted": "the post was deleted",
     "post_suspended": "the post's account was suspended",
 }
+
+
+def _nothing(numbers: dict[str, Any]) -> list[str]:
+    return [
+        "<h2>No links match</h2>",
+        "<p>No harvested link matches these filters. Check the spelling of the domain, tag "
+        "or publication (a publication is named by its slug, name or own domain), or "
+        "run the report without them.</p>",
+    ]
 
 
 def _verdict_line(numbers: dict[str, Any]) -> str:

@@ -20,9 +20,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import psycopg2
+
 from harvest import __version__
 from harvest.cli import analysis, database, demo, extract, frontier, ops, queries, runs
-from harvest.cli.common import CommandError
+from harvest.cli.common import CommandError, HelpFormatter, Parser, first_line
 
 GROUPS = (extract, database, queries, analysis, runs, frontier, ops, demo)
 
@@ -32,10 +34,10 @@ PASSED_ON = ((("db", "psql"), "psql_args"),)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="harvest",
         description="Who links where from Medium, and is the link nofollow?",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"harvest {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -57,12 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for prefix, dest in PASSED_ON:
         if passed_on is not None and words == list(prefix):
             setattr(args, dest, passed_on)
+    name = " ".join(w for w in (args.command, getattr(args, "action", None)) if w)
     try:
         return int(args.func(args, sys.stdout, sys.stderr))
     except CommandError as exc:
         # An expected condition: one line on stderr, never a traceback.
-        print(f"harvest {args.command}: {exc}", file=sys.stderr)
+        print(f"harvest {name}: {exc}", file=sys.stderr)
         return exc.status
+    except psycopg2.Error as exc:
+        # The server went away or refused mid-command: expected, and said in a line.
+        print(f"harvest {name}: database error: {first_line(exc)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # `harvest extract page.html | head` closes the pipe early: not an error.
         return 0

@@ -9,7 +9,15 @@ from typing import Any, TextIO
 
 from harvest.analysis import output
 from harvest.analysis.exports import GRAPH_FORMATS, ROW_FORMATS
-from harvest.cli.common import CommandError, command, database, filter_options, filters, positive
+from harvest.cli.common import (
+    CommandError,
+    command,
+    database,
+    filter_options,
+    filters,
+    output_file,
+    positive,
+)
 from harvest.db import exports as export_sql
 
 
@@ -18,8 +26,12 @@ def add_parsers(sub: Any) -> None:
         sub, "report", "the nofollow audit as one self-contained HTML file (or its numbers as JSON)"
     )
     filter_options(p)
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    p.add_argument("--format", choices=["html", "json"], default="html")
+    p.add_argument(
+        "-o", "--output", type=output_file, help="file to write; - or none: standard output"
+    )
+    p.add_argument(
+        "--format", choices=["html", "json"], default="html", help="the page, or its numbers"
+    )
     p.add_argument("--top", type=positive, default=25, help="rows in the top-N tables")
     p.set_defaults(func=report)
 
@@ -30,15 +42,22 @@ def add_parsers(sub: Any) -> None:
         "Rows stream from a server-side cursor (flat memory). graph: edges from publications "
         "(or authors) to target domains or hosts, weighted by links, with the nofollow share.",
     )
-    p.add_argument("what", choices=[*export_sql.QUERIES, "graph"])
+    p.add_argument("what", choices=[*export_sql.QUERIES, "graph"], help="what to export")
     filter_options(p)
     p.add_argument(
         "--format",
         help=f"{'|'.join(ROW_FORMATS)} (default csv); for graph {'|'.join(GRAPH_FORMATS)} "
         "(default gexf)",
     )
-    p.add_argument("--level", choices=export_sql.GRAPH_LEVELS, default="domain")
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument(
+        "--level",
+        choices=export_sql.GRAPH_LEVELS,
+        default="domain",
+        help="graph only: what the edges point at (domain, host) or come from (author)",
+    )
+    p.add_argument(
+        "-o", "--output", type=output_file, help="file to write; - or none: standard output"
+    )
     p.set_defaults(func=export)
 
 

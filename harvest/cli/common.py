@@ -6,9 +6,31 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
+
+import psycopg2
 
 from harvest.analysis import output
+from harvest.secrets import mask_dsn
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake said in one line (and where the usage is)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (usage: {self.prog} --help)\n")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, unless there is none to name (None,
+    False) or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
 
 
 class CommandError(Exception):
@@ -19,14 +41,31 @@ class CommandError(Exception):
         self.status = status
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's first line of text (libpq's messages run over several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connection() -> Any:
+    """A new connection to the configured database, or a one-line CommandError."""
+    from harvest.db import connection as dbconn
+
+    target = dbconn.resolve()
+    try:
+        return dbconn.connect(target.dsn, connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        raise CommandError(
+            f"cannot reach the database at {mask_dsn(target.dsn)}: {first_line(exc)}"
+        ) from None
+
+
 @contextmanager
 def database(migrate: bool = True) -> Iterator[Any]:
     """A connection to the configured database (starting the embedded one if needed)."""
-    from harvest.db import connection as dbconn
     from harvest.db.migrate import migrate as apply
 
-    target = dbconn.resolve()
-    conn = dbconn.connect(target.dsn)
+    conn = connection()
     try:
         if migrate:
             apply(conn)
@@ -41,6 +80,40 @@ def a_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def run_id(value: str) -> str | int:
+    """A crawl run: its id, or "last"."""
+    if value == "last":
+        return value
+    try:
+        return positive(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"a run id is a whole number from 1, or last, not {value!r}"
+        ) from None
+
+
+def output_file(value: str) -> str:
+    """A file to write: its folder must exist (checked before any query runs)."""
+    if value == "-":
+        return value
+    folder = Path(value).expanduser().parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {str(folder)!r} to write {value!r} in")
+    if Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder, not a file")
+    return value
+
+
+def target(value: str) -> str:
+    """What backlinks looks up: a domain, host or URL, not an empty word."""
+    text = value.strip()
+    if not text.strip("./:"):
+        raise argparse.ArgumentTypeError(
+            f"give a domain, host or URL to look up (example.com), not {value!r}"
+        )
+    return text
 
 
 def positive(value: str) -> int:
@@ -65,7 +138,9 @@ def format_option(parser: argparse.ArgumentParser) -> None:
 def filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--domain", help="only links to this registered domain")
     parser.add_argument("--tag", help="only posts with this tag")
-    parser.add_argument("--publication", help="only posts of this publication (slug or domain)")
+    parser.add_argument(
+        "--publication", help="only posts of this publication (its slug, name or own domain)"
+    )
     parser.add_argument("--since", type=a_date, help="only posts first published on or after")
 
 
@@ -87,5 +162,5 @@ def command(sub: Any, name: str, help: str, description: str | None = None) -> A
         name,
         help=help,
         description=description or help,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )

@@ -8,7 +8,7 @@ import shutil
 import sys
 from typing import Any, TextIO
 
-from harvest.cli.common import CommandError, command
+from harvest.cli.common import CommandError, command, connection
 from harvest.db import connection as dbconn
 from harvest.secrets import mask_dsn
 
@@ -38,7 +38,7 @@ def add_parsers(sub: Any) -> None:
     q.add_argument("--dry-run", action="store_true", help="count what would change, change nothing")
     q.set_defaults(func=renormalize)
     q = command(actions, "grant-readonly", "give a role SELECT on every table and view only")
-    q.add_argument("role")
+    q.add_argument("role", help="the PostgreSQL role (created NOLOGIN when it does not exist)")
     q.set_defaults(func=grant_readonly)
 
 
@@ -59,7 +59,7 @@ def migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db.migrate import current_version
     from harvest.db.migrate import migrate as apply
 
-    conn = dbconn.connect(dbconn.resolve().dsn)
+    conn = connection()
     try:
         applied = apply(conn)
         version = current_version(conn)
@@ -138,7 +138,7 @@ def renormalize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db.migrate import migrate as apply
     from harvest.db.renormalize import renormalize as run
 
-    conn = dbconn.connect(dbconn.resolve().dsn)
+    conn = connection()
     try:
         apply(conn)
         result = run(conn, dry_run=args.dry_run)
@@ -155,7 +155,7 @@ def grant_readonly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db.roles import grant_readonly as grant
 
     role = args.role
-    conn = dbconn.connect(dbconn.resolve().dsn)
+    conn = connection()
     try:
         apply(conn)
         created, notes = grant(conn, role)

@@ -22,7 +22,9 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=run_demo)
 
     p = command(sub, "settings", "every harvest setting, its value here, and where it comes from")
-    p.add_argument("--format", choices=output.FORMATS, default="table")
+    p.add_argument(
+        "--format", choices=output.FORMATS, default="table", help="table, csv or JSON Lines"
+    )
     p.set_defaults(func=settings)
 
 

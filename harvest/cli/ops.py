@@ -31,7 +31,7 @@ def add_parsers(sub: Any) -> None:
 
     p = command(sub, "jobs", "scrapyd's pending, running and finished jobs")
     p.add_argument("--url", help="scrapyd URL (default: SCRAPYD_URL or http://127.0.0.1:6800)")
-    p.add_argument("--project", default="harvest")
+    p.add_argument("--project", default="harvest", help="the scrapyd project")
     format_option(p)
     p.set_defaults(func=jobs)
 

@@ -7,12 +7,12 @@ import json
 from typing import Any, TextIO
 
 from harvest.analysis import output
-from harvest.cli.common import a_date, command, database, format_option, positive
+from harvest.cli.common import a_date, command, database, format_option, positive, target
 
 
 def add_parsers(sub: Any) -> None:
     p = command(sub, "backlinks", "every harvested link to a domain or host")
-    p.add_argument("domain", help="registered domain (example.com), host or URL")
+    p.add_argument("domain", type=target, help="registered domain (example.com), host or URL")
     p.add_argument(
         "--dofollow-only", action="store_true", help="only links without nofollow, ugc or sponsored"
     )
@@ -53,6 +53,11 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             include_lost=args.include_lost,
             limit=args.limit,
         )
+    if args.format == "table":
+        # A terminal shows what a person reads; csv and json carry every column.
+        keep = [columns.index(c) for c in queries.BACKLINK_TABLE_COLUMNS]
+        columns = [columns[i] for i in keep]
+        rows = [tuple(row[i] for i in keep) for row in rows]
     output.write(out, args.format, columns, rows)
     return 0
 
@@ -85,7 +90,13 @@ def stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
-    output.write(out, args.format, ["metric", "value"], list(data.items()))
+    metrics = list(data.items())
+    output.write(
+        out,
+        args.format,
+        ["metric", "value"],
+        output.share_rows(metrics) if args.format == "table" else metrics,
+    )
     # Why links pass nothing, and the followed anchors among them (the exceptions
     # a "dofollow" count alone would take for value).
     for title, counts in (

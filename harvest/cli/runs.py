@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harvest.analysis import output
-from harvest.cli.common import CommandError, command, database, format_option
+from harvest.cli.common import CommandError, command, database, format_option, run_id
 
 
 def add_parsers(sub: Any) -> None:
     p = command(sub, "crawl-report", "one crawl run: counts and every page not harvested")
-    p.add_argument("run", nargs="?", default="last", help="run id, or last")
+    p.add_argument("run", nargs="?", default="last", type=run_id, help="run id, or last")
     format_option(p)
     p.set_defaults(func=crawl_report)
 

@@ -142,11 +142,18 @@ def _local_urls(path: str, local: bool) -> tuple[str, ...]:
     return _urls_file(path)
 
 
+_ISO_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _date(name: str, raw: str) -> date:
+    text = raw.strip()
+    if not _ISO_DAY_RE.fullmatch(text):
+        raise SpiderArgumentError(f"-a {name}={raw!r}: dates are YYYY-MM-DD")
     try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise SpiderArgumentError(f"-a {name}={raw!r}: dates are YYYY-MM-DD") from None
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        # The form is right and a part is not: say which ("month must be in 1..12").
+        raise SpiderArgumentError(f"-a {name}={raw!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

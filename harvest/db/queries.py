@@ -34,6 +34,19 @@ BACKLINK_COLUMNS = (
 )
 
 
+# What `harvest backlinks` shows in a terminal: the link, where it stands, what it is worth.
+BACKLINK_TABLE_COLUMNS = (
+    "target_url",
+    "post_url",
+    "author",
+    "anchor_text",
+    "rel",
+    "location",
+    "reason",
+    "first_seen",
+)
+
+
 def target_filter(target: str) -> tuple[str, str]:
     """("domain" | "host", value) for what a user typed: a domain, a host or a URL."""
     value = target.strip().lower()

@@ -6,7 +6,7 @@ group reports ``links`` and how many carry ``nofollow``, ``ugc`` and
 so every figure can be checked with one plain SQL count.
 
 Filters: ``domain`` (target registered domain), ``tag`` (a tag of the post),
-``publication`` (slug, key or own domain) and ``since`` (posts first
+``publication`` (slug, key, own domain or name, the name in any case) and ``since`` (posts first
 published on or after the date; posts without a known date are left out then).
 """
 
@@ -46,7 +46,8 @@ LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""
 
 FILTER_WHERE = """WHERE (%(domain)s::text IS NULL OR d.domain = %(domain)s::text)
   AND (%(tag)s::text IS NULL OR %(tag)s::text = ANY (p.tags))
-  AND (%(publication)s::text IS NULL OR %(publication)s::text IN (pub.slug, pub.key, pub.domain))
+  AND (%(publication)s::text IS NULL OR %(publication)s::text IN (pub.slug, pub.key, pub.domain)
+       OR lower(pub.name) = lower(%(publication)s::text))
   AND (%(since)s::date IS NULL OR p.first_published_at >= %(since)s::date)"""
 
 _PLACEMENT = f"CROSS JOIN LATERAL (SELECT {PLACEMENT_SQL} AS placement) pl"

@@ -247,3 +247,16 @@ def test_the_verdict_in_backlinks_top_domains_stats_export_and_report(
     _, out, _ = run(capsys, "report", "--domain", "target.example")
     assert "Of 4 links to target.example, <b>1 pass value</b> (25.0%)." in out
     assert "2 nofollow; 1 page_noindex" in out
+
+
+def test_report_filters_by_publication_name_and_says_when_nothing_matches(
+    filled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(capsys, "report", "--publication", "the pub", "--format", "json")
+    assert json.loads(out)["verdict"]["links"] == 4  # the pub's name, in any case
+    _, by_slug, _ = run(capsys, "report", "--publication", "pub", "--format", "json")
+    assert json.loads(by_slug)["verdict"] == json.loads(out)["verdict"]
+    code, out, _ = run(capsys, "report", "--domain", "nothing-here.example")
+    assert code == 0
+    assert "No links match" in out and "No harvested links to nothing-here.example match" in out
+    assert "<svg" not in out  # no empty charts

@@ -1,0 +1,60 @@
+"""Terminal tables: they fit the terminal, shares read as percentages, times stay whole."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from harvest.analysis import output
+
+T = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+COLUMNS = ["target_url", "anchor_text", "first_seen", "nofollow_share"]
+ROWS = [
+    ("https://example.com/" + "a" * 90, "an anchor " * 12, T, 0.25),
+    ("https://example.com/short", "short", T, 1.0),
+]
+
+
+def table(width: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = io.StringIO()
+    output.write(out, "table", COLUMNS, ROWS)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_a_table_fits_the_terminal(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = table(width, monkeypatch)
+    assert all(len(line) <= width for line in lines), lines
+    assert "…" in lines[2]  # the long URL and anchor are cut, visibly
+    assert "2026-03-04 05:06" in lines[2]  # times are never cut
+    assert lines[2].rstrip().endswith("25.0%") and lines[3].rstrip().endswith("100.0%")
+    assert lines[-1] == "(2 rows)"
+
+
+def test_too_narrow_a_terminal_keeps_headers_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = table(20, monkeypatch)
+    assert lines[0].split() == COLUMNS
+
+
+def test_csv_and_json_keep_full_values_and_fractions() -> None:
+    out = io.StringIO()
+    output.write(out, "csv", COLUMNS, ROWS)
+    first = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert first["target_url"] == ROWS[0][0] and first["nofollow_share"] == "0.25"
+    out = io.StringIO()
+    output.write(out, "json", COLUMNS, ROWS)
+    record = json.loads(out.getvalue().splitlines()[0])
+    assert record["anchor_text"] == ROWS[0][1] and record["first_seen"] == T.isoformat()
+
+
+def test_metric_rows_show_shares_as_percentages() -> None:
+    assert output.share_rows([("links", 10), ("ugc_share", 0.2016), ("dofollow_share", None)]) == [
+        ("links", 10),
+        ("ugc_share", "20.2%"),
+        ("dofollow_share", None),
+    ]
