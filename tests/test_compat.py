@@ -69,3 +69,31 @@ def test_after_a_restart_pgserver_knows_the_postmaster_that_runs(tmp_path: Path)
     finally:
         embedded.close()
     assert not embedded.is_running()
+
+
+def test_pgserver_keeps_its_users_where_the_hook_prunes_them(tmp_path: Path) -> None:
+    """pgserver 0.1.4 lists the processes using a server in PGSERVER_HANDLES as a
+    JSON list of pids: the hook that forgets dead ones relies on both."""
+    import json
+    import os
+    import subprocess
+
+    import pgserver
+
+    from harvest.compat import PGSERVER_HANDLES, pgserver_forget_dead_handles
+
+    pgdata = tmp_path / "pgdata"
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    try:
+        assert json.loads((pgdata / PGSERVER_HANDLES).read_text()) == [os.getpid()]
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        (pgdata / PGSERVER_HANDLES).write_text(json.dumps([gone.pid, os.getpid()]))
+        assert pgserver_forget_dead_handles(pgdata) == [gone.pid]
+        assert json.loads((pgdata / PGSERVER_HANDLES).read_text()) == [os.getpid()]
+        (pgdata / PGSERVER_HANDLES).write_text("[12")  # torn
+        assert pgserver_forget_dead_handles(pgdata) == []
+        assert json.loads((pgdata / PGSERVER_HANDLES).read_text()) == []
+    finally:
+        (pgdata / PGSERVER_HANDLES).write_text(json.dumps([os.getpid()]))
+        server.cleanup()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
+import signal
+import subprocess
 import sys
 from typing import Any, TextIO
 
@@ -127,11 +128,26 @@ def url(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # psql's own, not our ignoring
+
+
 def psql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    conninfo = dbconn.configured_dsn() or _embedded().start(keep_running=False)
+    embedded = None if dbconn.configured_dsn() else _embedded()
+    conninfo = dbconn.configured_dsn() or embedded.start(keep_running=False)  # type: ignore[union-attr]
     binary = shutil.which("psql") or str(dbconn.embedded_bindir() / "psql")
     sys.stdout.flush()
-    os.execv(binary, [binary, conninfo, *args.psql_args])  # noqa: S606 - replaces this process
+    # psql runs as a child, not in this process's place, so that the embedded
+    # server it started is let go of when psql ends; Ctrl-C belongs to psql.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(  # noqa: S603 - the psql the server ships, our own arguments
+            [binary, conninfo, *args.psql_args], check=False, preexec_fn=_default_sigint
+        ).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if embedded is not None:
+            embedded.close()
 
 
 def renormalize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -110,11 +110,17 @@ class Embedded:
         """Start (or join) the server and return a DSN for the harvest database."""
         import pgserver
 
+        from harvest import compat
+
         try:
             self.pgdata.mkdir(parents=True, exist_ok=True)
-            # A server someone started on purpose stays up after we are done.
-            mode = None if keep_running or self.is_running() else "stop"
+            compat.pgserver_forget_dead_handles(self.pgdata)
+            # A server someone started on purpose (harvest db start) stays up after
+            # we are done; one a killed process left running is ours to stop.
+            mode = None if keep_running or self._keep.exists() else "stop"
             self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+            if keep_running:
+                self._keep.touch()  # after initdb, which wants an empty directory
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             raise EmbeddedError(
                 f"in {self.pgdata}: {str(exc).strip() or type(exc).__name__}"
@@ -131,8 +137,14 @@ class Embedded:
             self._server.cleanup()
             self._server = None
 
+    @property
+    def _keep(self) -> Path:
+        """Present while the server was started to stay up (harvest db start)."""
+        return self.pgdata / ".harvest_keep_running"
+
     def stop(self) -> bool:
         """Stop the server if it runs, whoever started it; True if it was running."""
+        self._keep.unlink(missing_ok=True)
         if not self.is_running():
             return False
         import pgserver

@@ -148,6 +148,11 @@ def run(args: argparse.Namespace) -> int:
     harvest("stats")
     harvest("report", "-o", str(report))
     print(f"\nthe nofollow audit: open {report}")
+    # The demo keeps its own database so that it never mixes with a real harvest.
+    print(
+        f"the demo's data stays in its own database: HARVEST_PGDATA={data / 'pgdata'} "
+        f"{bin_dir / 'harvest'} stats"
+    )
     return 0
 
 

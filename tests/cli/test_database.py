@@ -187,6 +187,38 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
         harvest("db", "stop", env=env)
 
 
+def test_the_embedded_server_stops_after_psql_and_after_a_killed_user(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["HARVEST_PGDATA"] = str(tmp_path / "pgdata")
+    try:
+        proc = harvest("db", "psql", "-At", "-c", "SELECT 40 + 2", env=env)
+        assert (proc.returncode, proc.stdout.strip()) == (0, "42"), proc.stderr
+        assert "state: stopped" in harvest("db", "status", env=env).stdout
+        proc = harvest("db", "psql", "-At", "-c", "SELECT nonsense", env=env)
+        assert proc.returncode != 0  # psql's own status comes through
+        assert "state: stopped" in harvest("db", "status", env=env).stdout
+        # a user of the server killed before its exit hook: the server stays up
+        # and its pid stays on pgserver's list ...
+        user = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys; from pathlib import Path; "
+                "from harvest.db.connection import Embedded; "
+                "Embedded(Path(sys.argv[1])).start(); os.kill(os.getpid(), 9)",
+                env["HARVEST_PGDATA"],
+            ],
+            env=env,
+        )
+        user.wait(timeout=120)
+        assert "state: running" in harvest("db", "status", env=env).stdout
+        # ... until the next command, the last user alive, stops it on its way out
+        assert harvest("stats", "--format", "json", env=env).returncode == 0
+        assert "state: stopped" in harvest("db", "status", env=env).stdout
+    finally:
+        harvest("db", "stop", env=env)
+
+
 def test_db_psql_runs_a_command(filled: str) -> None:
     env = {**os.environ, "DATABASE_URL": filled}
     proc = harvest("db", "psql", "-At", "-c", "SELECT count(*) FROM links", env=env)

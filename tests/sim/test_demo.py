@@ -54,6 +54,11 @@ def test_the_demo_stores_exactly_the_manifest_every_run(tmp_path: Path) -> None:
         )
         assert "Traceback" not in proc.stdout + proc.stderr
         assert (tmp_path / "report.html").exists()
+        # it says, in one line, how to reach its data
+        assert (
+            f"the demo's data stays in its own database: HARVEST_PGDATA={tmp_path / 'pgdata'} "
+            in (proc.stdout)
+        )
         # and checked here again, independently of the demo's own check
         embedded = Embedded(tmp_path / "pgdata")
         conn = connect(embedded.start())
