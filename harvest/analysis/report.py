@@ -18,6 +18,8 @@ h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd
 .card b { display: block; font-size: 1.4rem; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: 13px; }
 th, td { border-bottom: 1px solid #eee; padding: .25rem .6rem; text-align: left; }
+td { overflow-wrap: anywhere; } /* long URLs wrap inside the page's width */
+table { max-width: 100%; }
 th { cursor: pointer; background: #f6f6f6; user-select: none; }
 th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " \\25BC"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -80,9 +82,22 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _bar_chart(title: str, labels: list[str], series: dict[str, list[float]]) -> str:
+def _counts_axis(ax: Any, label: str = "links") -> None:
+    """A count axis: named, whole numbers only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(label)
+
+
+def _bar_chart(
+    title: str, labels: list[str], series: dict[str, list[float]], xlabel: str = ""
+) -> str:
     """Grouped bars: one group per label, one bar per series."""
     fig, ax = _figure(8, 3.2)
+    _counts_axis(ax)
+    if xlabel:
+        ax.set_xlabel(xlabel)
     positions = list(range(len(labels)))
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
@@ -99,6 +114,7 @@ def _bar_chart(title: str, labels: list[str], series: dict[str, list[float]]) ->
 
 def _simple_bars(title: str, values: dict[str, int]) -> str:
     fig, ax = _figure(6, 2.6)
+    _counts_axis(ax)
     labels = list(values)
     ax.bar(labels, [values[k] for k in labels], 0.6, color=[_REL_COLORS.get(k) for k in labels])
     for i, k in enumerate(labels):
@@ -108,11 +124,19 @@ def _simple_bars(title: str, values: dict[str, int]) -> str:
 
 
 def _share_chart(title: str, labels: list[str], shares: list[float]) -> str:
+    """Each domain's links as one full bar, nofollow red and the rest green, so a
+    domain no link to which is nofollow shows as a green bar, not as no bar."""
     fig, ax = _figure(8, 0.35 * max(3, len(labels)) + 0.8)
-    ax.barh(labels[::-1], [s * 100 for s in shares[::-1]], color="#c62828")
+    names, pct = labels[::-1], [s * 100 for s in shares[::-1]]
+    ax.barh(names, pct, color=_REL_COLORS["nofollow"], label="nofollow")
+    ax.barh(names, [100 - p for p in pct], left=pct, color="#a5d6a7", label="not nofollow")
+    for i, p in enumerate(pct):
+        ax.annotate(f"{p:.0f}%", (100, i), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8)  # fmt: skip
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of links nofollow")
-    ax.set_title(title, loc="left", fontsize=11)
+    ax.legend(frameon=False, fontsize=9, ncols=2, loc="lower left", bbox_to_anchor=(0, 1.0))
+    ax.set_title(title, loc="left", fontsize=11, pad=20)
     return _svg(fig)
 
 
@@ -279,7 +303,7 @@ def _by_year(numbers: dict[str, Any]) -> list[str]:
     if years:
         labels = [str(y["year"]) if y["year"] is not None else "unknown" for y in years]
         series = {r: [y[r] for y in years] for r in _RELS}
-        parts.append(_chart(_bar_chart("Links by year", labels, series)))
+        parts.append(_chart(_bar_chart("Links by year", labels, series, "year first published")))
     parts.append(_table(years, ["year", *_GROUP_COLUMNS]))
     return parts
 
@@ -290,7 +314,7 @@ def _by_location(numbers: dict[str, Any]) -> list[str]:
     if loc:
         labels = [r["location"] for r in loc]
         series = {r: [x[r] for x in loc] for r in _RELS}
-        parts.append(_chart(_bar_chart("Links by location", labels, series)))
+        parts.append(_chart(_bar_chart("Links by location", labels, series, "where on the page")))
     parts.append(_table(loc, ["location", *_GROUP_COLUMNS]))
     return parts
 

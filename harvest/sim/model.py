@@ -266,7 +266,7 @@ def build_world(seed: int = 1, size: int = 10, *, fates: bool = False) -> World:
             author=author,
             publication=pub,
             tags=list(dict.fromkeys(tags)),
-            published=start + timedelta(days=i * 3 + rng.randint(0, 2), hours=rng.randint(0, 23)),
+            published=_published(era, i, size, rng.randint(0, 2), rng.randint(0, 23)),
             era=era,
             size=rng.randint(55_000, 320_000),
         )
@@ -275,6 +275,26 @@ def build_world(seed: int = 1, size: int = 10, *, fates: bool = False) -> World:
     if fates:
         _give_fates(posts, authors)
     return World(seed, posts, authors, pubs, sorted({t for p in posts for t in p.tags}), start)
+
+
+# The years each markup era covers, as the real pages show them: posts spread
+# over 2015-2026 with the markup (and rel) of their time.
+ERA_YEARS = {
+    "graf2016": (datetime(2015, 1, 5, tzinfo=UTC), datetime(2016, 12, 20, tzinfo=UTC)),
+    "graf2018": (datetime(2017, 1, 9, tzinfo=UTC), datetime(2018, 12, 17, tzinfo=UTC)),
+    "react2020": (datetime(2019, 1, 7, tzinfo=UTC), datetime(2021, 12, 13, tzinfo=UTC)),
+    "pw2022": (datetime(2022, 1, 10, tzinfo=UTC), datetime(2023, 12, 18, tzinfo=UTC)),
+    "pw2025": (datetime(2024, 1, 8, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC)),
+}
+
+
+def _published(era: str, i: int, size: int, day: int, hour: int) -> datetime:
+    """The i-th post's first publish time: its era's posts spread evenly over the
+    era's years (``day`` and ``hour`` jitter it), as deterministic as the rest."""
+    first, last = ERA_YEARS[era]
+    span = (last - first).days - 3
+    per_era = max(1, -(-size // len(ERAS)))
+    return first + timedelta(days=(i // len(ERAS)) * span // per_era + day, hours=hour)
 
 
 def _give_fates(posts: list[Post], authors: list[Author]) -> None:
@@ -345,7 +365,10 @@ def _post_links(post: Post, rng: random.Random) -> list[SimLink]:
     new = _target(rng)
     add(new, "added later", body_rel, "text", "paragraph", new, variant_only=1)
     for bio in post.author.bio_links:
+        # From 2022 the author card under a post marks its links ugc nofollow too;
+        # before, it carried the author's links as they were (no rel, or nofollow).
+        rel = "noopener ugc nofollow" if post.era.startswith("pw") else bio.rel
         links.append(
-            SimLink(bio.href, bio.text, bio.rel, "text", "bio", "author_bio", bio.expected_url)
+            SimLink(bio.href, bio.text, rel, "text", "bio", "author_bio", bio.expected_url)
         )
     return links

@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from harvest.sim.model import Author, Post, SimLink, World
+from harvest.sim.model import Post, SimLink, World
 
 MEDIUM = "https://medium.com"
 BATCH = 5  # posts per batch on a tag page; later batches load on scroll
@@ -278,8 +278,14 @@ def _tags_list(post: Post) -> str:
     )
 
 
-def _bio_graf(author: Author) -> str:
-    links = " ".join(_a(link) for link in author.bio_links)
+def _bio_links(post: Post) -> str:
+    """The author card's links as this post's page shows them (its era's rel)."""
+    return " ".join(_a(link) for link in post.links if link.location == "author_bio")
+
+
+def _bio_graf(post: Post) -> str:
+    author = post.author
+    links = _bio_links(post)
     return (
         '<div class="js-postFooterInfo"><li class="uiScale"><div><span data-user-id="u1">'
         "<button>Follow</button></span></div>"
@@ -288,8 +294,9 @@ def _bio_graf(author: Author) -> str:
     )
 
 
-def _bio_react(author: Author) -> str:
-    links = " ".join(_a(link) for link in author.bio_links)
+def _bio_react(post: Post) -> str:
+    author = post.author
+    links = _bio_links(post)
     return (
         f'<div><div><a href="/@{author.username}?source=post_author_info"><h2>Written by '
         f"{escape(author.name)}</h2></a><div><span>1.2K followers</span></div>"
@@ -328,7 +335,7 @@ def article_page(world: World, post: Post, variant: int = 0) -> str:
             _chrome_top(post, "nofollow")
             + f'<main><article class="postArticle postArticle--full">{_body_graf(post, variant)}'
             + f'<footer><ul class="tags">{_tags_list(post)[4:-5]}</ul>'
-            + f"{_bio_graf(post.author)}</footer>"
+            + f"{_bio_graf(post)}</footer>"
             + "</article></main>"
             + _recirc(world, post, cards=False)
             + _chrome_bottom("noopener nofollow")
@@ -345,7 +352,7 @@ def article_page(world: World, post: Post, variant: int = 0) -> str:
             f'<div id="root">{_chrome_top(post, chrome_rel)}{extra}'
             + _body_react(post, variant, pclass)
             + _tags_list(post)
-            + _bio_react(post.author)
+            + _bio_react(post)
             + _recirc(world, post, cards=era == "pw2025")
             + _chrome_bottom(chrome_rel)
             + "</div>"

@@ -292,3 +292,24 @@ def test_report_filters_by_publication_name_and_says_when_nothing_matches(
     assert code == 0
     assert "No links match" in out and "No harvested links to nothing-here.example match" in out
     assert "<svg" not in out  # no empty charts
+
+
+def test_report_charts_name_their_axes_count_in_whole_numbers_and_show_dofollow_domains(
+    filled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conn = connect(filled)
+    follows = make_page(
+        "0a1b2c3d4e5f",
+        [make_link("https://all-followed.example/", 0, rel=())],
+        T0 + timedelta(days=3),
+    )
+    write_batch(conn, [follows])
+    conn.close()
+    code, out, _ = run(capsys, "report")
+    assert code == 0
+    assert "year first published" in out and "where on the page" in out
+    assert ">links<" in out  # the count axes are named
+    assert ">0.5<" not in out and ">1.5<" not in out  # counts tick in whole numbers
+    # the dofollow-only domain is a bar too, with its 0 %
+    assert "all-followed.example" in out and ">0%<" in out and "not nofollow" in out
+    assert "overflow-wrap: anywhere" in out
