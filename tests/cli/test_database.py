@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from harvest.cli import main
 from harvest.db.connection import connect
 from harvest.db.migrate import available as _available
 from harvest.db.store import write_batch
+from harvest.items import ArticlePage
 from tests.db.test_store import T0, make_link, make_page
 
 LATEST = max(m.version for m in _available())
@@ -226,21 +228,24 @@ def test_db_psql_runs_a_command(filled: str) -> None:
     assert proc.stdout.strip() == "4"
 
 
+def one_link_page(post_id: str, url: str, *, days: int) -> ArticlePage:
+    """A post by a new author with one followed link."""
+    link = make_link(url, 0, rel=(), text="followed")
+    return make_page(post_id, [link], T0 + timedelta(days=days), author="newcomer")
+
+
+def store(dsn: str, page: ArticlePage) -> None:
+    conn = connect(dsn)
+    write_batch(conn, [page])
+    conn.close()
+
+
 def test_the_verdict_in_backlinks_top_domains_stats_export_and_report(
     filled: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dataclasses import replace
-
-    conn = connect(filled)
-    noindexed = make_page(
-        "fedcba987654",
-        [make_link("https://target.example/followed", 0, rel=(), text="followed")],
-        T0 + timedelta(days=2),
-        author="newcomer",
-    )
+    noindexed = one_link_page("fedcba987654", "https://target.example/followed", days=2)
     noindexed.article.facts = replace(noindexed.article.facts, robots=["noindex", "nofollow"])
-    write_batch(conn, [noindexed])
-    conn.close()
+    store(filled, noindexed)
 
     _, out, _ = run(capsys, "backlinks", "target.example", "--format", "json")
     verdicts = {
@@ -297,14 +302,7 @@ def test_report_filters_by_publication_name_and_says_when_nothing_matches(
 def test_report_charts_name_their_axes_count_in_whole_numbers_and_show_dofollow_domains(
     filled: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    conn = connect(filled)
-    follows = make_page(
-        "0a1b2c3d4e5f",
-        [make_link("https://all-followed.example/", 0, rel=())],
-        T0 + timedelta(days=3),
-    )
-    write_batch(conn, [follows])
-    conn.close()
+    store(filled, one_link_page("0a1b2c3d4e5f", "https://all-followed.example/", days=3))
     code, out, _ = run(capsys, "report")
     assert code == 0
     assert "year first published" in out and "where on the page" in out
