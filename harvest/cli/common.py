@@ -106,6 +106,13 @@ def output_file(value: str) -> str:
     return value
 
 
+def folder(value: str) -> str:
+    """A folder to write files in: it must exist."""
+    if not Path(value).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {value!r}")
+    return value
+
+
 def target(value: str) -> str:
     """What backlinks looks up: a domain, host or URL, not an empty word."""
     text = value.strip()

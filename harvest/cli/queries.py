@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any, TextIO
 
 from harvest.analysis import output
-from harvest.cli.common import a_date, command, database, format_option, positive, target
+from harvest.cli.common import (
+    a_date,
+    command,
+    database,
+    folder,
+    format_option,
+    positive,
+    target,
+)
 
 
 def add_parsers(sub: Any) -> None:
@@ -37,6 +46,12 @@ def add_parsers(sub: Any) -> None:
 
     p = command(sub, "stats", "posts, links, rel shares and recent crawl runs")
     format_option(p)
+    p.add_argument(
+        "-o",
+        "--output-dir",
+        type=folder,
+        help="csv only: write stats.csv and runs.csv into this folder",
+    )
     p.set_defaults(func=stats)
 
 
@@ -81,6 +96,8 @@ def stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     runs = data.pop("runs")
     why = data.pop("why_not_passing")
     exceptions = data.pop("dofollow_exceptions")
+    run_columns = list(runs[0].keys()) if runs else list(queries.RUN_COLUMNS)
+    run_rows = [tuple(r.values()) for r in runs]
     if args.format == "json":
         record = {
             **data,
@@ -90,25 +107,35 @@ def stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
-    metrics = list(data.items())
-    output.write(
-        out,
-        args.format,
-        ["metric", "value"],
-        output.share_rows(metrics) if args.format == "table" else metrics,
-    )
+    if args.format == "csv":
+        # One table a spreadsheet reads whole: the reasons as metrics of their own;
+        # the runs are a table of another shape, in -o DIR's runs.csv.
+        metrics = [
+            *data.items(),
+            *((f"why_not_passing/{r}", n) for r, n in why.items()),
+            *((f"dofollow_exceptions/{r}", n) for r, n in exceptions.items()),
+        ]
+        if args.output_dir is None:
+            output.write(out, "csv", ["metric", "value"], metrics)
+            return 0
+        folder = Path(args.output_dir)
+        for name, columns, rows in (
+            ("stats.csv", ["metric", "value"], metrics),
+            ("runs.csv", run_columns, run_rows),
+        ):
+            with output.atomic_path(folder / name) as path, path.open("w", newline="") as fh:
+                output.write(fh, "csv", columns, rows)
+        err.write(f"wrote {folder / 'stats.csv'} and {folder / 'runs.csv'}\n")
+        return 0
+    output.write(out, "table", ["metric", "value"], output.share_rows(list(data.items())))
     # Why links pass nothing, and the followed anchors among them (the exceptions
     # a "dofollow" count alone would take for value).
     for title, counts in (
         ("links that pass no value, by reason", why),
         ("dofollow anchors that pass no value, by reason", exceptions),
     ):
-        if args.format == "table":
-            out.write(f"\n{title}\n")
-        if counts or args.format == "table":
-            output.write(out, args.format, ["reason", "links"], list(counts.items()))
-    if args.format == "table":
-        out.write("\nrecent crawl runs\n")
-    if runs:
-        output.write(out, args.format, list(runs[0].keys()), [tuple(r.values()) for r in runs])
+        out.write(f"\n{title}\n")
+        output.write(out, "table", ["reason", "links"], list(counts.items()))
+    out.write("\nrecent crawl runs\n")
+    output.write(out, "table", run_columns, run_rows)
     return 0

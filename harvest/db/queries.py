@@ -113,6 +113,18 @@ def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> R
     return _run(conn, sql, {"limit": limit})
 
 
+RUN_COLUMNS = (
+    "run_id",
+    "spider",
+    "status",
+    "started_at",
+    "finished_at",
+    "pages",
+    "links",
+    "links_lost",
+)
+
+
 def stats(conn: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with conn.cursor() as cur:
@@ -163,25 +175,7 @@ def stats(conn: Any) -> dict[str, Any]:
                       coalesce((counts->>'harvest/db/links_lost')::bigint, 0)
                FROM crawl_runs ORDER BY run_id DESC LIMIT 20"""
         )
-        out["runs"] = [
-            dict(
-                zip(
-                    (
-                        "run_id",
-                        "spider",
-                        "status",
-                        "started_at",
-                        "finished_at",
-                        "pages",
-                        "links",
-                        "links_lost",
-                    ),
-                    row,
-                    strict=True,
-                )
-            )
-            for row in cur.fetchall()
-        ]
+        out["runs"] = [dict(zip(RUN_COLUMNS, row, strict=True)) for row in cur.fetchall()]
     return out
 
 

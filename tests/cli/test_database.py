@@ -311,3 +311,19 @@ def test_report_charts_name_their_axes_count_in_whole_numbers_and_show_dofollow_
     # the dofollow-only domain is a bar too, with its 0 %
     assert "all-followed.example" in out and ">0%<" in out and "not nofollow" in out
     assert "overflow-wrap: anywhere" in out
+
+
+def test_stats_csv_is_one_table_and_a_folder_gets_one_file_per_table(
+    filled: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, out, _ = run(capsys, "stats", "--format", "csv")
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["metric", "value"] and all(len(row) == 2 for row in table)
+    metrics = dict(table[1:])
+    assert metrics["links"] == "4" and metrics["why_not_passing/nofollow"] == "2"
+    code, _, err = run(capsys, "stats", "--format", "csv", "-o", str(tmp_path))
+    assert code == 0 and "runs.csv" in err
+    assert dict(list(csv.reader((tmp_path / "stats.csv").open()))[1:]) == metrics
+    runs = list(csv.DictReader((tmp_path / "runs.csv").open()))
+    assert runs == []  # the filled database was written without a crawl
+    assert (tmp_path / "runs.csv").read_text().startswith("run_id,spider,status")
