@@ -22,11 +22,10 @@ PLACEMENT_SQL = """CASE WHEN l.location = 'author_bio' THEN 'author_bio'
      WHEN l.block IN ('caption', 'figure') THEN 'caption'
      ELSE 'body' END"""
 
-# The verdict per link, from the database's one rule (link_reason, migration
-# 0005): "follow" passes value, anything else says why not.
-REASON_SQL = """link_reason(p.status, l.lost_at,
-           link_preview_missing(p.complete, l.last_seen, p.facts_at, l.lost_at),
-           l.sponsored, l.ugc, l.nofollow, p.robots, p.x_robots, p.canonical_elsewhere)"""
+# The verdict per link, from the database's one rule (link_verdict, migration
+# 0005): "follow" passes value, anything else says why not. Needs links as l
+# and posts as p.
+REASON_SQL = "link_verdict(l, p)"
 DOFOLLOW_SQL = "NOT (l.nofollow OR l.ugc OR l.sponsored)"
 
 _COUNTS = """count(*) AS links,

@@ -84,6 +84,16 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(complete, true) IS FALSE AND lost_at IS NULL AND last_seen < facts_at
 $$;
 
+-- The verdict of one link on its post, wired once: the views and harvest's
+-- queries (harvest.db.report.REASON_SQL) call this, not link_reason's arguments.
+CREATE FUNCTION link_verdict(l links, p posts)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT link_reason(p.status, l.lost_at,
+                       link_preview_missing(p.complete, l.last_seen, p.facts_at, l.lost_at),
+                       l.sponsored, l.ugc, l.nofollow, p.robots, p.x_robots,
+                       p.canonical_elsewhere)
+$$;
+
 -- backlinks grows the verdict and the page facts behind it (new columns last,
 -- as CREATE OR REPLACE VIEW requires).
 CREATE OR REPLACE VIEW backlinks AS
@@ -124,12 +134,7 @@ JOIN hosts h ON h.host_id = l.host_id
 JOIN posts p ON p.post_id = l.post_id
 LEFT JOIN authors a ON a.author_id = p.author_id
 LEFT JOIN publications pub ON pub.publication_id = p.publication_id
-CROSS JOIN LATERAL (
-    SELECT link_reason(p.status, l.lost_at,
-                       link_preview_missing(p.complete, l.last_seen, p.facts_at, l.lost_at),
-                       l.sponsored, l.ugc, l.nofollow, p.robots, p.x_robots,
-                       p.canonical_elsewhere) AS reason
-) v;
+CROSS JOIN LATERAL (SELECT link_verdict(l, p) AS reason) v;
 
 CREATE OR REPLACE VIEW domain_summary AS
 SELECT d.domain                                   AS target_domain,
@@ -143,11 +148,7 @@ SELECT d.domain                                   AS target_domain,
        round(avg(l.nofollow::int), 4)             AS nofollow_share,
        min(l.first_seen)                          AS first_seen,
        max(l.last_seen)                           AS last_seen,
-       count(*) FILTER (WHERE link_reason(
-           p.status, l.lost_at,
-           link_preview_missing(p.complete, l.last_seen, p.facts_at, l.lost_at),
-           l.sponsored, l.ugc, l.nofollow, p.robots, p.x_robots, p.canonical_elsewhere
-       ) = 'follow')                              AS passing_links
+       count(*) FILTER (WHERE link_verdict(l, p) = 'follow') AS passing_links
 FROM links l
 JOIN domains d ON d.domain_id = l.domain_id
 JOIN posts p ON p.post_id = l.post_id
