@@ -1,23 +1,40 @@
-"""Latency of `harvest backlinks` on a 10-million-link table.
+"""The analyst's commands on a synthetic harvest of --rows links (10^7 by default).
 
-Builds a synthetic harvest in a fresh database: 200,000 registered domains
-with two hosts each, 500,000 posts by 50,000 authors, and --rows link rows
-whose target domains follow a power law (a few domains get most links, as on
-Medium). Then times the exact query `harvest backlinks DOMAIN` runs
-(harvest.db.queries.backlinks, all rows fetched) for random domains drawn
-uniformly from the dictionary, plus random hosts, and reports medians and
-95th percentiles. Uses DATABASE_URL when set, else an embedded server.
+Builds a harvest in a fresh database: 200,000 registered domains with two hosts
+each, one post per 20 links (by 50,000 authors, in 2,000 publications, two tags
+each out of 307), and --rows link rows whose target domains follow a power law
+(a few domains get most links, as on Medium), with Medium's rel mix, author bio
+and link-card placements, lost links, deleted, noindexed and cross-posted
+posts. The rows go in the way a restore does (indexes and summary triggers off),
+then the indexes and the summaries are built, and each is timed.
 
-    .venv/bin/python bench/query.py [--rows 10000000] [--queries 2000]
+Then it times, against that database:
+- `harvest backlinks` for random domains (uniform over the dictionary) and hosts,
+  in process (the query and fetch of one page), for p50/p95/p99;
+- every analyst command as a user runs it, one whole process each (startup
+  included): backlinks of the most linked domain (first page and a deep one),
+  top-domains, stats, report, report --domain (the most linked), report --tag;
+- the store: batches of new posts written with the summaries maintained, and
+  the same with the summary triggers off (the price of exact summaries).
+
+Needs about 420 bytes of disk per link (10^8 rows: ~45 GB with indexes and the
+build's temporary files) and, on 2 cores, about 10 minutes per 10^7 rows. Uses
+DATABASE_URL when set, else an embedded server.
+
+    .venv/bin/python bench/query.py [--rows 10000000] [--queries 2000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,40 +44,66 @@ from ingest import Databases
 
 from harvest.db import queries
 from harvest.db.connection import connect
+from harvest.db.store import write_batch
+from harvest.items import ArticlePage
+from harvest.medium.records import Article, Author, Link, PageFacts, Publication
 
 DOMAINS = 200_000
-POSTS = 500_000
 AUTHORS = 50_000
+PUBLICATIONS = 2_000
+LINKS_PER_POST = 20
+HARVEST = Path(sys.executable).with_name("harvest")
 
-LOAD_SQL = f"""
+LOAD_SQL = """
 INSERT INTO domains (domain) OVERRIDING SYSTEM VALUE
-SELECT 'site' || g || '.example' FROM generate_series(1, {DOMAINS}) g;
+SELECT 'site' || g || '.example' FROM generate_series(1, %(domains)s) g;
 INSERT INTO hosts (host_id, host, domain_id) OVERRIDING SYSTEM VALUE
-SELECT g, CASE WHEN g % 2 = 0 THEN 'www.' ELSE '' END || 'site' || ((g + 1) / 2) || '.example',
+SELECT g, CASE WHEN g %% 2 = 0 THEN 'www.' ELSE '' END || 'site' || ((g + 1) / 2) || '.example',
        (g + 1) / 2
-FROM generate_series(1, {2 * DOMAINS}) g;
+FROM generate_series(1, 2 * %(domains)s) g;
 INSERT INTO authors (author_id, username, name, first_seen, last_seen) OVERRIDING SYSTEM VALUE
-SELECT g, 'user' || g, 'User ' || g, now(), now() FROM generate_series(1, {AUTHORS}) g;
-INSERT INTO posts (post_id, medium_id, url, author_id, title, tags, first_published_at,
-                   first_crawled_at, last_crawled_at) OVERRIDING SYSTEM VALUE
+SELECT g, 'user' || g, 'User ' || g, now(), now() FROM generate_series(1, %(authors)s) g;
+INSERT INTO publications (publication_id, key, slug, name, first_seen, last_seen)
+OVERRIDING SYSTEM VALUE
+SELECT g, 'pub' || g, 'pub' || g, 'Publication ' || g, now(), now()
+FROM generate_series(1, %(publications)s) g;
+-- A third of the posts in no publication; the rest spread log-uniformly
+-- (a few big publications, a long tail). Two tags per post: one of 300, one of 7.
+INSERT INTO posts (post_id, medium_id, url, author_id, publication_id, title, tags,
+                   first_published_at, first_crawled_at, last_crawled_at,
+                   status, robots, canonical_elsewhere, complete, facts_at) OVERRIDING SYSTEM VALUE
 SELECT g, lpad(to_hex(g), 12, '0'), 'https://medium.com/p/' || lpad(to_hex(g), 12, '0'),
-       1 + g % {AUTHORS}, 'Post ' || g, ARRAY['tag' || (g % 300)],
-       now() - (g % 3000) * interval '1 day', now(), now()
-FROM generate_series(1, {POSTS}) g;
+       1 + g %% %(authors)s,
+       CASE WHEN g %% 3 = 0 THEN NULL
+            ELSE least(%(publications)s, floor(power(%(publications)s, random()))::int) END,
+       'Post ' || g, ARRAY['tag' || (g %% 300), 'tag' || (300 + g %% 7)],
+       timestamptz '2015-01-01' + (g %% 4300) * interval '1 day', now(), now(),
+       CASE WHEN g %% 50 = 0 THEN 'deleted' ELSE 'live' END,
+       CASE WHEN g %% 40 = 0 THEN '{noindex}'::text[] ELSE '{}' END,
+       g %% 30 = 0, true, now()
+FROM generate_series(1, %(posts)s) g;
 """
 
 # (%% is a literal % where psycopg2 fills in parameters.)
 # Power-law domain choice: floor(DOMAINS ** random()) is log-uniform, so domain 1
-# gets as many links as domains 2-3 together, and so on (Zipf-like).
-LINKS_SQL = f"""
+# gets as many links as domains 2-3 together, and so on (Zipf-like). Rel mix as
+# the real pages show: most links ugc nofollow, one in seven followed, a few
+# sponsored; one in twenty an author-bio link, one in thirteen a link card, one
+# in fifty lost.
+LINKS_SQL = """
 INSERT INTO links (post_id, location, position, target_url, target_url_raw, host_id, domain_id,
-                   anchor_text, kind, block, rel, nofollow, ugc, sponsored, first_seen, last_seen)
-SELECT 1 + (g / 20) %% {POSTS}, 'body', g %% 20,
+                   anchor_text, kind, block, rel, nofollow, ugc, sponsored, first_seen, last_seen,
+                   lost_at)
+SELECT 1 + (g - 1) / 20, CASE WHEN g %% 20 = 19 THEN 'author_bio' ELSE 'body' END, g %% 20,
        'https://site' || d || '.example/' || md5(g::text), NULL,
-       2 * d - (g %% 2), d, 'anchor ' || g, 'text', 'paragraph',
-       CASE WHEN g %% 7 = 0 THEN '{{noopener}}'::text[] ELSE '{{noopener,ugc,nofollow}}' END,
-       g %% 7 <> 0, g %% 7 <> 0, false, now() - (g %% 900) * interval '1 day', now()
-FROM (SELECT g, least({DOMAINS}, floor(power({DOMAINS}, random()))::int) AS d
+       2 * d - (g %% 2), d, 'anchor ' || g,
+       CASE WHEN g %% 13 = 0 THEN 'link_card' ELSE 'text' END, 'paragraph',
+       CASE WHEN g %% 7 = 0 THEN '{noopener}'::text[]
+            WHEN g %% 97 = 0 THEN '{sponsored}' ELSE '{noopener,ugc,nofollow}' END,
+       g %% 7 <> 0 AND g %% 97 <> 0, g %% 7 <> 0 AND g %% 97 <> 0, g %% 7 <> 0 AND g %% 97 = 0,
+       now() - (g %% 900) * interval '1 day', now(),
+       CASE WHEN g %% 50 = 0 THEN now() END
+FROM (SELECT g, least(%(domains)s, floor(power(%(domains)s, random()))::int) AS d
       FROM generate_series(%(lo)s, %(hi)s) g) s
 """
 
@@ -71,49 +114,184 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def build(dsn: str, rows: int) -> dict[str, float]:
+    conn = connect(dsn)
+    conn.autocommit = True
+    took: dict[str, float] = {}
+    with conn.cursor() as cur:
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        cur.execute("SET work_mem = '256MB'")
+        cur.execute("SELECT setseed(0.42)")
+        t0 = time.perf_counter()
+        cur.execute(
+            LOAD_SQL,
+            {
+                "domains": DOMAINS,
+                "authors": AUTHORS,
+                "publications": PUBLICATIONS,
+                "posts": (rows + LINKS_PER_POST - 1) // LINKS_PER_POST,
+            },
+        )
+        for table, column in (
+            ("domains", "domain_id"),
+            ("hosts", "host_id"),
+            ("authors", "author_id"),
+            ("publications", "publication_id"),
+            ("posts", "post_id"),
+        ):
+            # explicit ids leave the identity behind; the store's inserts need it ahead
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"(SELECT max({column}) FROM {table}))"
+            )
+        # Bulk load first, index and summarise after: the way a restore goes.
+        cur.execute("ALTER TABLE links DISABLE TRIGGER USER")
+        cur.execute("ALTER TABLE links DROP CONSTRAINT links_pkey")
+        cur.execute("DROP INDEX links_domain_page_idx")
+        step = 2_000_000
+        for lo in range(1, rows + 1, step):
+            cur.execute(LINKS_SQL, {"domains": DOMAINS, "lo": lo, "hi": min(rows, lo + step - 1)})
+            print(f"loaded {min(rows, lo + step - 1):,} rows", flush=True)
+        took["load_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cur.execute("ALTER TABLE links ADD PRIMARY KEY (post_id, location, position, url_hash)")
+        cur.execute(
+            "CREATE INDEX links_domain_page_idx "
+            "ON links (domain_id, host_id, post_id, location, position, url_hash)"
+        )
+        took["index_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cur.execute("SELECT summaries_rebuild()")
+        cur.execute("ALTER TABLE links ENABLE TRIGGER USER")
+        took["summaries_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cur.execute("VACUUM ANALYZE")
+        took["vacuum_s"] = time.perf_counter() - t0
+        cur.execute(
+            """SELECT pg_relation_size('links'), pg_indexes_size('links'),
+                      (SELECT sum(pg_total_relation_size(t))::bigint FROM unnest(
+                         '{domain_stats,group_stats,domain_totals,domain_posts,domain_authors,
+                           domain_publications,post_groups,group_posts}'::regclass[]) t),
+                      (SELECT count(*) FROM links)"""
+        )
+        heap, indexes, summaries, n = cur.fetchone()
+    conn.close()
+    took.update(heap=heap, indexes=indexes, summaries=summaries, rows=n)
+    return took
+
+
+def synthetic_pages(n: int, first: int, at: datetime) -> list[ArticlePage]:
+    """n new posts of 20 links each, into the existing dictionary's domains."""
+    rng = random.Random(first)
+    pages = []
+    for k in range(n):
+        pid = f"f{first + k:011x}"
+        links = []
+        for pos in range(LINKS_PER_POST):
+            d = min(DOMAINS, int(DOMAINS ** rng.random()))
+            host = f"site{d}.example"
+            rel = ["noopener"] if pos % 7 == 0 else ["noopener", "ugc", "nofollow"]
+            links.append(
+                Link(
+                    post_id=None,
+                    target_url=f"https://{host}/{pid}/{pos}",
+                    target_url_raw=f"https://{host}/{pid}/{pos}",
+                    domain=host,
+                    host=host,
+                    anchor_text="a",
+                    kind="text",
+                    rel=rel,
+                    nofollow="nofollow" in rel,
+                    ugc="ugc" in rel,
+                    sponsored=False,
+                    location="body",
+                    position=pos,
+                    block="paragraph",
+                )
+            )
+        art = Article(
+            post_id=pid,
+            url=f"https://medium.com/p/{pid}",
+            canonical_url=None,
+            author=Author(f"user{rng.randint(1, AUTHORS)}", None),
+            publication=Publication(f"pub{rng.randint(1, PUBLICATIONS)}", None, None),
+            title="t",
+            published_at="2025-03-01T00:00:00Z",
+            tags=["tag1", "tag301"],
+            facts=PageFacts(access="public", complete=True),
+        )
+        pages.append(ArticlePage(article=art, links=links, fetched_at=at))
+    return pages
+
+
+def store_rate(dsn: str, batches: int, summaries: bool, first: int) -> float:
+    """Links per second that write_batch stores, 50 new posts per batch."""
+    conn = connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute(f"ALTER TABLE links {'ENABLE' if summaries else 'DISABLE'} TRIGGER USER")
+        cur.execute(f"ALTER TABLE posts {'ENABLE' if summaries else 'DISABLE'} TRIGGER USER")
+    at = datetime.now(UTC)
+    work = [synthetic_pages(50, first + 50 * b, at) for b in range(batches)]
+    t0 = time.perf_counter()
+    for pages in work:
+        write_batch(conn, pages)
+    took = time.perf_counter() - t0
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE links ENABLE TRIGGER USER")
+        cur.execute("ALTER TABLE posts ENABLE TRIGGER USER")
+    conn.close()
+    return batches * 50 * LINKS_PER_POST / took
+
+
+def command_ms(dsn: str, args: list[str], rounds: int) -> tuple[float, int]:
+    """Median wall time of one whole `harvest ...` process, and its output's bytes."""
+    env = {**os.environ, "DATABASE_URL": dsn}
+    times, size = [], 0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        done = subprocess.run([str(HARVEST), *args], env=env, capture_output=True, check=False)
+        times.append((time.perf_counter() - t0) * 1000)
+        if done.returncode != 0:
+            raise SystemExit(f"harvest {' '.join(args)} failed: {done.stderr.decode()[-500:]}")
+        size = len(done.stdout)
+    return statistics.median(times), size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each command (median)")
+    parser.add_argument("--batches", type=int, default=20, help="store batches per mode")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     args = parser.parse_args()
 
     dbs = Databases()
     name, dsn = dbs.fresh()
     try:
-        conn = connect(dsn)
-        conn.autocommit = True
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            cur.execute("SELECT setseed(0.42)")
-            cur.execute(LOAD_SQL)
-            # Bulk load first, index after: the way a restore or a first load goes.
-            cur.execute("ALTER TABLE links DROP CONSTRAINT links_pkey")
-            cur.execute("DROP INDEX links_domain_host_idx")
-            step = 1_000_000
-            for lo in range(1, args.rows + 1, step):
-                cur.execute(LINKS_SQL, {"lo": lo, "hi": min(args.rows, lo + step - 1)})
-                print(f"loaded {min(args.rows, lo + step - 1):,} rows", flush=True)
-            cur.execute("ALTER TABLE links ADD PRIMARY KEY (post_id, location, position, url_hash)")
-            cur.execute("CREATE INDEX links_domain_host_idx ON links (domain_id, host_id)")
-            cur.execute("VACUUM ANALYZE")
-            cur.execute(
-                "SELECT count(*), pg_size_pretty(pg_total_relation_size('links')) FROM links"
-            )
-            rows, size = cur.fetchone()
+        built = build(dsn, args.rows)
+        rows = int(built["rows"])
+        per_link = (built["heap"] + built["indexes"]) / rows
         print(
-            f"{rows:,} link rows, {size} with indexes, built in {time.perf_counter() - started:.0f}s"
+            f"{rows:,} link rows: load {built['load_s']:.0f}s ({rows / built['load_s']:,.0f} rows/s), "
+            f"indexes {built['index_s']:.0f}s, summaries {built['summaries_s']:.0f}s, "
+            f"vacuum analyze {built['vacuum_s']:.0f}s; links {built['heap'] / 2**30:.2f} GiB + "
+            f"indexes {built['indexes'] / 2**30:.2f} GiB = {per_link:.0f} bytes/link; "
+            f"summaries {built['summaries'] / 2**30:.2f} GiB "
+            f"({built['summaries'] / rows:.0f} bytes/link)",
+            flush=True,
         )
 
         rng = random.Random(args.seed)
-        conn.autocommit = False
+        conn = connect(dsn)
         conn.set_session(readonly=True)
 
-        def timed(target: str) -> tuple[float, int]:
+        def timed(target: str, after: str | None = None) -> tuple[float, int, str | None]:
             t0 = time.perf_counter()
-            _, result = queries.backlinks(conn, target)
+            page = queries.backlinks(conn, target, after=after)
             conn.rollback()
-            return (time.perf_counter() - t0) * 1000, len(result)
+            return (time.perf_counter() - t0) * 1000, len(list(page.rows)), page.after
 
         for _ in range(200):  # warm the caches the way a running service has them
             timed(f"site{rng.randint(1, DOMAINS)}.example")
@@ -121,28 +299,70 @@ def main() -> None:
         by_host = [
             timed(f"www.site{rng.randint(1, DOMAINS)}.example") for _ in range(args.queries // 4)
         ]
-        lat = [ms for ms, _ in by_domain]
-        host_lat = [ms for ms, _ in by_host]
-        sizes = [n for _, n in by_domain]
+        lat = [ms for ms, _, _ in by_domain]
+        host_lat = [ms for ms, _, _ in by_host]
         print(
-            f"backlinks by domain: {len(lat)} queries, median {statistics.median(sizes)} rows "
-            f"(max {max(sizes)}), p50 {percentile(lat, 0.5):.2f} ms, p95 {percentile(lat, 0.95):.2f} ms, "
-            f"p99 {percentile(lat, 0.99):.2f} ms"
+            f"backlinks by domain (first page of 50), {len(lat)} queries: p50 "
+            f"{percentile(lat, 0.5):.2f} ms, p95 {percentile(lat, 0.95):.2f} ms, p99 "
+            f"{percentile(lat, 0.99):.2f} ms; by host p50 {percentile(host_lat, 0.5):.2f} ms, "
+            f"p95 {percentile(host_lat, 0.95):.2f} ms",
+            flush=True,
         )
-        print(
-            f"backlinks by host:   {len(host_lat)} queries, p50 {percentile(host_lat, 0.5):.2f} ms, "
-            f"p95 {percentile(host_lat, 0.95):.2f} ms"
-        )
-        top = [timed("site1.example")[0] for _ in range(5)]
-        print(
-            f"the most linked domain ({timed('site1.example')[1]:,} rows): median {statistics.median(top):.0f} ms"
-        )
+        # page 200 of the most linked domain: keyset paging costs the same at any depth
+        after = None
+        for _ in range(200):
+            _, _, after = timed("site1.example", after)
+        deep = statistics.median(timed("site1.example", after)[0] for _ in range(20))
+        first = statistics.median(timed("site1.example")[0] for _ in range(20))
         conn.close()
+        print(f"site1.example in process: first page {first:.2f} ms, page 201 {deep:.2f} ms")
+
+        out = Path(tempfile.mkdtemp(prefix="harvest-query-"))
+        commands = {
+            "top_backlinks": ["backlinks", "site1.example"],
+            "top_backlinks_deep": ["backlinks", "site1.example", "--after", str(after)],
+            "top_domains": ["top-domains"],
+            "stats": ["stats"],
+            "report": ["report", "-o", "-"],
+            "report_domain": ["report", "--domain", "site1.example", "-o", "-"],
+            "report_tag": ["report", "--tag", "tag1", "-o", "-"],
+            "version": ["--version"],
+        }
+        results: dict[str, float] = {}
+        for key, argv in commands.items():
+            ms, size = command_ms(dsn, argv, args.rounds)
+            results[key] = ms
+            print(
+                f"harvest {' '.join(argv)}: {ms:.0f} ms (median of {args.rounds}), "
+                f"{size / 1024:.0f} KB out",
+                flush=True,
+            )
+        del out
+
+        with_summaries = store_rate(dsn, args.batches, True, 1)
+        without = store_rate(dsn, args.batches, False, 10**9)
         print(
-            f"RESULT rows={rows} p50_ms={percentile(lat, 0.5):.2f} p95_ms={percentile(lat, 0.95):.2f}"
+            f"store, 50 new posts x 20 links per batch into {rows:,} rows: "
+            f"{with_summaries:,.0f} links/s with summaries, {without:,.0f} links/s without "
+            f"({with_summaries / without:.2f}x)",
+            flush=True,
         )
+        checked_at = datetime.now(UTC) - timedelta(seconds=0)
+        print(f"finished {checked_at:%Y-%m-%d %H:%M} UTC", flush=True)
+        print(
+            f"RESULT rows={rows} p95_ms={percentile(lat, 0.95):.2f} "
+            f"top_backlinks_ms={results['top_backlinks']:.0f} "
+            f"top_domains_ms={results['top_domains']:.0f} stats_ms={results['stats']:.0f} "
+            f"report_ms={results['report']:.0f} report_domain_ms={results['report_domain']:.0f} "
+            f"report_tag_ms={results['report_tag']:.0f} startup_ms={results['version']:.0f} "
+            f"bytes_per_link={per_link:.0f} store_links_per_s={with_summaries:.0f} "
+            f"store_ratio={with_summaries / without:.2f}"
+        )
+        if args.keep:
+            print(f"kept: DATABASE_URL={dsn}")
     finally:
-        dbs.drop(name)
+        if not args.keep:
+            dbs.drop(name)
         dbs.close()
 
 

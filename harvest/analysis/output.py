@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
@@ -81,11 +81,14 @@ def write(
     out: TextIO,
     fmt: str,
     columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
     max_width: int = 60,
-) -> None:
+) -> int:
+    """Write ``rows`` in ``fmt``; returns how many. csv and json stream an iterator."""
+    n = 0
     if fmt == "json":
         for row in rows:
+            n += 1
             out.write(
                 json.dumps(
                     dict(zip(columns, (plain(v) for v in row), strict=True)), ensure_ascii=False
@@ -96,8 +99,11 @@ def write(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
+            n += 1
             writer.writerow([csv_safe(text_cell(v)) for v in row])
     else:
+        rows = list(rows)
+        n = len(rows)
         shares = [c.endswith("_share") for c in columns]
         cells = [
             [_clip(_table_cell(v, share), max_width) for v, share in zip(row, shares, strict=True)]
@@ -119,6 +125,7 @@ def write(
                 "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
             )
         out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    return n
 
 
 # Characters a terminal acts on instead of showing (escape sequences, BEL,

@@ -1,18 +1,20 @@
-"""One self-contained HTML file: inline SVG charts (matplotlib), sortable tables, no network."""
+"""One self-contained HTML file: inline SVG charts, sortable tables, no network."""
 
 from __future__ import annotations
 
 import html
-import io
 import json
 from collections.abc import Callable
 from typing import Any
+
+from harvest.analysis import charts
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; padding: 0 1.5rem;
        max-width: 1100px; color: #222; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
 .verdict { font-size: 1.15rem; }
+.banner { background: #fff3cd; border: 1px solid #e0c36a; padding: .5rem .8rem; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
 .card b { display: block; font-size: 1.4rem; }
@@ -51,93 +53,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 });
 """
 
-_REL_COLORS = {
-    "dofollow": "#2e7d32",
-    "nofollow": "#c62828",
-    "ugc": "#ef6c00",
-    "sponsored": "#6a1b9a",
-}
-
-
-def _svg(fig: Any) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _figure(width: float, height: float) -> tuple[Any, Any]:
-    """A figure and axes in the report's style (imported late: only the HTML report plots)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig, ax
-
-
-def _counts_axis(ax: Any, label: str = "links") -> None:
-    """A count axis: named, whole numbers only."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(label)
-
-
-def _bar_chart(
-    title: str, labels: list[str], series: dict[str, list[float]], xlabel: str = ""
-) -> str:
-    """Grouped bars: one group per label, one bar per series."""
-    fig, ax = _figure(8, 3.2)
-    _counts_axis(ax)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    positions = list(range(len(labels)))
-    width = 0.8 / max(1, len(series))
-    for i, (name, values) in enumerate(series.items()):
-        offset = [p - 0.4 + width * (i + 0.5) for p in positions]
-        ax.bar(offset, values, width, label=name, color=_REL_COLORS.get(name))
-    ax.set_xticks(positions)
-    ax.set_xticklabels(
-        labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center"
-    )
-    ax.legend(frameon=False, fontsize=9, ncols=4, loc="lower left", bbox_to_anchor=(0, 1.02))
-    ax.set_title(title, loc="left", fontsize=11, pad=24)
-    return _svg(fig)
-
-
-def _simple_bars(title: str, values: dict[str, int]) -> str:
-    fig, ax = _figure(6, 2.6)
-    _counts_axis(ax)
-    labels = list(values)
-    ax.bar(labels, [values[k] for k in labels], 0.6, color=[_REL_COLORS.get(k) for k in labels])
-    for i, k in enumerate(labels):
-        ax.annotate(f"{values[k]:,}", (i, values[k]), ha="center", va="bottom", fontsize=9)
-    ax.set_title(title, loc="left", fontsize=11)
-    return _svg(fig)
-
-
-def _share_chart(title: str, labels: list[str], shares: list[float]) -> str:
-    """Each domain's links as one full bar, nofollow red and the rest green, so a
-    domain no link to which is nofollow shows as a green bar, not as no bar."""
-    fig, ax = _figure(8, 0.35 * max(3, len(labels)) + 0.8)
-    names, pct = labels[::-1], [s * 100 for s in shares[::-1]]
-    ax.barh(names, pct, color=_REL_COLORS["nofollow"], label="nofollow")
-    ax.barh(names, [100 - p for p in pct], left=pct, color="#a5d6a7", label="not nofollow")
-    for i, p in enumerate(pct):
-        ax.annotate(f"{p:.0f}%", (100, i), xytext=(4, 0), textcoords="offset points",
-                    va="center", fontsize=8)  # fmt: skip
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of links nofollow")
-    ax.legend(frameon=False, fontsize=9, ncols=2, loc="lower left", bbox_to_anchor=(0, 1.0))
-    ax.set_title(title, loc="left", fontsize=11, pad=20)
-    return _svg(fig)
+_bar_chart = charts.grouped_bars
+_simple_bars = charts.labelled_bars
+_share_chart = charts.share_bars
 
 
 def _cell(value: Any, column: str = "") -> str:
@@ -169,7 +87,14 @@ def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-_GROUP_COLUMNS = ["links", "dofollow", "nofollow", "ugc", "sponsored", "nofollow_share"]
+_GROUP_COLUMNS = [
+    "links",
+    "dofollow_links",
+    "nofollow_links",
+    "ugc_links",
+    "sponsored_links",
+    "nofollow_share",
+]
 
 
 _TITLE = "Medium outbound links: nofollow audit"
@@ -220,6 +145,7 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
     scope = ", ".join(f"{k} = {v}" for k, v in f.items()) or "all harvested links"
     parts = [
         f"<h1>{html.escape(_TITLE)}</h1>",
+        *_not_medium(numbers),
         f'<p class="muted">{html.escape(scope)} · generated {html.escape(numbers["generated_at"])} '
         "· live links (not lost) unless said</p>",
         _verdict_line(numbers),
@@ -228,10 +154,26 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
     for label, key in (("links", "links"), ("posts", "posts"), ("target domains", "domains")):
         parts.append(f'<div class="card"><b>{o[key]:,}</b>{label}</div>')
     for key in _RELS:
-        share = o[key] / o["links"] if o["links"] else 0
-        parts.append(f'<div class="card"><b>{share:.1%}</b>{key} ({o[key]:,})</div>')
+        n = o[f"{key}_links"]
+        share = n / o["links"] if o["links"] else 0
+        parts.append(f'<div class="card"><b>{share:.1%}</b>{key} ({n:,})</div>')
     parts.append("</div>")
     return parts
+
+
+def _not_medium(numbers: dict[str, Any]) -> list[str]:
+    """A banner when some of the data was crawled from a simulator or a mirror:
+    its numbers describe that world, and a reader must not take them for Medium's."""
+    sources = numbers.get("crawled_from") or []
+    if not sources:
+        return []
+    local = any(s.split("://", 1)[-1].startswith(("127.", "localhost")) for s in sources)
+    what = "harvest's Medium simulator" if local else "a mirror"
+    where = ", ".join(html.escape(s) for s in sources)
+    return [
+        f'<p class="banner">Built from {what} ({where}), not from medium.com: these numbers '
+        "describe that world, not Medium.</p>"
+    ]
 
 
 # What each verdict reason means, in the report's words (README.md has the rules).
@@ -294,7 +236,10 @@ def _chart(svg: str) -> str:
 def _rel_distribution(numbers: dict[str, Any]) -> list[str]:
     o = numbers["overall"]
     title = "All live links (a link may carry several tokens)"
-    return ["<h2>Rel distribution</h2>", _chart(_simple_bars(title, {r: o[r] for r in _RELS}))]
+    return [
+        "<h2>Rel distribution</h2>",
+        _chart(_simple_bars(title, {r: o[f"{r}_links"] for r in _RELS})),
+    ]
 
 
 def _by_year(numbers: dict[str, Any]) -> list[str]:
@@ -302,7 +247,7 @@ def _by_year(numbers: dict[str, Any]) -> list[str]:
     parts = ["<h2>By year first published</h2>"]
     if years:
         labels = [str(y["year"]) if y["year"] is not None else "unknown" for y in years]
-        series = {r: [y[r] for y in years] for r in _RELS}
+        series = {r: [y[f"{r}_links"] for y in years] for r in _RELS}
         parts.append(_chart(_bar_chart("Links by year", labels, series, "year first published")))
     parts.append(_table(years, ["year", *_GROUP_COLUMNS]))
     return parts
@@ -313,7 +258,7 @@ def _by_location(numbers: dict[str, Any]) -> list[str]:
     parts = ["<h2>By link location</h2>"]
     if loc:
         labels = [r["location"] for r in loc]
-        series = {r: [x[r] for x in loc] for r in _RELS}
+        series = {r: [x[f"{r}_links"] for x in loc] for r in _RELS}
         parts.append(_chart(_bar_chart("Links by location", labels, series, "where on the page")))
     parts.append(_table(loc, ["location", *_GROUP_COLUMNS]))
     return parts
@@ -324,7 +269,10 @@ def _by_group(numbers: dict[str, Any]) -> list[str]:
         "<h2>By publication</h2>",
         _table(numbers["by_publication"], ["publication", "publication_domain", *_GROUP_COLUMNS]),
         "<h2>By tag</h2>",
-        _table(numbers["by_tag"], ["tag", *_GROUP_COLUMNS]),
+        _table(numbers["by_tag"], ["tag", *_GROUP_COLUMNS])
+        if numbers["by_tag"] is not None
+        else "<p class=muted>Not kept per target domain: run the report with --tag, "
+        "or harvest export links --domain for the rows.</p>",
     ]
 
 
@@ -335,7 +283,10 @@ def _dofollow_exceptions(numbers: dict[str, Any]) -> list[str]:
         "<p>Outbound links that carry none of nofollow, ugc or sponsored: where a Medium "
         "backlink may pass value. Whether it does depends on the page too:</p>",
         _table(numbers["verdict"]["dofollow_by_reason"], ["reason", "links"]),
-        _table(exceptions["by_publication_and_location"]),
+        _table(exceptions["by_publication_and_location"])
+        if exceptions["by_publication_and_location"] is not None
+        else "<p class=muted>By publication and placement: not kept per target domain "
+        "(the tables above split them apart).</p>",
         _table(exceptions["posts"]),
     ]
 
@@ -354,8 +305,20 @@ def _top_domains(numbers: dict[str, Any]) -> list[str]:
 def _backlinks(numbers: dict[str, Any]) -> list[str]:
     if "backlinks" not in numbers:
         return []
-    domain = numbers["filters"].get("domain")
+    domain = str(numbers["filters"].get("domain"))
+    rows = numbers["backlinks"]
+    total = numbers["verdict"]["links"]
+    # A report stays a file a browser opens at any size: the first rows, and
+    # the command that gives every one.
+    shown = (
+        f"The first {len(rows):,} of {total:,} links (lost ones too), in harvest backlinks' "
+        f"order. All of them: <code>harvest export links --domain {html.escape(domain)}</code> "
+        f"or <code>harvest backlinks {html.escape(domain)} --all --format csv</code>."
+        if len(rows) < total
+        else f"All {total:,} links (lost ones too)."
+    )
     return [
-        f"<h2>Every backlink to {html.escape(str(domain))}</h2>",
-        _table(numbers["backlinks"]),
+        f"<h2>Backlinks to {html.escape(domain)}</h2>",
+        f"<p>{shown}</p>",
+        _table(rows),
     ]

@@ -4,7 +4,7 @@
 module                    commands
 ========================  ==============================================================
 ``harvest.cli.extract``   ``extract``: the records one saved page yields
-``harvest.cli.database``  ``db migrate|start|stop|status|url|psql|grant-readonly``
+``harvest.cli.database``  ``db migrate|start|stop|status|url|psql|check|renormalize|...``
 ``harvest.cli.queries``   ``backlinks``, ``top-domains``, ``stats``
 ``harvest.cli.analysis``  ``report``, ``export``
 ``harvest.cli.runs``      ``crawl-report``, ``reparse``

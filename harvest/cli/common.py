@@ -148,7 +148,21 @@ def filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--publication", help="only posts of this publication (its slug, name or own domain)"
     )
-    parser.add_argument("--since", type=a_date, help="only posts first published on or after")
+    since_options(parser)
+
+
+# The two dates, one meaning each, on every command that takes them (README.md,
+# "Dates"): --since is when harvest first saw the link, --published-since when
+# Medium says the post was first published.
+def since_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since", type=a_date, help="only links harvest first saw on or after this date"
+    )
+    parser.add_argument(
+        "--published-since",
+        type=a_date,
+        help="only links of posts first published on or after this date",
+    )
 
 
 def filters(args: argparse.Namespace) -> Any:
@@ -160,6 +174,7 @@ def filters(args: argparse.Namespace) -> Any:
         tag=args.tag.lower().lstrip("#") if args.tag else None,
         publication=args.publication,
         since=args.since,
+        published_since=args.published_since,
     )
 
 

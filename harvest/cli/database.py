@@ -38,6 +38,20 @@ def add_parsers(sub: Any) -> None:
     )
     q.add_argument("--dry-run", action="store_true", help="count what would change, change nothing")
     q.set_defaults(func=renormalize)
+    q = command(
+        actions,
+        "check",
+        "recount the summaries from links and say whether they agree",
+        "The summaries behind top-domains, stats, report and backlinks' totals are kept by "
+        "the store's own transactions. check recounts them from links and posts (minutes at "
+        "10^8 links) and exits 1 if any row differs; --repair then puts the recount in place.",
+    )
+    q.add_argument(
+        "--repair",
+        action="store_true",
+        help="replace the summaries by the recount when they differ",
+    )
+    q.set_defaults(func=check)
     q = command(actions, "grant-readonly", "give a role SELECT on every table and view only")
     q.add_argument("role", help="the PostgreSQL role (created NOLOGIN when it does not exist)")
     q.set_defaults(func=grant_readonly)
@@ -184,4 +198,36 @@ def grant_readonly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"{role} may read every harvest table and view, and change nothing\n")
     for note in notes:
         err.write(f"note: {note}\n")
+    return 0
+
+
+def check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.analysis import output
+    from harvest.db import summaries
+    from harvest.db.migrate import migrate as apply
+
+    conn = connection()
+    try:
+        apply(conn)
+        result = summaries.check(conn)
+        rows = [(t, result.rows[t], result.differing[t]) for t in summaries.TABLES]
+        output.write(out, "table", ["summary", "rows", "differing"], rows)
+        if result.agree:
+            out.write(f"summaries agree with links (recounted in {result.seconds:.1f}s)\n")
+            return 0
+        bad = sum(1 for n in result.differing.values() if n)
+        if not args.repair:
+            err.write(
+                f"error: {bad} summaries differ from a recount of links; "
+                "harvest db check --repair replaces them\n"
+            )
+            return 1
+        took = summaries.rebuild(conn)
+        again = summaries.check(conn)
+    finally:
+        conn.close()
+    if not again.agree:
+        err.write("error: the summaries still differ after the repair\n")
+        return 1
+    out.write(f"repaired: {bad} summaries rebuilt from links in {took:.1f}s; they agree now\n")
     return 0

@@ -8,8 +8,6 @@ import sys
 from typing import Any, TextIO
 
 from harvest.cli.common import command
-from harvest.medium import extract
-from harvest.medium.records import as_json
 
 
 def add_parsers(sub: Any) -> None:
@@ -38,6 +36,10 @@ def _dump(record: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # The parsers load here, not with the CLI: every other command starts faster.
+    from harvest.medium import extract
+    from harvest.medium.records import as_json
+
     path: str = args.path
     try:
         if path == "-":

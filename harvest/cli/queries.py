@@ -9,12 +9,12 @@ from typing import Any, TextIO
 
 from harvest.analysis import output
 from harvest.cli.common import (
-    a_date,
     command,
     database,
     folder,
     format_option,
     positive,
+    since_options,
     target,
 )
 
@@ -30,11 +30,22 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="only links that pass value (reason follow: the page and the post count too)",
     )
-    p.add_argument("--since", type=a_date, help="only links seen on or after this date")
+    since_options(p)
     p.add_argument(
         "--include-lost", action="store_true", help="also links a recrawl no longer found"
     )
-    p.add_argument("--limit", type=positive, help="at most this many links")
+    pages = p.add_mutually_exclusive_group()
+    pages.add_argument(
+        "--limit", type=positive, default=50, help="links per page (default: %(default)s)"
+    )
+    pages.add_argument(
+        "--all", action="store_true", help="every link, streamed (csv and json: for scripts)"
+    )
+    p.add_argument(
+        "--after",
+        metavar="TOKEN",
+        help="the page after the one that printed this token (default: the first page)",
+    )
     format_option(p)
     p.set_defaults(func=backlinks)
 
@@ -58,23 +69,52 @@ def add_parsers(sub: Any) -> None:
 def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db import queries
 
+    if args.all and args.format == "table":
+        err.write("error: --all is for csv and json; a table shows one page (--limit)\n")
+        return 2
+    try:
+        if args.after:
+            queries.decode_after(args.after)
+    except queries.BadCursor as exc:
+        err.write(f"error: {exc}\n")
+        return 2
     with database() as conn:
-        columns, rows = queries.backlinks(
+        page = queries.backlinks(
             conn,
             args.domain,
             dofollow_only=args.dofollow_only,
             passing_only=args.passing_only,
             since=args.since,
+            published_since=args.published_since,
             include_lost=args.include_lost,
-            limit=args.limit,
+            limit=None if args.all else args.limit,
+            after=args.after,
         )
-    if args.format == "table":
-        # A terminal shows what a person reads; csv and json carry every column.
-        keep = [columns.index(c) for c in queries.BACKLINK_TABLE_COLUMNS]
-        columns = [columns[i] for i in keep]
-        rows = [tuple(row[i] for i in keep) for row in rows]
-    output.write(out, args.format, columns, rows)
+        columns, rows = page.columns, page.rows
+        if args.format == "table":
+            # A terminal shows what a person reads; csv and json carry every column.
+            keep = [columns.index(c) for c in queries.BACKLINK_TABLE_COLUMNS]
+            columns = [columns[i] for i in keep]
+            rows = [tuple(row[i] for i in keep) for row in rows]
+        shown = output.write(out, args.format, columns, rows)
+    err.write(backlink_summary(args.domain, page.totals, shown, page.after) + "\n")
     return 0
+
+
+def backlink_summary(target: str, totals: dict[str, int], shown: int, after: str | None) -> str:
+    """The line under a page of backlinks: the whole target's totals, and how to go on."""
+    links = totals["links"]
+    parts = [
+        f"{target}: {links:,} live links, {totals['dofollow_links']:,} dofollow, "
+        f"{totals['passing_links']:,} pass value; from {totals['posts']:,} posts by "
+        f"{totals['authors']:,} authors in {totals['publications']:,} publications"
+    ]
+    if totals.get("lost_links"):
+        parts.append(f"{totals['lost_links']:,} lost")
+    parts.append(f"{shown:,} shown")
+    if after:
+        parts.append(f"next page: --after {after}")
+    return " · ".join(parts)
 
 
 def top_domains(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

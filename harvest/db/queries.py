@@ -5,11 +5,13 @@ Each function returns column names and rows; formatting is the CLI's job.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from harvest.db.report import DOFOLLOW_SQL, REASON_SQL
-from harvest.links import normalize_url, registered_domain
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -49,6 +51,9 @@ BACKLINK_TABLE_COLUMNS = (
 
 def target_filter(target: str) -> tuple[str, str]:
     """("domain" | "host", value) for what a user typed: a domain, a host or a URL."""
+    # The public suffix list loads on first use, not with every command.
+    from harvest.links import normalize_url, registered_domain
+
     value = target.strip().lower()
     if "/" in value:
         url = normalize_url(value if "://" in value else "http://" + value)
@@ -66,6 +71,86 @@ def _run(conn: Any, sql: str, params: Any) -> Rows:
         return columns, cur.fetchall()
 
 
+# A page of backlinks ends where the next begins: the keyset of the last row, in
+# the order of links_domain_page_idx (migration 0006), printed as one token.
+_KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "l.url_hash")
+
+_BACKLINK_SELECT = f"""SELECT l.target_url, p.medium_id AS post_id,
+       coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
+       pub.key AS publication, l.anchor_text, l.rel, l.nofollow, l.ugc, l.sponsored,
+       l.location, l.kind, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
+       l.first_seen, l.last_seen, l.lost_at, {", ".join(_KEYSET)}
+FROM links l
+JOIN posts p ON p.post_id = l.post_id
+LEFT JOIN authors a ON a.author_id = p.author_id
+LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""
+
+
+class BadCursor(ValueError):
+    """An --after token that is not one harvest printed."""
+
+
+def encode_after(key: tuple[Any, ...]) -> str:
+    host_id, post_id, location, position, url_hash = key
+    return f"{host_id}.{post_id}.{location}.{position}.{url_hash}"
+
+
+def decode_after(token: str) -> tuple[int, int, str, int, str]:
+    parts = token.strip().split(".")
+    try:
+        host_id, post_id, location, position, url_hash = parts
+        key = (int(host_id), int(post_id), location, int(position), str(uuid.UUID(url_hash)))
+    except ValueError:
+        raise BadCursor(f"not a page token printed by harvest backlinks: {token!r}") from None
+    if location not in ("body", "author_bio"):
+        raise BadCursor(f"not a page token printed by harvest backlinks: {token!r}")
+    return key
+
+
+@dataclass
+class BacklinkPage:
+    columns: list[str]
+    rows: Iterable[tuple[Any, ...]]
+    # Of every live link to the target, whatever the filters: links,
+    # dofollow_links, passing_links, lost_links, posts, authors, publications.
+    totals: dict[str, int]
+    # the token of the next page, None on the last one (and with limit=None)
+    after: str | None = None
+
+
+def _target_ids(cur: Any, target: str) -> tuple[str, str, int | None, int | None]:
+    kind, value = target_filter(target)
+    if kind == "domain":
+        cur.execute("SELECT domain_id FROM domains WHERE domain = %s", (value,))
+        row = cur.fetchone()
+        return kind, value, (row[0] if row else None), None
+    cur.execute("SELECT domain_id, host_id FROM hosts WHERE host = %s", (value,))
+    row = cur.fetchone()
+    return kind, value, (row[0] if row else None), (row[1] if row else None)
+
+
+_DOMAIN_TOTALS_SQL = """SELECT links, dofollow AS dofollow_links, passing AS passing_links,
+       lost AS lost_links, posts, authors, publications
+FROM domain_totals WHERE domain_id = %s"""
+
+# A host has no maintained row (distinct counts do not add up across a
+# domain's hosts): its totals are counted, one pass over its links.
+_HOST_TOTALS_SQL = f"""SELECT count(*) FILTER (WHERE l.lost_at IS NULL) AS links,
+       count(*) FILTER (WHERE l.lost_at IS NULL AND {DOFOLLOW_SQL}) AS dofollow_links,
+       count(*) FILTER (WHERE {REASON_SQL} = 'follow') AS passing_links,
+       count(*) FILTER (WHERE l.lost_at IS NOT NULL) AS lost_links,
+       count(DISTINCT l.post_id) FILTER (WHERE l.lost_at IS NULL) AS posts,
+       count(DISTINCT p.author_id) FILTER (WHERE l.lost_at IS NULL) AS authors,
+       count(DISTINCT p.publication_id) FILTER (WHERE l.lost_at IS NULL) AS publications
+FROM links l JOIN posts p ON p.post_id = l.post_id
+WHERE l.domain_id = %s AND l.host_id = %s"""
+
+_NO_TOTALS = dict.fromkeys(
+    ("links", "dofollow_links", "passing_links", "lost_links", "posts", "authors", "publications"),
+    0,
+)
+
+
 def backlinks(
     conn: Any,
     target: str,
@@ -73,42 +158,88 @@ def backlinks(
     dofollow_only: bool = False,
     passing_only: bool = False,
     since: date | None = None,
+    published_since: date | None = None,
     include_lost: bool = False,
-    limit: int | None = None,
-) -> Rows:
-    kind, value = target_filter(target)
-    if kind == "domain":
-        where = ["target_domain = %(v)s"]
-    else:
-        # links are indexed on (domain_id, host_id): naming the host's domain
-        # too turns a host look-up into an index scan.
-        where = ["target_domain = %(d)s", "target_host = %(v)s"]
+    limit: int | None = 50,
+    after: str | None = None,
+) -> BacklinkPage:
+    """One page of the links to a domain or host, in a stable order, with totals.
+
+    ``limit=None`` gives every row, read from a server-side cursor as the
+    caller iterates (``harvest backlinks --all``); the caller then owns the
+    transaction until it has read them.
+    """
+    key = decode_after(after) if after else None
+    columns = list(BACKLINK_COLUMNS)
+    with conn.cursor() as cur:
+        kind, _, domain_id, host_id = _target_ids(cur, target)
+        if domain_id is None:
+            return BacklinkPage(columns, [], dict(_NO_TOTALS))
+        if kind == "domain":
+            cur.execute(_DOMAIN_TOTALS_SQL, (domain_id,))
+        else:
+            cur.execute(_HOST_TOTALS_SQL, (domain_id, host_id))
+        row = cur.fetchone()
+        names = [d[0] for d in cur.description]
+        totals = dict(zip(names, row, strict=True)) if row else dict(_NO_TOTALS)
+    where = ["l.domain_id = %(domain_id)s"]
+    if host_id is not None:
+        where.append("l.host_id = %(host_id)s")
+    if key is not None:
+        where.append(f"({', '.join(_KEYSET)}) > (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s::uuid)")
     if dofollow_only:
-        where.append("dofollow")
+        where.append(DOFOLLOW_SQL)
     if passing_only:
-        where.append("passes")
+        where.append(f"{REASON_SQL} = 'follow'")
     if since is not None:
-        where.append("last_seen >= %(since)s")
+        where.append("l.first_seen >= %(since)s")
+    if published_since is not None:
+        where.append("p.first_published_at >= %(published_since)s")
     if not include_lost:
-        where.append("lost_at IS NULL")
+        where.append("l.lost_at IS NULL")
     # Only constant fragments are joined here; values go in as parameters.
-    sql = (
-        f"SELECT {', '.join(BACKLINK_COLUMNS)} FROM backlinks WHERE {' AND '.join(where)} "  # noqa: S608
-        "ORDER BY first_seen, post_id, location, position"
+    sql = f"{_BACKLINK_SELECT} WHERE {' AND '.join(where)} ORDER BY {', '.join(_KEYSET)}"
+    params: dict[str, Any] = {
+        "domain_id": domain_id,
+        "host_id": host_id,
+        "since": since,
+        "published_since": published_since,
+        **({f"k{i}": v for i, v in enumerate(key)} if key else {}),
+    }
+    width = len(columns)
+    if limit is None:
+        # A server-side cursor lives in a transaction: the caller's, from here on.
+        if conn.autocommit:
+            conn.autocommit = False
+        cur = conn.cursor(name="harvest_backlinks")
+        cur.itersize = 5000
+        cur.execute(sql, params)
+        return BacklinkPage(columns, (tuple(r[:width]) for r in cur), totals)
+    with conn.cursor() as cur:
+        # one row more than the page says whether there is a next page
+        cur.execute(sql + " LIMIT %(n)s", {**params, "n": limit + 1})
+        found = cur.fetchall()
+    page = found[:limit]
+    more = len(found) > limit
+    return BacklinkPage(
+        columns,
+        [tuple(r[:width]) for r in page],
+        totals,
+        encode_after(tuple(page[-1][width:])) if more else None,
     )
-    if limit is not None:
-        sql += " LIMIT %(limit)s"
-    params = {"v": value, "d": registered_domain(value), "since": since, "limit": limit}
-    return _run(conn, sql, params)
 
 
 def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> Rows:
-    order = "dofollow_links" if dofollow_only else "links"
-    # "order" is one of two constants.
+    """The most linked-to domains, from the maintained domain_totals."""
+    order = "t.dofollow" if dofollow_only else "t.links"
+    # "order" is one of two constants; the ORDER BY matches an index of domain_totals.
     sql = (
-        "SELECT target_domain, links, posts, authors, nofollow_links, ugc_links, "  # noqa: S608
-        "sponsored_links, dofollow_links, passing_links, nofollow_share FROM domain_summary "
-        f"ORDER BY {order} DESC, target_domain LIMIT %(limit)s"
+        "SELECT d.domain, t.links, t.posts, t.authors, t.publications, "
+        "t.nofollow AS nofollow_links, t.ugc AS ugc_links, t.sponsored AS sponsored_links, "
+        "t.dofollow AS dofollow_links, t.passing AS passing_links, "
+        "round(t.nofollow::numeric / nullif(t.links, 0), 4) AS nofollow_share "
+        "FROM domain_totals t JOIN domains d USING (domain_id) "
+        f"WHERE t.links > 0 ORDER BY {order} DESC, t.domain_id LIMIT %(limit)s"
     )
     return _run(conn, sql, {"limit": limit})
 
@@ -133,16 +264,15 @@ def stats(conn: Any) -> dict[str, Any]:
                       (SELECT count(*) FROM publications), (SELECT count(*) FROM domains)"""
         )
         posts, authors, pubs, domains = cur.fetchone()
+        # Every figure below is read from the maintained summaries (migration
+        # 0006): tag_stats' tag '' rows hold each link once.
         cur.execute(
-            """SELECT count(*),
-                      count(*) FILTER (WHERE lost_at IS NOT NULL),
-                      count(*) FILTER (WHERE nofollow),
-                      count(*) FILTER (WHERE ugc),
-                      count(*) FILTER (WHERE sponsored),
-                      count(*) FILTER (WHERE NOT (nofollow OR ugc OR sponsored))
-               FROM links"""
+            """SELECT coalesce(sum(links), 0), coalesce(sum(lost), 0), coalesce(sum(nofollow), 0),
+                      coalesce(sum(ugc), 0), coalesce(sum(sponsored), 0),
+                      coalesce(sum(dofollow), 0)
+               FROM tag_stats WHERE tag = ''"""
         )
-        links, lost, nofollow, ugc, sponsored, dofollow = cur.fetchone()
+        links, lost, nofollow, ugc, sponsored, dofollow = (int(v) for v in cur.fetchone())
         out.update(
             posts=posts,
             authors=authors,
@@ -152,22 +282,24 @@ def stats(conn: Any) -> dict[str, Any]:
             links_lost=lost,
         )
         cur.execute(
-            f"SELECT {REASON_SQL} AS reason, count(*), count(*) FILTER (WHERE {DOFOLLOW_SQL}) "  # noqa: S608 (constant SQL)
-            "FROM links l JOIN posts p USING (post_id) GROUP BY 1 ORDER BY 2 DESC, 1"
+            """SELECT reason, sum(links), sum(dofollow + lost_dofollow) FROM tag_stats
+               WHERE tag = '' GROUP BY 1 HAVING sum(links) > 0 ORDER BY 2 DESC, 1"""
         )
-        reasons = cur.fetchall()
+        reasons = [(r, int(n), int(d)) for r, n, d in cur.fetchall()]
         passing = sum(n for reason, n, _ in reasons if reason == "follow")
         out["passing_share"] = round(passing / links, 4) if links else None
         # Followed anchors that still pass nothing, by why (the page, the post, the link).
         out["dofollow_exceptions"] = {r: d for r, _, d in reasons if d and r != "follow"}
         out["why_not_passing"] = {r: n for r, n, _ in reasons if r != "follow"}
+        live = links - lost
         for name, n in (
             ("nofollow", nofollow),
             ("ugc", ugc),
             ("sponsored", sponsored),
             ("dofollow", dofollow),
         ):
-            out[f"{name}_share"] = round(n / links, 4) if links else None
+            # shares of live links, as in the report
+            out[f"{name}_share"] = round(n / live, 4) if live else None
         cur.execute(
             """SELECT run_id, spider, status, started_at, finished_at,
                       coalesce((counts->>'harvest/db/pages')::bigint, 0),

@@ -126,19 +126,16 @@ ON CONFLICT ({", ".join(owner)}, url_hash) DO UPDATE SET
     target_url_raw = coalesce(t.target_url_raw, EXCLUDED.target_url_raw),
     {take}
 RETURNING (xmax = 0) AS fresh
-"""  # noqa: S608
+"""
 
 
 _MOVE = {table: _move_sql(table) for table in _TABLES}
 _DELETE = {
-    table: f"DELETE FROM {table} l USING renormalize_map m "  # noqa: S608 (constant names)
+    table: f"DELETE FROM {table} l USING renormalize_map m "
     "WHERE l.url_hash = md5(m.old_url)::uuid AND l.target_url = m.old_url"
     for table in _TABLES
 }
-_COUNT = {
-    table: f"SELECT count(*) FROM {table} WHERE target_url = ANY(%s)"  # noqa: S608
-    for table in _TABLES
-}
+_COUNT = {table: f"SELECT count(*) FROM {table} WHERE target_url = ANY(%s)" for table in _TABLES}
 
 _MAP_SQL = """
 CREATE TEMP TABLE renormalize_map (

@@ -6,8 +6,9 @@ group reports ``links`` and how many carry ``nofollow``, ``ugc`` and
 so every figure can be checked with one plain SQL count.
 
 Filters: ``domain`` (target registered domain), ``tag`` (a tag of the post),
-``publication`` (slug, key, own domain or name, the name in any case) and ``since`` (posts first
-published on or after the date; posts without a known date are left out then).
+``publication`` (slug, key, own domain or name, the name in any case), ``since`` (links harvest
+first saw on or after the date) and ``published_since`` (posts first published on or after the
+date; posts without a known date are left out then).
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 # Where on the page a link stands, as the report groups it.
-PLACEMENT_SQL = """CASE WHEN l.location = 'author_bio' THEN 'author_bio'
-     WHEN l.kind = 'link_card' THEN 'link_card'
-     WHEN l.block IN ('caption', 'figure') THEN 'caption'
-     ELSE 'body' END"""
+PLACEMENT_SQL = "link_placement(l.location, l.kind, l.block)"
 
 # The verdict per link, from the database's one rule (link_verdict, migration
 # 0005): "follow" passes value, anything else says why not. Needs links as l
@@ -29,10 +27,10 @@ REASON_SQL = "link_verdict(l, p)"
 DOFOLLOW_SQL = "NOT (l.nofollow OR l.ugc OR l.sponsored)"
 
 _COUNTS = """count(*) AS links,
-       count(*) FILTER (WHERE l.nofollow) AS nofollow,
-       count(*) FILTER (WHERE l.ugc) AS ugc,
-       count(*) FILTER (WHERE l.sponsored) AS sponsored,
-       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow"""
+       count(*) FILTER (WHERE l.nofollow) AS nofollow_links,
+       count(*) FILTER (WHERE l.ugc) AS ugc_links,
+       count(*) FILTER (WHERE l.sponsored) AS sponsored_links,
+       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow_links"""
 
 # The report and the exports (harvest.analysis.exports) select links through the same
 # joins and the same filters (parameters: Filters.params()).
@@ -43,11 +41,16 @@ JOIN hosts h ON h.host_id = l.host_id
 LEFT JOIN authors a ON a.author_id = p.author_id
 LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""
 
-FILTER_WHERE = """WHERE (%(domain)s::text IS NULL OR d.domain = %(domain)s::text)
-  AND (%(tag)s::text IS NULL OR %(tag)s::text = ANY (p.tags))
-  AND (%(publication)s::text IS NULL OR %(publication)s::text IN (pub.slug, pub.key, pub.domain)
-       OR lower(pub.name) = lower(%(publication)s::text))
-  AND (%(since)s::date IS NULL OR p.first_published_at >= %(since)s::date)"""
+FILTER_WHERE = """WHERE (%(domain)s::text IS NULL
+       OR l.domain_id = (SELECT domain_id FROM domains WHERE domain = %(domain)s::text))
+  AND (%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
+  AND (%(publication)s::text IS NULL OR p.publication_id IN (
+       SELECT publication_id FROM publications
+       WHERE %(publication)s::text IN (slug, key, domain)
+          OR lower(name) = lower(%(publication)s::text)))
+  AND (%(since)s::date IS NULL OR l.first_seen >= %(since)s::date::timestamp AT TIME ZONE 'UTC')
+  AND (%(published_since)s::date IS NULL
+       OR p.first_published_at >= %(published_since)s::date::timestamp AT TIME ZONE 'UTC')"""
 
 _PLACEMENT = f"CROSS JOIN LATERAL (SELECT {PLACEMENT_SQL} AS placement) pl"
 _FROM = f"{LINK_JOINS}\n{_PLACEMENT}\n{FILTER_WHERE}"
@@ -64,6 +67,7 @@ class Filters:
     tag: str | None = None
     publication: str | None = None
     since: date | None = None
+    published_since: date | None = None
 
     def params(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,8 +82,8 @@ def _rows(cur: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
 def _with_share(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         links = row["links"] or 0
-        row["nofollow_share"] = round(row["nofollow"] / links, 4) if links else None
-        row["dofollow_share"] = round(row["dofollow"] / links, 4) if links else None
+        row["nofollow_share"] = round(row["nofollow_links"] / links, 4) if links else None
+        row["dofollow_share"] = round(row["dofollow_links"] / links, 4) if links else None
     return rows
 
 
@@ -106,14 +110,61 @@ def _verdict(cur: Any, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, Any]:
-    params = {**filters.params(), "top": top}
-    out: dict[str, Any] = {
+# The rows of a domain's backlinks a report shows; the rest are an export away.
+BACKLINK_ROWS = 100
+
+
+def _header(filters: Filters, source: str) -> dict[str, Any]:
+    return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "filters": {
             k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.params().items()
         },
+        # "summaries" (migration 0006) or "links" (a scan, for filters they do not keep)
+        "source": source,
     }
+
+
+def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, Any]:
+    """The report's numbers: from the summaries where they keep what the filters
+    ask, else from a scan of the matching links. Both give the same numbers
+    (tests/db/test_report_summaries.py); only the scan's cost grows with them."""
+    if summarised(filters):
+        out = _report_from_summaries(conn, filters, top)
+    else:
+        out = report_numbers_scan(conn, filters, top=top)
+    out["crawled_from"] = crawled_from(conn)
+    return out
+
+
+def crawled_from(conn: Any) -> list[str]:
+    """The mirrors or simulators (MEDIUM_BASE_URL) crawl runs fetched from instead of Medium."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT arguments->>'medium_base_url' FROM crawl_runs "
+            "WHERE arguments ? 'medium_base_url' ORDER BY 1"
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def summarised(filters: Filters) -> bool:
+    """Whether the summaries keep what these filters ask: a domain alone, or
+    tag / publication / a published-since on the first of a year, without a domain."""
+    if filters.since is not None:
+        return False
+    if filters.domain is not None:
+        return (
+            filters.tag is None
+            and filters.publication is None
+            and (filters.published_since is None)
+        )
+    ps = filters.published_since
+    return ps is None or (ps.month, ps.day) == (1, 1)
+
+
+def report_numbers_scan(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, Any]:
+    params = {**filters.params(), "top": top, "rows": BACKLINK_ROWS}
+    out = _header(filters, "links")
     with conn.cursor() as cur:
         overall = _rows(
             cur,
@@ -125,7 +176,9 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
         out["by_year"] = _with_share(
             _rows(
                 cur,
-                f"SELECT extract(year FROM p.first_published_at)::int AS year, {_COUNTS} "  # noqa: S608 (constant SQL; values are parameters)
+                # constant SQL; values are parameters
+                "SELECT extract(year FROM p.first_published_at AT TIME ZONE 'UTC')::int AS year, "
+                f"{_COUNTS} "
                 f"{_FROM}{_LIVE} GROUP BY 1 ORDER BY 1 NULLS LAST",
                 params,
             )
@@ -150,28 +203,22 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
         out["by_tag"] = _with_share(
             _rows(
                 cur,
+                # with a tag filter, that tag alone (the summaries keep no co-tags)
                 f"SELECT t.tag, {_COUNTS} {_FROM_TAGS}{_LIVE} "
+                "AND (%(tag)s::text IS NULL OR t.tag = %(tag)s::text) "
                 "GROUP BY 1 ORDER BY links DESC, 1 LIMIT %(top)s",
                 params,
             )
         )
-        out["top_domains"] = _with_share(
-            _rows(
-                cur,
-                f"SELECT d.domain, {_COUNTS}, count(DISTINCT l.post_id) AS posts {_FROM}{_LIVE} "
-                "GROUP BY 1 ORDER BY links DESC, 1 LIMIT %(top)s",
-                params,
-            )
-        )
+        out["top_domains"] = _scan_top_domains(cur, params)
         # Where links pass value: dofollow links, by publication and placement,
         # and the posts that carry the most of them.
-        dofollow = " AND NOT (l.nofollow OR l.ugc OR l.sponsored)"
         out["dofollow_exceptions"] = {
             "by_publication_and_location": _rows(
                 cur,
                 f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
-                f"pl.placement AS location, count(*) AS links, count(DISTINCT l.post_id) AS posts "
-                f"{_FROM}{_LIVE}{dofollow} GROUP BY 1, 2 ORDER BY links DESC, 1, 2 LIMIT %(top)s",
+                f"pl.placement AS location, count(*) AS links "
+                f"{_FROM}{_LIVE}{_DOFOLLOW} GROUP BY 1, 2 ORDER BY links DESC, 1, 2 LIMIT %(top)s",
                 params,
             ),
             "posts": _rows(
@@ -179,22 +226,300 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
                 f"SELECT p.medium_id, p.title, coalesce(p.canonical_url, p.url) AS url, "
                 f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
                 f"count(*) AS dofollow_links, array_agg(DISTINCT pl.placement) AS locations "
-                f"{_FROM}{_LIVE}{dofollow} GROUP BY 1, 2, 3, 4, 5 "
-                "ORDER BY dofollow_links DESC, 1 LIMIT %(top)s",
+                f"{_FROM}{_LIVE}{_DOFOLLOW} GROUP BY p.post_id, 1, 2, 3, 4, 5 "
+                "ORDER BY dofollow_links DESC, p.post_id LIMIT %(top)s",
                 params,
             ),
         }
         out["verdict"] = _verdict(cur, params)
         if filters.domain:
-            out["backlinks"] = _rows(
+            out["backlinks"] = _backlink_rows(cur, params)
+    return out
+
+
+_DOFOLLOW = " AND NOT (l.nofollow OR l.ugc OR l.sponsored)"
+
+
+def _scan_top_domains(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return _with_share(
+        _rows(
+            cur,
+            f"SELECT d.domain, {_COUNTS}, count(DISTINCT l.post_id) AS posts {_FROM}{_LIVE} "
+            "GROUP BY l.domain_id, 1 ORDER BY links DESC, l.domain_id LIMIT %(top)s",
+            params,
+        )
+    )
+
+
+def _scan_top_domains_and_count(
+    cur: Any, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
+    """The top domains of the matching links, and how many domains they reach: one pass."""
+    rows = _rows(
+        cur,
+        f"""WITH per AS (
+            SELECT l.domain_id, {_COUNTS}, count(DISTINCT l.post_id) AS posts {_FROM}{_LIVE}
+            GROUP BY l.domain_id)
+        SELECT d.domain, per.*, count(*) OVER () AS domains FROM per
+        JOIN domains d USING (domain_id) ORDER BY links DESC, per.domain_id LIMIT %(top)s""",
+        params,
+    )
+    domains = rows[0]["domains"] if rows else 0
+    for row in rows:
+        del row["domain_id"], row["domains"]
+    return _with_share(rows), domains
+
+
+def _backlink_rows(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The first BACKLINK_ROWS links to the domain, in backlinks' page order."""
+    return _rows(
+        cur,
+        f"SELECT coalesce(p.canonical_url, p.url) AS post_url, p.title, "
+        f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
+        f"l.target_url, h.host, l.anchor_text, l.rel, "
+        f"l.nofollow, l.ugc, l.sponsored, pl.placement AS location, "
+        f"{REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason, "
+        f"l.first_seen, l.last_seen, l.lost_at {_FROM} "
+        "ORDER BY l.host_id, l.post_id, l.location, l.position, l.url_hash "
+        "LIMIT %(rows)s",
+        params,
+    )
+
+
+# A domain_totals row in the report's words.
+_TOTALS = """t.links, t.nofollow AS nofollow_links, t.ugc AS ugc_links,
+       t.sponsored AS sponsored_links, t.dofollow AS dofollow_links, t.posts"""
+
+# The summaries' counters, summed: live links and their rel flags.
+_SUMS = """sum(s.links - s.lost)::bigint AS links,
+       sum(s.nofollow)::bigint AS nofollow_links,
+       sum(s.ugc)::bigint AS ugc_links,
+       sum(s.sponsored)::bigint AS sponsored_links,
+       sum(s.dofollow)::bigint AS dofollow_links"""
+_LIVE_GROUPS = " HAVING sum(s.links - s.lost) > 0"
+
+_PUBLICATION_IDS = """(SELECT publication_id FROM publications
+     WHERE %(publication)s::text IN (slug, key, domain)
+        OR lower(name) = lower(%(publication)s::text))"""
+
+# group_stats (and group_posts) rows of the filters: tag '' holds every link once.
+_GROUP_WHERE = f"""WHERE s.tag = coalesce(%(tag)s::text, '')
+  AND (%(publication)s::text IS NULL OR s.publication_id IN {_PUBLICATION_IDS})
+  AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
+
+_GROUP_FROM = f"""FROM group_stats s
+LEFT JOIN publications pub ON pub.publication_id = s.publication_id
+{_GROUP_WHERE}"""
+
+# Without a publication filter, tag_stats holds the same counts in far fewer rows.
+_TAG_WHERE = """WHERE s.tag = coalesce(%(tag)s::text, '')
+  AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
+_TAG_FROM = f"FROM tag_stats s {_TAG_WHERE}"
+_TAGS_FROM = """FROM tag_stats s
+WHERE s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)
+  AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
+
+_DOMAIN_FROM = "FROM domain_stats s WHERE s.domain_id = %(domain_id)s"
+
+
+def _summed(cur: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return _with_share(_rows(cur, sql, params))
+
+
+def _verdict_summed(cur: Any, source: str, params: dict[str, Any]) -> dict[str, Any]:
+    rows = _rows(
+        cur,
+        f"SELECT s.reason, sum(s.links)::bigint AS links, "
+        f"sum(s.dofollow + s.lost_dofollow)::bigint AS dofollow {source} "
+        "GROUP BY 1 HAVING sum(s.links) > 0 ORDER BY links DESC, 1",
+        params,
+    )
+    links = sum(r["links"] for r in rows)
+    passing = sum(r["links"] for r in rows if r["reason"] == "follow")
+    return {
+        "links": links,
+        "passing": passing,
+        "passing_share": round(passing / links, 4) if links else None,
+        "by_reason": [{"reason": r["reason"], "links": r["links"]} for r in rows],
+        "dofollow_by_reason": [
+            {"reason": r["reason"], "links": r["dofollow"]} for r in rows if r["dofollow"]
+        ],
+    }
+
+
+def _report_from_summaries(conn: Any, filters: Filters, top: int) -> dict[str, Any]:
+    ps = filters.published_since
+    params: dict[str, Any] = {
+        **filters.params(),
+        "top": top,
+        "rows": BACKLINK_ROWS,
+        "year": ps.year if ps else None,
+        "domain_id": None,
+    }
+    out = _header(filters, "summaries")
+    with conn.cursor() as cur:
+        if filters.domain is not None:
+            cur.execute("SELECT domain_id FROM domains WHERE domain = %s", (filters.domain,))
+            found = cur.fetchone()
+            params["domain_id"] = found[0] if found else None
+            _domain_sections(cur, out, params)
+        else:
+            _group_sections(cur, out, params, filters)
+    return out
+
+
+def _group_sections(
+    cur: Any, out: dict[str, Any], params: dict[str, Any], filters: Filters
+) -> None:
+    by_pub = filters.publication is not None
+    source = _GROUP_FROM if by_pub else _TAG_FROM
+    overall = _rows(cur, f"SELECT {_SUMS} {source}", params)[0]
+    posts = _rows(
+        cur,
+        f"SELECT coalesce(sum(s.posts), 0)::bigint AS posts FROM group_posts s {_GROUP_WHERE}",
+        params,
+    )[0]["posts"]
+    if by_pub or filters.tag is not None or params["year"]:
+        # Domains per tag or publication are not kept: these two come from the
+        # matching links (a tag's or publication's share of the table).
+        out["top_domains"], domains = _scan_top_domains_and_count(cur, params)
+    else:
+        out["top_domains"] = _with_share(
+            _rows(
                 cur,
-                f"SELECT coalesce(p.canonical_url, p.url) AS post_url, p.title, "
-                f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
-                f"l.target_url, h.host, l.anchor_text, array_to_string(l.rel, ' ') AS rel, "
-                f"l.nofollow, l.ugc, l.sponsored, pl.placement AS location, "
-                f"{REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason, "
-                f"l.first_seen, l.last_seen, l.lost_at {_FROM} "
-                "ORDER BY l.first_seen, p.medium_id, l.position",
+                f"SELECT d.domain, {_TOTALS} "
+                "FROM domain_totals t JOIN domains d USING (domain_id) WHERE t.links > 0 "
+                "ORDER BY t.links DESC, t.domain_id LIMIT %(top)s",
                 params,
             )
-    return out
+        )
+        domains = _rows(cur, "SELECT count(*) AS n FROM domain_totals WHERE links > 0", {})[0]["n"]
+    out["overall"] = _with_share([{**_zeroed(overall), "posts": posts, "domains": domains}])[0]
+    out["by_year"] = _summed(
+        cur,
+        f"SELECT s.year, {_SUMS} {source} GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
+        params,
+    )
+    out["by_location"] = _summed(
+        cur,
+        f"SELECT s.placement AS location, {_SUMS} {source} GROUP BY 1{_LIVE_GROUPS} "
+        "ORDER BY links DESC, 1",
+        params,
+    )
+    out["by_publication"] = _summed(
+        cur,
+        f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
+        f"pub.domain AS publication_domain, {_SUMS} {_GROUP_FROM} GROUP BY 1, 2{_LIVE_GROUPS} "
+        "ORDER BY links DESC, 1 LIMIT %(top)s",
+        params,
+    )
+    tags_from = (
+        "FROM group_stats s "
+        + _GROUP_WHERE.replace(
+            "s.tag = coalesce(%(tag)s::text, '')",
+            "s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)",
+        )
+        if by_pub
+        else _TAGS_FROM
+    )
+    out["by_tag"] = _summed(
+        cur,
+        f"SELECT s.tag, {_SUMS} {tags_from} GROUP BY 1{_LIVE_GROUPS} "
+        "ORDER BY links DESC, 1 LIMIT %(top)s",
+        params,
+    )
+    out["dofollow_exceptions"] = {
+        "by_publication_and_location": _rows(
+            cur,
+            f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
+            f"s.placement AS location, sum(s.dofollow)::bigint AS links {_GROUP_FROM} "
+            "GROUP BY 1, 2 HAVING sum(s.dofollow) > 0 ORDER BY links DESC, 1, 2 LIMIT %(top)s",
+            params,
+        ),
+        "posts": _rows(
+            cur,
+            f"""SELECT p.medium_id, p.title, coalesce(p.canonical_url, p.url) AS url,
+                   a.username AS author, coalesce(pub.name, pub.slug) AS publication,
+                   g.dofollow AS dofollow_links, {_DOFOLLOW_LOCATIONS} AS locations
+            FROM post_groups g
+            JOIN posts p ON p.post_id = g.post_id
+            LEFT JOIN authors a ON a.author_id = p.author_id
+            LEFT JOIN publications pub ON pub.publication_id = p.publication_id
+            WHERE g.dofollow > 0
+              AND (%(tag)s::text IS NULL OR %(tag)s::text = ANY (g.tags))
+              AND (%(publication)s::text IS NULL OR g.publication_id IN {_PUBLICATION_IDS})
+              AND (%(year)s::int IS NULL OR g.year >= %(year)s::int)
+            ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s""",
+            params,
+        ),
+    }
+    out["verdict"] = _verdict_summed(cur, source, params)
+
+
+# The placements of a post's live dofollow links (to the report's domain, if any).
+_DOFOLLOW_LOCATIONS = """(SELECT array_agg(DISTINCT link_placement(l.location, l.kind, l.block))
+     FROM links l WHERE l.post_id = p.post_id AND l.lost_at IS NULL
+       AND NOT (l.nofollow OR l.ugc OR l.sponsored)
+       AND (%(domain_id)s::bigint IS NULL OR l.domain_id = %(domain_id)s::bigint))"""
+
+
+def _zeroed(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if v is not None else 0) for k, v in row.items()}
+
+
+def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> None:
+    overall = _rows(cur, f"SELECT {_SUMS} {_DOMAIN_FROM}", params)[0]
+    totals = _rows(
+        cur,
+        f"SELECT d.domain, {_TOTALS} "
+        "FROM domain_totals t JOIN domains d USING (domain_id) "
+        "WHERE t.domain_id = %(domain_id)s AND t.links > 0",
+        params,
+    )
+    posts = totals[0]["posts"] if totals else 0
+    out["overall"] = _with_share([{**_zeroed(overall), "posts": posts, "domains": len(totals)}])[0]
+    out["by_year"] = _summed(
+        cur,
+        f"SELECT extract(year FROM s.month)::int AS year, {_SUMS} {_DOMAIN_FROM} "
+        f"GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
+        params,
+    )
+    out["by_location"] = _summed(
+        cur,
+        f"SELECT s.placement AS location, {_SUMS} {_DOMAIN_FROM} GROUP BY 1{_LIVE_GROUPS} "
+        "ORDER BY links DESC, 1",
+        params,
+    )
+    out["by_publication"] = _summed(
+        cur,
+        "SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
+        "pub.domain AS publication_domain, sum(s.links)::bigint AS links, "
+        "sum(s.nofollow)::bigint AS nofollow_links, sum(s.ugc)::bigint AS ugc_links, "
+        "sum(s.sponsored)::bigint AS sponsored_links, sum(s.dofollow)::bigint AS dofollow_links "
+        "FROM domain_publications s "
+        "LEFT JOIN publications pub ON pub.publication_id = s.publication_id "
+        "WHERE s.domain_id = %(domain_id)s GROUP BY 1, 2 HAVING sum(s.links) > 0 "
+        "ORDER BY links DESC, 1 LIMIT %(top)s",
+        params,
+    )
+    # Not kept per domain (a domain-by-tag table would be nearly as big as links).
+    out["by_tag"] = None
+    out["top_domains"] = _with_share(totals)
+    out["dofollow_exceptions"] = {
+        "by_publication_and_location": None,
+        "posts": _rows(
+            cur,
+            f"""SELECT p.medium_id, p.title, coalesce(p.canonical_url, p.url) AS url,
+                   a.username AS author, coalesce(pub.name, pub.slug) AS publication,
+                   g.dofollow AS dofollow_links, {_DOFOLLOW_LOCATIONS} AS locations
+            FROM domain_posts g
+            JOIN posts p ON p.post_id = g.post_id
+            LEFT JOIN authors a ON a.author_id = p.author_id
+            LEFT JOIN publications pub ON pub.publication_id = p.publication_id
+            WHERE g.domain_id = %(domain_id)s AND g.dofollow > 0
+            ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s""",
+            params,
+        ),
+    }
+    out["verdict"] = _verdict_summed(cur, _DOMAIN_FROM, params)
+    out["backlinks"] = _backlink_rows(cur, params)

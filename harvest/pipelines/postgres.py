@@ -34,6 +34,7 @@ import psycopg2
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
+from harvest import config
 from harvest.crawl.outcome import count_problem, decide
 from harvest.crawl.signals import crawl_outcome, items_stored, recent_posts, store_opened
 from harvest.db import connection as dbconn
@@ -161,8 +162,7 @@ class PostgresPipeline:
                 migrate(conn)
             spider = getattr(self.crawler, "spider", None)
             name = getattr(spider, "name", "unknown")
-            args = getattr(spider, "harvest_arguments", None) or {}
-            return start_run(conn, name, args)
+            return start_run(conn, name, self._run_arguments() or {})
 
         self.run_id = self._with_connection(setup)
         if self.stats is not None:
@@ -212,13 +212,23 @@ class PostgresPipeline:
             outcome = decide(stats, reason)
             await asyncio.to_thread(self._finish_run, outcome.status, outcome.why)
 
+    def _run_arguments(self) -> dict[str, Any] | None:
+        """The spider's arguments as the run row keeps them, and where pages came from."""
+        spider = getattr(self.crawler, "spider", None)
+        args = dict(getattr(spider, "harvest_arguments", None) or {})
+        base = config.value(self.crawler.settings, "MEDIUM_BASE_URL")
+        if base:
+            # What the run's rows describe: a mirror's or the simulator's world,
+            # not Medium's (the report says so at its top).
+            args["medium_base_url"] = base
+        return args or None
+
     def _finish_run(self, status: str, why: str) -> None:
         self._run_finished = True
         if self.run_id is not None:
             counts = self._run_counts()
             run_id = self.run_id
-            spider = getattr(self.crawler, "spider", None)
-            arguments = getattr(spider, "harvest_arguments", None) or None
+            arguments = self._run_arguments()
             try:
                 self._with_connection(
                     lambda conn: finish_run(conn, run_id, status, counts, arguments, why)

@@ -70,11 +70,11 @@ def test_report_numbers_match_independent_sql(crawled: str) -> None:
     live = "FROM links WHERE lost_at IS NULL"
     o = numbers["overall"]
     assert o["links"] == scalar(conn, f"SELECT count(*) {live}") > 0
-    assert o["nofollow"] == scalar(conn, f"SELECT count(*) {live} AND nofollow")
-    assert o["ugc"] == scalar(conn, f"SELECT count(*) {live} AND ugc")
-    assert o["sponsored"] == scalar(conn, f"SELECT count(*) {live} AND sponsored")
+    assert o["nofollow_links"] == scalar(conn, f"SELECT count(*) {live} AND nofollow")
+    assert o["ugc_links"] == scalar(conn, f"SELECT count(*) {live} AND ugc")
+    assert o["sponsored_links"] == scalar(conn, f"SELECT count(*) {live} AND sponsored")
     assert (
-        o["dofollow"]
+        o["dofollow_links"]
         == scalar(conn, f"SELECT count(*) {live} AND NOT nofollow AND NOT ugc AND NOT sponsored")
         > 0
     )
@@ -82,7 +82,7 @@ def test_report_numbers_match_independent_sql(crawled: str) -> None:
     # by year: summed back to the total, and one year checked on its own
     assert sum(y["links"] for y in numbers["by_year"]) == o["links"]
     year = next(y for y in numbers["by_year"] if y["year"] is not None)
-    assert year["dofollow"] == scalar(
+    assert year["dofollow_links"] == scalar(
         conn,
         "SELECT count(*) FROM links l JOIN posts p USING (post_id) WHERE l.lost_at IS NULL "
         "AND NOT (l.nofollow OR l.ugc OR l.sponsored) "
@@ -114,7 +114,7 @@ def test_report_numbers_match_independent_sql(crawled: str) -> None:
     )
     # dofollow exceptions add up to the dofollow total (by publication x location)
     exc = numbers["dofollow_exceptions"]["by_publication_and_location"]
-    assert sum(e["links"] for e in exc) <= o["dofollow"]
+    assert sum(e["links"] for e in exc) <= o["dofollow_links"]
     # --domain: every backlink, and the filter narrows every figure
     domain = top["domain"]
     one = json.loads(harvest(crawled, "report", "--format", "json", "--domain", domain).stdout)
@@ -125,7 +125,7 @@ def test_report_numbers_match_independent_sql(crawled: str) -> None:
         (domain,),
     )
     conn.close()
-    print(f"report: {o['links']} links, {o['dofollow']} dofollow, top domain {domain}")
+    print(f"report: {o['links']} links, {o['dofollow_links']} dofollow, top domain {domain}")
 
 
 def test_report_html_renders_in_chromium(crawled: str, tmp_path: Path) -> None:
@@ -139,6 +139,8 @@ def test_report_html_renders_in_chromium(crawled: str, tmp_path: Path) -> None:
 
     out = tmp_path / "report.html"
     harvest(crawled, "report", "-o", str(out))
+    empty = tmp_path / "empty.html"
+    harvest(crawled, "report", "--domain", "no-such-domain.example", "-o", str(empty))
     text = out.read_text()
     assert "http://" not in text.split("<body>")[0]  # nothing fetched from outside
     executable = None if playwright_chromium_installed() else system_chromium()
@@ -162,13 +164,32 @@ def test_report_html_renders_in_chromium(crawled: str, tmp_path: Path) -> None:
         svgs = page.eval_on_selector_all(
             ".chart svg", "els => els.map(e => e.querySelectorAll('path, rect, use').length)"
         )
+        # what a reader sees first: where the data is from, then the verdict
+        banner = page.locator(".banner").inner_text()
+        verdict = page.locator(".verdict").inner_text()
+        # every count axis is named and counts in whole numbers
+        axis_texts = page.eval_on_selector_all(
+            ".chart svg text", "els => els.map(e => e.textContent)"
+        )
+        widest = page.evaluate("document.documentElement.scrollWidth")
         # sorting works: click "links" of the top-domains table twice
         table = page.locator("table.sortable").last
         header = table.locator("th", has_text="links").first
         header.click()
         header.click()
         page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
+        page.goto(empty.as_uri())
+        empty_heading = page.locator("h2").all_inner_texts()
+        empty_charts = page.locator(".chart svg").count()
         browser.close()
+    assert "simulator" in banner and "not from medium.com" in banner
+    assert verdict.startswith("Of ") and "pass value" in verdict and "Why the others" in verdict
+    assert "links" in axis_texts and "year first published" in axis_texts
+    assert "% of links nofollow" in axis_texts
+    ticks = [t.replace(",", "") for t in axis_texts if t.replace(",", "").isdigit()]
+    assert ticks and all("." not in t for t in ticks)
+    assert widest <= 1200, "a table or chart wider than the window"
+    assert empty_heading == ["No links match"] and empty_charts == 0
     assert errors == []
     assert len(svgs) >= 4 and all(n > 0 for n in svgs), svgs
     assert (tmp_path / "report.png").stat().st_size > 10_000

@@ -109,7 +109,7 @@ def test_backlinks_csv_is_formula_safe(filled: str, capsys: pytest.CaptureFixtur
 def test_top_domains_and_stats(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "top-domains", "--limit", "1", "--format", "json")
     (top,) = [json.loads(line) for line in out.splitlines()]
-    assert (top["target_domain"], top["links"], top["posts"], top["authors"]) == (
+    assert (top["domain"], top["links"], top["posts"], top["authors"]) == (
         "target.example",
         3,
         2,
@@ -327,3 +327,44 @@ def test_stats_csv_is_one_table_and_a_folder_gets_one_file_per_table(
     runs = list(csv.DictReader((tmp_path / "runs.csv").open()))
     assert runs == []  # the filled database was written without a crawl
     assert (tmp_path / "runs.csv").read_text().startswith("run_id,spider,status")
+
+
+def test_backlinks_pages_with_a_token_and_totals(
+    filled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "backlinks", "target.example", "--limit", "2", "--format", "json")
+    first = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(first) == 2
+    # the totals are the whole domain's, whatever the page shows
+    assert "target.example: 3 live links" in err and "2 posts by 2 authors" in err
+    token = err.rsplit("--after ", 1)[1].strip()
+    code, out, err = run(
+        capsys, "backlinks", "target.example", "--limit", "2", "--after", token, "--format", "json"
+    )
+    second = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(second) == 1 and "next page" not in err
+    _, out, _ = run(capsys, "backlinks", "target.example", "--all", "--format", "json")
+    everything = [json.loads(line) for line in out.splitlines()]
+    assert everything == first + second
+
+    code, _, err = run(capsys, "backlinks", "target.example", "--after", "nonsense")
+    assert code == 2 and err.startswith("error: not a page token")
+    code, _, err = run(capsys, "backlinks", "target.example", "--all")
+    assert code == 2 and "--all is for csv and json" in err
+
+
+def test_db_check_finds_a_wrong_summary_and_repairs_it(
+    filled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "db", "check")
+    assert code == 0 and "summaries agree with links" in out
+    conn = connect(filled)
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE domain_totals SET links = links + 5")
+    conn.close()
+    code, out, err = run(capsys, "db", "check")
+    assert code == 1 and "summaries differ" in err and "domain_totals" in out
+    code, out, _ = run(capsys, "db", "check", "--repair")
+    assert code == 0 and "they agree now" in out
+    code, _, _ = run(capsys, "db", "check")
+    assert code == 0

@@ -126,12 +126,12 @@ def test_real_pages_are_stored(db: Any) -> None:
     assert rows(
         db,
         """SELECT author, anchor_text, rel, dofollow FROM backlinks
-                       WHERE target_domain = 'blogger.com'""",
+                       WHERE domain = 'blogger.com'""",
     ) == [("ev", "Blogger", ["noopener", "ugc", "nofollow"], False)]
     assert rows(
         db,
-        "SELECT target_domain, links, nofollow_links FROM domain_summary "
-        "WHERE target_domain = 'frontiersconference.org'",
+        "SELECT domain, links, nofollow_links FROM domain_summary "
+        "WHERE domain = 'frontiersconference.org'",
     )[0][1:] in ((1, 0), (1, 1))
 
 
@@ -296,7 +296,7 @@ def test_views_answer_the_questions(db: Any) -> None:
     )
     summary = rows(
         db,
-        """SELECT target_domain, links, posts, authors, nofollow_links, dofollow_links,
+        """SELECT domain, links, posts, authors, nofollow_links, dofollow_links,
                                  sponsored_links, nofollow_share FROM domain_summary ORDER BY 1""",
     )
     assert [r[:7] for r in summary] == [
@@ -308,9 +308,9 @@ def test_views_answer_the_questions(db: Any) -> None:
     assert rel[("tag", "growth")] == (3, 2, 1, 0, 1)
     assert rel[("publication", "pub")] == (4, 2, 1, 1, 1)
     assert rel[("year", "2020")] == (4, 2, 1, 1, 1)
-    assert rows(
-        db, "SELECT post_id, dofollow FROM backlinks WHERE target_host = 'www.x.example'"
-    ) == [("0123456789ab", True)]
+    assert rows(db, "SELECT post_id, dofollow FROM backlinks WHERE host = 'www.x.example'") == [
+        ("0123456789ab", True)
+    ]
 
 
 def test_block_and_location_are_escaped_not_shifted(db: Any) -> None:

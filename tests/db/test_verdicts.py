@@ -196,7 +196,4 @@ def test_page_level_reasons_through_the_view(db: Any) -> None:
     header = FetchFacts(http_status=200, x_robots=["nofollow"])
     write_batch(db, [page([follow, nofollow], T0 + timedelta(days=2), PUBLIC, fetch=header)])
     assert verdicts(db)[0][1:] == (False, "page_nofollow")
-    assert (
-        scalar(db, "SELECT passing_links FROM domain_summary WHERE target_domain = 'a.example'")
-        == 0
-    )
+    assert scalar(db, "SELECT passing_links FROM domain_summary WHERE domain = 'a.example'") == 0

@@ -1,0 +1,141 @@
+"""The report from the summaries gives the numbers a scan of links gives, for
+every filter the summaries serve; and backlinks pages through a domain with no
+row twice and none missed, also while a writer adds links between pages."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from harvest.db import queries
+from harvest.db.report import Filters, report_numbers, report_numbers_scan, summarised
+from harvest.db.store import write_batch, write_gone
+from harvest.items import PostGone
+from tests.db.test_store import T0, make_link, make_page
+from tests.db.test_summaries import random_page
+
+
+def random_world(db: Any, seed: int, posts: int = 30) -> None:
+    rng = random.Random(seed)
+    ids = [f"{n:012x}" for n in range(1, posts + 1)]
+    for step in range(12):
+        write_batch(
+            db, [random_page(rng, p, T0 + timedelta(hours=step)) for p in rng.sample(ids, 8)]
+        )
+    write_gone(
+        db, [PostGone(ids[0], "https://medium.com/p/x", "deleted", 404, T0 + timedelta(days=1))]
+    )
+
+
+# What each path leaves out on purpose (README.md, "Reports at scale").
+def comparable(numbers: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in numbers.items() if k not in ("generated_at", "source")}
+    if numbers["filters"]["domain"]:
+        out.pop("by_tag")
+        out["dofollow_exceptions"] = {"posts": numbers["dofollow_exceptions"]["posts"]}
+    return out
+
+
+FILTERS = [
+    Filters(),
+    Filters(domain="github.com"),
+    Filters(domain="example.org"),
+    Filters(domain="nowhere.example"),
+    Filters(tag="seo"),
+    Filters(tag="data"),
+    Filters(publication="pub"),
+    Filters(publication="Two"),
+    Filters(publication="two.example", tag="python"),
+    Filters(published_since=date(2021, 1, 1)),
+    Filters(tag="writing", published_since=date(2025, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_summaries_report_equals_the_scan(db: Any, seed: int) -> None:
+    random_world(db, seed)
+    for filters in FILTERS:
+        assert summarised(filters)
+        fast = report_numbers(db, filters, top=50)
+        assert fast["source"] == "summaries"
+        slow = report_numbers_scan(db, filters, top=50)
+        assert comparable(fast) == comparable(slow), filters
+    assert report_numbers(db, Filters())["verdict"]["links"] > 0
+
+
+def test_filters_the_summaries_do_not_keep_go_to_the_scan(db: Any) -> None:
+    random_world(db, 6)
+    for filters in (
+        Filters(since=date(2026, 1, 1)),
+        Filters(domain="github.com", tag="seo"),
+        Filters(published_since=date(2021, 7, 1)),
+    ):
+        assert not summarised(filters)
+        assert report_numbers(db, filters)["source"] == "links"
+
+
+def all_pages(db: Any, target: str, limit: int, **kw: Any) -> list[tuple[Any, ...]]:
+    seen: list[tuple[Any, ...]] = []
+    after = None
+    while True:
+        page = queries.backlinks(db, target, limit=limit, after=after, **kw)
+        got = list(page.rows)
+        assert len(got) <= limit
+        seen += got
+        if page.after is None:
+            return seen
+        after = page.after
+
+
+def test_paging_gives_every_row_once_in_a_stable_order(db: Any) -> None:
+    random_world(db, 8, posts=40)
+    whole = queries.backlinks(db, "github.com", limit=None, include_lost=True)
+    everything = list(whole.rows)
+    db.rollback()
+    assert len(everything) > 20
+    for limit in (1, 3, 7, 50):
+        assert all_pages(db, "github.com", limit, include_lost=True) == everything
+    # a host's pages are its own rows
+    gist = all_pages(db, "gist.github.com", 2)
+    assert gist and all("gist.github.com" in r[0] for r in gist)
+    # totals come with every page, from the summaries
+    page = queries.backlinks(db, "github.com", limit=5)
+    live = [r for r in everything if r[-1] is None]
+    assert page.totals["links"] == len(live)
+    assert page.totals["posts"] == len({r[1] for r in live})
+
+
+def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
+
+
+def test_paging_under_concurrent_inserts_misses_nothing_that_was_there(db: Any) -> None:
+    random_world(db, 9, posts=40)
+    before = {key(r) for r in queries.backlinks(db, "github.com", limit=None).rows}
+    db.rollback()
+    seen: list[tuple[Any, ...]] = []
+    after = None
+    n = 100
+    while True:
+        page = queries.backlinks(db, "github.com", limit=4, after=after)
+        seen += list(page.rows)
+        # another writer adds posts linking to the domain between two pages
+        links = [make_link(f"https://github.com/new/{n}/{k}", k) for k in range(3)]
+        write_batch(db, [make_page(f"{n:012x}", links, T0 + timedelta(days=2))])
+        n += 1
+        if page.after is None:
+            break
+        after = page.after
+    keys = [key(r) for r in seen]
+    assert len(keys) == len(set(keys)), "a row came twice"
+    assert before <= set(keys), "a row that was there all along was missed"
+
+
+def test_a_bad_page_token_is_refused(db: Any) -> None:
+    with pytest.raises(queries.BadCursor):
+        queries.backlinks(db, "github.com", after="1.2.body.x")
+    with pytest.raises(queries.BadCursor):
+        queries.decode_after("1.2.footer.3.00000000-0000-0000-0000-000000000000")

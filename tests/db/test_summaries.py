@@ -1,0 +1,207 @@
+"""The maintained summaries (migration 0006) equal a recount of links after any
+sequence of batches: new posts, recrawls that drop and restore links, late
+batches, member-only previews, robots and canonical changes, deleted posts,
+posts that move between publications, years and tags, and renormalized URLs."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+from typing import Any
+
+import psycopg2
+import pytest
+
+from harvest.db import summaries
+from harvest.db.connection import connect
+from harvest.db.renormalize import renormalize
+from harvest.db.store import write_batch, write_gone
+from harvest.items import ArticlePage, PostGone
+from harvest.medium.records import Author, PageFacts, Publication
+from tests.db.test_store import T0, make_link, make_page
+from tests.pg import rows, scalar
+
+DOMAINS = [
+    "github.com",
+    "www.github.com",
+    "gist.github.com",
+    "example.org",
+    "blog.example.org",
+    "youtube.com",
+    "a.co.uk",
+    "b.io",
+]
+RELS = [(), ("nofollow",), ("ugc", "nofollow"), ("sponsored",), ("noopener",)]
+AUTHORS = ["ann", "bob", "cyd", "dee"]
+PUBLICATIONS = [None, Publication("pub", "The Pub", None), Publication("two", "Two", "two.example")]
+TAGS = ["seo", "python", "writing", "data"]
+
+
+def random_page(rng: random.Random, post_id: str, at: Any) -> ArticlePage:
+    links = [
+        make_link(
+            f"https://{rng.choice(DOMAINS)}/{rng.randint(0, 6)}",
+            position,
+            rel=rng.choice(RELS),
+            location=rng.choice(["body", "body", "author_bio"]),
+        )
+        for position in range(rng.randint(0, 6))
+    ]
+    page = make_page(
+        post_id, links, at, author=rng.choice(AUTHORS), tags=rng.sample(TAGS, rng.randint(0, 3))
+    )
+    art = page.article
+    art.author = Author(rng.choice(AUTHORS), None)
+    art.publication = rng.choice(PUBLICATIONS)
+    art.published_at = rng.choice(
+        [
+            None,
+            "2016-03-02T00:00:00Z",
+            "2021-07-30T00:00:00Z",
+            "2021-12-31T23:00:00Z",
+            "2025-01-15T00:00:00Z",
+        ]
+    )
+    preview = rng.random() < 0.15
+    art.facts = PageFacts(
+        access="member_only" if preview else "public",
+        complete=not preview,
+        robots=rng.choice([[], [], ["noindex"], ["nofollow"]]),
+        canonical_elsewhere=rng.random() < 0.15,
+    )
+    if preview:
+        page.status = "member_only"
+    return page
+
+
+def assert_agree(db: Any) -> None:
+    result = summaries.check(db)
+    assert result.agree, result.differing
+    # The recount is not empty by construction: the world has links by now.
+    assert result.rows["domain_totals"] > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_summaries_equal_a_recount_after_random_batches(db: Any, seed: int) -> None:
+    rng = random.Random(seed)
+    posts = [f"{n:012x}" for n in range(1, 25)]
+    for step in range(40):
+        at = T0 + timedelta(hours=step)
+        roll = rng.random()
+        if roll < 0.1:
+            gone = rng.sample(posts, 2)
+            write_gone(
+                db,
+                [
+                    PostGone(
+                        p,
+                        f"https://medium.com/p/{p}",
+                        rng.choice(["deleted", "suspended"]),
+                        410,
+                        at,
+                    )
+                    for p in gone
+                ],
+            )
+        else:
+            # a late batch now and then: fetched before what is stored
+            when = at - timedelta(hours=rng.randint(3, 9)) if roll > 0.9 else at
+            write_batch(db, [random_page(rng, p, when) for p in rng.sample(posts, 5)])
+        if step % 10 == 9:
+            assert_agree(db)
+    assert scalar(db, "SELECT count(*) FROM links WHERE lost_at IS NOT NULL") > 0
+    assert scalar(db, "SELECT count(*) FROM posts WHERE status <> 'live'") > 0
+    # what the renormalizer merges and rewrites moves the summaries too
+    db.cursor().execute(
+        "UPDATE links SET target_url = target_url || '?utm_source=x', "
+        "target_url_raw = NULL WHERE position = 0"
+    )
+    db.commit()
+    assert_agree(db)
+    renormalize(db)
+    assert_agree(db)
+
+
+def test_check_finds_a_tampered_summary_and_repair_mends_it(db: Any) -> None:
+    rng = random.Random(7)
+    write_batch(db, [random_page(rng, f"{n:012x}", T0) for n in range(1, 8)])
+    assert_agree(db)
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE domain_totals SET posts = posts + 1 WHERE domain_id = "
+            "(SELECT min(domain_id) FROM domain_totals)"
+        )
+        cur.execute("DELETE FROM group_posts WHERE tag = ''")
+    db.commit()
+    result = summaries.check(db)
+    assert not result.agree
+    assert result.differing["domain_totals"] == 2  # the changed row, both ways
+    assert result.differing["group_posts"] > 0
+    assert result.differing["domain_stats"] == 0
+    summaries.rebuild(db)
+    assert_agree(db)
+
+
+def test_totals_count_distinct_posts_authors_and_publications(db: Any) -> None:
+    two = Publication("two", "Two", "two.example")
+    pages = []
+    for n, (author, pub) in enumerate([("ann", None), ("ann", two), ("bob", two)], start=1):
+        links = [make_link("https://github.com/a", 0), make_link("https://github.com/b", 1)]
+        page = make_page(f"{n:012x}", links, T0, author=author)
+        page.article.author = Author(author, None)
+        page.article.publication = pub
+        pages.append(page)
+    write_batch(db, pages)
+    totals = "SELECT links, posts, authors, publications FROM domain_totals"
+    assert rows(db, totals) == [(6, 3, 2, 1)]
+    # the third post drops its links: bob and, with him, nobody else is gone
+    write_batch(db, [make_page(f"{3:012x}", [], T0 + timedelta(days=1), author="bob")])
+    assert rows(db, totals) == [(4, 2, 1, 1)]
+    assert scalar(db, "SELECT lost FROM domain_totals") == 2
+    assert_agree(db)
+
+
+def test_concurrent_writers_keep_the_summaries_exact(db_dsn: str) -> None:
+    # Two writers recrawl overlapping posts at the same time: the summaries' hot
+    # rows (every link's tag '' row, a shared domain's totals) are updated by
+    # both. A deadlock between them rolls one batch back, and it is replayed as
+    # the pipeline replays it; the sums must come out exact either way.
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+    replays = [0, 0]
+
+    def writer(k: int) -> None:
+        rng = random.Random(100 + k)
+        conn = connect(db_dsn)
+        try:
+            start.wait()
+            for step in range(15):
+                pages = [
+                    random_page(rng, f"{n:012x}", T0 + timedelta(minutes=step))
+                    for n in rng.sample(range(1, 30), 6)
+                ]
+                while True:
+                    try:
+                        write_batch(conn, pages)
+                        break
+                    except psycopg2.extensions.TransactionRollbackError:
+                        conn.rollback()
+                        replays[k] += 1
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    conn = connect(db_dsn)
+    try:
+        assert_agree(conn)
+    finally:
+        conn.close()
+    print(f"replayed batches after deadlocks: {replays}")
