@@ -73,6 +73,9 @@ def csv_cell(value: Any) -> Any:
         return "true" if value else "false"
     if kind is int or kind is float:
         return value  # the csv module writes these itself; never a formula
+    if kind is list:
+        # rel is an array everywhere; a CSV cell holds its tokens as HTML writes them
+        return csv_safe(text_cell(value))
     value = plain(value)
     return csv_safe(value if isinstance(value, str) else str(value))
 

@@ -18,7 +18,7 @@ QUERIES = {
     "links": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS post_url,
        a.username AS author, coalesce(pub.slug, pub.key) AS publication, l.target_url,
        l.target_url_raw, h.host, d.domain, l.location, {PLACEMENT_SQL} AS placement, l.kind,
-       l.position, l.anchor_text, array_to_string(l.rel, ' ') AS rel, l.nofollow, l.ugc,
+       l.position, l.anchor_text, l.rel, l.nofollow, l.ugc,
        l.sponsored, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
        l.first_seen, l.last_seen, l.lost_at
 {LINK_JOINS}

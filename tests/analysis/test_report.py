@@ -207,6 +207,15 @@ def test_exports(crawled: str, tmp_path: Path) -> None:
     table = list(csv.reader(io.StringIO(out)))
     assert len(table) - 1 == total
     assert all(not c.startswith(("=", "+", "-", "@")) for row in table for c in row)
+    # rel is an array in every JSON the project writes; a CSV cell holds its tokens
+    records = [
+        json.loads(x)
+        for x in harvest(crawled, "export", "links", "--format", "jsonl").stdout.splitlines()
+    ]
+    assert all(isinstance(r["rel"], list) for r in records)
+    header = table[0]
+    with_rel = [r for r in table[1:] if r[header.index("rel")]]
+    assert with_rel and all("[" not in r[header.index("rel")] for r in with_rel)
     lines = harvest(crawled, "export", "domains", "--format", "jsonl").stdout.splitlines()
     assert len(lines) == domains and json.loads(lines[0])["links"] >= json.loads(lines[-1])["links"]
     parquet = tmp_path / "posts.parquet"
