@@ -124,6 +124,10 @@ def top_domains(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         columns, rows = queries.top_domains(
             conn, limit=args.limit, dofollow_only=args.dofollow_only
         )
+    if args.format == "table":
+        keep = [columns.index(c) for c in queries.TOP_DOMAIN_TABLE_COLUMNS]
+        columns = [columns[i] for i in keep]
+        rows = [tuple(row[i] for i in keep) for row in rows]
     output.write(out, args.format, columns, rows)
     return 0
 

@@ -229,6 +229,19 @@ def backlinks(
     )
 
 
+# What `harvest top-domains` shows in a terminal: the domain whole, and what it is
+# worth; csv and json carry every column.
+TOP_DOMAIN_TABLE_COLUMNS = (
+    "domain",
+    "links",
+    "posts",
+    "authors",
+    "dofollow_links",
+    "passing_links",
+    "nofollow_share",
+)
+
+
 def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> Rows:
     """The most linked-to domains, from the maintained domain_totals."""
     order = "t.dofollow" if dofollow_only else "t.links"

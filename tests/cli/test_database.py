@@ -116,6 +116,9 @@ def test_top_domains_and_stats(filled: str, capsys: pytest.CaptureFixture[str]) 
         2,
     )
     assert top["nofollow_share"] == pytest.approx(0.6667)
+    # a terminal gets the reading columns, the domain never cut
+    _, out, _ = run(capsys, "top-domains")
+    assert out.split()[0] == "domain" and "target.example " in out and "ugc_links" not in out
 
     _, out, _ = run(capsys, "stats", "--format", "json")
     stats = json.loads(out)
