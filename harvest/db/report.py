@@ -297,6 +297,12 @@ _SUMS = """sum(s.links - s.lost)::bigint AS links,
        sum(s.sponsored)::bigint AS sponsored_links,
        sum(s.dofollow)::bigint AS dofollow_links"""
 _LIVE_GROUPS = " HAVING sum(s.links - s.lost) > 0"
+# publication_stats counts live links only
+_PUBLICATION_SUMS = """sum(s.links)::bigint AS links,
+       sum(s.nofollow)::bigint AS nofollow_links,
+       sum(s.ugc)::bigint AS ugc_links,
+       sum(s.sponsored)::bigint AS sponsored_links,
+       sum(s.dofollow)::bigint AS dofollow_links"""
 
 _PUBLICATION_IDS = """(SELECT publication_id FROM publications
      WHERE %(publication)s::text IN (slug, key, domain)
@@ -406,10 +412,20 @@ def _group_sections(
         "ORDER BY links DESC, 1",
         params,
     )
+    whole = not (by_pub or filters.tag is not None or params["year"])
+    # The whole harvest's publications: publication_stats has them in a few rows each.
+    pub_from = (
+        "FROM publication_stats s "
+        "LEFT JOIN publications pub ON pub.publication_id = s.publication_id"
+        if whole
+        else _GROUP_FROM
+    )
+    pub_sums = _PUBLICATION_SUMS if whole else _SUMS
+    having = " HAVING sum(s.links) > 0" if whole else _LIVE_GROUPS
     out["by_publication"] = _summed(
         cur,
         f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
-        f"pub.domain AS publication_domain, {_SUMS} {_GROUP_FROM} GROUP BY 1, 2{_LIVE_GROUPS} "
+        f"pub.domain AS publication_domain, {pub_sums} {pub_from} GROUP BY 1, 2{having} "
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
@@ -432,7 +448,7 @@ def _group_sections(
         "by_publication_and_location": _rows(
             cur,
             f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
-            f"s.placement AS location, sum(s.dofollow)::bigint AS links {_GROUP_FROM} "
+            f"s.placement AS location, sum(s.dofollow)::bigint AS links {pub_from} "
             "GROUP BY 1, 2 HAVING sum(s.dofollow) > 0 ORDER BY links DESC, 1, 2 LIMIT %(top)s",
             params,
         ),

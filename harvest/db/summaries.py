@@ -41,6 +41,10 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("tag", "year", "placement", "reason"),
         ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
     ),
+    "publication_stats": (
+        ("publication_id", "placement"),
+        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
+    ),
     "domain_posts": (("domain_id", "post_id"), ("links", "dofollow")),
     "domain_authors": (("domain_id", "author_id"), ("links",)),
     "domain_publications": (

@@ -32,7 +32,7 @@ def random_world(db: Any, seed: int, posts: int = 30) -> None:
 
 # What each path leaves out on purpose (README.md, "Reports at scale").
 def comparable(numbers: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in numbers.items() if k not in ("generated_at", "source")}
+    out = {k: v for k, v in numbers.items() if k not in ("generated_at", "source", "crawled_from")}
     if numbers["filters"]["domain"]:
         out.pop("by_tag")
         out["dofollow_exceptions"] = {"posts": numbers["dofollow_exceptions"]["posts"]}

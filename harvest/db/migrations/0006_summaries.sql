@@ -73,6 +73,20 @@ CREATE TABLE tag_stats (
     UNIQUE NULLS NOT DISTINCT (tag, year, placement, reason)
 );
 
+-- Per publication and placement, live links: the whole report's table by
+-- publication and its dofollow links by publication and placement, without
+-- reading group_stats' years, tags and verdicts.
+CREATE TABLE publication_stats (
+    publication_id bigint,
+    placement     text    NOT NULL,
+    links         bigint  NOT NULL DEFAULT 0,
+    nofollow      bigint  NOT NULL DEFAULT 0,
+    ugc           bigint  NOT NULL DEFAULT 0,
+    sponsored     bigint  NOT NULL DEFAULT 0,
+    dofollow      bigint  NOT NULL DEFAULT 0,
+    UNIQUE NULLS NOT DISTINCT (publication_id, placement)
+);
+
 -- Per target domain, live links only: what top-domains and backlinks' totals
 -- print. posts, authors and publications are distinct counts, kept by the
 -- reference counts below.
@@ -264,6 +278,25 @@ BEGIN
         sponsored = s.sponsored + EXCLUDED.sponsored,
         dofollow = s.dofollow + EXCLUDED.dofollow,
         lost_dofollow = s.lost_dofollow + EXCLUDED.lost_dofollow;
+
+    INSERT INTO publication_stats AS s (publication_id, placement, links, nofollow, ugc,
+                                        sponsored, dofollow)
+    SELECT * FROM (
+        SELECT publication_id, placement, sum(sign) AS links,
+               coalesce(sum(sign) FILTER (WHERE nofollow), 0) AS nofollow,
+               coalesce(sum(sign) FILTER (WHERE ugc), 0) AS ugc,
+               coalesce(sum(sign) FILTER (WHERE sponsored), 0) AS sponsored,
+               coalesce(sum(sign) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)), 0) AS dofollow
+        FROM pg_temp.summary_delta WHERE NOT lost GROUP BY 1, 2
+    ) d
+    WHERE links <> 0 OR nofollow <> 0 OR ugc <> 0 OR sponsored <> 0 OR dofollow <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (publication_id, placement) DO UPDATE SET
+        links = s.links + EXCLUDED.links,
+        nofollow = s.nofollow + EXCLUDED.nofollow,
+        ugc = s.ugc + EXCLUDED.ugc,
+        sponsored = s.sponsored + EXCLUDED.sponsored,
+        dofollow = s.dofollow + EXCLUDED.dofollow;
 
     INSERT INTO domain_totals AS s (domain_id, links, lost, nofollow, ugc, sponsored, dofollow,
                                     passing)
@@ -502,7 +535,8 @@ CREATE TRIGGER summaries_posts_upd AFTER UPDATE ON posts
 CREATE FUNCTION summaries_recount() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     DROP TABLE IF EXISTS pg_temp.recount_facets, pg_temp.recount_domain_stats,
-        pg_temp.recount_group_stats, pg_temp.recount_tag_stats, pg_temp.recount_domain_totals, pg_temp.recount_domain_posts,
+        pg_temp.recount_group_stats, pg_temp.recount_tag_stats, pg_temp.recount_publication_stats,
+        pg_temp.recount_domain_totals, pg_temp.recount_domain_posts,
         pg_temp.recount_domain_authors, pg_temp.recount_domain_publications,
         pg_temp.recount_post_groups, pg_temp.recount_group_posts;
     CREATE TEMP TABLE recount_facets AS
@@ -540,6 +574,14 @@ BEGIN
            count(*) FILTER (WHERE lost AND NOT (nofollow OR ugc OR sponsored)) AS lost_dofollow
     FROM recount_facets CROSS JOIN LATERAL unnest('{""}'::text[] || tags) AS t(tag)
     GROUP BY 1, 2, 3, 4;
+
+    CREATE TEMP TABLE recount_publication_stats AS
+    SELECT publication_id, placement, count(*) AS links,
+           count(*) FILTER (WHERE nofollow) AS nofollow,
+           count(*) FILTER (WHERE ugc) AS ugc,
+           count(*) FILTER (WHERE sponsored) AS sponsored,
+           count(*) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)) AS dofollow
+    FROM recount_facets WHERE NOT lost GROUP BY 1, 2;
 
     CREATE TEMP TABLE recount_domain_posts AS
     SELECT domain_id, post_id, count(*) AS links,
@@ -597,7 +639,8 @@ DECLARE
     name text;
 BEGIN
     PERFORM summaries_recount();
-    FOREACH name IN ARRAY ARRAY['domain_stats', 'group_stats', 'tag_stats', 'domain_totals', 'domain_posts',
+    FOREACH name IN ARRAY ARRAY['domain_stats', 'group_stats', 'tag_stats', 'publication_stats',
+                                'domain_totals', 'domain_posts',
                                 'domain_authors', 'domain_publications', 'post_groups',
                                 'group_posts'] LOOP
         EXECUTE format('TRUNCATE %I', name);
