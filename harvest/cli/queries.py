@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -92,13 +93,18 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         columns, rows = page.columns, page.rows
         if args.format == "table":
-            # A terminal shows what a person reads; csv and json carry every column.
-            keep = [columns.index(c) for c in queries.BACKLINK_TABLE_COLUMNS]
-            columns = [columns[i] for i in keep]
-            rows = [tuple(row[i] for i in keep) for row in rows]
+            columns, rows = reading_columns(columns, rows, queries.BACKLINK_TABLE_COLUMNS)
         shown = output.write(out, args.format, columns, rows)
     err.write(backlink_summary(args.domain, page.totals, shown, page.after) + "\n")
     return 0
+
+
+def reading_columns(
+    columns: list[str], rows: Iterable[tuple[Any, ...]], keep: Sequence[str]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The columns a terminal shows, what a person reads; csv and json carry every one."""
+    at = [columns.index(c) for c in keep]
+    return [columns[i] for i in at], [tuple(row[i] for i in at) for row in rows]
 
 
 def backlink_summary(target: str, totals: dict[str, int], shown: int, after: str | None) -> str:
@@ -125,9 +131,7 @@ def top_domains(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             conn, limit=args.limit, dofollow_only=args.dofollow_only
         )
     if args.format == "table":
-        keep = [columns.index(c) for c in queries.TOP_DOMAIN_TABLE_COLUMNS]
-        columns = [columns[i] for i in keep]
-        rows = [tuple(row[i] for i in keep) for row in rows]
+        columns, rows = reading_columns(columns, rows, queries.TOP_DOMAIN_TABLE_COLUMNS)
     output.write(out, args.format, columns, rows)
     return 0
 

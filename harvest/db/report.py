@@ -41,13 +41,15 @@ JOIN hosts h ON h.host_id = l.host_id
 LEFT JOIN authors a ON a.author_id = p.author_id
 LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""
 
-FILTER_WHERE = """WHERE (%(domain)s::text IS NULL
+# The publications a --publication names: by slug, key, own domain or name (any case).
+_PUBLICATION_IDS = """(SELECT publication_id FROM publications
+     WHERE %(publication)s::text IN (slug, key, domain)
+        OR lower(name) = lower(%(publication)s::text))"""
+
+FILTER_WHERE = f"""WHERE (%(domain)s::text IS NULL
        OR l.domain_id = (SELECT domain_id FROM domains WHERE domain = %(domain)s::text))
   AND (%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
-  AND (%(publication)s::text IS NULL OR p.publication_id IN (
-       SELECT publication_id FROM publications
-       WHERE %(publication)s::text IN (slug, key, domain)
-          OR lower(name) = lower(%(publication)s::text)))
+  AND (%(publication)s::text IS NULL OR p.publication_id IN {_PUBLICATION_IDS})
   AND (%(since)s::date IS NULL OR l.first_seen >= %(since)s::date::timestamp AT TIME ZONE 'UTC')
   AND (%(published_since)s::date IS NULL
        OR p.first_published_at >= %(published_since)s::date::timestamp AT TIME ZONE 'UTC')"""
@@ -87,16 +89,8 @@ def _with_share(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _verdict(cur: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Of every link harvested (lost ones too), how many pass value, and why the
-    others do not; and the same for dofollow anchors alone (the exceptions)."""
-    rows = _rows(
-        cur,
-        f"SELECT {REASON_SQL} AS reason, count(*) AS links, "
-        f"count(*) FILTER (WHERE {DOFOLLOW_SQL}) AS dofollow {_FROM} "
-        "GROUP BY 1 ORDER BY links DESC, 1",
-        params,
-    )
+def _verdict_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The verdict section from (reason, links, dofollow) rows, however counted."""
     links = sum(r["links"] for r in rows)
     passing = sum(r["links"] for r in rows if r["reason"] == "follow")
     return {
@@ -108,6 +102,19 @@ def _verdict(cur: Any, params: dict[str, Any]) -> dict[str, Any]:
             {"reason": r["reason"], "links": r["dofollow"]} for r in rows if r["dofollow"]
         ],
     }
+
+
+def _verdict(cur: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Of every link harvested (lost ones too), how many pass value, and why the
+    others do not; and the same for dofollow anchors alone (the exceptions)."""
+    rows = _rows(
+        cur,
+        f"SELECT {REASON_SQL} AS reason, count(*) AS links, "
+        f"count(*) FILTER (WHERE {DOFOLLOW_SQL}) AS dofollow {_FROM} "
+        "GROUP BY 1 ORDER BY links DESC, 1",
+        params,
+    )
+    return _verdict_of(rows)
 
 
 # The rows of a domain's backlinks a report shows; the rest are an export away.
@@ -304,10 +311,6 @@ _PUBLICATION_SUMS = """sum(s.links)::bigint AS links,
        sum(s.sponsored)::bigint AS sponsored_links,
        sum(s.dofollow)::bigint AS dofollow_links"""
 
-_PUBLICATION_IDS = """(SELECT publication_id FROM publications
-     WHERE %(publication)s::text IN (slug, key, domain)
-        OR lower(name) = lower(%(publication)s::text))"""
-
 # group_stats (and group_posts) rows of the filters: tag '' holds every link once.
 _GROUP_WHERE = f"""WHERE s.tag = coalesce(%(tag)s::text, '')
   AND (%(publication)s::text IS NULL OR s.publication_id IN {_PUBLICATION_IDS})
@@ -316,6 +319,12 @@ _GROUP_WHERE = f"""WHERE s.tag = coalesce(%(tag)s::text, '')
 _GROUP_FROM = f"""FROM group_stats s
 LEFT JOIN publications pub ON pub.publication_id = s.publication_id
 {_GROUP_WHERE}"""
+
+# Each tag's rows (not tag ''), for the table by tag.
+_GROUP_TAGS_FROM = f"""FROM group_stats s
+WHERE s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)
+  AND (%(publication)s::text IS NULL OR s.publication_id IN {_PUBLICATION_IDS})
+  AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
 
 # Without a publication filter, tag_stats holds the same counts in far fewer rows.
 _TAG_WHERE = """WHERE s.tag = coalesce(%(tag)s::text, '')
@@ -340,17 +349,7 @@ def _verdict_summed(cur: Any, source: str, params: dict[str, Any]) -> dict[str, 
         "GROUP BY 1 HAVING sum(s.links) > 0 ORDER BY links DESC, 1",
         params,
     )
-    links = sum(r["links"] for r in rows)
-    passing = sum(r["links"] for r in rows if r["reason"] == "follow")
-    return {
-        "links": links,
-        "passing": passing,
-        "passing_share": round(passing / links, 4) if links else None,
-        "by_reason": [{"reason": r["reason"], "links": r["links"]} for r in rows],
-        "dofollow_by_reason": [
-            {"reason": r["reason"], "links": r["dofollow"]} for r in rows if r["dofollow"]
-        ],
-    }
+    return _verdict_of(rows)
 
 
 def _report_from_summaries(conn: Any, filters: Filters, top: int) -> dict[str, Any]:
@@ -429,15 +428,7 @@ def _group_sections(
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
-    tags_from = (
-        "FROM group_stats s "
-        + _GROUP_WHERE.replace(
-            "s.tag = coalesce(%(tag)s::text, '')",
-            "s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)",
-        )
-        if by_pub
-        else _TAGS_FROM
-    )
+    tags_from = _GROUP_TAGS_FROM if by_pub else _TAGS_FROM
     out["by_tag"] = _summed(
         cur,
         f"SELECT s.tag, {_SUMS} {tags_from} GROUP BY 1{_LIVE_GROUPS} "
