@@ -21,7 +21,7 @@ Needs about 420 bytes of disk per link (10^8 rows: ~45 GB with indexes and the
 build's temporary files) and, on 2 cores, about 10 minutes per 10^7 rows. Uses
 DATABASE_URL when set, else an embedded server.
 
-    .venv/bin/python bench/query.py [--rows 10000000] [--queries 2000] [--rounds 3]
+    .venv/bin/python bench/query.py [--rows 10000000] [--queries 2000] [--rounds 3] [--keep | --reuse URL]
 """
 
 from __future__ import annotations
@@ -167,17 +167,26 @@ def build(dsn: str, rows: int) -> dict[str, float]:
         t0 = time.perf_counter()
         cur.execute("VACUUM ANALYZE")
         took["vacuum_s"] = time.perf_counter() - t0
+    conn.close()
+    took.update(sizes(dsn))
+    return took
+
+
+def sizes(dsn: str) -> dict[str, float]:
+    """The harvest's rows and bytes: links' heap and indexes, and the summaries."""
+    conn = connect(dsn)
+    with conn.cursor() as cur:
         cur.execute(
             """SELECT pg_relation_size('links'), pg_indexes_size('links'),
                       (SELECT sum(pg_total_relation_size(t))::bigint FROM unnest(
-                         '{domain_stats,group_stats,domain_totals,domain_posts,domain_authors,
-                           domain_publications,post_groups,group_posts}'::regclass[]) t),
+                         '{domain_stats,group_stats,tag_stats,publication_stats,domain_totals,
+                           domain_posts,domain_authors,domain_publications,post_groups,
+                           group_posts}'::regclass[]) t),
                       (SELECT count(*) FROM links)"""
         )
         heap, indexes, summaries, n = cur.fetchone()
     conn.close()
-    took.update(heap=heap, indexes=indexes, summaries=summaries, rows=n)
-    return took
+    return {"heap": heap, "indexes": indexes, "summaries": summaries, "rows": n}
 
 
 def synthetic_pages(n: int, first: int, at: datetime) -> list[ArticlePage]:
@@ -265,18 +274,40 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="store batches per mode")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE_URL",
+        help="time the commands on a harvest an earlier --keep run built (its migrations "
+        "brought up to date first); nothing is built or dropped",
+    )
     args = parser.parse_args()
 
     dbs = Databases()
-    name, dsn = dbs.fresh()
+    name, dsn = ("", args.reuse) if args.reuse else dbs.fresh()
     try:
-        built = build(dsn, args.rows)
+        if args.reuse:
+            subprocess.run(
+                [str(HARVEST), "db", "migrate"],
+                env={**os.environ, "DATABASE_URL": dsn},
+                check=True,
+                capture_output=True,
+            )
+            built = sizes(dsn)
+            print(f"reusing {dsn}", flush=True)
+        else:
+            built = build(dsn, args.rows)
         rows = int(built["rows"])
         per_link = (built["heap"] + built["indexes"]) / rows
+        if not args.reuse:
+            print(
+                f"{rows:,} link rows: load {built['load_s']:.0f}s "
+                f"({rows / built['load_s']:,.0f} rows/s), "
+                f"indexes {built['index_s']:.0f}s, summaries {built['summaries_s']:.0f}s, "
+                f"vacuum analyze {built['vacuum_s']:.0f}s",
+                flush=True,
+            )
         print(
-            f"{rows:,} link rows: load {built['load_s']:.0f}s ({rows / built['load_s']:,.0f} rows/s), "
-            f"indexes {built['index_s']:.0f}s, summaries {built['summaries_s']:.0f}s, "
-            f"vacuum analyze {built['vacuum_s']:.0f}s; links {built['heap'] / 2**30:.2f} GiB + "
+            f"links {built['heap'] / 2**30:.2f} GiB + "
             f"indexes {built['indexes'] / 2**30:.2f} GiB = {per_link:.0f} bytes/link; "
             f"summaries {built['summaries'] / 2**30:.2f} GiB "
             f"({built['summaries'] / rows:.0f} bytes/link)",
@@ -326,6 +357,8 @@ def main() -> None:
             "report": ["report", "-o", "-"],
             "report_domain": ["report", "--domain", "site1.example", "-o", "-"],
             "report_tag": ["report", "--tag", "tag1", "-o", "-"],
+            # pub1 is the largest publication of the power law
+            "report_publication": ["report", "--publication", "pub1", "-o", "-"],
             "version": ["--version"],
         }
         results: dict[str, float] = {}
@@ -339,8 +372,10 @@ def main() -> None:
             )
         del out
 
-        with_summaries = store_rate(dsn, args.batches, True, 1)
-        without = store_rate(dsn, args.batches, False, 10**9)
+        # New posts each time: on a reused harvest the first run's would be recrawls.
+        base = int(time.time()) * 1000 if args.reuse else 0
+        with_summaries = store_rate(dsn, args.batches, True, base + 1)
+        without = store_rate(dsn, args.batches, False, base + 10**9)
         print(
             f"store, 50 new posts x 20 links per batch into {rows:,} rows: "
             f"{with_summaries:,.0f} links/s with summaries, {without:,.0f} links/s without "
@@ -354,14 +389,16 @@ def main() -> None:
             f"top_backlinks_ms={results['top_backlinks']:.0f} "
             f"top_domains_ms={results['top_domains']:.0f} stats_ms={results['stats']:.0f} "
             f"report_ms={results['report']:.0f} report_domain_ms={results['report_domain']:.0f} "
-            f"report_tag_ms={results['report_tag']:.0f} startup_ms={results['version']:.0f} "
+            f"report_tag_ms={results['report_tag']:.0f} "
+            f"report_publication_ms={results['report_publication']:.0f} "
+            f"startup_ms={results['version']:.0f} "
             f"bytes_per_link={per_link:.0f} store_links_per_s={with_summaries:.0f} "
             f"store_ratio={with_summaries / without:.2f}"
         )
         if args.keep:
             print(f"kept: DATABASE_URL={dsn}")
     finally:
-        if not args.keep:
+        if not args.keep and not args.reuse:
             dbs.drop(name)
         dbs.close()
 

@@ -46,13 +46,25 @@ _PUBLICATION_IDS = """(SELECT publication_id FROM publications
      WHERE %(publication)s::text IN (slug, key, domain)
         OR lower(name) = lower(%(publication)s::text))"""
 
-FILTER_WHERE = f"""WHERE (%(domain)s::text IS NULL
+
+def _publication_is(column: str) -> str:
+    """``column`` is a publication --publication names, or there is no --publication.
+
+    As an array the ids are found once (an init plan) and the column's index
+    serves them; ``IN (subquery)`` inside the OR would be checked row by row.
+    """
+    return f"(%(publication)s::text IS NULL OR {column} = ANY (ARRAY{_PUBLICATION_IDS}))"
+
+
+# The filters on a link's own columns, and those on its post's.
+_LINK_CONDITIONS = """(%(domain)s::text IS NULL
        OR l.domain_id = (SELECT domain_id FROM domains WHERE domain = %(domain)s::text))
-  AND (%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
-  AND (%(publication)s::text IS NULL OR p.publication_id IN {_PUBLICATION_IDS})
-  AND (%(since)s::date IS NULL OR l.first_seen >= %(since)s::date::timestamp AT TIME ZONE 'UTC')
+  AND (%(since)s::date IS NULL OR l.first_seen >= %(since)s::date::timestamp AT TIME ZONE 'UTC')"""
+_POST_CONDITIONS = f"""(%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
+  AND {_publication_is("p.publication_id")}
   AND (%(published_since)s::date IS NULL
        OR p.first_published_at >= %(published_since)s::date::timestamp AT TIME ZONE 'UTC')"""
+FILTER_WHERE = f"WHERE {_LINK_CONDITIONS}\n  AND {_POST_CONDITIONS}"
 
 _PLACEMENT = f"CROSS JOIN LATERAL (SELECT {PLACEMENT_SQL} AS placement) pl"
 _FROM = f"{LINK_JOINS}\n{_PLACEMENT}\n{FILTER_WHERE}"
@@ -261,14 +273,24 @@ def _scan_top_domains(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
 def _scan_top_domains_and_count(
     cur: Any, params: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], int]:
-    """The top domains of the matching links, and how many domains they reach: one pass."""
+    """The top domains of the matching links, and how many domains they reach: one pass.
+
+    The matching posts are found first (a tag through the GIN index on tags) and
+    their links by post: a tag's share of the table is read, not the table. The
+    domains are named for the top rows only.
+    """
     rows = _rows(
         cur,
-        f"""WITH per AS (
-            SELECT l.domain_id, {_COUNTS}, count(DISTINCT l.post_id) AS posts {_FROM}{_LIVE}
-            GROUP BY l.domain_id)
-        SELECT d.domain, per.*, count(*) OVER () AS domains FROM per
-        JOIN domains d USING (domain_id) ORDER BY links DESC, per.domain_id LIMIT %(top)s""",
+        f"""WITH matching AS MATERIALIZED (SELECT p.post_id FROM posts p WHERE {_POST_CONDITIONS}),
+        per AS (
+            SELECT l.domain_id, {_COUNTS}, count(DISTINCT l.post_id) AS posts
+            FROM matching JOIN links l USING (post_id)
+            WHERE {_LINK_CONDITIONS}{_LIVE}
+            GROUP BY l.domain_id),
+        top AS (SELECT per.*, count(*) OVER () AS domains FROM per
+                ORDER BY links DESC, per.domain_id LIMIT %(top)s)
+        SELECT d.domain, top.* FROM top JOIN domains d USING (domain_id)
+        ORDER BY top.links DESC, top.domain_id""",
         params,
     )
     domains = rows[0]["domains"] if rows else 0
@@ -313,7 +335,7 @@ _PUBLICATION_SUMS = """sum(s.links)::bigint AS links,
 
 # group_stats (and group_posts) rows of the filters: tag '' holds every link once.
 _GROUP_WHERE = f"""WHERE s.tag = coalesce(%(tag)s::text, '')
-  AND (%(publication)s::text IS NULL OR s.publication_id IN {_PUBLICATION_IDS})
+  AND {_publication_is("s.publication_id")}
   AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
 
 _GROUP_FROM = f"""FROM group_stats s
@@ -323,7 +345,7 @@ LEFT JOIN publications pub ON pub.publication_id = s.publication_id
 # Each tag's rows (not tag ''), for the table by tag.
 _GROUP_TAGS_FROM = f"""FROM group_stats s
 WHERE s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)
-  AND (%(publication)s::text IS NULL OR s.publication_id IN {_PUBLICATION_IDS})
+  AND {_publication_is("s.publication_id")}
   AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
 
 # Without a publication filter, tag_stats holds the same counts in far fewer rows.
@@ -454,7 +476,7 @@ def _group_sections(
             LEFT JOIN publications pub ON pub.publication_id = p.publication_id
             WHERE g.dofollow > 0
               AND (%(tag)s::text IS NULL OR %(tag)s::text = ANY (g.tags))
-              AND (%(publication)s::text IS NULL OR g.publication_id IN {_PUBLICATION_IDS})
+              AND {_publication_is("g.publication_id")}
               AND (%(year)s::int IS NULL OR g.year >= %(year)s::int)
             ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s""",
             params,
