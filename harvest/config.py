@@ -118,6 +118,15 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     _S(
+        "HARVEST_WALKS_FILE",
+        "text",
+        None,
+        "where GraphQL walks (-a history) note each cursor step and the posts it found, "
+        "so a killed crawl run again with the same file resumes where it stopped",
+        "crawl",
+        default_text="JOBDIR/harvest-walks.jsonl when JOBDIR is set, else none",
+    ),
+    _S(
         "HARVEST_UNPARSED_DIR",
         "text",
         None,

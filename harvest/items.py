@@ -92,3 +92,15 @@ class PageProblem:
     # What the crawl's summary counts it under ("HTTP 404", "unreachable", ...);
     # empty: the reason up to its first colon.
     cause: str = ""
+
+
+@dataclass(slots=True)
+class WalkDone:
+    """A GraphQL walk that reached its end (or what an earlier walk saw): the next
+    crawl of the same listing lists only posts newer than ``newest``."""
+
+    walk: str  # the listing page naming the walk
+    newest: str | None  # the newest first-publish time it has seen (ISO 8601)
+    posts: int
+    requests: int
+    at: datetime = field(default_factory=utcnow)

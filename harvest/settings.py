@@ -73,6 +73,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Next to the downloader: it sees responses before the retry middleware
     # (550) does, and stamps each request's real send time.
     "harvest.crawl.hostgate.HostGateMiddleware": 590,
+    # After Scrapy's RobotsTxtMiddleware (100): a walk's page must be allowed too.
+    "harvest.crawl.walks.WalkRobotsMiddleware": 110,
 }
 
 EXTENSIONS = {

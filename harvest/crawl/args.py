@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from harvest.medium.graphql import MAX_PAGE_SIZE
+
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
 _USER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _PUB_RE = re.compile(r"^[a-z0-9][a-z0-9\-._]{0,99}$")
@@ -100,6 +102,41 @@ def _sitemap(raw: str) -> tuple[date, date]:
     return (start, end)
 
 
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+Month = tuple[int, int]
+
+
+def _month(raw: str) -> Month:
+    text = raw.strip()
+    m = _MONTH_RE.fullmatch(text)
+    if m is None:
+        raise SpiderArgumentError(f"-a history: {raw!r} is not a month (YYYY-MM)")
+    year, month = int(m.group(1)), int(m.group(2))
+    if not 1 <= month <= 12:
+        raise SpiderArgumentError(f"-a history: {raw!r}: month must be in 1..12")
+    return (year, month)
+
+
+def _history(raw: str) -> tuple[Month, Month] | str:
+    """``all``, or months ``YYYY-MM..YYYY-MM`` (one month: ``YYYY-MM``)."""
+    text = raw.strip().lower()
+    if text == "all":
+        return "all"
+    first, sep, last = text.partition("..")
+    start = _month(first)
+    end = _month(last) if sep else start
+    if end < start:
+        raise SpiderArgumentError(f"-a history={raw!r}: the range ends before it starts")
+    return (start, end)
+
+
+def _page_size(raw: str) -> int:
+    value = _whole("page_size", 1)(raw)
+    if value > MAX_PAGE_SIZE:
+        raise SpiderArgumentError(f"-a page_size={raw!r}: Medium answers at most {MAX_PAGE_SIZE}")
+    return value
+
+
 def _since(raw: str) -> date:
     return _date("since", raw)
 
@@ -174,6 +211,12 @@ class CrawlArgs:
     # Scrolls stop as soon as two bring nothing new; this only bounds a listing
     # that never ends (Medium's recommended feeds lazy-load 80 posts and more).
     scroll: int = 50
+    # GraphQL walks: every post of each tag, user and publication ("all"), or a
+    # tag's posts month by month over (first, last) months; None: listing pages.
+    history: tuple[tuple[int, int], tuple[int, int]] | str | None = None
+    page_size: int = 25
+    walk_pages: int | None = None  # GraphQL requests per walk at most
+    articles: bool = True  # False: list the posts found, fetch none
 
     @classmethod
     def parse(
@@ -243,6 +286,8 @@ class CrawlArgs:
             data["sitemap"] = [d.isoformat() for d in self.sitemap]
         if self.since:
             data["since"] = self.since.isoformat()
+        if isinstance(self.history, tuple):
+            data["history"] = "..".join(f"{y:04d}-{m:02d}" for y, m in self.history)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
@@ -264,5 +309,9 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "recrawl_days": _whole("recrawl_days", 0),
     "browser": _flag("browser"),
     "scroll": _whole("scroll", 0),
+    "history": _history,
+    "page_size": _page_size,
+    "walk_pages": _whole("walk_pages", 1),
+    "articles": _flag("articles"),
 }
 KNOWN = (*tuple(FIELDS)[:4], "urls_file", *tuple(FIELDS)[4:])

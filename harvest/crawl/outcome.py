@@ -193,9 +193,8 @@ def summary_lines(
         )
     elif "harvest/db/unavailable" not in stats:
         lines.append(f"  harvested: {_plural(n.harvested, 'page')} (not stored: no database)")
-    pages_say = _post_statuses(stats)
-    if pages_say:
-        lines.append("  posts: " + pages_say)
+    said = (("discovery", _discovery(stats)), ("posts", _post_statuses(stats)))
+    lines.extend(f"  {label}: {text}" for label, text in said if text)
     skipped = [
         (c(stats, "harvest/posts/skipped_recent"), "harvested recently"),
         *((count, f"by {cause}") for cause, count in _by_cause(stats, "skipped").items()),
@@ -226,6 +225,47 @@ def summary_lines(
     if run_id is not None:
         lines.append(f"  next: harvest crawl-report {run_id}")
     return lines
+
+
+def _discovery(stats: Mapping[str, Any]) -> str:
+    """Which path the listings took: GraphQL walks, and what fell back to pages and why."""
+    c, d = _count, "harvest/discovery/"
+    requests = c(stats, f"{d}graphql/requests")
+    fallbacks = {
+        k[len(f"{d}fallback/") :]: _count(stats, k)
+        for k in sorted(stats)
+        if isinstance(k, str) and k.startswith(f"{d}fallback/")
+    }
+    if not requests and not fallbacks:
+        return ""
+    parts = [
+        f"GraphQL {_plural(c(stats, f'{d}graphql/posts'), 'post')} in "
+        f"{_plural(requests, 'request')}, {_plural(c(stats, f'{d}walks/complete'), 'walk')} "
+        "complete"
+    ]
+    for key, what in (
+        ("walks/over_budget", "stopped at walk_pages"),
+        ("walks/unfinished", "unfinished"),
+        ("walks/skipped_walked", "skipped (walked whole before)"),
+        ("walks/reached_last_seen", "stopped at the last crawl's newest"),
+        ("graphql/pages_repeated", "pages answered twice (resumed)"),
+        ("resumed_posts", "posts found before a resume"),
+    ):
+        if c(stats, d + key):
+            parts.append(f"{c(stats, d + key)} {what}")
+    if fallbacks:
+        parts.append(
+            "fell back to listing pages: "
+            + ", ".join(f"{cause} ×{n}" for cause, n in fallbacks.items())
+        )
+    off = [
+        f"{k[len(f'{d}graphql_off/') :]} ({stats[k]})"
+        for k in sorted(stats)
+        if isinstance(k, str) and k.startswith(f"{d}graphql_off/")
+    ]
+    if off:
+        parts.append("GraphQL off for " + "; ".join(off))
+    return "; ".join(parts)
 
 
 def _post_statuses(stats: Mapping[str, Any]) -> str:

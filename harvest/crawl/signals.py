@@ -21,3 +21,9 @@ recent_posts = object()
 # Sent by harvest.crawl.outcome.CrawlOutcome when the spider closes, with
 # outcome=Outcome: the store records the status in the crawl's run row.
 crawl_outcome = object()
+
+# Sent (awaited) by the spider before its GraphQL walks start, with walks=[walk
+# URL, ...]; a store answers {walk: {"newest": ISO time, "complete": bool,
+# "walked_at": datetime}} for those an earlier crawl walked to their end, so a
+# recrawl lists only what is newer. No store, no marks: everything is walked.
+walk_marks = object()

@@ -29,9 +29,11 @@ from harvest.crawl import StartupError, unparsed
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
 from harvest.crawl.browser import GUARD as BROWSER_GUARD
 from harvest.crawl.browser import BrowserConfig, browser_meta
+from harvest.crawl.discovery import GraphqlDiscovery
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
 from harvest.crawl.parsing import Parser, ParserDied, ParserError
 from harvest.crawl.signals import recent_posts, request_failed
+from harvest.crawl.walks import WALK_META
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.items import ArticlePage, FetchFacts, PageProblem, PostGone, ProfilePage
 from harvest.links import host_of, is_medium_host, is_public_hostname, robots_tokens
@@ -42,7 +44,7 @@ from harvest.medium.urls import BaseUrlError, MediumUrls
 from harvest.secrets import mask_dsn
 
 log = logging.getLogger(__name__)
-_SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml$")
+_SITEMAP_DAY_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.xml(?:\.gz)?$")
 _CARD_COUNT_JS = "document.querySelectorAll('article[data-testid=\"post-preview\"]').length"
 _MORE_CARDS_JS = (
     "n => document.querySelectorAll('article[data-testid=\"post-preview\"]').length > n"
@@ -51,7 +53,7 @@ _MORE_CARDS_JS = (
 _ROBOTS_REFUSAL = "Forbidden by robots.txt"
 
 
-class MediumSpider(scrapy.Spider):
+class MediumSpider(GraphqlDiscovery, scrapy.Spider):
     name = "medium"
     # Offsite is decided per request by refusal() (OffsiteGuardMiddleware).
     allowed_domains = None
@@ -127,6 +129,7 @@ class MediumSpider(scrapy.Spider):
                     f"({str(exc).strip() or type(exc).__name__}): start it, or unset "
                     "HARVEST_REDIS_URL to crawl without a shared frontier"
                 ) from None
+        spider.open_walks()
         return spider
 
     @staticmethod
@@ -238,18 +241,25 @@ class MediumSpider(scrapy.Spider):
 
     async def _start_requests(self) -> AsyncIterator[scrapy.Request]:
         a, u = self.args, self.urls
-        for tag in a.tags:
-            yield self._listing(u.tag(tag), depth=0)
-            if a.feeds:
-                yield self._listing(u.tag_feed(tag), depth=0)
-        for user in a.users:
-            yield self._listing(u.profile(user), depth=0)
-            if a.feeds:
-                yield self._listing(u.user_feed(user), depth=0)
-        for pub in a.publications:
-            yield self._listing(u.publication(pub), depth=0)
-            if a.feeds:
-                yield self._listing(u.publication_feed(pub), depth=0)
+        if a.history is not None:
+            # GraphQL walks list the tags, users and publications, with their
+            # listing pages as the fallback.
+            async for request in self.walk_starts():
+                yield request
+        else:
+            for page in (
+                *(u.tag(t) for t in a.tags),
+                *(u.profile(user) for user in a.users),
+                *(u.publication(p) for p in a.publications),
+            ):
+                yield self._listing(page, depth=0)
+        if a.feeds:
+            for feed in (
+                *(u.tag_feed(t) for t in a.tags),
+                *(u.user_feed(user) for user in a.users),
+                *(u.publication_feed(p) for p in a.publications),
+            ):
+                yield self._listing(feed, depth=0)
         if a.sitemap:
             yield self._listing(u.sitemap_index(), depth=0)
         for url in a.urls:
@@ -294,12 +304,17 @@ class MediumSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("harvest/posts/skipped_recent", len(recent))
                 self.skipped_posts.update(recent)
                 fresh = [r for r in fresh if r.post_id not in recent]
-        out = []
+        out: list[Any] = []
         for ref in fresh:
             if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
                 self.crawler.stats.inc_value("harvest/posts/over_max_posts")
                 continue
             self.scheduled_posts.add(ref.post_id or ref.url)
+            if not a.articles:
+                # Found, not fetched: the post's record is the item (for -o).
+                self.crawler.stats.inc_value("harvest/posts/listed")
+                out.append(ref)
+                continue
             self.crawler.stats.inc_value("harvest/posts/scheduled")
             out.append(self._article(ref.url, depth))
         return out
@@ -331,6 +346,8 @@ class MediumSpider(scrapy.Spider):
             request = self._article(medium_url, depth)
         elif kind == "article_browser":
             request = self._article_in_browser(self.urls.fetch_url(medium_url), medium_url, depth)
+        elif kind == "walk":
+            request = self.walk_request_for(medium_url)
         else:
             raise ValueError(f"no request of kind {kind!r}")
         if retry_times is not None:
@@ -354,6 +371,7 @@ class MediumSpider(scrapy.Spider):
         return found
 
     async def closed(self, reason: str) -> None:
+        self.discovery_close()
         await self.parser.aclose()
 
     # -- callbacks ----------------------------------------------------------------
@@ -587,6 +605,10 @@ class MediumSpider(scrapy.Spider):
         if failure.check(Postponed):
             return  # its host is paused; the gate sends it again when the pause ends
         self.crawler.signals.send_catch_log(signal=request_failed, request=request)
+        if WALK_META in request.meta:
+            async for item in self.walk_failed(failure):
+                yield item
+            return
         url = request.meta.get("medium_url") or request.url
         if failure.check(Blocked):
             cause = "gave up on host" if failure.check(HostGivenUp) else "challenge"

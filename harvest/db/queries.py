@@ -385,3 +385,24 @@ def crawl_report(conn: Any, run: str | int) -> tuple[dict[str, Any] | None, Rows
         (int(run),),
     )
     return info, failures
+
+
+def walk_marks(conn: Any, walks: list[str]) -> dict[str, dict[str, Any]]:
+    """Where earlier crawls' complete GraphQL walks of ``walks`` ended
+    (:data:`harvest.crawl.signals.walk_marks`)."""
+    if not walks:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT walk, newest, walked_at FROM listing_walks WHERE walk = ANY(%s)", (walks,)
+        )
+        found = {
+            walk: {
+                "newest": newest.isoformat() if newest is not None else None,
+                "complete": True,
+                "walked_at": walked_at,
+            }
+            for walk, newest, walked_at in cur.fetchall()
+        }
+    conn.rollback()
+    return found

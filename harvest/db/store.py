@@ -932,3 +932,21 @@ def write_problems(conn: Any, problems: Sequence[Any], run_id: int | None) -> in
             rows,
         )
     return len(rows)
+
+
+def write_walks(conn: Any, walks: Sequence[Any], run_id: int | None) -> int:
+    """Record GraphQL walks that reached their end (harvest.items.WalkDone); a
+    walk's newest mark never moves back."""
+    if not walks:
+        return 0
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO listing_walks (walk, newest, posts, requests, walked_at, run_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (walk) DO UPDATE SET "
+            "newest = GREATEST(listing_walks.newest, EXCLUDED.newest), "
+            "posts = EXCLUDED.posts, requests = EXCLUDED.requests, "
+            "walked_at = EXCLUDED.walked_at, run_id = EXCLUDED.run_id",
+            [(w.walk, w.newest, w.posts, w.requests, w.at, run_id) for w in walks],
+        )
+    return len(walks)

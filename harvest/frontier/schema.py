@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harvest.crawl.walks import WALK_META
 from harvest.links import host_of, is_medium_host
 
 VERSION = 1
@@ -33,6 +34,8 @@ KINDS: dict[str, tuple[str, bool]] = {
     "listing_browser": ("parse_listing_browser", True),
     "article": ("parse_article", False),
     "article_browser": ("parse_article", True),
+    # url: the walk's listing page; its cursor is the job's (harvest.crawl.walks)
+    "walk": ("parse_walk", False),
 }
 MAX_ENTRY_BYTES = 16 * 1024
 MAX_URL = 2048
@@ -71,7 +74,7 @@ def kind_of(request: Any, spider: Any) -> str:
 
 def encode(request: Any, spider: Any) -> bytes:
     # The address the request goes to, as a Medium URL: after a redirect, its target.
-    url = spider.urls.medium_url(request.url)
+    url = request.meta.get(WALK_META) or spider.urls.medium_url(request.url)
     entry: dict[str, Any] = {
         "v": VERSION,
         "kind": kind_of(request, spider),

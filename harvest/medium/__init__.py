@@ -7,6 +7,9 @@ and returns a :class:`~harvest.medium.records.PageResult`.
 
 from __future__ import annotations
 
+import gzip
+import io
+import zlib
 from collections.abc import Iterable
 
 from harvest.medium.api import looks_like_json, parse_api_text
@@ -57,13 +60,10 @@ def extract(
     ``internal_hosts`` adds hosts to treat as Medium (a mirror or the local
     simulator named by ``MEDIUM_BASE_URL``).
     """
-    size = len(data)
-    if size == 0:
-        return _empty("empty page")
-    if size > max_bytes:
-        return _empty(f"page is {size} bytes, over the {max_bytes}-byte limit")
-    if isinstance(data, bytes) and _looks_binary(data):
-        return _empty("binary content, not a page")
+    opened = _readable(data, max_bytes)
+    if isinstance(opened, PageResult):
+        return opened
+    data = opened
     head = data[:512]
     head_text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     stripped = head_text.lstrip("\ufeff \t\r\n")
@@ -109,6 +109,45 @@ def detect_html_kind(tree: Tree) -> str:
     if tree.css_first('article[data-testid="post-preview"], .streamItem, [data-post-id], a[href]'):
         return "listing"
     return "unknown"
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _readable(data: bytes | str, max_bytes: int) -> bytes | str | PageResult:
+    """The page to parse, or the result that says why there is none."""
+    size = len(data)
+    if size == 0:
+        return _empty("empty page")
+    if size > max_bytes:
+        return _empty(f"page is {size} bytes, over the {max_bytes}-byte limit")
+    if isinstance(data, bytes) and data.startswith(_GZIP_MAGIC):
+        # A gzipped file (a sitemap's .xml.gz), not a Content-Encoding the
+        # download already undid.
+        opened = _gunzip(data, max_bytes)
+        if isinstance(opened, str):
+            return _empty(opened)
+        data = opened
+    if isinstance(data, bytes) and _looks_binary(data):
+        return _empty("binary content, not a page")
+    return data
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes | str:
+    """The file inside, or why not: unreadable, or opening to more than
+    ``max_bytes`` (a small file that unpacks to gigabytes is refused early)."""
+    out = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            while chunk := fh.read(1 << 20):
+                out += chunk
+                if len(out) > max_bytes:
+                    return f"gzipped file opens to over the {max_bytes}-byte limit"
+    except (OSError, EOFError, zlib.error) as exc:
+        return f"gzipped file that cannot be opened: {exc}"
+    if not out:
+        return "empty page (gzipped)"
+    return bytes(out)
 
 
 def _looks_binary(data: bytes) -> bool:

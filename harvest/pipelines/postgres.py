@@ -36,11 +36,18 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 
 from harvest import config
 from harvest.crawl.outcome import count_problem, decide
-from harvest.crawl.signals import crawl_outcome, items_stored, recent_posts, store_opened
+from harvest.crawl.signals import (
+    crawl_outcome,
+    items_stored,
+    recent_posts,
+    store_opened,
+    walk_marks,
+)
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
 from harvest.db.queries import recently_crawled
+from harvest.db.queries import walk_marks as read_walk_marks
 from harvest.db.store import (
     BatchResult,
     HostIds,
@@ -49,8 +56,9 @@ from harvest.db.store import (
     write_batch,
     write_gone,
     write_problems,
+    write_walks,
 )
-from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage
+from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage, WalkDone
 from harvest.secrets import mask_dsn
 
 log = logging.getLogger(__name__)
@@ -87,6 +95,8 @@ class PostgresPipeline:
         self._failed: list[tuple[list[ArticlePage], list[ProfilePage]]] = []
         self._timer: asyncio.Task[None] | None = None
         self._run_finished = False
+        # Complete walks, recorded when the crawl ends with every page harvested.
+        self._walks: list[WalkDone] = []
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PostgresPipeline:
@@ -100,6 +110,7 @@ class PostgresPipeline:
         crawler.signals.connect(pipeline._on_outcome, signal=crawl_outcome)
         crawler.signals.connect(pipeline._on_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.recent_posts, signal=recent_posts)
+        crawler.signals.connect(pipeline.walk_marks, signal=walk_marks)
         return pipeline
 
     # -- lifecycle ----------------------------------------------------------------
@@ -140,6 +151,19 @@ class PostgresPipeline:
                 "could not check recently crawled posts (%s); fetching them", _first_line(exc)
             )
             return set()
+
+    async def walk_marks(self, walks: list[str], **kwargs: Any) -> dict[str, Any]:
+        """Where earlier complete walks of ``walks`` ended; a database that does
+        not answer gives none, and everything is walked again."""
+        if self.dsn is None or self.run_id is None or not walks:
+            return {}
+        try:
+            return await asyncio.to_thread(
+                self._on_pooled, lambda conn: read_walk_marks(conn, walks)
+            )
+        except dbconn.RETRYABLE as exc:
+            log.warning("could not read earlier walks (%s); walking all again", _first_line(exc))
+            return {}
 
     def _unavailable(self) -> None:
         if self.stats is not None:
@@ -202,7 +226,25 @@ class PostgresPipeline:
             self.stats.set_value("harvest/db/pages_not_stored", lost_before + len(self._gone))
 
     async def _on_outcome(self, outcome: Any) -> None:
+        await asyncio.to_thread(self._record_walks, outcome.status)
         await asyncio.to_thread(self._finish_run, outcome.status, outcome.why)
+
+    def _record_walks(self, status: str) -> None:
+        if not self._walks or self.run_id is None:
+            return
+        if status != "finished":
+            # A post a walk listed may not be harvested: the next crawl lists it again.
+            log.info(
+                "%d complete walks not recorded: the crawl did not harvest every page, "
+                "so the next one walks these listings whole again",
+                len(self._walks),
+            )
+            return
+        run_id, walks = self.run_id, self._walks
+        try:
+            self._with_connection(lambda conn: write_walks(conn, walks, run_id))
+        except Exception as exc:
+            log.error("could not record %d complete walks: %s", len(walks), _first_line(exc))
 
     async def _on_closed(self, spider: Any = None, reason: str = "finished") -> None:
         # Without the outcome extension (harvest.crawl.outcome) the run row still
@@ -265,7 +307,14 @@ class PostgresPipeline:
             self._problems.append(item)
         elif isinstance(item, PostGone):
             self._gone.append(item)
+        elif isinstance(item, WalkDone):
+            # Kept for the end of the crawl, but nothing of a walk's waits on it:
+            # its cursor is where the crawl resumes from.
+            self._walks.append(item)
+            self._passed(item)
+            return item
         else:
+            self._passed(item)
             return item
         if (
             len(self._pages) + len(self._profiles) >= self.config.batch_pages
@@ -351,6 +400,12 @@ class PostgresPipeline:
             self._stored(pages, profiles)
         finally:
             self._slots.release()
+
+    def _passed(self, item: Any) -> None:
+        """An item this store does not keep (a listed post): done as it passes, or the
+        shared queue would hold its request for a store that never reports it."""
+        if self.crawler is not None:
+            self.crawler.signals.send_catch_log(signal=items_stored, items=[item])
 
     def _stored(self, pages: list[ArticlePage], profiles: list[ProfilePage]) -> None:
         if self.crawler is not None:

@@ -9,6 +9,7 @@ without trusting harvest's own code for the expectations.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -173,6 +174,10 @@ class World:
     tags: list[str]
     start: datetime
     _by_id: dict[str, Post] = field(default_factory=dict, repr=False)
+    # (kind, key) -> (len(posts) when made, the list): a world of 10,000 posts
+    # answers a listing per request without sorting it again, and a test that
+    # adds posts sees them.
+    _lists: dict[tuple[str, str], tuple[int, list[Post]]] = field(default_factory=dict, repr=False)
 
     def post(self, post_id: str) -> Post:
         return self._by_id[post_id]
@@ -180,23 +185,25 @@ class World:
     def __post_init__(self) -> None:
         self._by_id = {p.post_id: p for p in self.posts}
 
-    def tagged(self, tag: str) -> list[Post]:
-        return sorted(
-            (p for p in self.posts if tag in p.tags), key=lambda p: p.published, reverse=True
+    def _newest_first(self, kind: str, key: str, keep: Callable[[Post], bool]) -> list[Post]:
+        made = self._lists.get((kind, key))
+        if made is not None and made[0] == len(self.posts):
+            return made[1]
+        found = sorted(
+            (p for p in self.posts if keep(p)), key=lambda p: (p.published, p.post_id), reverse=True
         )
+        self._lists[(kind, key)] = (len(self.posts), found)
+        return found
+
+    def tagged(self, tag: str) -> list[Post]:
+        return self._newest_first("tag", tag, lambda p: tag in p.tags)
 
     def by_author(self, username: str) -> list[Post]:
-        return sorted(
-            (p for p in self.posts if p.author.username == username),
-            key=lambda p: p.published,
-            reverse=True,
-        )
+        return self._newest_first("user", username, lambda p: p.author.username == username)
 
     def in_publication(self, slug: str) -> list[Post]:
-        return sorted(
-            (p for p in self.posts if p.publication and p.publication.slug == slug),
-            key=lambda p: p.published,
-            reverse=True,
+        return self._newest_first(
+            "publication", slug, lambda p: p.publication is not None and p.publication.slug == slug
         )
 
 

@@ -533,10 +533,11 @@ def rss(world: World, title: str, link: str, posts: list[Post]) -> str:
     )
 
 
-def sitemap_index(world: World) -> str:
+def sitemap_index(world: World, *, gz: bool = False) -> str:
     days = sorted({p.published.date() for p in world.posts})
+    ext = ".xml.gz" if gz else ".xml"
     entries = "".join(
-        f"<sitemap><loc>{MEDIUM}/sitemap/posts/{d.year}/posts-{d.isoformat()}.xml</loc></sitemap>"
+        f"<sitemap><loc>{MEDIUM}/sitemap/posts/{d.year}/posts-{d.isoformat()}{ext}</loc></sitemap>"
         for d in days
     )
     return (

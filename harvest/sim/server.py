@@ -23,6 +23,8 @@ real Medium refuses a crawler (2025-2026, see shared/medium-graphql.md):
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import json
 import random
 import re
@@ -36,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from harvest.sim import render
+from harvest.sim import graphql, render
 from harvest.sim.model import World, build_world
 
 
@@ -140,6 +142,12 @@ class SimServer(_Served):
         self._limited_until = 0.0
         self._bursts_over = False
         self.answered: dict[int, int] = {}  # status -> responses sent
+        # robots.txt lines added for every host ("Disallow: /_/graphql", say)
+        self.robots_extra: list[str] = []
+        # sitemap children listed and served as .xml.gz, as Medium may
+        self.gzip_sitemaps = False
+        self.graphql = graphql.GraphqlMode()
+        self.graphql_requests: list[dict[str, Any]] = []  # each operation asked, in order
         self._lock = threading.Lock()
         self._serve(type("Handler", (_Handler,), {"sim": self}), port)
 
@@ -190,7 +198,7 @@ class SimServer(_Served):
 
     # -- routing --------------------------------------------------------------------
 
-    def route(self, path: str, query: str) -> tuple[int, str, str, dict[str, str]]:
+    def route(self, path: str, query: str) -> tuple[int, str, str | bytes, dict[str, str]]:
         """(status, content type, body, headers) for a request path; a redirect's body
         is its Location."""
         host = "medium.com"
@@ -209,7 +217,26 @@ class SimServer(_Served):
     # One handler per kind of page: (match, host) -> (status, type, body).
 
     def _robots(self, m: re.Match[str], host: str) -> Response:
-        return 200, "text/plain", "User-agent: *\nDisallow: /m/\nDisallow: /_sim/manifest.json\n"
+        lines = ["User-agent: *", "Disallow: /m/", "Disallow: /_sim/manifest.json"]
+        return 200, "text/plain", "\n".join([*lines, *self.robots_extra]) + "\n"
+
+    def answer_graphql(self, host: str, body: bytes) -> tuple[int, bytes]:
+        try:
+            batch = json.loads(body)
+        except ValueError:
+            batch = None
+        with self._lock:
+            for op in batch if isinstance(batch, list) else []:
+                if isinstance(op, dict):
+                    self.graphql_requests.append(
+                        {
+                            "host": host,
+                            "operation": op.get("operationName"),
+                            "variables": op.get("variables"),
+                        }
+                    )
+            status, value = graphql.answer(self.world, host, body, self.graphql)
+        return status, json.dumps(value).encode("utf-8")
 
     def _manifest(self, m: re.Match[str], host: str) -> Response:
         return 200, "application/json", json.dumps(self.manifest())
@@ -238,10 +265,14 @@ class SimServer(_Served):
         return 200, _XML, render.rss(self.world, slug, f"https://medium.com/{slug}", posts)
 
     def _sitemap_index(self, m: re.Match[str], host: str) -> Response:
-        return 200, _XML, render.sitemap_index(self.world)
+        return 200, _XML, render.sitemap_index(self.world, gz=self.gzip_sitemaps)
 
     def _sitemap_day(self, m: re.Match[str], host: str) -> Response:
-        return 200, _XML, render.sitemap_day(self.world, m.group(1))
+        xml = render.sitemap_day(self.world, m.group(1))
+        if not m.group(2):
+            return 200, _XML, xml
+        # A gzipped file, not a gzip Content-Encoding: the client must open it.
+        return 200, _GZIP, gzip.compress(xml.encode("utf-8"), mtime=0)
 
     def _profile(self, m: re.Match[str], host: str) -> Response:
         page = render.profile_page(self.world, m.group(1))
@@ -269,9 +300,16 @@ class SimServer(_Served):
         page = render.publication_page(self.world, m.group(1))
         return (200, _HTML, page) if page else _404()
 
+    def _publication_home(self, m: re.Match[str], host: str) -> Response:
+        """A publication's own domain answers its home page at /."""
+        pub = next((p for p in self.world.publications if p.domain == host), None)
+        page = render.publication_page(self.world, pub.slug) if pub else None
+        return (200, _HTML, page) if page else _404()
 
-Response = tuple[int, str, str] | tuple[int, str, str, dict[str, str]]
+
+Response = tuple[int, str, str | bytes] | tuple[int, str, str | bytes, dict[str, str]]
 _HTML = "text/html; charset=utf-8"
+_GZIP = "application/x-gzip"
 _XML = "application/xml; charset=utf-8"
 # In order: the first whose pattern matches the whole path answers; some pages
 # exist on medium.com only (a publication's own domain serves its posts).
@@ -286,13 +324,14 @@ _ROUTES: tuple[tuple[re.Pattern[str], bool, Handler], ...] = (
     (re.compile(r"/feed/([a-z0-9\-]+)/?"), False, SimServer._publication_feed),
     (re.compile(r"/sitemap/sitemap\.xml"), False, SimServer._sitemap_index),
     (
-        re.compile(r"/sitemap/posts/\d{4}/posts-(\d{4}-\d{2}-\d{2})\.xml"),
+        re.compile(r"/sitemap/posts/\d{4}/posts-(\d{4}-\d{2}-\d{2})\.xml(\.gz)?"),
         False,
         SimServer._sitemap_day,
     ),
     (re.compile(r"/@([^/]+)/?"), True, SimServer._profile),
     (re.compile(r".*-([0-9a-f]{10,12})/*"), False, SimServer._post),
     (re.compile(r"/([a-z0-9\-]+)/?"), True, SimServer._publication),
+    (re.compile(r"/"), False, SimServer._publication_home),
 )
 
 
@@ -308,12 +347,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: tests read the manifest, not the access log
 
     def do_GET(self) -> None:
+        self._answer(None)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(self.rfile.read(min(length, 1 << 20)))
+
+    def _answer(self, posted: bytes | None) -> None:
         parts = urlsplit(self.path)
         path = unquote(parts.path)
-        attempt = self.sim.count(path)
+        # A POST is one request per body: each page of a GraphQL walk may fail once.
+        key = path if posted is None else f"{path}#{hashlib.sha256(posted).hexdigest()[:16]}"
+        attempt = self.sim.count(key)
         refusal = self.sim.refusal(self.client_address[0], path)
         if refusal is not None:
             self._refuse(*refusal)
+            return
+        if posted is not None:
+            self._post(path, posted, attempt)
             return
         location = self.sim.redirects.get(path)
         if location is not None:
@@ -326,11 +377,27 @@ class _Handler(BaseHTTPRequestHandler):
         if status in (301, 302):
             self.sim.sent(status)
             self.send_response(status)
-            self.send_header("Location", body)
+            self.send_header("Location", str(body))
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        data = body.encode("utf-8")
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self._send(path, attempt, status, ctype, data, headers)
+
+    def _post(self, path: str, posted: bytes, attempt: int) -> None:
+        host = "medium.com"
+        if path.startswith("/_host/"):
+            host, _, rest = path[len("/_host/") :].partition("/")
+            path = "/" + rest
+        if path != "/_/graphql":
+            self._send(path, attempt, 405, "text/plain", b"", {})
+            return
+        status, data = self.sim.answer_graphql(host, posted)
+        self._send(path, attempt, status, "application/json; charset=utf-8", data, {})
+
+    def _send(
+        self, path: str, attempt: int, status: int, ctype: str, data: bytes, headers: dict[str, str]
+    ) -> None:
         fault = self._fault(path, attempt)
         if fault in {"429", "503"}:
             self.sim.sent(int(fault))

@@ -52,6 +52,24 @@ def test_args_parse_everything() -> None:
     ]
 
 
+def test_history_and_walk_arguments() -> None:
+    assert CrawlArgs.parse({"tags": "seo"}).history is None
+    assert CrawlArgs.parse({"tags": "seo", "history": "ALL"}).history == "all"
+    args = CrawlArgs.parse(
+        {
+            "tags": "seo",
+            "history": "2019-01..2020-12",
+            "page_size": "10",
+            "walk_pages": "3",
+            "articles": "0",
+        }
+    )
+    assert args.history == ((2019, 1), (2020, 12))
+    assert (args.page_size, args.walk_pages, args.articles) == (10, 3, False)
+    assert args.as_record()["history"] == "2019-01..2020-12"
+    assert CrawlArgs.parse({"tags": "seo", "history": "2021-06"}).history == ((2021, 6), (2021, 6))
+
+
 def test_args_defaults() -> None:
     args = CrawlArgs.parse({"tags": "seo"})
     assert (args.max_posts, args.depth, args.recrawl_days, args.browser, args.scroll) == (
@@ -79,6 +97,12 @@ def test_args_defaults() -> None:
         ({"urls": "ftp://x"}, "is not an http(s) URL"),
         ({"tags": "seo", "since": "yesterday"}, "dates are YYYY-MM-DD"),
         ({"tags": "seo", "depth": "2"}, "-a depth needs -a follow"),
+        ({"tags": "seo", "history": "2019"}, "is not a month (YYYY-MM)"),
+        ({"tags": "seo", "history": "2019-13"}, "month must be in 1..12"),
+        ({"tags": "seo", "history": "2020-02..2019-01"}, "the range ends before it starts"),
+        ({"tags": "seo", "page_size": "51"}, "Medium answers at most 50"),
+        ({"tags": "seo", "walk_pages": "0"}, "must be at least 1"),
+        ({"tags": "seo", "articles": "some"}, "use 1 or 0"),
     ],
 )
 def test_args_errors(raw: dict[str, str], message: str) -> None:

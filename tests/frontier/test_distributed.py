@@ -237,3 +237,34 @@ def test_a_worker_started_before_its_job_takes_the_arguments_with_the_first_requ
         assert late.harvest_arguments == first.harvest_arguments
     finally:
         scheduler.close("finished")
+
+
+@pytest.mark.slow
+def test_a_graphql_walk_killed_with_its_worker_goes_on_in_another(
+    db_dsn: str, job: tuple[str, str]
+) -> None:
+    # Each page of the walk is slow once, so the victim dies mid-walk.
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.3, seed=1)
+    with SimServer(seed=3, size=90, faults=faults) as sim:
+        want = {p.post_id for p in sim.world.tagged("seo")}
+        pages = -(-len(want) // 3)
+        args = ("tags=seo", "history=all", "page_size=3")
+        victim = worker(sim, db_dsn, job, *args, AUTOTHROTTLE_ENABLED="0")
+        deadline = time.monotonic() + 60
+        while len(sim.graphql_requests) < 3:
+            assert time.monotonic() < deadline, "the walk never got going"
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+        asked = len(sim.graphql_requests)
+        assert asked < pages
+        err = finish(worker(sim, db_dsn, job, AUTOTHROTTLE_ENABLED="0"))
+        total = len(sim.graphql_requests)
+    posts, _, _ = stored(db_dsn)
+    assert posts == want, (sorted(want - posts), stats_of(err))
+    # The survivor asks again, at the walk's cursor, each walk entry the victim
+    # held: the page in flight, and the page whose next request it had not yet
+    # queued. Two asks at most; the cursor takes one answer each.
+    assert total <= pages + 2, (asked, total, pages)
+    assert "pages answered twice" in err or total <= pages + 1
+    print(f"walk across a SIGKILL: {total} requests for {pages} pages, {len(posts)} posts")

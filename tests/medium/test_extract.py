@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 
@@ -172,3 +173,20 @@ def test_mutated_real_pages_never_raise(name: str, at: int, cut: int, junk: byte
     result = extract(mutated)
     for record in result.records():
         json.dumps(as_json(record))
+
+
+def test_a_gzipped_sitemap_is_opened_and_a_gzip_bomb_is_refused() -> None:
+    xml = (
+        b'<?xml version="1.0" encoding="UTF-8"?><urlset '
+        b'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url>'
+        b"<loc>https://medium.com/@a/post-0123456789ab</loc></url></urlset>"
+    )
+    url = "https://medium.com/sitemap/posts/2020/posts-2020-01-01.xml.gz"
+    result = extract(gzip.compress(xml), url)
+    assert result.kind == "sitemap"
+    assert [p.post_id for p in result.posts] == ["0123456789ab"]
+    bomb = extract(gzip.compress(b" " * 5_000_000), url, max_bytes=1_000_000)
+    assert bomb.kind == "unknown"
+    assert bomb.problems == ["gzipped file opens to over the 1000000-byte limit"]
+    torn = extract(gzip.compress(xml)[:40], url)
+    assert torn.kind == "unknown" and torn.problems[0].startswith("gzipped file that cannot")

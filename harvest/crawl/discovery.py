@@ -1,0 +1,384 @@
+"""The spider's GraphQL discovery: walks over Medium's listings, and the fallback.
+
+With ``-a history=all`` (or a month range) the spider lists every post of its
+tags, users and publications through ``/_/graphql`` (:mod:`harvest.medium.graphql`)
+instead of reading their listing pages. A walk that cannot go on (GraphQL
+answered with errors, a shape harvest does not know, a challenge, a refusal
+by robots.txt, a failed request) falls back to the listing page (server HTML
+and the browser, as without ``history``), and the crawl counts which path
+each listing took and why. Drift, challenges and robots.txt refusals turn
+GraphQL off for that host for the rest of the crawl: every further walk
+there would meet the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from harvest import config
+from harvest.crawl.args import CrawlArgs
+from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable
+from harvest.crawl.signals import walk_marks
+from harvest.crawl.walks import (
+    AFTER_META,
+    ROBOTS_PAGE_REFUSAL,
+    WALK_META,
+    LocalWalks,
+    RedisWalks,
+    WalkCursor,
+    WalkStore,
+)
+from harvest.frontier.schema import QueueEntryError
+from harvest.items import PageProblem, WalkDone
+from harvest.links import host_of
+from harvest.medium import PostRef
+from harvest.medium.graphql import (
+    DRIFT,
+    FIRST_MONTH,
+    OK,
+    Walk,
+    WalkPage,
+    months,
+    publication_walk,
+    read_page,
+    tag_walk,
+    user_walk,
+    walk_of,
+)
+
+log = logging.getLogger(__name__)
+_ROBOTS_REFUSAL = "Forbidden by robots.txt"
+# Walk pages go ahead of the articles they find: discovery stays a step ahead.
+WALK_PRIORITY = 10
+_STATS = "harvest/discovery/"
+
+
+class GraphqlDiscovery:
+    """Mixed into MediumSpider: its walk requests, their callback and errback."""
+
+    args: CrawlArgs
+    urls: Any
+    crawler: Any
+    frontier: Any
+    scheduled_posts: set[str]
+    walks: WalkStore
+    # host -> why GraphQL is off there for the rest of the crawl
+    graphql_off: dict[str, str]
+    # walk -> the newest publish time a complete earlier walk saw (stop there)
+    _stop_at: dict[str, str]
+    _fallen_back: set[str]
+
+    if TYPE_CHECKING:  # provided by MediumSpider
+
+        def _listing(self, medium_url: str, depth: int, *, browser: bool = False) -> Any: ...
+        async def _articles(self, posts: Any, depth: int, check: bool = True) -> list[Any]: ...
+        def _problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem: ...
+        def _learn_domain(self, host: str, *, share: bool = True) -> bool: ...
+
+    def open_walks(self) -> None:
+        self.graphql_off = {}
+        self._stop_at = {}
+        self._fallen_back = set()
+        if self.frontier is not None:
+            self.walks = RedisWalks(self.frontier.server, self.frontier.config.key("walks"))
+            return
+        settings = self.crawler.settings
+        path = config.value(settings, "HARVEST_WALKS_FILE")
+        if not path and settings.get("JOBDIR"):
+            path = f"{settings.get('JOBDIR')}/harvest-walks.jsonl"
+        from pathlib import Path
+
+        self.walks = LocalWalks(Path(path) if path else None)
+
+    def close_walks(self) -> None:
+        walks = getattr(self, "walks", None)
+        if walks is not None:
+            walks.close()
+
+    # -- which walks -------------------------------------------------------------
+
+    def planned_walks(self) -> list[Walk]:
+        a = self.args
+        out: list[Walk] = []
+        for tag in a.tags:
+            if isinstance(a.history, tuple):
+                first, last = a.history
+                out.extend(tag_walk(tag, m) for m in months(max(first, FIRST_MONTH), last))
+            else:
+                out.append(tag_walk(tag))
+        out.extend(user_walk(u) for u in a.users)
+        out.extend(publication_walk(p) for p in a.publications)
+        return out
+
+    async def walk_starts(self) -> AsyncIterator[Any]:
+        """The first (or, resumed, the next) request of every walk, and the posts a
+        killed run of this crawl found but may not have harvested."""
+        planned = self.planned_walks()
+        for walk in planned:
+            if walk.by_domain:
+                self._learn_domain(walk.key)
+        marks = await self._marks([w.url for w in planned]) if not self.args.recrawl else {}
+        found = self.walks.found()
+        if found:
+            self.crawler.stats.inc_value(f"{_STATS}resumed_posts", len(found))
+            for request in await self._articles(found, depth=0):
+                yield request
+        for walk in planned:
+            cursor = self.walks.get(walk.url)
+            if cursor is not None and cursor.done:
+                self.crawler.stats.inc_value(f"{_STATS}walks/resumed_done")
+                continue
+            mark = marks.get(walk.url)
+            if mark is not None and cursor is None and self._walked_before(walk, mark):
+                self.crawler.stats.inc_value(f"{_STATS}walks/skipped_walked")
+                continue
+            if mark is not None and mark.get("newest"):
+                self._stop_at[walk.url] = mark["newest"]
+            yield self.walk_request(walk, cursor.after if cursor else None)
+
+    @staticmethod
+    def _walked_before(walk: Walk, mark: dict[str, Any]) -> bool:
+        """A month a complete walk covered after it ended has nothing new to list."""
+        if walk.month is None or not mark.get("complete"):
+            return False
+        year, month = walk.month
+        after_end = date(year + month // 12, month % 12 + 1, 1) + timedelta(days=1)
+        walked = mark.get("walked_at")
+        return isinstance(walked, datetime) and walked.date() >= after_end
+
+    async def _marks(self, walks: list[str]) -> dict[str, dict[str, Any]]:
+        answers = await self.crawler.signals.send_catch_log_async(signal=walk_marks, walks=walks)
+        found: dict[str, dict[str, Any]] = {}
+        for _, answer in answers:
+            if isinstance(answer, dict):
+                found.update(answer)
+        return found
+
+    # -- requests ------------------------------------------------------------------
+
+    def walk_request(self, walk: Walk, after: str | None) -> scrapy.Request:
+        return scrapy.Request(
+            self.urls.fetch_url(walk.endpoint),
+            method="POST",
+            body=walk.body(after, self.args.page_size),
+            headers=walk.headers(),
+            callback=self.parse_walk,
+            errback=self.errback_close_page,  # type: ignore[attr-defined]
+            priority=WALK_PRIORITY,
+            # Every page is its own request, and a resumed one must go again.
+            dont_filter=True,
+            meta={
+                "medium_url": walk.url,
+                WALK_META: walk.url,
+                AFTER_META: after,
+                "harvest_depth": 0,
+            },
+        )
+
+    def walk_request_for(self, url: str) -> scrapy.Request:
+        """A shared-queue entry's walk, at the cursor the job's store holds now."""
+        walk = walk_of(url)
+        if walk is None:
+            raise QueueEntryError(f"{url[:200]!r} names no GraphQL walk")
+        cursor = self.walks.get(walk.url)
+        after = cursor.after if cursor else None
+        return self.walk_request(walk, after)
+
+    # -- answers -----------------------------------------------------------------
+
+    async def parse_walk(self, response: Response) -> AsyncIterator[Any]:
+        meta = response.meta
+        walk = walk_of(meta[WALK_META])
+        assert walk is not None
+        asked_with = meta.get(AFTER_META)
+        stats = self.crawler.stats
+        stats.inc_value(f"{_STATS}graphql/requests")
+        page = read_page(walk, response.body)
+        if page.status != OK:
+            for item in self._walk_unreadable(walk, page, response):
+                yield item
+            return
+        before = self.walks.get(walk.url) or WalkCursor()
+        if before.done or before.after != asked_with:
+            stats.inc_value(f"{_STATS}graphql/pages_repeated")
+            return  # a page asked twice (resumed): its first answer counted
+        wanted, stop = self._wanted(walk, page)
+        newest = max([before.newest or "", *(r.published_at or "" for r in page.posts)], default="")
+        over_budget = self.args.walk_pages is not None and before.pages + 1 >= self.args.walk_pages
+        done = not page.more or stop
+        step = WalkCursor(
+            after=page.after,
+            pages=before.pages + 1,
+            posts=before.posts + len(wanted),
+            done=done or over_budget,
+            newest=newest or None,
+        )
+        if not self.walks.advance(walk.url, asked_with, step, wanted):
+            stats.inc_value(f"{_STATS}graphql/pages_repeated")
+            return
+        stats.inc_value(f"{_STATS}graphql/posts", len(wanted))
+        stats.inc_value(f"{_STATS}graphql/listed", page.seen)
+        for item in await self._articles(wanted, depth=0):
+            yield item
+        if done:
+            stats.inc_value(f"{_STATS}walks/complete")
+            seen = [w for w in (_when(self._stop_at.get(walk.url)), _when(step.newest)) if w]
+            newest_seen = max(seen).isoformat() if seen else None
+            # One line per tag, user or publication; a tag's months go to the debug log.
+            log.log(
+                logging.INFO if walk.month is None else logging.DEBUG,
+                "walked %s through GraphQL: %d posts in %d requests",
+                walk.url,
+                step.posts,
+                step.pages,
+            )
+            yield WalkDone(walk=walk.url, newest=newest_seen, posts=step.posts, requests=step.pages)
+        elif over_budget:
+            stats.inc_value(f"{_STATS}walks/over_budget")
+            log.warning(
+                "stopped walking %s after %d requests (walk_pages): %d posts, more remain",
+                walk.url,
+                step.pages,
+                step.posts,
+            )
+        elif host_of(walk.url) in self.graphql_off:
+            for request in self._fall_back(walk, self.graphql_off[host_of(walk.url) or ""]):
+                yield request
+        else:
+            yield self.walk_request(walk, page.after)
+
+    def _wanted(self, walk: Walk, page: WalkPage) -> tuple[list[PostRef], bool]:
+        """The page's posts this crawl wants, and whether the walk ends here: a
+        newest-first walk stops at the range's start or at what an earlier complete
+        walk saw."""
+        first_day = last_day = None
+        if isinstance(self.args.history, tuple) and walk.month is None:
+            (fy, fm), (ly, lm) = self.args.history
+            first_day = datetime(fy, fm, 1, tzinfo=UTC)
+            last_day = datetime(ly + lm // 12, lm % 12 + 1, 1, tzinfo=UTC)
+        stop_at = _when(self._stop_at.get(walk.url))
+        wanted: list[PostRef] = []
+        stop = False
+        for ref in page.posts:
+            when = _when(ref.published_at)
+            if when is not None and stop_at is not None and when <= stop_at:
+                stop = True  # seen by an earlier complete walk, as is all after it
+                continue
+            if when is not None and first_day is not None and when < first_day:
+                stop = True
+                continue
+            if when is not None and last_day is not None and when >= last_day:
+                continue
+            wanted.append(ref)
+        if stop_at is not None and stop:
+            self.crawler.stats.inc_value(f"{_STATS}walks/reached_last_seen")
+        return wanted, stop
+
+    def _walk_unreadable(self, walk: Walk, page: WalkPage, response: Response) -> Iterator[Any]:
+        stats = self.crawler.stats
+        host = host_of(walk.url) or ""
+        if page.status == DRIFT:
+            stats.inc_value(f"{_STATS}graphql/drift")
+            log.warning(
+                "GraphQL answer of a shape harvest does not know for %s: %s", walk.url, page.reason
+            )
+            # Kept like an unparsed page, with the answer, for harvest reparse.
+            yield self._problem(walk.url, "unparsed", f"GraphQL drift: {page.reason}", response)
+            self._turn_off(host, f"drift ({page.reason[:120]})")
+            yield from self._fall_back(walk, "drift")
+            return
+        stats.inc_value(f"{_STATS}graphql/errors")
+        log.warning("GraphQL answered %s with errors: %s", walk.url, page.reason)
+        yield from self._fall_back(walk, "error")
+
+    def _turn_off(self, host: str, why: str) -> None:
+        if host not in self.graphql_off:
+            self.graphql_off[host] = why
+            self.crawler.stats.set_value(f"{_STATS}graphql_off/{host}", why)
+            log.warning(
+                "GraphQL discovery is off for %s for the rest of this crawl: %s; "
+                "its listings are read from their pages",
+                host,
+                why,
+            )
+
+    def _fall_back(self, walk: Walk, cause: str) -> Iterator[scrapy.Request]:
+        """The walk's listing page instead (once per page): server HTML, then the
+        browser, as a crawl without history reads it."""
+        self.crawler.stats.inc_value(f"{_STATS}fallback/{cause.split(' ', maxsplit=1)[0]}")
+        page = walk.html_listing()
+        if page in self._fallen_back:
+            return
+        self._fallen_back.add(page)
+        log.info("reading %s from its page instead of GraphQL (%s)", page, cause)
+        yield self._listing(page, 0)
+
+    async def walk_failed(self, failure: Any) -> AsyncIterator[Any]:
+        """The errback's part for a walk request that failed for good."""
+        request = failure.request
+        walk = walk_of(request.meta[WALK_META])
+        assert walk is not None
+        host = host_of(walk.url) or ""
+        stats = self.crawler.stats
+        if (
+            failure.check(IgnoreRequest)
+            and not getattr(failure.value, "response", None)
+            and (str(failure.value).startswith(_ROBOTS_REFUSAL))
+        ):
+            what = (
+                "the walk's page"
+                if str(failure.value).startswith(ROBOTS_PAGE_REFUSAL)
+                else "/_/graphql"
+            )
+            stats.inc_value(f"{_STATS}graphql/robots_refused")
+            self._turn_off(host, f"robots.txt disallows {what}")
+            for req in self._fall_back(walk, "robots.txt"):
+                yield req
+            return
+        if failure.check(HostGivenUp) or failure.check(HostUnreachable):
+            # The listing page is on the same host: it would meet the same.
+            kind = "blocked" if failure.check(HostGivenUp) else "failed"
+            cause = "gave up on host" if kind == "blocked" else "unreachable"
+            yield PageProblem(url=walk.url, kind=kind, reason=str(failure.value), cause=cause)
+            return
+        if failure.check(Blocked):
+            stats.inc_value(f"{_STATS}graphql/challenged")
+            yield PageProblem(
+                url=walk.url, kind="blocked", reason=f"GraphQL: {failure.value}", cause="challenge"
+            )
+            self._turn_off(host, "challenged")
+            for req in self._fall_back(walk, "challenge"):
+                yield req
+            return
+        response = getattr(failure.value, "response", None)
+        reason = f"HTTP {response.status}" if response is not None else type(failure.value).__name__
+        stats.inc_value(f"{_STATS}graphql/failed")
+        log.warning("GraphQL request of %s failed: %s", walk.url, reason)
+        for req in self._fall_back(walk, reason):
+            yield req
+
+    def discovery_close(self) -> None:
+        stats = self.crawler.stats
+        for walk in self.planned_walks() if self.args.history else []:
+            cursor = self.walks.get(walk.url)
+            if cursor is not None and not cursor.done:
+                stats.inc_value(f"{_STATS}walks/unfinished")
+        self.close_walks()
+
+
+def _when(value: str | None) -> datetime | None:
+    """An ISO time (Medium's ``...Z`` included) as an aware datetime; None if unreadable."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

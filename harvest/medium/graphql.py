@@ -1,0 +1,440 @@
+"""Medium's GraphQL listings: the walks harvest makes, their requests, and a strict
+reading of the answers.
+
+A *walk* is one cursor-paged listing: a tag's posts (all time, or one month of
+them), a user's posts, or a publication's. It is named by the page a reader
+would see it on (``https://medium.com/tag/seo/archive/2019/03``,
+``https://medium.com/@someone``, ``https://medium.com/the-lab`` or a
+publication's own ``https://example.com/``); that page is also the request's
+Referer, and its host is where ``/_/graphql`` is asked.
+
+Medium changes these shapes without notice. :func:`read_page` accepts only the
+shape it asks for: anything else is a :data:`DRIFT` page naming the first field
+that did not fit, never an empty page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from harvest.links import host_of, is_medium_host
+from harvest.medium.dom import iso_from_ms
+from harvest.medium.listing import post_ref_from_url
+from harvest.medium.records import PostRef
+
+ENDPOINT_PATH = "/_/graphql"
+TAG_OPERATION = "TagArchiveFeedQuery"
+USER_OPERATION = "UserProfileQuery"
+PUBLICATION_OPERATION = "PublicationContentDataQuery"
+OPERATIONS = (TAG_OPERATION, USER_OPERATION, PUBLICATION_OPERATION)
+# Medium's own pages ask for 25 a page; larger pages have been answered with
+# errors by the live site, so harvest stays well inside what its clients use.
+MAX_PAGE_SIZE = 50
+# Medium's first posts are from August 2012.
+FIRST_MONTH = (2012, 8)
+
+OK: Literal["ok"] = "ok"
+ERROR: Literal["error"] = "error"  # GraphQL answered, with errors
+DRIFT: Literal["drift"] = "drift"  # an answer of a shape harvest does not know
+Status = Literal["ok", "error", "drift"]
+
+WalkKind = Literal["tag", "user", "publication"]
+
+_TAG_RE = re.compile(r"/tag/([a-z0-9][a-z0-9\-]{0,99})/archive(?:/(\d{4})/(\d{2}))?/?")
+_USER_RE = re.compile(r"/@([A-Za-z0-9_.\-]{1,100})/?")
+_PUB_RE = re.compile(r"/([a-z0-9][a-z0-9\-]{0,99})/?")
+_ID_RE = re.compile(r"^[0-9a-f]{8,16}$")
+
+# Each post is asked for the same fields in every operation.
+_POST_FIELDS = """
+  id
+  title
+  mediumUrl
+  firstPublishedAt
+  creator { id username name }
+  collection { id slug name domain }
+"""
+_QUERIES = {
+    TAG_OPERATION: (
+        "query TagArchiveFeedQuery($tagSlug: String!, $timeRange: TagPostsTimeRange!, "
+        "$sortOrder: TagPostsSortOrder!, $first: Int!, $after: String) {\n"
+        " tagFromSlug(tagSlug: $tagSlug) { id\n"
+        "  posts(timeRange: $timeRange, sortOrder: $sortOrder, first: $first, after: $after) {\n"
+        "   edges { node {" + _POST_FIELDS + "} }\n"
+        "   pageInfo { hasNextPage endCursor }\n"
+        "  }\n }\n}"
+    ),
+    USER_OPERATION: (
+        "query UserProfileQuery($username: ID!, $homepagePostsLimit: PaginationLimit, "
+        "$homepagePostsFrom: String) {\n"
+        " userResult(username: $username) { __typename\n"
+        "  ... on User { id username\n"
+        "   homepagePostsConnection(paging: {limit: $homepagePostsLimit, "
+        "from: $homepagePostsFrom}, includeDistributedResponses: false) {\n"
+        "    posts {" + _POST_FIELDS + "}\n"
+        "    pagingInfo { next { from limit } }\n"
+        "   }\n  }\n }\n}"
+    ),
+    PUBLICATION_OPERATION: (
+        "query PublicationContentDataQuery($ref: PublicationRef!, $first: Int!, "
+        "$after: String) {\n"
+        " publicationByRef(ref: $ref) { __typename id slug domain\n"
+        "  publicationPostsConnection(first: $first, after: $after, "
+        "orderBy: {publishedAt: DESC}, filter: {published: true}) {\n"
+        "   edges { node {" + _POST_FIELDS + "} }\n"
+        "   pageInfo { hasNextPage endCursor }\n"
+        "  }\n }\n}"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """One cursor-paged listing, named by the page it belongs to (``url``)."""
+
+    kind: WalkKind
+    url: str  # the listing page: the Referer, and the walk's name
+    key: str  # tag slug, username, publication slug or domain
+    month: tuple[int, int] | None = None  # a tag walk of one month
+
+    @property
+    def operation(self) -> str:
+        return {"tag": TAG_OPERATION, "user": USER_OPERATION}.get(self.kind, PUBLICATION_OPERATION)
+
+    @property
+    def endpoint(self) -> str:
+        """Where the walk's requests go: the listing's own host (a publication's
+        domain answers GraphQL itself)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}{ENDPOINT_PATH}"
+
+    @property
+    def by_domain(self) -> bool:
+        return self.kind == "publication" and "." in self.key
+
+    def variables(self, after: str | None, first: int) -> dict[str, Any]:
+        if self.kind == "tag":
+            if self.month is None:
+                time_range: dict[str, Any] = {"kind": "ALL_TIME"}
+            else:
+                year, month = self.month
+                time_range = {"kind": "IN_MONTH", "inMonth": {"year": year, "month": month}}
+            return {
+                "tagSlug": self.key,
+                "timeRange": time_range,
+                "sortOrder": "NEWEST",
+                "first": first,
+                "after": after,
+            }
+        if self.kind == "user":
+            return {"username": self.key, "homepagePostsLimit": first, "homepagePostsFrom": after}
+        ref = {"domain": self.key} if self.by_domain else {"slug": self.key}
+        return {"ref": ref, "first": first, "after": after}
+
+    def body(self, after: str | None, first: int) -> bytes:
+        """The POST body: a one-operation batch, as Medium's own client sends it."""
+        op = {
+            "operationName": self.operation,
+            "variables": self.variables(after, min(max(1, first), MAX_PAGE_SIZE)),
+            "query": _QUERIES[self.operation],
+        }
+        return json.dumps([op], separators=(",", ":")).encode("utf-8")
+
+    def headers(self) -> dict[str, str]:
+        parts = urlsplit(self.url)
+        return {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "apollographql-client-name": "lite",
+            "graphql-operation": self.operation,
+            "Origin": f"{parts.scheme}://{parts.netloc}",
+            "Referer": self.url,
+        }
+
+    def html_listing(self) -> str:
+        """The listing page harvest reads instead when GraphQL cannot be used."""
+        if self.kind == "tag":
+            return f"https://medium.com/tag/{self.key}"
+        return self.url
+
+
+def tag_walk(tag: str, month: tuple[int, int] | None = None) -> Walk:
+    url = f"https://medium.com/tag/{tag}/archive"
+    if month is not None:
+        url += f"/{month[0]:04d}/{month[1]:02d}"
+    return Walk("tag", url, tag, month)
+
+
+def user_walk(username: str) -> Walk:
+    return Walk("user", f"https://medium.com/@{username}", username)
+
+
+def publication_walk(ref: str) -> Walk:
+    """A publication by slug (on medium.com) or by its own domain."""
+    if "." in ref:
+        return Walk("publication", f"https://{ref}/", ref)
+    return Walk("publication", f"https://medium.com/{ref}", ref)
+
+
+def walk_of(url: str) -> Walk | None:
+    """The walk a listing URL names (what :attr:`Walk.url` gives), or None."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = unquote(parts.path) or "/"
+    if host == "medium.com":
+        m = _TAG_RE.fullmatch(path)
+        if m:
+            month = (int(m.group(2)), int(m.group(3))) if m.group(2) else None
+            if month is not None and not 1 <= month[1] <= 12:
+                return None
+            return tag_walk(m.group(1), month)
+        m = _USER_RE.fullmatch(path)
+        if m:
+            return user_walk(m.group(1))
+        m = _PUB_RE.fullmatch(path)
+        if m and m.group(1) not in ("tag", "m", "p", "me", "feed", "sitemap"):
+            return publication_walk(m.group(1))
+        return None
+    if host and not is_medium_host(host) and path == "/":
+        return publication_walk(host)
+    return None
+
+
+def months(first: tuple[int, int], last: tuple[int, int]) -> Iterator[tuple[int, int]]:
+    """Every (year, month) from ``last`` back to ``first``: newest first, as the
+    walks go."""
+    year, month = last
+    while (year, month) >= first:
+        yield (year, month)
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+def month_of(day: date) -> tuple[int, int]:
+    return (day.year, day.month)
+
+
+@dataclass(slots=True)
+class WalkPage:
+    """One answer of a walk, read strictly."""
+
+    status: Status
+    posts: list[PostRef] = field(default_factory=list)
+    after: str | None = None  # the cursor of the next page
+    more: bool = False  # whether there is a next page
+    reason: str = ""  # error or drift: what the answer said, or which field did not fit
+    seen: int = 0  # posts the answer listed, duplicates within it included
+
+
+class Drift(ValueError):
+    """The answer is not of the shape asked for; the message names where."""
+
+
+def read_page(walk: Walk, text: str | bytes) -> WalkPage:
+    """The posts and next cursor of one answer to ``walk``'s request; never raises."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return WalkPage(DRIFT, reason="the answer is not JSON")
+    try:
+        return _read(walk, value)
+    except Drift as exc:
+        return WalkPage(DRIFT, reason=str(exc)[:500])
+    except RecursionError:
+        return WalkPage(DRIFT, reason="the answer nests too deep")
+
+
+def _read(walk: Walk, value: Any) -> WalkPage:
+    if isinstance(value, dict) and "errors" in value and "data" not in value:
+        value = [value]  # a refused batch is answered with one object
+    if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
+        raise Drift(f"expected a batch of one answer, got {_what(value)}")
+    answer = value[0]
+    errors = answer.get("errors")
+    if errors:
+        return WalkPage(ERROR, reason=_errors(errors))
+    data = _obj(answer, "data", "")
+    if walk.kind == "tag":
+        return _read_tag(data)
+    if walk.kind == "user":
+        return _read_user(data)
+    return _read_publication(data)
+
+
+def _read_tag(data: dict[str, Any]) -> WalkPage:
+    tag = data.get("tagFromSlug", _MISSING)
+    if tag is None:
+        return WalkPage(OK)  # no such tag: nothing to list
+    if tag is _MISSING:
+        raise Drift("data.tagFromSlug is missing")
+    conn = _obj(_as_obj(tag, "data.tagFromSlug"), "posts", "data.tagFromSlug")
+    return _connection(conn, "data.tagFromSlug.posts")
+
+
+def _read_publication(data: dict[str, Any]) -> WalkPage:
+    pub = data.get("publicationByRef", _MISSING)
+    if pub is None:
+        return WalkPage(OK)
+    if pub is _MISSING:
+        raise Drift("data.publicationByRef is missing")
+    where = "data.publicationByRef"
+    conn = _obj(_as_obj(pub, where), "publicationPostsConnection", where)
+    return _connection(conn, f"{where}.publicationPostsConnection")
+
+
+def _read_user(data: dict[str, Any]) -> WalkPage:
+    where = "data.userResult"
+    user = data.get("userResult", _MISSING)
+    if user is None:
+        return WalkPage(OK)
+    if user is _MISSING:
+        raise Drift(f"{where} is missing")
+    user = _as_obj(user, where)
+    typename = user.get("__typename")
+    if typename in ("UserNotFound", "BlockedUser", "SuspendedUser"):
+        return WalkPage(OK, reason=str(typename))
+    if typename != "User":
+        raise Drift(f"{where}.__typename: expected User, got {_what(typename)}")
+    conn = _obj(user, "homepagePostsConnection", where)
+    where += ".homepagePostsConnection"
+    nodes = _list(conn, "posts", where)
+    paging = _obj(conn, "pagingInfo", where)
+    nxt = paging.get("next", _MISSING)
+    if nxt is _MISSING:
+        raise Drift(f"{where}.pagingInfo.next is missing")
+    after = None
+    if nxt is not None:
+        after = _text(_as_obj(nxt, f"{where}.pagingInfo.next"), "from", f"{where}.pagingInfo.next")
+    page = WalkPage(OK, after=after, more=after is not None)
+    _posts(page, [(n, f"{where}.posts[{i}]") for i, n in enumerate(nodes)])
+    return page
+
+
+def _connection(conn: dict[str, Any], where: str) -> WalkPage:
+    edges = _list(conn, "edges", where)
+    info = _obj(conn, "pageInfo", where)
+    more = info.get("hasNextPage")
+    if not isinstance(more, bool):
+        raise Drift(f"{where}.pageInfo.hasNextPage: expected true or false, got {_what(more)}")
+    cursor = info.get("endCursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise Drift(f"{where}.pageInfo.endCursor: expected text, got {_what(cursor)}")
+    if more and not cursor:
+        raise Drift(f"{where}.pageInfo: a next page without an endCursor")
+    nodes = []
+    for i, edge in enumerate(edges):
+        nodes.append(
+            (
+                _obj(_as_obj(edge, f"{where}.edges[{i}]"), "node", f"{where}.edges[{i}]"),
+                f"{where}.edges[{i}].node",
+            )
+        )
+    page = WalkPage(OK, after=cursor if more else None, more=more)
+    _posts(page, nodes)
+    return page
+
+
+def _posts(page: WalkPage, nodes: list[tuple[Any, str]]) -> None:
+    seen: set[str] = set()
+    for node, where in nodes:
+        ref = _post(_as_obj(node, where), where)
+        page.seen += 1
+        if ref.post_id not in seen:
+            seen.add(ref.post_id)
+            page.posts.append(ref)
+
+
+def _post(node: dict[str, Any], where: str) -> PostRef:
+    pid = _text(node, "id", where)
+    if not _ID_RE.match(pid):
+        raise Drift(f"{where}.id: expected a post id, got {_what(pid)}")
+    url = _text(node, "mediumUrl", where)
+    ref = post_ref_from_url(url)
+    if ref is None or ref.post_id != pid:
+        raise Drift(f"{where}.mediumUrl: not the URL of post {pid}: {url[:200]!r}")
+    first = node.get("firstPublishedAt")
+    if isinstance(first, bool) or not isinstance(first, (int, float)) or first <= 0:
+        raise Drift(f"{where}.firstPublishedAt: expected milliseconds, got {_what(first)}")
+    ref.published_at = iso_from_ms(first)
+    title = node.get("title")
+    ref.title = title if isinstance(title, str) and title else None
+    creator = node.get("creator")
+    if creator is not None:
+        creator = _as_obj(creator, f"{where}.creator")
+        ref.author = ref.author or _text(creator, "username", f"{where}.creator")
+        name = creator.get("name")
+        ref.author_name = name if isinstance(name, str) else None
+    coll = node.get("collection")
+    if coll is not None:
+        coll = _as_obj(coll, f"{where}.collection")
+        ref.publication = ref.publication or _text(coll, "slug", f"{where}.collection")
+        domain = coll.get("domain")
+        if domain is not None and not isinstance(domain, str):
+            raise Drift(f"{where}.collection.domain: expected text, got {_what(domain)}")
+        if domain and not ref.site:
+            ref.site = domain.lower()
+    host = host_of(ref.url)
+    if host and not is_medium_host(host) and not ref.site:
+        ref.site = host
+    return ref
+
+
+_MISSING: Any = object()
+
+
+def _obj(parent: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = parent.get(name, _MISSING)
+    path = f"{where}.{name}" if where else name
+    if value is _MISSING:
+        raise Drift(f"{path} is missing")
+    return _as_obj(value, path)
+
+
+def _as_obj(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Drift(f"{where}: expected an object, got {_what(value)}")
+    return value
+
+
+def _list(parent: dict[str, Any], name: str, where: str) -> list[Any]:
+    value = parent.get(name, _MISSING)
+    if value is _MISSING:
+        raise Drift(f"{where}.{name} is missing")
+    if not isinstance(value, list):
+        raise Drift(f"{where}.{name}: expected a list, got {_what(value)}")
+    return value
+
+
+def _text(parent: dict[str, Any], name: str, where: str) -> str:
+    value = parent.get(name, _MISSING)
+    if value is _MISSING:
+        raise Drift(f"{where}.{name} is missing")
+    if not isinstance(value, str) or not value:
+        raise Drift(f"{where}.{name}: expected text, got {_what(value)}")
+    return value
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return f"{type(value).__name__} of {len(value)}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _errors(errors: Any) -> str:
+    if not isinstance(errors, list):
+        return f"errors: {_what(errors)}"
+    messages = []
+    for err in errors[:3]:
+        message = err.get("message") if isinstance(err, dict) else None
+        messages.append(str(message)[:200] if message else _what(err))
+    return "; ".join(messages) or "errors"

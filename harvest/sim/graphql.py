@@ -1,0 +1,252 @@
+"""The simulator's ``POST /_/graphql``: Medium's listing operations over the whole world.
+
+It answers what Medium's front end asks (a batch of ``{operationName,
+variables, query}``) for the three listing operations harvest walks, with
+keyset cursors that stay right while the world grows, and it can answer the
+ways the real endpoint surprises a client: a shape that changed (``drift``),
+GraphQL errors (``error``), or a batch it does not take (``bad_request``).
+Challenges and 429s come from the server's page-wide fault knobs, as for any
+other path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from harvest.sim.model import Post, World
+
+MAX_FIRST = 50
+DRIFT_KINDS = ("renamed_edges", "cursor_moved", "post_url_gone")
+
+
+@dataclass
+class GraphqlMode:
+    """How the endpoint misbehaves: ``drift`` (one of DRIFT_KINDS) or ``error``
+    from the ``after``-th answer on (0: every answer)."""
+
+    fault: str | None = None  # "drift", "error"
+    drift: str = "renamed_edges"
+    after: int = 0
+    answered: int = 0
+
+
+def answer(world: World, host: str, body: bytes, mode: GraphqlMode) -> tuple[int, Any]:
+    """(HTTP status, JSON value) for one request to ``/_/graphql`` on ``host``."""
+    try:
+        batch = json.loads(body)
+    except ValueError:
+        return 400, {"errors": [{"message": "Body is not valid JSON"}]}
+    if not isinstance(batch, list) or not batch or not all(isinstance(op, dict) for op in batch):
+        return 400, {"errors": [{"message": "Expected a batch of operations"}]}
+    mode.answered += 1
+    out: list[dict[str, Any]] = []
+    for op in batch:
+        name = op.get("operationName")
+        variables = op.get("variables") or {}
+        if mode.fault == "error" and mode.answered > mode.after:
+            out.append({"errors": [{"message": "Internal server error", "path": [name]}]})
+            continue
+        try:
+            data = _OPERATIONS[name](world, host, variables)
+        except KeyError:
+            out.append({"errors": [{"message": f"Unknown operation {name!r}"}]})
+            continue
+        except (TypeError, ValueError) as exc:
+            out.append({"errors": [{"message": f"Variable error: {exc}"}]})
+            continue
+        if mode.fault == "drift" and mode.answered > mode.after:
+            data = _drift(data, mode.drift)
+        out.append({"data": data})
+    return 200, out
+
+
+def _first(variables: dict[str, Any], name: str = "first") -> int:
+    first = variables.get(name, 10)
+    if not isinstance(first, int) or first < 1:
+        raise ValueError(f"{name} must be a positive Int")
+    return min(first, MAX_FIRST)
+
+
+def _cursor(post: Post) -> str:
+    """Opaque to clients; the position after ``post`` in newest-first order."""
+    key = f"{int(post.published.timestamp() * 1000)}:{post.post_id}"
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _after(posts: list[Post], cursor: Any) -> list[Post]:
+    """``posts`` (newest first) after the cursor: by key, so posts published since
+    the walk began neither shift nor repeat what is left."""
+    if cursor is None:
+        return posts
+    if not isinstance(cursor, str):
+        raise ValueError("after must be a String")
+    try:
+        ms_text, _, pid = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        key = (int(ms_text), pid)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("invalid cursor") from None
+    return [p for p in posts if (int(p.published.timestamp() * 1000), p.post_id) < key]
+
+
+def _user_id(username: str) -> str:
+    return f"{zlib.crc32(username.encode()):012x}"
+
+
+def _node(post: Post) -> dict[str, Any]:
+    pub = post.publication
+    return {
+        "__typename": "Post",
+        "id": post.post_id,
+        "title": post.title,
+        "mediumUrl": post.url,
+        "firstPublishedAt": int(post.published.timestamp() * 1000),
+        "creator": {
+            "__typename": "User",
+            "id": _user_id(post.author.username),
+            "username": post.author.username,
+            "name": post.author.name,
+        },
+        "collection": None
+        if pub is None
+        else {
+            "__typename": "Collection",
+            "id": f"c{pub.slug}",
+            "slug": pub.slug,
+            "name": pub.name,
+            "domain": pub.domain,
+        },
+    }
+
+
+def _page(posts: list[Post], variables: dict[str, Any]) -> dict[str, Any]:
+    rest = _after(posts, variables.get("after"))
+    first = _first(variables)
+    page = rest[:first]
+    more = len(rest) > first
+    return {
+        "edges": [{"cursor": _cursor(p), "node": _node(p)} for p in page],
+        "pageInfo": {
+            "hasNextPage": more,
+            "endCursor": _cursor(page[-1]) if page else None,
+        },
+    }
+
+
+def _tag(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
+    slug = v.get("tagSlug")
+    if not isinstance(slug, str):
+        raise ValueError("tagSlug must be a String")
+    if slug not in world.tags:
+        return {"tagFromSlug": None}
+    posts = world.tagged(slug)
+    time_range = v.get("timeRange") or {"kind": "ALL_TIME"}
+    kind = time_range.get("kind") if isinstance(time_range, dict) else None
+    if kind == "IN_MONTH":
+        month = time_range.get("inMonth") or {}
+        year, mon = month.get("year"), month.get("month")
+        if not isinstance(year, int) or not isinstance(mon, int) or not 1 <= mon <= 12:
+            raise ValueError("inMonth needs a year and a month")
+        posts = [p for p in posts if (p.published.year, p.published.month) == (year, mon)]
+    elif kind == "IN_YEAR":
+        year = time_range.get("inYear")
+        if not isinstance(year, int):
+            raise ValueError("inYear must be an Int")
+        posts = [p for p in posts if p.published.year == year]
+    elif kind != "ALL_TIME":
+        raise ValueError(f"unknown timeRange {kind!r}")
+    if v.get("sortOrder", "NEWEST") != "NEWEST":
+        raise ValueError("the simulator sorts NEWEST only")
+    return {
+        "tagFromSlug": {"__typename": "Tag", "id": slug, "posts": _page(posts, v)},
+    }
+
+
+def _user(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
+    name = v.get("username")
+    author = next((a for a in world.authors if a.username == name), None)
+    if author is None:
+        return {"userResult": {"__typename": "UserNotFound"}}
+    posts = world.by_author(author.username)
+    paging = {"first": _first(v, "homepagePostsLimit"), "after": v.get("homepagePostsFrom")}
+    page = _page(posts, paging)
+    cursor = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    return {
+        "userResult": {
+            "__typename": "User",
+            "id": _user_id(author.username),
+            "username": author.username,
+            "homepagePostsConnection": {
+                "posts": [edge["node"] for edge in page["edges"]],
+                "pagingInfo": {"next": None if cursor is None else {"from": cursor, "limit": 25}},
+            },
+        }
+    }
+
+
+def _publication(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
+    ref = v.get("ref")
+    if not isinstance(ref, dict):
+        raise ValueError("ref must be a PublicationRef")
+    if "domain" in ref:
+        pub = next((p for p in world.publications if p.domain == ref["domain"]), None)
+    else:
+        pub = next((p for p in world.publications if p.slug == ref.get("slug")), None)
+    if pub is None:
+        return {"publicationByRef": None}
+    return {
+        "publicationByRef": {
+            "__typename": "Collection",
+            "id": f"c{pub.slug}",
+            "slug": pub.slug,
+            "domain": pub.domain,
+            "publicationPostsConnection": _page(world.in_publication(pub.slug), v),
+        }
+    }
+
+
+_OPERATIONS = {
+    "TagArchiveFeedQuery": _tag,
+    "UserProfileQuery": _user,
+    "PublicationContentDataQuery": _publication,
+}
+
+
+def _drift(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The same answer in a shape Medium might change to overnight."""
+    text = json.dumps(data)
+    value: Any = json.loads(text)
+    for conn in _connections(value):
+        if kind == "renamed_edges":
+            conn["items"] = conn.pop("edges" if "edges" in conn else "posts")
+        elif kind == "cursor_moved" and "pageInfo" in conn:
+            info = conn.pop("pageInfo")
+            conn["pagination"] = {"hasMore": info["hasNextPage"], "next": info["endCursor"]}
+        elif kind == "cursor_moved":
+            conn["paging"] = conn.pop("pagingInfo")
+        elif kind == "post_url_gone":
+            for node in _nodes(conn):
+                node["url"] = node.pop("mediumUrl")
+    return dict(value)
+
+
+def _connections(value: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if "edges" in value or "pagingInfo" in value or "pageInfo" in value:
+            found.append(value)
+        for child in value.values():
+            found.extend(_connections(child))
+    elif isinstance(value, list):
+        for child in value:
+            found.extend(_connections(child))
+    return found
+
+
+def _nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
+    if "edges" in conn:
+        return [e["node"] for e in conn["edges"]]
+    return list(conn.get("posts", []))

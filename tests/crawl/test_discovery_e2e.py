@@ -1,0 +1,286 @@
+"""End to end: GraphQL discovery (-a history) against the simulator's /_/graphql.
+
+Every crawl is `scrapy crawl medium` in its own process; what it found is read
+from the database, from its feed of listed posts (-a articles=0) and from the
+simulator's record of the GraphQL operations it was asked.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvest.db.connection import connect
+from harvest.sim.model import Post, World
+from harvest.sim.server import Faults, SimServer
+from tests.pg import rows
+from tests.sim.crawl import crawl_report, finish, start_crawl
+
+pytestmark = pytest.mark.slow
+
+QUICK = {"AUTOTHROTTLE_ENABLED": "0", "HARVEST_BROWSER": "0"}
+
+
+def crawl(sim: SimServer, dsn: str, *args: str, status: int = 0, **settings: Any) -> str:
+    return finish(start_crawl(sim.url, dsn, args, {**QUICK, **settings}), status=status)
+
+
+def listed(path: Path) -> list[str]:
+    """The post ids a crawl's feed listed, in order, duplicates kept."""
+    out = []
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        if "post_id" in item and "walk" not in item:
+            out.append(item["post_id"])
+    return out
+
+
+def stored_posts(dsn: str) -> list[str]:
+    conn = connect(dsn)
+    found = [r[0] for r in rows(conn, "SELECT medium_id FROM posts")]
+    conn.close()
+    return found
+
+
+def operations(sim: SimServer, name: str | None = None) -> list[dict[str, Any]]:
+    return [op for op in sim.graphql_requests if name is None or op["operation"] == name]
+
+
+def in_months(posts: list[Post], first: tuple[int, int], last: tuple[int, int]) -> list[Post]:
+    return [p for p in posts if first <= (p.published.year, p.published.month) <= last]
+
+
+# -- complete walks -------------------------------------------------------------------
+
+
+def test_a_tags_eight_years_are_listed_month_by_month_completely(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    with SimServer(seed=1, size=10_000) as sim:
+        expected = in_months(sim.world.tagged("seo"), (2019, 1), (2026, 12))
+        years = {p.published.year for p in expected}
+        assert len(expected) >= 2_000 and len(years) == 8  # the issue's tag
+        feed = tmp_path / "listed.jsonl"
+        log = crawl(
+            sim,
+            db_dsn,
+            "tags=seo",
+            "history=2019-01..2026-12",
+            "articles=0",
+            FEEDS=json.dumps({str(feed): {"format": "jsonlines"}}),
+        )
+        found = listed(feed)
+        assert sorted(found) == sorted(p.post_id for p in expected)
+        assert len(found) == len(set(found))  # no post twice
+        ops = operations(sim, "TagArchiveFeedQuery")
+        months = {
+            (
+                o["variables"]["timeRange"]["inMonth"]["year"],
+                o["variables"]["timeRange"]["inMonth"]["month"],
+            )
+            for o in ops
+        }
+        assert len(months) == 96
+        # one request per month, and one more for each further page of 25
+        per_month: dict[tuple[int, int], int] = {}
+        for p in expected:
+            key = (p.published.year, p.published.month)
+            per_month[key] = per_month.get(key, 0) + 1
+        assert len(ops) == sum(max(1, -(-per_month.get(m, 0) // 25)) for m in months)
+        assert "discovery: GraphQL" in log and "96 walks complete" in log
+
+
+def test_all_time_walks_a_tag_whole_and_harvests_its_posts(db_dsn: str) -> None:
+    with SimServer(seed=1, size=90) as sim:
+        expected = {p.post_id for p in sim.world.tagged("seo")}
+        log = crawl(sim, db_dsn, "tags=seo", "history=all", "page_size=4")
+        assert set(stored_posts(db_dsn)) == expected
+        ops = operations(sim)
+        assert len(ops) == -(-len(expected) // 4)
+        assert all(o["variables"]["timeRange"] == {"kind": "ALL_TIME"} for o in ops)
+        assert "walked https://medium.com/tag/seo/archive through GraphQL" in log
+
+
+def test_a_users_and_a_custom_domain_publications_posts(db_dsn: str) -> None:
+    with SimServer(seed=1, size=90) as sim:
+        user = sim.world.authors[2].username
+        expected = {p.post_id for p in sim.world.by_author(user)}
+        expected |= {p.post_id for p in sim.world.in_publication("field-notes")}
+        crawl(
+            sim,
+            db_dsn,
+            f"users={user}",
+            "publications=fieldnotes.example",
+            "history=all",
+            "page_size=2",
+        )
+        stored = stored_posts(db_dsn)
+        assert sorted(stored) == sorted(expected)
+        pub_ops = operations(sim, "PublicationContentDataQuery")
+        assert {o["host"] for o in pub_ops} == {"fieldnotes.example"}  # asked on its own domain
+        assert all(o["variables"]["ref"] == {"domain": "fieldnotes.example"} for o in pub_ops)
+        assert len(operations(sim, "UserProfileQuery")) == -(-len(sim.world.by_author(user)) // 2)
+
+
+def test_a_month_range_limits_a_publications_posts_and_ends_its_walk_early(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    with SimServer(seed=1, size=300) as sim:
+        posts = sim.world.in_publication("the-lab")
+        expected = in_months(posts, (2020, 1), (2021, 12))
+        feed = tmp_path / "listed.jsonl"
+        crawl(
+            sim,
+            db_dsn,
+            "publications=the-lab",
+            "history=2020-01..2021-12",
+            "page_size=5",
+            "articles=0",
+            FEEDS=json.dumps({str(feed): {"format": "jsonlines"}}),
+        )
+        assert sorted(listed(feed)) == sorted(p.post_id for p in expected)
+        # newest first: the walk stops at the first page older than the range
+        older = [p for p in posts if (p.published.year, p.published.month) < (2020, 1)]
+        assert older and len(operations(sim)) < -(-len(posts) // 5)
+
+
+def test_graphql_errors_fall_back_to_the_listing_page(db_dsn: str) -> None:
+    with SimServer(seed=1, size=60) as sim:
+        sim.graphql.fault = "error"
+        log = crawl(sim, db_dsn, "tags=seo", "history=all")
+        assert "GraphQL answered https://medium.com/tag/seo/archive with errors" in log
+        assert "fell back to listing pages: error ×1" in log
+        assert {p.post_id for p in sim.world.tagged("seo")[:5]} <= set(stored_posts(db_dsn))
+
+
+def test_a_recrawl_lists_only_what_is_newer_than_the_last_walk(db_dsn: str) -> None:
+    with SimServer(seed=1, size=60) as sim:
+        crawl(sim, db_dsn, "tags=seo", "history=all", "page_size=5")
+        before = len(operations(sim))
+        newest = sim.world.tagged("seo")[0]
+        fresh = [_new_post(sim.world, newest, i) for i in range(3)]
+        log = crawl(sim, db_dsn, "tags=seo", "history=all", "page_size=5")
+        assert len(operations(sim)) - before == 1  # one page holds the new posts and the mark
+        assert {p.post_id for p in fresh} <= set(stored_posts(db_dsn))
+        assert "stopped at the last crawl's newest" in log
+
+
+def _new_post(world: World, like: Post, n: int) -> Post:
+    """A post published after every other, as if written since the last crawl."""
+    post = replace(
+        like,
+        post_id=f"{0xABCDEF000000 + n:012x}",
+        slug=f"fresh-post-{n}",
+        published=datetime(2026, 11, 20 + n, 9, tzinfo=UTC),
+        links=list(like.links),
+    )
+    world.posts.append(post)
+    world._by_id[post.post_id] = post
+    return post
+
+
+# -- resumed ------------------------------------------------------------------------------
+
+
+def test_a_killed_walk_resumes_losing_nothing_and_repeating_at_most_one_page(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    walks = tmp_path / "walks.jsonl"
+    with SimServer(seed=1, size=300) as sim:
+        expected = {p.post_id for p in sim.world.tagged("seo")}
+        pages = -(-len(expected) // 3)
+        args = ("tags=seo", "history=all", "page_size=3")
+        settings = {**QUICK, "HARVEST_WALKS_FILE": str(walks), "CONCURRENT_REQUESTS": "2"}
+        proc = start_crawl(sim.url, db_dsn, args, settings)
+        deadline = time.monotonic() + 120
+        while len(operations(sim)) < pages // 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        first = len(operations(sim))
+        assert first < pages, "the walk ended before the kill: nothing was resumed"
+        log = finish(start_crawl(sim.url, db_dsn, args, settings))
+        assert set(stored_posts(db_dsn)) == expected
+        assert len(operations(sim)) <= pages + 1
+        assert "resuming 1 GraphQL walks" in log
+
+
+# -- falling back, and saying so ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("after", [0, 2])
+def test_drift_falls_back_to_the_tag_page_and_is_counted_with_the_answer_kept(
+    db_dsn: str, tmp_path: Path, after: int
+) -> None:
+    with SimServer(seed=1, size=60) as sim:
+        sim.graphql.fault, sim.graphql.after = "drift", after
+        log = crawl(
+            sim,
+            db_dsn,
+            "tags=seo",
+            "history=all",
+            "page_size=3",
+            status=3,
+            HARVEST_UNPARSED_DIR=str(tmp_path / "unparsed"),
+        )
+        assert "GraphQL discovery is off for medium.com" in log
+        assert "fell back to listing pages: drift ×1" in log
+        report = crawl_report(db_dsn)
+        reasons = [f["reason"] for f in report["failures"]]
+        assert any(
+            r.startswith("GraphQL drift: data.tagFromSlug.posts.edges is missing") for r in reasons
+        )
+        kept = list((tmp_path / "unparsed").rglob("*"))
+        assert any(p.is_file() for p in kept)
+        # what GraphQL listed before the drift, and the tag page's first batch, are harvested
+        first_batch = {p.post_id for p in sim.world.tagged("seo")[:5]}
+        assert first_batch <= set(stored_posts(db_dsn))
+        assert len(operations(sim)) == after + 1
+
+
+def test_a_challenged_endpoint_falls_back_and_is_counted_blocked(db_dsn: str) -> None:
+    with SimServer(seed=1, size=60, faults=Faults(challenge=r"/_/graphql")) as sim:
+        log = crawl(sim, db_dsn, "tags=seo", "history=all", status=3)
+        assert "fell back to listing pages: challenge ×1" in log
+        assert "GraphQL off for medium.com (challenged)" in log
+        assert {p.post_id for p in sim.world.tagged("seo")[:5]} <= set(stored_posts(db_dsn))
+        report = crawl_report(db_dsn)
+        assert [f["kind"] for f in report["failures"]] == ["blocked"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "what"),
+    [("Disallow: /_/graphql", "/_/graphql"), ("Disallow: /tag/*/archive", "the walk's page")],
+)
+def test_robots_txt_turns_graphql_off_for_the_host(db_dsn: str, rule: str, what: str) -> None:
+    with SimServer(seed=1, size=60) as sim:
+        sim.robots_extra = [rule]
+        log = crawl(sim, db_dsn, "tags=seo", "history=all")
+        assert operations(sim) == []  # never asked
+        assert (
+            f"GraphQL discovery is off for medium.com for the rest of this crawl: robots.txt disallows {what}"
+            in log
+        )
+        assert "fell back to listing pages: robots.txt ×1" in log
+        assert {p.post_id for p in sim.world.tagged("seo")[:5]} <= set(stored_posts(db_dsn))
+
+
+# -- sitemaps --------------------------------------------------------------------------------
+
+
+def test_gzipped_sitemaps_and_their_429s(db_dsn: str) -> None:
+    faults = Faults(burst_limit=6, burst_window=1.0, burst_retry_after=1, burst_once=True)
+    with SimServer(seed=1, size=30, faults=faults) as sim:
+        sim.gzip_sitemaps = True
+        days = sorted(p.published.date() for p in sim.world.posts)
+        log = crawl(sim, db_dsn, f"sitemap={days[0]}..{days[-1]}")
+        assert set(stored_posts(db_dsn)) == {p.post_id for p in sim.world.posts}
+        assert sim.answered.get(429, 0) > 0
+        assert "unparsed" not in log.split("crawl finished")[-1]
