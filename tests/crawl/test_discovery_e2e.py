@@ -151,6 +151,15 @@ def test_a_month_range_limits_a_publications_posts_and_ends_its_walk_early(
         assert older and len(operations(sim)) < -(-len(posts) // 5)
 
 
+def test_walk_pages_bounds_each_walk_and_the_summary_says_so(db_dsn: str) -> None:
+    with SimServer(seed=1, size=90) as sim:
+        log = crawl(sim, db_dsn, "tags=seo", "history=all", "page_size=3", "walk_pages=2")
+        assert len(operations(sim)) == 2
+        assert len(stored_posts(db_dsn)) == 6
+        assert "1 stopped at walk_pages" in log
+        assert "stopped walking https://medium.com/tag/seo/archive after 2 requests" in log
+
+
 def test_graphql_errors_fall_back_to_the_listing_page(db_dsn: str) -> None:
     with SimServer(seed=1, size=60) as sim:
         sim.graphql.fault = "error"
@@ -284,3 +293,22 @@ def test_gzipped_sitemaps_and_their_429s(db_dsn: str) -> None:
         assert set(stored_posts(db_dsn)) == {p.post_id for p in sim.world.posts}
         assert sim.answered.get(429, 0) > 0
         assert "unparsed" not in log.split("crawl finished")[-1]
+
+
+def test_a_429_burst_on_graphql_is_waited_out_like_any_page(db_dsn: str, tmp_path: Path) -> None:
+    faults = Faults(burst_limit=3, burst_window=2.0, burst_retry_after=1, burst_once=True)
+    with SimServer(seed=1, size=300, faults=faults) as sim:
+        expected = {p.post_id for p in sim.world.tagged("seo")}
+        feed = tmp_path / "listed.jsonl"
+        log = crawl(
+            sim,
+            db_dsn,
+            "tags=seo",
+            "history=all",
+            "page_size=10",
+            "articles=0",
+            FEEDS=json.dumps({str(feed): {"format": "jsonlines"}}),
+        )
+        assert sim.answered.get(429, 0) > 0
+        assert set(listed(feed)) == expected
+        assert "walk complete" in log
