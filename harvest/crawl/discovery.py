@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import scrapy
@@ -87,14 +88,12 @@ class GraphqlDiscovery:
         self._stop_at = {}
         self._fallen_back = set()
         if self.frontier is not None:
-            self.walks = RedisWalks(self.frontier.server, self.frontier.config.key("walks"))
+            self.walks = RedisWalks(self.frontier.server, self.frontier.walks_key)
             return
         settings = self.crawler.settings
         path = config.value(settings, "HARVEST_WALKS_FILE")
         if not path and settings.get("JOBDIR"):
             path = f"{settings.get('JOBDIR')}/harvest-walks.jsonl"
-        from pathlib import Path
-
         self.walks = LocalWalks(Path(path) if path else None)
 
     def close_walks(self) -> None:
@@ -265,21 +264,21 @@ class GraphqlDiscovery:
             last_day = datetime(ly + lm // 12, lm % 12 + 1, 1, tzinfo=UTC)
         stop_at = _when(self._stop_at.get(walk.url))
         wanted: list[PostRef] = []
-        stop = False
+        seen_before = before_range = False
         for ref in page.posts:
             when = _when(ref.published_at)
             if when is not None and stop_at is not None and when <= stop_at:
-                stop = True  # seen by an earlier complete walk, as is all after it
+                seen_before = True  # an earlier complete walk saw it, and all after it
                 continue
             if when is not None and first_day is not None and when < first_day:
-                stop = True
+                before_range = True
                 continue
             if when is not None and last_day is not None and when >= last_day:
                 continue
             wanted.append(ref)
-        if stop_at is not None and stop:
+        if seen_before:
             self.crawler.stats.inc_value(f"{_STATS}walks/reached_last_seen")
-        return wanted, stop
+        return wanted, seen_before or before_range
 
     def _walk_unreadable(self, walk: Walk, page: WalkPage, response: Response) -> Iterator[Any]:
         stats = self.crawler.stats
@@ -289,13 +288,17 @@ class GraphqlDiscovery:
             log.warning(
                 "GraphQL answer of a shape harvest does not know for %s: %s", walk.url, page.reason
             )
-            # Kept like an unparsed page, with the answer, for harvest reparse.
+            # Kept like an unparsed page, with the answer, to be read.
             yield self._problem(walk.url, "unparsed", f"GraphQL drift: {page.reason}", response)
             self._turn_off(host, f"drift ({page.reason[:120]})")
             yield from self._fall_back(walk, "drift")
             return
         stats.inc_value(f"{_STATS}graphql/errors")
         log.warning("GraphQL answered %s with errors: %s", walk.url, page.reason)
+        # The listing page gives part of what the walk would have: not harvested in full.
+        yield PageProblem(
+            url=walk.url, kind="failed", reason=f"GraphQL errors: {page.reason}", cause="GraphQL"
+        )
         yield from self._fall_back(walk, "error")
 
     def _turn_off(self, host: str, why: str) -> None:
@@ -361,6 +364,7 @@ class GraphqlDiscovery:
         reason = f"HTTP {response.status}" if response is not None else type(failure.value).__name__
         stats.inc_value(f"{_STATS}graphql/failed")
         log.warning("GraphQL request of %s failed: %s", walk.url, reason)
+        yield PageProblem(url=walk.url, kind="failed", reason=f"GraphQL: {reason}", cause=reason)
         for req in self._fall_back(walk, reason):
             yield req
 

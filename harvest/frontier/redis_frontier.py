@@ -66,6 +66,8 @@ class Frontier:
         # Publication domains the job's workers learnt from Medium's own pages.
         self.domains_key = config.key("domains")
         self.seeded_key = config.key("seeded")
+        # GraphQL walks' cursors (harvest.crawl.walks.RedisWalks)
+        self.walks_key = config.key("walks")
         self.held_key = self._held_key(self.worker)
         self.alive_key = self._alive_key(self.worker)
         self._exchange = self.server.register_script(_EXCHANGE)
@@ -266,4 +268,6 @@ class Frontier:
         return sum(1 for _ in self.server.scan_iter(match=self.config.key("alive:*"), count=500))
 
     def reset_seen(self) -> None:
-        self.server.delete(self.seen_key)
+        """A new pass over the job: its pages are due again, and its walks start over
+        (the database's record of complete walks still keeps them incremental)."""
+        self.server.delete(self.seen_key, self.walks_key)

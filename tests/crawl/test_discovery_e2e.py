@@ -163,7 +163,10 @@ def test_walk_pages_bounds_each_walk_and_the_summary_says_so(db_dsn: str) -> Non
 def test_graphql_errors_fall_back_to_the_listing_page(db_dsn: str) -> None:
     with SimServer(seed=1, size=60) as sim:
         sim.graphql.fault = "error"
-        log = crawl(sim, db_dsn, "tags=seo", "history=all")
+        # the tag page holds part of what the walk would have: a failure, exit 3
+        log = crawl(sim, db_dsn, "tags=seo", "history=all", status=3)
+        reasons = [f["reason"] for f in crawl_report(db_dsn)["failures"]]
+        assert reasons == ["GraphQL errors: Internal server error"]
         assert "GraphQL answered https://medium.com/tag/seo/archive with errors" in log
         assert "fell back to listing pages: error ×1" in log
         assert {p.post_id for p in sim.world.tagged("seo")[:5]} <= set(stored_posts(db_dsn))

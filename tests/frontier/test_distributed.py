@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from harvest.crawl.walks import RedisWalks, WalkCursor
 from harvest.db.connection import connect
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.sim.server import Faults, SimServer
@@ -268,3 +269,14 @@ def test_a_graphql_walk_killed_with_its_worker_goes_on_in_another(
     assert total <= pages + 2, (asked, total, pages)
     assert "pages answered twice" in err or total <= pages + 1
     print(f"walk across a SIGKILL: {total} requests for {pages} pages, {len(posts)} posts")
+
+
+def test_a_new_pass_over_a_job_starts_its_walks_over(job: tuple[str, str]) -> None:
+    url, name = job
+    frontier = Frontier(FrontierConfig(url=url, job=name, idle_seconds=0, heartbeat_ttl=5))
+    walks = RedisWalks(frontier.server, frontier.walks_key)
+    walk = "https://medium.com/tag/seo/archive"
+    assert walks.advance(walk, None, WalkCursor(after=None, pages=3, done=True), [])
+    assert walks.get(walk) is not None
+    frontier.reset_seen()  # what `harvest enqueue` does for a finished job
+    assert walks.get(walk) is None
