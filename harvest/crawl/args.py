@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from harvest.medium.graphql import MAX_PAGE_SIZE
 
@@ -93,13 +93,21 @@ def _urls(raw: str) -> tuple[str, ...]:
     return urls
 
 
-def _sitemap(raw: str) -> tuple[date, date]:
+_T = TypeVar("_T", date, tuple[int, int])
+
+
+def _range(name: str, raw: str, read: Callable[[str], _T]) -> tuple[_T, _T]:
+    """``first..last`` (or one value, for both) read by ``read``, in order."""
     first, sep, last = raw.partition("..")
-    start = _date("sitemap", first)
-    end = _date("sitemap", last) if sep else start
+    start = read(first)
+    end = read(last) if sep else start
     if end < start:
-        raise SpiderArgumentError(f"-a sitemap={raw!r}: the range ends before it starts")
+        raise SpiderArgumentError(f"-a {name}={raw!r}: the range ends before it starts")
     return (start, end)
+
+
+def _sitemap(raw: str) -> tuple[date, date]:
+    return _range("sitemap", raw, lambda text: _date("sitemap", text))
 
 
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
@@ -119,15 +127,9 @@ def _month(raw: str) -> Month:
 
 def _history(raw: str) -> tuple[Month, Month] | str:
     """``all``, or months ``YYYY-MM..YYYY-MM`` (one month: ``YYYY-MM``)."""
-    text = raw.strip().lower()
-    if text == "all":
+    if raw.strip().lower() == "all":
         return "all"
-    first, sep, last = text.partition("..")
-    start = _month(first)
-    end = _month(last) if sep else start
-    if end < start:
-        raise SpiderArgumentError(f"-a history={raw!r}: the range ends before it starts")
-    return (start, end)
+    return _range("history", raw, _month)
 
 
 def _page_size(raw: str) -> int:

@@ -30,6 +30,7 @@ from harvest.crawl.signals import walk_marks
 from harvest.crawl.walks import (
     AFTER_META,
     ROBOTS_PAGE_REFUSAL,
+    ROBOTS_REFUSAL,
     WALK_META,
     LocalWalks,
     RedisWalks,
@@ -55,7 +56,6 @@ from harvest.medium.graphql import (
 )
 
 log = logging.getLogger(__name__)
-_ROBOTS_REFUSAL = "Forbidden by robots.txt"
 # Walk pages go ahead of the articles they find: discovery stays a step ahead.
 WALK_PRIORITY = 10
 _STATS = "harvest/discovery/"
@@ -145,7 +145,7 @@ class GraphqlDiscovery:
     @staticmethod
     def _walked_before(walk: Walk, mark: dict[str, Any]) -> bool:
         """A month a complete walk covered after it ended has nothing new to list."""
-        if walk.month is None or not mark.get("complete"):
+        if walk.month is None:
             return False
         year, month = walk.month
         after_end = date(year + month // 12, month % 12 + 1, 1) + timedelta(days=1)
@@ -333,7 +333,7 @@ class GraphqlDiscovery:
         if (
             failure.check(IgnoreRequest)
             and not getattr(failure.value, "response", None)
-            and (str(failure.value).startswith(_ROBOTS_REFUSAL))
+            and (str(failure.value).startswith(ROBOTS_REFUSAL))
         ):
             what = (
                 "the walk's page"

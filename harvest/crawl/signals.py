@@ -23,7 +23,7 @@ recent_posts = object()
 crawl_outcome = object()
 
 # Sent (awaited) by the spider before its GraphQL walks start, with walks=[walk
-# URL, ...]; a store answers {walk: {"newest": ISO time, "complete": bool,
-# "walked_at": datetime}} for those an earlier crawl walked to their end, so a
+# URL, ...]; a store answers {walk: {"newest": ISO time, "walked_at": datetime}}
+# for those an earlier crawl walked to their end (it records no other), so a
 # recrawl lists only what is newer. No store, no marks: everything is walked.
 walk_marks = object()

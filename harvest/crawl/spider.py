@@ -33,7 +33,7 @@ from harvest.crawl.discovery import GraphqlDiscovery
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
 from harvest.crawl.parsing import Parser, ParserDied, ParserError
 from harvest.crawl.signals import recent_posts, request_failed
-from harvest.crawl.walks import WALK_META
+from harvest.crawl.walks import ROBOTS_REFUSAL, WALK_META
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.items import ArticlePage, FetchFacts, PageProblem, PostGone, ProfilePage
 from harvest.links import host_of, is_medium_host, is_public_hostname, robots_tokens
@@ -49,8 +49,6 @@ _CARD_COUNT_JS = "document.querySelectorAll('article[data-testid=\"post-preview\
 _MORE_CARDS_JS = (
     "n => document.querySelectorAll('article[data-testid=\"post-preview\"]').length > n"
 )
-# Scrapy's RobotsTxtMiddleware refuses a request with this message.
-_ROBOTS_REFUSAL = "Forbidden by robots.txt"
 
 
 class MediumSpider(GraphqlDiscovery, scrapy.Spider):
@@ -640,7 +638,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                     cause="redirected offsite",
                 )
                 return
-            cause = "robots.txt" if text == _ROBOTS_REFUSAL else "offsite"
+            cause = "robots.txt" if text == ROBOTS_REFUSAL else "offsite"
             self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
             log.info("skipped %s: %s", url, text)
             yield PageProblem(url=url, kind="skipped", reason=text, cause=cause)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
+from scrapy.utils.httpobj import urlparse_cached
 
 from harvest.medium.records import PostRef
 
@@ -205,15 +206,11 @@ class WalkRobotsMiddleware:
         return cls(crawler)
 
     def _parsed(self, robotparser: Any, request: Request, **kwargs: Any) -> None:
-        from scrapy.utils.httpobj import urlparse_cached
-
         self._parsers[urlparse_cached(request).netloc] = robotparser
 
     async def process_request(self, request: Request) -> None:
         if not self.enabled or WALK_META not in request.meta:
             return
-        from scrapy.utils.httpobj import urlparse_cached
-
         parser = self._parsers.get(urlparse_cached(request).netloc)
         referer = request.headers.get(b"Referer")
         if parser is None or not referer:
@@ -225,4 +222,7 @@ class WalkRobotsMiddleware:
             raise IgnoreRequest(f"{ROBOTS_PAGE_REFUSAL} {referer.decode('latin-1')[:300]}")
 
 
-ROBOTS_PAGE_REFUSAL = "Forbidden by robots.txt: the walk's page"
+# Scrapy's RobotsTxtMiddleware refuses a request with this message; a walk whose
+# page robots.txt disallows is refused with it too, saying so.
+ROBOTS_REFUSAL = "Forbidden by robots.txt"
+ROBOTS_PAGE_REFUSAL = f"{ROBOTS_REFUSAL}: the walk's page"

@@ -399,7 +399,6 @@ def walk_marks(conn: Any, walks: list[str]) -> dict[str, dict[str, Any]]:
         found = {
             walk: {
                 "newest": newest.isoformat() if newest is not None else None,
-                "complete": True,
                 "walked_at": walked_at,
             }
             for walk, newest, walked_at in cur.fetchall()

@@ -19,7 +19,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -32,7 +31,6 @@ ENDPOINT_PATH = "/_/graphql"
 TAG_OPERATION = "TagArchiveFeedQuery"
 USER_OPERATION = "UserProfileQuery"
 PUBLICATION_OPERATION = "PublicationContentDataQuery"
-OPERATIONS = (TAG_OPERATION, USER_OPERATION, PUBLICATION_OPERATION)
 # Medium's own pages ask for 25 a page; larger pages have been answered with
 # errors by the live site, so harvest stays well inside what its clients use.
 MAX_PAGE_SIZE = 50
@@ -215,20 +213,20 @@ def months(first: tuple[int, int], last: tuple[int, int]) -> Iterator[tuple[int,
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
 
 
-def month_of(day: date) -> tuple[int, int]:
-    return (day.year, day.month)
-
-
 @dataclass(slots=True)
 class WalkPage:
     """One answer of a walk, read strictly."""
 
     status: Status
     posts: list[PostRef] = field(default_factory=list)
-    after: str | None = None  # the cursor of the next page
-    more: bool = False  # whether there is a next page
+    after: str | None = None  # the cursor of the next page; None: this was the last
     reason: str = ""  # error or drift: what the answer said, or which field did not fit
     seen: int = 0  # posts the answer listed, duplicates within it included
+
+    @property
+    def more(self) -> bool:
+        """Whether there is a next page."""
+        return self.after is not None
 
 
 class Drift(ValueError):
@@ -310,7 +308,7 @@ def _read_user(data: dict[str, Any]) -> WalkPage:
     after = None
     if nxt is not None:
         after = _text(_as_obj(nxt, f"{where}.pagingInfo.next"), "from", f"{where}.pagingInfo.next")
-    page = WalkPage(OK, after=after, more=after is not None)
+    page = WalkPage(OK, after=after)
     _posts(page, [(n, f"{where}.posts[{i}]") for i, n in enumerate(nodes)])
     return page
 
@@ -334,7 +332,7 @@ def _connection(conn: dict[str, Any], where: str) -> WalkPage:
                 f"{where}.edges[{i}].node",
             )
         )
-    page = WalkPage(OK, after=cursor if more else None, more=more)
+    page = WalkPage(OK, after=cursor if more else None)
     _posts(page, nodes)
     return page
 

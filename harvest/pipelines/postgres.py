@@ -307,13 +307,11 @@ class PostgresPipeline:
             self._problems.append(item)
         elif isinstance(item, PostGone):
             self._gone.append(item)
-        elif isinstance(item, WalkDone):
-            # Kept for the end of the crawl, but nothing of a walk's waits on it:
-            # its cursor is where the crawl resumes from.
-            self._walks.append(item)
-            self._passed(item)
-            return item
         else:
+            if isinstance(item, WalkDone):
+                # Recorded at the end of the crawl, but nothing of the walk waits on
+                # it: its cursor is where the crawl resumes from.
+                self._walks.append(item)
             self._passed(item)
             return item
         if (

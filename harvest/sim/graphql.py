@@ -34,12 +34,25 @@ class GraphqlMode:
     answered: int = 0
 
 
-def answer(world: World, host: str, body: bytes, mode: GraphqlMode) -> tuple[int, Any]:
-    """(HTTP status, JSON value) for one request to ``/_/graphql`` on ``host``."""
+def answer(
+    world: World,
+    host: str,
+    body: bytes,
+    mode: GraphqlMode,
+    asked: list[dict[str, Any]] | None = None,
+) -> tuple[int, Any]:
+    """(HTTP status, JSON value) for one request to ``/_/graphql`` on ``host``;
+    each operation the batch names is noted in ``asked``."""
     try:
         batch = json.loads(body)
     except ValueError:
         return 400, {"errors": [{"message": "Body is not valid JSON"}]}
+    if asked is not None and isinstance(batch, list):
+        asked.extend(
+            {"host": host, "operation": op.get("operationName"), "variables": op.get("variables")}
+            for op in batch
+            if isinstance(op, dict)
+        )
     if not isinstance(batch, list) or not batch or not all(isinstance(op, dict) for op in batch):
         return 400, {"errors": [{"message": "Expected a batch of operations"}]}
     mode.answered += 1

@@ -221,21 +221,10 @@ class SimServer(_Served):
         return 200, "text/plain", "\n".join([*lines, *self.robots_extra]) + "\n"
 
     def answer_graphql(self, host: str, body: bytes) -> tuple[int, bytes]:
-        try:
-            batch = json.loads(body)
-        except ValueError:
-            batch = None
         with self._lock:
-            for op in batch if isinstance(batch, list) else []:
-                if isinstance(op, dict):
-                    self.graphql_requests.append(
-                        {
-                            "host": host,
-                            "operation": op.get("operationName"),
-                            "variables": op.get("variables"),
-                        }
-                    )
-            status, value = graphql.answer(self.world, host, body, self.graphql)
+            status, value = graphql.answer(
+                self.world, host, body, self.graphql, self.graphql_requests
+            )
         return status, json.dumps(value).encode("utf-8")
 
     def _manifest(self, m: re.Match[str], host: str) -> Response:
