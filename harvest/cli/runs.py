@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,6 +59,8 @@ def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio  # not at the top: every harvest command would pay its import
+
     from harvest import config
     from harvest.crawl.unparsed import UnparsedStore, default_dir
     from harvest.db.store import write_batch

@@ -299,6 +299,69 @@ def _scan_top_domains_and_count(
     return _with_share(rows), domains
 
 
+# domain_publications' or tag_domains' counters in the report's words.
+_GROUP_DOMAIN_COUNTS = """s.links, s.nofollow AS nofollow_links, s.ugc AS ugc_links,
+       s.sponsored AS sponsored_links, s.dofollow AS dofollow_links"""
+
+
+def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The top domains of the publications a --publication names, and how many
+    domains they reach, from domain_publications and publication_domains (0008).
+
+    One publication (the usual case) reads its first rows off an index in link
+    order; a name several publications share adds theirs up first.
+    """
+    cur.execute(f"SELECT ARRAY{_PUBLICATION_IDS}", params)
+    ids: list[int] = cur.fetchone()[0]
+    if not ids:
+        return [], 0
+    at = {**params, "ids": ids, "one": ids[0]}
+    if len(ids) == 1:
+        top = f"""SELECT s.domain_id, {_GROUP_DOMAIN_COUNTS}
+            FROM domain_publications s
+            WHERE s.publication_id = %(one)s AND s.links > 0
+            ORDER BY s.links DESC, s.domain_id LIMIT %(top)s"""
+    else:
+        top = f"""SELECT s.domain_id, {_PUBLICATION_SUMS}
+            FROM domain_publications s WHERE s.publication_id = ANY (%(ids)s)
+            GROUP BY 1 HAVING sum(s.links) > 0
+            ORDER BY links DESC, s.domain_id LIMIT %(top)s"""
+    rows = _rows(
+        cur,
+        f"""SELECT d.domain, top.*,
+               (SELECT sum(c.posts)::bigint FROM publication_domains c
+                WHERE c.publication_id = ANY (%(ids)s) AND c.domain_id = top.domain_id) AS posts
+        FROM ({top}) top JOIN domains d USING (domain_id)
+        ORDER BY top.links DESC, top.domain_id""",
+        at,
+    )
+    for row in rows:
+        del row["domain_id"]
+    domains = _rows(
+        cur,
+        "SELECT count(DISTINCT domain_id) AS n FROM publication_domains "
+        "WHERE publication_id = ANY (%(ids)s)",
+        at,
+    )[0]["n"]
+    return _with_share(rows), domains
+
+
+def _tag_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """A tag's top domains and how many domains it reaches, from tag_domains (0008)."""
+    rows = _rows(
+        cur,
+        f"""SELECT d.domain, {_GROUP_DOMAIN_COUNTS}, s.posts
+        FROM tag_domains s JOIN domains d USING (domain_id)
+        WHERE s.tag = %(tag)s AND s.links > 0
+        ORDER BY s.links DESC, s.domain_id LIMIT %(top)s""",
+        params,
+    )
+    domains = _rows(
+        cur, "SELECT count(*) AS n FROM tag_domains WHERE tag = %(tag)s AND links > 0", params
+    )[0]["n"]
+    return _with_share(rows), domains
+
+
 def _backlink_rows(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The first BACKLINK_ROWS links to the domain, in backlinks' page order."""
     return _rows(
@@ -326,6 +389,8 @@ _SUMS = """sum(s.links - s.lost)::bigint AS links,
        sum(s.sponsored)::bigint AS sponsored_links,
        sum(s.dofollow)::bigint AS dofollow_links"""
 _LIVE_GROUPS = " HAVING sum(s.links - s.lost) > 0"
+# the same for the tables that count live links only
+_LIVE_ROWS = " HAVING sum(s.links) > 0"
 # publication_stats counts live links only
 _PUBLICATION_SUMS = """sum(s.links)::bigint AS links,
        sum(s.nofollow)::bigint AS nofollow_links,
@@ -347,6 +412,11 @@ _GROUP_TAGS_FROM = f"""FROM group_stats s
 WHERE s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)
   AND {_publication_is("s.publication_id")}
   AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
+
+# A publication's tags from tag_publications (0008), live links only.
+_PUBLICATION_TAGS_FROM = f"""FROM tag_publications s
+WHERE (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)
+  AND {_publication_is("s.publication_id")}"""
 
 # Without a publication filter, tag_stats holds the same counts in far fewer rows.
 _TAG_WHERE = """WHERE s.tag = coalesce(%(tag)s::text, '')
@@ -406,10 +476,14 @@ def _group_sections(
         f"SELECT coalesce(sum(s.posts), 0)::bigint AS posts FROM group_posts s {_GROUP_WHERE}",
         params,
     )[0]["posts"]
-    if by_pub or filters.tag is not None or params["year"]:
-        # Domains per tag or publication are not kept: these two come from the
-        # matching links (a tag's or publication's share of the table).
+    if params["year"] or (by_pub and filters.tag is not None):
+        # Domains per year, or per publication and tag, are not kept: these two
+        # come from the matching links (their share of the table).
         out["top_domains"], domains = _scan_top_domains_and_count(cur, params)
+    elif by_pub:
+        out["top_domains"], domains = _publication_top_domains(cur, params)
+    elif filters.tag is not None:
+        out["top_domains"], domains = _tag_top_domains(cur, params)
     else:
         out["top_domains"] = _with_share(
             _rows(
@@ -434,15 +508,18 @@ def _group_sections(
         params,
     )
     whole = not (by_pub or filters.tag is not None or params["year"])
-    # The whole harvest's publications: publication_stats has them in a few rows each.
-    pub_from = (
-        "FROM publication_stats s "
-        "LEFT JOIN publications pub ON pub.publication_id = s.publication_id"
-        if whole
-        else _GROUP_FROM
-    )
-    pub_sums = _PUBLICATION_SUMS if whole else _SUMS
-    having = " HAVING sum(s.links) > 0" if whole else _LIVE_GROUPS
+    tag_only = filters.tag is not None and not (by_pub or params["year"])
+    # Live-link tables with a few rows per publication: publication_stats for the
+    # whole harvest, tag_publications for a tag (0008); else group_stats' rows.
+    if whole or tag_only:
+        pub_from = (
+            f"FROM {'publication_stats' if whole else 'tag_publications'} s "
+            "LEFT JOIN publications pub ON pub.publication_id = s.publication_id"
+            + ("" if whole else " WHERE s.tag = %(tag)s")
+        )
+        pub_sums, having = _PUBLICATION_SUMS, _LIVE_ROWS
+    else:
+        pub_from, pub_sums, having = _GROUP_FROM, _SUMS, _LIVE_GROUPS
     out["by_publication"] = _summed(
         cur,
         f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
@@ -450,13 +527,18 @@ def _group_sections(
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
-    tags_from = _GROUP_TAGS_FROM if by_pub else _TAGS_FROM
+    if by_pub and not params["year"]:
+        tags_from, tag_sums, tag_having = _PUBLICATION_TAGS_FROM, _PUBLICATION_SUMS, _LIVE_ROWS
+    else:
+        tags_from = _GROUP_TAGS_FROM if by_pub else _TAGS_FROM
+        tag_sums, tag_having = _SUMS, _LIVE_GROUPS
     out["by_tag"] = _summed(
         cur,
-        f"SELECT s.tag, {_SUMS} {tags_from} GROUP BY 1{_LIVE_GROUPS} "
+        f"SELECT s.tag, {tag_sums} {tags_from} GROUP BY 1{tag_having} "
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
+    posts_from = _TAG_DOFOLLOW_POSTS if tag_only else _GROUP_DOFOLLOW_POSTS
     out["dofollow_exceptions"] = {
         "by_publication_and_location": _rows(
             cur,
@@ -470,20 +552,27 @@ def _group_sections(
             f"""SELECT p.medium_id, p.title, coalesce(p.canonical_url, p.url) AS url,
                    a.username AS author, coalesce(pub.name, pub.slug) AS publication,
                    g.dofollow AS dofollow_links, {_DOFOLLOW_LOCATIONS} AS locations
-            FROM post_groups g
+            FROM ({posts_from} ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s) g
             JOIN posts p ON p.post_id = g.post_id
             LEFT JOIN authors a ON a.author_id = p.author_id
             LEFT JOIN publications pub ON pub.publication_id = p.publication_id
-            WHERE g.dofollow > 0
-              AND (%(tag)s::text IS NULL OR %(tag)s::text = ANY (g.tags))
-              AND {_publication_is("g.publication_id")}
-              AND (%(year)s::int IS NULL OR g.year >= %(year)s::int)
-            ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s""",
+            ORDER BY g.dofollow DESC, g.post_id""",
             params,
         ),
     }
     out["verdict"] = _verdict_summed(cur, source, params)
 
+
+# The posts with live dofollow links, and how many, for the filters: post_groups
+# in dofollow order, or a tag's own rows in tag_dofollow_posts (0008), which an
+# index gives in that order however few of the first post_groups rows are the tag's.
+_GROUP_DOFOLLOW_POSTS = f"""SELECT g.post_id, g.dofollow FROM post_groups g
+    WHERE g.dofollow > 0
+      AND (%(tag)s::text IS NULL OR %(tag)s::text = ANY (g.tags))
+      AND {_publication_is("g.publication_id")}
+      AND (%(year)s::int IS NULL OR g.year >= %(year)s::int)"""
+_TAG_DOFOLLOW_POSTS = """SELECT g.post_id, g.dofollow FROM tag_dofollow_posts g
+    WHERE g.tag = %(tag)s AND g.dofollow > 0"""
 
 # The placements of a post's live dofollow links (to the report's domain, if any).
 _DOFOLLOW_LOCATIONS = """(SELECT array_agg(DISTINCT link_placement(l.location, l.kind, l.block))

@@ -1,4 +1,4 @@
-"""The maintained summaries (migration 0006): recount, compare, repair.
+"""The maintained summaries (migrations 0006 and 0008): recount, compare, repair.
 
 The triggers keep the summary tables equal to a recount of links and posts in
 the writer's own transaction. ``check`` recounts from scratch and reports, per
@@ -53,6 +53,16 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "post_groups": (("post_id", "publication_id", "year", "tags"), ("links", "dofollow")),
     "group_posts": (("publication_id", "tag", "year"), ("posts",)),
+    "publication_domains": (("publication_id", "domain_id"), ("posts",)),
+    "tag_domains": (
+        ("tag", "domain_id"),
+        ("links", "nofollow", "ugc", "sponsored", "dofollow", "posts"),
+    ),
+    "tag_publications": (
+        ("tag", "publication_id", "placement"),
+        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
+    ),
+    "tag_dofollow_posts": (("tag", "post_id"), ("dofollow",)),
 }
 
 

@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from harvest.db import connection as dbconn
-from harvest.db.queries import stored_posts_and_links
-from harvest.sim.server import Faults, SimServer
 
 # Where the demo's data goes by default: the checkout's .demo/, or the current
 # directory's when harvest runs from an installed package.
@@ -47,6 +45,8 @@ def stored(pgdata: Path) -> tuple[set[str], Links]:
     embedded = dbconn.Embedded(pgdata)
     conn = dbconn.connect(embedded.start())
     try:
+        from harvest.db.queries import stored_posts_and_links
+
         posts, rows = stored_posts_and_links(conn)
         links = Counter(rows)
     finally:
@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HARVEST_DATABASE_URL")}
     env["HARVEST_PGDATA"] = str(data / "pgdata")
     env["HARVEST_UNPARSED_DIR"] = str(data / "unparsed")
+    # Here, not at the top: `harvest --help` builds this command's parser and
+    # would pay for the simulator's imports (~40 ms) on every command.
+    from harvest.sim.server import Faults, SimServer
+
     faults = Faults(challenge=args.challenge) if args.challenge else None
     with SimServer(seed=7, size=args.size, faults=faults) as sim:
         print(f"simulated Medium with {args.size} posts at {sim.url}", flush=True)

@@ -66,6 +66,19 @@ def test_summaries_report_equals_the_scan(db: Any, seed: int) -> None:
     assert report_numbers(db, Filters())["verdict"]["links"] > 0
 
 
+def test_a_name_two_publications_share_adds_both_up(db: Any) -> None:
+    random_world(db, 5)
+    db.cursor().execute("UPDATE publications SET name = 'The Pub' WHERE slug = 'two'")
+    db.commit()
+    filters = Filters(publication="the pub")
+    fast = report_numbers(db, filters, top=50)
+    assert fast["source"] == "summaries"
+    assert comparable(fast) == comparable(report_numbers_scan(db, filters, top=50))
+    one = report_numbers(db, Filters(publication="pub"), top=50)
+    assert fast["overall"]["links"] > one["overall"]["links"] > 0
+    assert fast["overall"]["domains"] >= one["overall"]["domains"] > 0
+
+
 def test_filters_the_summaries_do_not_keep_go_to_the_scan(db: Any) -> None:
     random_world(db, 6)
     for filters in (

@@ -133,11 +133,15 @@ def test_check_finds_a_tampered_summary_and_repair_mends_it(db: Any) -> None:
             "(SELECT min(domain_id) FROM domain_totals)"
         )
         cur.execute("DELETE FROM group_posts WHERE tag = ''")
+        cur.execute("UPDATE tag_domains SET posts = posts + 1 WHERE tag = 'seo'")
+        cur.execute("DELETE FROM publication_domains")
     db.commit()
     result = summaries.check(db)
     assert not result.agree
     assert result.differing["domain_totals"] == 2  # the changed row, both ways
     assert result.differing["group_posts"] > 0
+    assert result.differing["tag_domains"] > 0
+    assert result.differing["publication_domains"] > 0
     assert result.differing["domain_stats"] == 0
     summaries.rebuild(db)
     assert_agree(db)
@@ -159,6 +163,64 @@ def test_totals_count_distinct_posts_authors_and_publications(db: Any) -> None:
     write_batch(db, [make_page(f"{3:012x}", [], T0 + timedelta(days=1), author="bob")])
     assert rows(db, totals) == [(4, 2, 1, 1)]
     assert scalar(db, "SELECT lost FROM domain_totals") == 2
+    assert_agree(db)
+
+
+def test_group_domains_count_each_post_once_and_follow_it_between_groups(db: Any) -> None:
+    pub = Publication("pub", "The Pub", None)
+    two = Publication("two", "Two", "two.example")
+
+    def page(n: int, urls: list[str], tags: list[str], publication: Publication, day: int) -> Any:
+        links = [make_link(u, i) for i, u in enumerate(urls)]
+        out = make_page(f"{n:012x}", links, T0 + timedelta(days=day), tags=tags)
+        out.article.publication = publication
+        return out
+
+    gh = ["https://github.com/a", "https://github.com/b"]
+    write_batch(
+        db,
+        [
+            page(1, gh, ["seo", "data"], pub, 0),
+            page(2, [*gh, "https://youtube.com/x"], ["seo"], pub, 0),
+            page(3, gh[:1], ["data"], two, 0),
+        ],
+    )
+    tags = (
+        "SELECT t.tag, d.domain, t.links, t.posts FROM tag_domains t "
+        "JOIN domains d USING (domain_id) ORDER BY 1, 2"
+    )
+    pubs = (
+        "SELECT p.slug, d.domain, t.posts FROM publication_domains t "
+        "JOIN publications p USING (publication_id) JOIN domains d USING (domain_id) ORDER BY 1, 2"
+    )
+    assert rows(db, tags) == [
+        ("data", "github.com", 3, 2),
+        ("seo", "github.com", 4, 2),
+        ("seo", "youtube.com", 1, 1),
+    ]
+    assert rows(db, pubs) == [
+        ("pub", "github.com", 2),
+        ("pub", "youtube.com", 1),
+        ("two", "github.com", 1),
+    ]
+    # post 2 moves to "two" and from seo to data; post 1 loses one of its two links
+    write_batch(
+        db,
+        [
+            page(1, gh[:1], ["seo", "data"], pub, 1),
+            page(2, [*gh, "https://youtube.com/x"], ["data"], two, 1),
+        ],
+    )
+    assert rows(db, tags) == [
+        ("data", "github.com", 4, 3),
+        ("data", "youtube.com", 1, 1),
+        ("seo", "github.com", 1, 1),
+    ]
+    assert rows(db, pubs) == [
+        ("pub", "github.com", 1),
+        ("two", "github.com", 2),
+        ("two", "youtube.com", 1),
+    ]
     assert_agree(db)
 
 
