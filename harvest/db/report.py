@@ -306,7 +306,8 @@ _GROUP_DOMAIN_COUNTS = """s.links, s.nofollow AS nofollow_links, s.ugc AS ugc_li
 
 def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     """The top domains of the publications a --publication names, and how many
-    domains they reach, from domain_publications and publication_domains (0008).
+    domains they reach, from domain_publications, publication_domains and
+    group_domain_totals (0008).
 
     One publication (the usual case) reads its first rows off an index in link
     order; a name several publications share adds theirs up first.
@@ -337,17 +338,23 @@ def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dic
     )
     for row in rows:
         del row["domain_id"]
-    domains = _rows(
-        cur,
-        "SELECT count(DISTINCT domain_id) AS n FROM publication_domains "
-        "WHERE publication_id = ANY (%(ids)s)",
-        at,
-    )[0]["n"]
+    if len(ids) == 1:
+        count = (
+            "SELECT coalesce(sum(domains), 0) AS n FROM group_domain_totals "
+            "WHERE tag IS NULL AND publication_id = %(one)s"
+        )
+    else:  # a domain several of them link counts once
+        count = (
+            "SELECT count(DISTINCT domain_id) AS n FROM publication_domains "
+            "WHERE publication_id = ANY (%(ids)s)"
+        )
+    domains = _rows(cur, count, at)[0]["n"]
     return _with_share(rows), domains
 
 
 def _tag_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """A tag's top domains and how many domains it reaches, from tag_domains (0008)."""
+    """A tag's top domains and how many domains it reaches, from tag_domains and
+    group_domain_totals (0008)."""
     rows = _rows(
         cur,
         f"""SELECT d.domain, {_GROUP_DOMAIN_COUNTS}, s.posts
@@ -357,7 +364,10 @@ def _tag_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, A
         params,
     )
     domains = _rows(
-        cur, "SELECT count(*) AS n FROM tag_domains WHERE tag = %(tag)s AND links > 0", params
+        cur,
+        "SELECT coalesce(sum(domains), 0) AS n FROM group_domain_totals "
+        "WHERE tag = %(tag)s AND publication_id IS NULL",
+        params,
     )[0]["n"]
     return _with_share(rows), domains
 

@@ -63,6 +63,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("links", "nofollow", "ugc", "sponsored", "dofollow"),
     ),
     "tag_dofollow_posts": (("tag", "post_id"), ("dofollow",)),
+    "group_domain_totals": (("tag", "publication_id"), ("domains",)),
 }
 
 

@@ -135,6 +135,7 @@ def test_check_finds_a_tampered_summary_and_repair_mends_it(db: Any) -> None:
         cur.execute("DELETE FROM group_posts WHERE tag = ''")
         cur.execute("UPDATE tag_domains SET posts = posts + 1 WHERE tag = 'seo'")
         cur.execute("DELETE FROM publication_domains")
+        cur.execute("UPDATE group_domain_totals SET domains = domains + 1 WHERE tag = 'seo'")
     db.commit()
     result = summaries.check(db)
     assert not result.agree
@@ -142,6 +143,7 @@ def test_check_finds_a_tampered_summary_and_repair_mends_it(db: Any) -> None:
     assert result.differing["group_posts"] > 0
     assert result.differing["tag_domains"] > 0
     assert result.differing["publication_domains"] > 0
+    assert result.differing["group_domain_totals"] == 2
     assert result.differing["domain_stats"] == 0
     summaries.rebuild(db)
     assert_agree(db)
@@ -203,6 +205,11 @@ def test_group_domains_count_each_post_once_and_follow_it_between_groups(db: Any
         ("pub", "youtube.com", 1),
         ("two", "github.com", 1),
     ]
+    reach = (
+        "SELECT coalesce(g.tag, p.slug), g.domains FROM group_domain_totals g "
+        "LEFT JOIN publications p USING (publication_id) WHERE g.domains > 0 ORDER BY 1"
+    )
+    assert rows(db, reach) == [("data", 1), ("pub", 2), ("seo", 2), ("two", 1)]
     # post 2 moves to "two" and from seo to data; post 1 loses one of its two links
     write_batch(
         db,
@@ -221,6 +228,7 @@ def test_group_domains_count_each_post_once_and_follow_it_between_groups(db: Any
         ("two", "github.com", 2),
         ("two", "youtube.com", 1),
     ]
+    assert rows(db, reach) == [("data", 2), ("pub", 1), ("seo", 1), ("two", 2)]
     assert_agree(db)
 
 

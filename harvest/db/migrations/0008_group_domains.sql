@@ -20,6 +20,15 @@ CREATE TABLE publication_domains (
     PRIMARY KEY (publication_id, domain_id)
 );
 
+-- How many domains a tag's (publication_id NULL) or a publication's (tag
+-- NULL) live links reach: its rows in tag_domains or publication_domains.
+CREATE TABLE group_domain_totals (
+    tag            text,
+    publication_id bigint,
+    domains        bigint NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (tag, publication_id)
+);
+
 -- Per tag and target domain, live links (each of a post's tags counts them
 -- once) and the posts carrying them.
 CREATE TABLE tag_domains (
@@ -156,20 +165,41 @@ BEGIN
     WHERE d.delta <> 0;
 
     -- "came" is +1 for a post whose count rose from zero, -1 for one that fell to it
+    -- A group's domains move with its rows' posts: +1 for a row whose posts
+    -- rose from zero, -1 for one that fell to it.
     WITH came AS (
         SELECT tag, domain_id, sum((after > 0)::int - (after - delta > 0)::int) AS n
         FROM pg_temp.group_domain_delta WHERE tag IS NOT NULL GROUP BY 1, 2
+    ), up AS (
+        UPDATE tag_domains s SET posts = s.posts + came.n
+        FROM came WHERE s.tag = came.tag AND s.domain_id = came.domain_id AND came.n <> 0
+        RETURNING s.tag, s.posts, came.n
     )
-    UPDATE tag_domains s SET posts = s.posts + came.n
-    FROM came WHERE s.tag = came.tag AND s.domain_id = came.domain_id AND came.n <> 0;
-
-    INSERT INTO publication_domains AS s
+    INSERT INTO group_domain_totals AS s (tag, publication_id, domains)
     SELECT * FROM (
+        SELECT tag, NULL::bigint, sum((posts > 0)::int - (posts - n > 0)::int) AS n
+        FROM up GROUP BY 1
+    ) moved
+    WHERE n <> 0 ORDER BY 1
+    ON CONFLICT (tag, publication_id) DO UPDATE SET domains = s.domains + EXCLUDED.domains;
+
+    WITH came AS (
         SELECT publication_id, domain_id, sum((after > 0)::int - (after - delta > 0)::int) AS n
         FROM pg_temp.group_domain_delta WHERE publication_id IS NOT NULL GROUP BY 1, 2
-    ) came
-    WHERE n <> 0 ORDER BY 1, 2
-    ON CONFLICT (publication_id, domain_id) DO UPDATE SET posts = s.posts + EXCLUDED.posts;
+    ), up AS (
+        INSERT INTO publication_domains AS s
+        SELECT * FROM came WHERE n <> 0 ORDER BY 1, 2
+        ON CONFLICT (publication_id, domain_id) DO UPDATE SET posts = s.posts + EXCLUDED.posts
+        RETURNING s.publication_id, s.domain_id, s.posts
+    )
+    INSERT INTO group_domain_totals AS s (tag, publication_id, domains)
+    SELECT * FROM (
+        SELECT NULL::text, up.publication_id,
+               sum((up.posts > 0)::int - (up.posts - came.n > 0)::int) AS n
+        FROM up JOIN came USING (publication_id, domain_id) GROUP BY 2
+    ) moved
+    WHERE n <> 0 ORDER BY 2
+    ON CONFLICT (tag, publication_id) DO UPDATE SET domains = s.domains + EXCLUDED.domains;
 
     IF EXISTS (SELECT 1 FROM pg_temp.summary_delta WHERE sign < 0) THEN
         DELETE FROM tag_dofollow_posts s
@@ -215,7 +245,7 @@ SET work_mem = '256MB' AS $$
 BEGIN
     DROP TABLE IF EXISTS pg_temp.recount_pairs, pg_temp.recount_publication_domains,
         pg_temp.recount_tag_domains, pg_temp.recount_tag_publications,
-        pg_temp.recount_tag_dofollow_posts;
+        pg_temp.recount_tag_dofollow_posts, pg_temp.recount_group_domain_totals;
     CREATE TEMP TABLE recount_pairs AS
     SELECT l.*, p.publication_id, p.tags
     FROM (SELECT domain_id, post_id, count(*) AS links,
@@ -239,6 +269,11 @@ BEGIN
     FROM pg_temp.recount_pairs CROSS JOIN LATERAL unnest(tags) AS t(tag)
     WHERE dofollow > 0 GROUP BY 1, 2;
     DROP TABLE pg_temp.recount_pairs;
+    CREATE TEMP TABLE recount_group_domain_totals AS
+    SELECT tag, NULL::bigint AS publication_id, count(*) AS domains
+    FROM pg_temp.recount_tag_domains GROUP BY 1
+    UNION ALL
+    SELECT NULL, publication_id, count(*) FROM pg_temp.recount_publication_domains GROUP BY 2;
 
     EXECUTE format(
         'CREATE TEMP TABLE recount_tag_publications AS
@@ -262,7 +297,7 @@ DECLARE
     name text;
 BEGIN
     FOREACH name IN ARRAY ARRAY['publication_domains', 'tag_domains', 'tag_publications',
-                                'tag_dofollow_posts'] LOOP
+                                'tag_dofollow_posts', 'group_domain_totals'] LOOP
         EXECUTE format('TRUNCATE %I', name);
         EXECUTE format('INSERT INTO %I SELECT * FROM pg_temp.%I', name, 'recount_' || name);
         EXECUTE format('DROP TABLE pg_temp.%I', 'recount_' || name);
