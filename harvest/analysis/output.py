@@ -140,7 +140,16 @@ _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u20
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary file beside ``path`` that becomes ``path`` only if the block ends
     well: an export or report that fails half way leaves no short file that looks
-    complete (nor a file of an earlier run cut short)."""
+    complete (nor a file of an earlier run cut short).
+
+    A symbolic link keeps being one: its target is replaced. Something that is
+    not a regular file (``-o /dev/null``, a FIFO) is written in place: replacing
+    it would leave a regular file where the device was, for every program.
+    """
+    path = path.resolve() if path.is_symlink() else path
+    if path.exists() and not path.is_file():
+        yield path
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(fd)
     temporary = Path(tmp)

@@ -7,8 +7,10 @@ import asyncio
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,30 @@ def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path) -> None:
         write_rows(["n", "s"], rows(), "parquet", path)
     assert target.read_bytes() == b"an older, complete export"  # not cut short
     assert [p.name for p in tmp_path.iterdir()] == ["links.parquet"]  # no partial left
+
+
+def test_output_to_a_fifo_or_through_a_link_leaves_them_what_they_are(tmp_path: Path) -> None:
+    # `-o /dev/null` once replaced the machine's /dev/null with a regular file
+    # (as root): what is not a regular file is written in place.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    with output.atomic_path(fifo) as path, path.open("w") as fh:
+        fh.write("report")
+    reader.join(timeout=10)
+    assert got == [b"report"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    # a link keeps pointing where it did; what it points to gets the output
+    real = tmp_path / "real.html"
+    real.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(real)
+    with output.atomic_path(link) as path:
+        path.write_text("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.html", "pipe", "real.html"]
 
 
 def test_the_unparsed_store_does_not_follow_planted_links(tmp_path: Path) -> None:
