@@ -299,9 +299,12 @@ def _scan_top_domains_and_count(
     return _with_share(rows), domains
 
 
-# domain_publications' or tag_domains' counters in the report's words.
-_GROUP_DOMAIN_COUNTS = """s.links, s.nofollow AS nofollow_links, s.ugc AS ugc_links,
-       s.sponsored AS sponsored_links, s.dofollow AS dofollow_links"""
+# A per-domain row's live-link counters (domain_totals, domain_publications,
+# tag_domains as t) in the report's words.
+_DOMAIN_COUNTS = """t.links, t.nofollow AS nofollow_links, t.ugc AS ugc_links,
+       t.sponsored AS sponsored_links, t.dofollow AS dofollow_links"""
+# ... and the posts behind them, where the row keeps them (not domain_publications).
+_TOTALS = f"{_DOMAIN_COUNTS}, t.posts"
 
 
 def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -318,10 +321,10 @@ def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dic
         return [], 0
     at = {**params, "ids": ids, "one": ids[0]}
     if len(ids) == 1:
-        top = f"""SELECT s.domain_id, {_GROUP_DOMAIN_COUNTS}
-            FROM domain_publications s
-            WHERE s.publication_id = %(one)s AND s.links > 0
-            ORDER BY s.links DESC, s.domain_id LIMIT %(top)s"""
+        top = f"""SELECT t.domain_id, {_DOMAIN_COUNTS}
+            FROM domain_publications t
+            WHERE t.publication_id = %(one)s AND t.links > 0
+            ORDER BY t.links DESC, t.domain_id LIMIT %(top)s"""
     else:
         top = f"""SELECT s.domain_id, {_PUBLICATION_SUMS}
             FROM domain_publications s WHERE s.publication_id = ANY (%(ids)s)
@@ -357,10 +360,10 @@ def _tag_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, A
     group_domain_totals (0008)."""
     rows = _rows(
         cur,
-        f"""SELECT d.domain, {_GROUP_DOMAIN_COUNTS}, s.posts
-        FROM tag_domains s JOIN domains d USING (domain_id)
-        WHERE s.tag = %(tag)s AND s.links > 0
-        ORDER BY s.links DESC, s.domain_id LIMIT %(top)s""",
+        f"""SELECT d.domain, {_TOTALS}
+        FROM tag_domains t JOIN domains d USING (domain_id)
+        WHERE t.tag = %(tag)s AND t.links > 0
+        ORDER BY t.links DESC, t.domain_id LIMIT %(top)s""",
         params,
     )
     domains = _rows(
@@ -387,10 +390,6 @@ def _backlink_rows(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         params,
     )
 
-
-# A domain_totals row in the report's words.
-_TOTALS = """t.links, t.nofollow AS nofollow_links, t.ugc AS ugc_links,
-       t.sponsored AS sponsored_links, t.dofollow AS dofollow_links, t.posts"""
 
 # The summaries' counters, summed: live links and their rel flags.
 _SUMS = """sum(s.links - s.lost)::bigint AS links,

@@ -1,5 +1,6 @@
--- The top domains of a publication or a tag from the summaries, as report
--- --publication and --tag print them, instead of a read of every link of the
+-- report --publication and --tag from the summaries: their top domains and
+-- domain counts, their tables by publication and by tag, and a tag's posts
+-- with the most dofollow links, instead of a read of every link of the
 -- group's posts (the largest publication or tag holds millions at 10^8).
 --
 -- domain_publications already counts live links per (domain, publication); the
@@ -80,8 +81,9 @@ ALTER TABLE tag_domains SET (autovacuum_vacuum_scale_factor = 0.01,
 ALTER TABLE publication_domains SET (autovacuum_vacuum_scale_factor = 0.01,
                                      autovacuum_vacuum_insert_scale_factor = 0.01);
 
--- Moves publication_domains and tag_domains by the facets in summary_delta,
--- before summaries_apply_0006 adds them to domain_posts. A post's live links
+-- Adds the facets in summary_delta to the tables above, before
+-- summaries_apply_0006 adds them to domain_posts (and empties summary_delta).
+-- For the distinct posts and domains: a post's live links
 -- to a domain once the statement is applied are domain_posts' count plus the
 -- delta, and all of them stand under the publication and tags the post has
 -- now: a group the post left keeps none of them.
@@ -165,8 +167,8 @@ BEGIN
     FROM d JOIN pair USING (domain_id, post_id) JOIN posts p USING (post_id)
     WHERE d.delta <> 0;
 
-    -- "came" is +1 for a post whose count rose from zero, -1 for one that fell to it
-    -- A group's domains move with its rows' posts: +1 for a row whose posts
+    -- "came" is +1 for a post whose count rose from zero, -1 for one that fell
+    -- to it; a group's domains move with its rows' posts: +1 for a row whose posts
     -- rose from zero, -1 for one that fell to it.
     WITH came AS (
         SELECT tag, domain_id, sum((after > 0)::int - (after - delta > 0)::int) AS n
