@@ -298,7 +298,15 @@ def _top_domains(numbers: dict[str, Any]) -> list[str]:
         title = "Nofollow share of the most linked-to domains"
         shares = [t["nofollow_share"] or 0 for t in top]
         parts.append(_chart(_share_chart(title, [t["domain"] for t in top], shares)))
-    parts.append(_table(top, ["domain", "posts", *_GROUP_COLUMNS]))
+    if top and all(t["posts"] is None for t in top):
+        # report --since from the summaries: posts per domain are not kept per month
+        parts.append(_table(top, ["domain", *_GROUP_COLUMNS]))
+        parts.append(
+            "<p class=muted>Posts per domain are not kept per month first seen: "
+            "<code>harvest export links --since</code> gives the rows.</p>"
+        )
+    else:
+        parts.append(_table(top, ["domain", "posts", *_GROUP_COLUMNS]))
     return parts
 
 

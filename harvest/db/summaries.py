@@ -1,4 +1,4 @@
-"""The maintained summaries (migrations 0006 and 0008): recount, compare, repair.
+"""The maintained summaries (migrations 0006, 0008 and 0009): recount, compare, repair.
 
 The triggers keep the summary tables equal to a recount of links and posts in
 the writer's own transaction. ``check`` recounts from scratch and reports, per
@@ -64,6 +64,17 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "tag_dofollow_posts": (("tag", "post_id"), ("dofollow",)),
     "group_domain_totals": (("tag", "publication_id"), ("domains",)),
+    "seen_stats": (
+        ("seen", "year", "placement", "reason"),
+        ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
+    ),
+    "seen_publications": (
+        ("seen", "publication_id", "placement"),
+        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
+    ),
+    "seen_tags": (("seen", "tag"), ("links", "nofollow", "ugc", "sponsored", "dofollow")),
+    "seen_domains": (("seen", "domain_id"), ("links", "nofollow", "ugc", "sponsored", "dofollow")),
+    "seen_posts": (("seen", "post_id"), ("links", "dofollow")),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from harvest.analysis.report import render
 from harvest.db import queries
 from harvest.db.report import Filters, report_numbers, report_numbers_scan, summarised
 from harvest.db.store import write_batch, write_gone
@@ -30,12 +31,29 @@ def random_world(db: Any, seed: int, posts: int = 30) -> None:
     )
 
 
+def months_world(db: Any, seed: int, posts: int = 30) -> None:
+    """Crawls over eight months: posts recrawled later keep their links' first
+    sight, gain links first seen then and lose others; one post is deleted."""
+    rng = random.Random(seed)
+    ids = [f"{n:012x}" for n in range(1, posts + 1)]
+    for step in range(12):
+        at = T0 + timedelta(days=21 * step, hours=step)
+        write_batch(db, [random_page(rng, p, at) for p in rng.sample(ids, 8)])
+    write_gone(
+        db, [PostGone(ids[1], "https://medium.com/p/x", "deleted", 404, T0 + timedelta(days=200))]
+    )
+
+
 # What each path leaves out on purpose (README.md, "Reports at scale").
 def comparable(numbers: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in numbers.items() if k not in ("generated_at", "source", "crawled_from")}
     if numbers["filters"]["domain"]:
         out.pop("by_tag")
         out["dofollow_exceptions"] = {"posts": numbers["dofollow_exceptions"]["posts"]}
+    if numbers["filters"]["since"]:
+        out["top_domains"] = [
+            {k: v for k, v in row.items() if k != "posts"} for row in numbers["top_domains"]
+        ]
     return out
 
 
@@ -79,10 +97,48 @@ def test_a_name_two_publications_share_adds_both_up(db: Any) -> None:
     assert fast["overall"]["domains"] >= one["overall"]["domains"] > 0
 
 
+@pytest.mark.parametrize("seed", [12, 13])
+def test_since_the_first_of_a_month_from_the_summaries_equals_the_scan(db: Any, seed: int) -> None:
+    months_world(db, seed)
+    with db.cursor() as cur:
+        cur.execute("SELECT count(DISTINCT date_trunc('month', first_seen)) FROM links")
+        assert cur.fetchone()[0] >= 6
+    db.rollback()
+    for month in (
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 3, 1),
+        date(2026, 7, 1),
+        date(2027, 1, 1),
+    ):
+        filters = Filters(since=month)
+        assert summarised(filters)
+        fast = report_numbers(db, filters, top=50)
+        assert fast["source"] == "summaries"
+        assert all(row["posts"] is None for row in fast["top_domains"])
+        slow = report_numbers_scan(db, filters, top=50)
+        assert comparable(fast) == comparable(slow), month
+    # the months add up to the whole harvest, and a later month holds fewer links
+    whole = report_numbers(db, Filters(), top=50)
+    since_jan = report_numbers(db, Filters(since=date(2026, 1, 1)), top=50)
+    since_jul = report_numbers(db, Filters(since=date(2026, 7, 1)), top=50)
+    assert since_jan["overall"] == whole["overall"]
+    assert 0 < since_jul["overall"]["links"] < whole["overall"]["links"]
+    assert report_numbers(db, Filters(since=date(2027, 1, 1)))["verdict"]["links"] == 0
+    # the page says what it leaves out, and shows no column of blanks
+    page = render(since_jul)
+    top = page.split("<h2>Top target domains</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<th>posts</th>" not in top
+    assert "not kept per month first seen" in top
+    assert "<th>posts</th>" in render(whole).split("<h2>Top target domains</h2>", 1)[1]
+
+
 def test_filters_the_summaries_do_not_keep_go_to_the_scan(db: Any) -> None:
     random_world(db, 6)
     for filters in (
-        Filters(since=date(2026, 1, 1)),
+        Filters(since=date(2026, 1, 15)),
+        Filters(since=date(2026, 1, 1), tag="seo"),
+        Filters(since=date(2026, 1, 1), domain="github.com"),
         Filters(domain="github.com", tag="seo"),
         Filters(published_since=date(2021, 7, 1)),
     ):

@@ -1,4 +1,4 @@
-"""The maintained summaries (migration 0006) equal a recount of links after any
+"""The maintained summaries (migrations 0006, 0008 and 0009) equal a recount of links after any
 sequence of batches: new posts, recrawls that drop and restore links, late
 batches, member-only previews, robots and canonical changes, deleted posts,
 posts that move between publications, years and tags, and renormalized URLs."""
@@ -87,7 +87,8 @@ def test_summaries_equal_a_recount_after_random_batches(db: Any, seed: int) -> N
     rng = random.Random(seed)
     posts = [f"{n:012x}" for n in range(1, 25)]
     for step in range(40):
-        at = T0 + timedelta(hours=step)
+        # over seven months: links first seen, lost and found again in different ones
+        at = T0 + timedelta(days=5 * step, hours=step)
         roll = rng.random()
         if roll < 0.1:
             gone = rng.sample(posts, 2)
@@ -232,26 +233,60 @@ def test_group_domains_count_each_post_once_and_follow_it_between_groups(db: Any
     assert_agree(db)
 
 
-def test_migration_0008_fills_its_tables_on_a_harvest_that_has_links(db: Any) -> None:
+FILLS = {
+    "0008": (
+        "publication_domains, tag_domains, tag_publications, tag_dofollow_posts, "
+        "group_domain_totals",
+        "SELECT summaries_recount_0008('group_stats'); SELECT summaries_place_0008()",
+        "tag_domains",
+    ),
+    "0009": (
+        "seen_stats, seen_publications, seen_tags, seen_domains, seen_posts",
+        "SELECT summaries_recount_0009(); SELECT summaries_place_0009()",
+        "seen_posts",
+    ),
+}
+
+
+@pytest.mark.parametrize("migration", sorted(FILLS))
+def test_a_migrations_first_fill_on_a_harvest_that_has_links(db: Any, migration: str) -> None:
     # The migration's first fill runs where links already are; in the other
     # tests its tables grow from empty. Emptied and filled again the same way,
     # they must equal the recount.
+    tables, fill, one = FILLS[migration]
     rng = random.Random(12)
     posts = [f"{n:012x}" for n in range(1, 16)]
     for step in range(6):
-        write_batch(db, [random_page(rng, p, T0 + timedelta(hours=step)) for p in posts[:10]])
+        write_batch(db, [random_page(rng, p, T0 + timedelta(days=40 * step)) for p in posts[:10]])
     with db.cursor() as cur:
-        cur.execute(
-            "TRUNCATE publication_domains, tag_domains, tag_publications, tag_dofollow_posts, "
-            "group_domain_totals"
-        )
+        cur.execute(f"TRUNCATE {tables}")
     db.commit()
     assert not summaries.check(db).agree
     with db.cursor() as cur:
-        cur.execute("SELECT summaries_recount_0008('group_stats')")
-        cur.execute("SELECT summaries_place_0008()")
+        cur.execute(fill)
     db.commit()
-    assert scalar(db, "SELECT count(*) FROM tag_domains") > 0
+    assert scalar(db, f"SELECT count(*) FROM {one}") > 0
+    assert scalar(db, "SELECT count(DISTINCT seen) FROM seen_stats") >= 5
+    assert_agree(db)
+
+
+def test_a_session_with_the_summary_delta_of_before_0009_still_counts_right(db: Any) -> None:
+    # A writer connected across the upgrade made its temporary summary_delta
+    # without 0009's column: its next statement makes it again.
+    rng = random.Random(14)
+    write_batch(db, [random_page(rng, f"{n:012x}", T0) for n in range(1, 6)])
+    with db.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp.summary_delta")
+        cur.execute(
+            "CREATE TEMP TABLE summary_delta (sign integer NOT NULL, domain_id bigint NOT NULL, "
+            "post_id bigint NOT NULL, author_id bigint, publication_id bigint, month date, "
+            "year integer, tags text[] NOT NULL, placement text NOT NULL, reason text NOT NULL, "
+            "lost boolean NOT NULL, nofollow boolean NOT NULL, ugc boolean NOT NULL, "
+            "sponsored boolean NOT NULL) ON COMMIT DELETE ROWS"
+        )
+    db.commit()
+    write_batch(db, [random_page(rng, f"{n:012x}", T0 + timedelta(days=45)) for n in range(1, 9)])
+    assert scalar(db, "SELECT count(DISTINCT seen) FROM seen_stats") == 2
     assert_agree(db)
 
 

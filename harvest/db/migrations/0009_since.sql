@@ -1,0 +1,267 @@
+-- report --since from the summaries: the same counts as the other summaries,
+-- per month in which harvest first saw the link (its first_seen, in UTC), so a
+-- --since on the first of a month adds up the months from it on instead of
+-- reading every link first seen since.
+--
+-- A link's first_seen does not move once it is stored, so its month is a
+-- facet like its domain. Distinct counts do not add up across months, but "is
+-- there a live link first seen since M" does: a domain or a post counts once
+-- over the rows of the months from M on. The posts behind each domain would
+-- need a row per (month, domain, post), nearly one per link; the report leaves
+-- that column out under --since and says so.
+
+-- Every link (lost ones too, for the verdict) per month first seen, year first
+-- published, placement and verdict.
+CREATE TABLE seen_stats (
+    seen           date    NOT NULL,
+    year           integer,
+    placement      text    NOT NULL,
+    reason         text    NOT NULL,
+    links          bigint  NOT NULL DEFAULT 0,
+    lost           bigint  NOT NULL DEFAULT 0,
+    nofollow       bigint  NOT NULL DEFAULT 0,
+    ugc            bigint  NOT NULL DEFAULT 0,
+    sponsored      bigint  NOT NULL DEFAULT 0,
+    dofollow       bigint  NOT NULL DEFAULT 0,
+    lost_dofollow  bigint  NOT NULL DEFAULT 0,
+    UNIQUE NULLS NOT DISTINCT (seen, year, placement, reason)
+);
+
+-- Live links per month first seen and publication (NULL: none) and placement.
+CREATE TABLE seen_publications (
+    seen           date    NOT NULL,
+    publication_id bigint,
+    placement      text    NOT NULL,
+    links          bigint  NOT NULL DEFAULT 0,
+    nofollow       bigint  NOT NULL DEFAULT 0,
+    ugc            bigint  NOT NULL DEFAULT 0,
+    sponsored      bigint  NOT NULL DEFAULT 0,
+    dofollow       bigint  NOT NULL DEFAULT 0,
+    UNIQUE NULLS NOT DISTINCT (seen, publication_id, placement)
+);
+
+-- Live links per month first seen and tag (each of a post's tags counts them).
+CREATE TABLE seen_tags (
+    seen       date    NOT NULL,
+    tag        text    NOT NULL,
+    links      bigint  NOT NULL DEFAULT 0,
+    nofollow   bigint  NOT NULL DEFAULT 0,
+    ugc        bigint  NOT NULL DEFAULT 0,
+    sponsored  bigint  NOT NULL DEFAULT 0,
+    dofollow   bigint  NOT NULL DEFAULT 0,
+    PRIMARY KEY (seen, tag)
+);
+
+-- Live links per month first seen and target domain: the top domains since a
+-- month, and how many domains those months reach.
+CREATE TABLE seen_domains (
+    seen       date    NOT NULL,
+    domain_id  bigint  NOT NULL,
+    links      bigint  NOT NULL DEFAULT 0,
+    nofollow   bigint  NOT NULL DEFAULT 0,
+    ugc        bigint  NOT NULL DEFAULT 0,
+    sponsored  bigint  NOT NULL DEFAULT 0,
+    dofollow   bigint  NOT NULL DEFAULT 0,
+    PRIMARY KEY (seen, domain_id)
+);
+
+-- Live links and live dofollow links per month first seen and post: how many
+-- posts, and the posts with the most dofollow links, since a month.
+CREATE TABLE seen_posts (
+    seen      date    NOT NULL,
+    post_id   bigint  NOT NULL,
+    links     bigint  NOT NULL DEFAULT 0,
+    dofollow  bigint  NOT NULL DEFAULT 0,
+    PRIMARY KEY (seen, post_id)
+);
+
+-- The facets gain the month first seen, last so that the rows 0006 and 0008
+-- read keep their places. A session that made its summary_delta before this
+-- migration has one without it: the column is added there too (the table is
+-- empty between statements).
+ALTER FUNCTION summaries_delta_table() RENAME TO summaries_delta_table_0006;
+CREATE FUNCTION summaries_delta_table() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.summary_delta') IS NULL THEN
+        PERFORM summaries_delta_table_0006();
+        ALTER TABLE pg_temp.summary_delta ADD COLUMN seen date NOT NULL;
+    ELSIF NOT EXISTS (SELECT 1 FROM pg_attribute
+                      WHERE attrelid = to_regclass('pg_temp.summary_delta')
+                        AND attname = 'seen' AND NOT attisdropped) THEN
+        ALTER TABLE pg_temp.summary_delta ADD COLUMN seen date NOT NULL;
+    END IF;
+END
+$$;
+
+DROP FUNCTION summaries_facets(integer, links, posts);
+CREATE FUNCTION summaries_facets(sign integer, l links, p posts)
+RETURNS TABLE (sign integer, domain_id bigint, post_id bigint, author_id bigint,
+               publication_id bigint, month date, year integer, tags text[], placement text,
+               reason text, lost boolean, nofollow boolean, ugc boolean, sponsored boolean,
+               seen date)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT sign, l.domain_id, l.post_id, p.author_id, p.publication_id,
+           date_trunc('month', p.first_published_at AT TIME ZONE 'UTC')::date,
+           extract(year FROM p.first_published_at AT TIME ZONE 'UTC')::integer,
+           p.tags, link_placement(l.location, l.kind, l.block), link_verdict(l, p),
+           l.lost_at IS NOT NULL, l.nofollow, l.ugc, l.sponsored,
+           date_trunc('month', l.first_seen AT TIME ZONE 'UTC')::date
+$$;
+
+-- The counters of a table above, as a select list over signed facets (agg
+-- sum(sign)) or over a recount's facets (agg count(*)): every link, lost ones
+-- too, for seen_stats; live links only for the others.
+CREATE FUNCTION summaries_counters_0009(agg text, every boolean) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT concat_ws(', ',
+        agg || ' AS links',
+        CASE WHEN every THEN format('coalesce(%s FILTER (WHERE lost), 0) AS lost', agg) END,
+        format('coalesce(%s FILTER (WHERE NOT lost AND nofollow), 0) AS nofollow', agg),
+        format('coalesce(%s FILTER (WHERE NOT lost AND ugc), 0) AS ugc', agg),
+        format('coalesce(%s FILTER (WHERE NOT lost AND sponsored), 0) AS sponsored', agg),
+        format('coalesce(%s FILTER (WHERE NOT lost AND NOT (nofollow OR ugc OR sponsored)), 0) '
+               'AS dofollow', agg),
+        CASE WHEN every THEN format('coalesce(%s FILTER (WHERE lost AND NOT '
+                                    '(nofollow OR ugc OR sponsored)), 0) AS lost_dofollow', agg)
+        END)
+$$;
+
+-- Adds summary_delta's facets to one table above, grouped by keys (names of
+-- the facets, or of what source adds, such as a tag), in key order as 0006 does.
+CREATE FUNCTION summaries_add_0009(target text, keys text, source text, every boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    counters text[] := CASE WHEN every
+        THEN ARRAY['links', 'lost', 'nofollow', 'ugc', 'sponsored', 'dofollow', 'lost_dofollow']
+        ELSE ARRAY['links', 'nofollow', 'ugc', 'sponsored', 'dofollow'] END;
+BEGIN
+    EXECUTE format(
+        'INSERT INTO %I AS s (%s, %s) SELECT * FROM (SELECT %s, %s FROM %s %s GROUP BY %s) d '
+        'WHERE %s ORDER BY %s ON CONFLICT (%s) DO UPDATE SET %s',
+        target, keys, array_to_string(counters, ', '), keys,
+        summaries_counters_0009('sum(sign)', every), source,
+        CASE WHEN every THEN '' ELSE 'WHERE NOT lost' END, keys,
+        (SELECT string_agg(c || ' <> 0', ' OR ') FROM unnest(counters) c), keys, keys,
+        (SELECT string_agg(format('%1$I = s.%1$I + EXCLUDED.%1$I', c), ', ')
+         FROM unnest(counters) c));
+END
+$$;
+
+-- Adds the facets in summary_delta to the tables above (before
+-- summaries_apply_0006 empties it).
+CREATE FUNCTION summaries_apply_0009() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM summaries_add_0009('seen_stats', 'seen, year, placement, reason',
+                               'pg_temp.summary_delta', true);
+    PERFORM summaries_add_0009('seen_publications', 'seen, publication_id, placement',
+                               'pg_temp.summary_delta', false);
+    PERFORM summaries_add_0009('seen_tags', 'seen, tag',
+                               'pg_temp.summary_delta CROSS JOIN LATERAL unnest(tags) AS t(tag)',
+                               false);
+    PERFORM summaries_add_0009('seen_domains', 'seen, domain_id', 'pg_temp.summary_delta', false);
+
+    INSERT INTO seen_posts AS s (seen, post_id, links, dofollow)
+    SELECT * FROM (
+        SELECT seen, post_id, sum(sign) AS links,
+               coalesce(sum(sign) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)), 0) AS dofollow
+        FROM pg_temp.summary_delta WHERE NOT lost GROUP BY 1, 2
+    ) d
+    WHERE links <> 0 OR dofollow <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (seen, post_id) DO UPDATE SET
+        links = s.links + EXCLUDED.links,
+        dofollow = s.dofollow + EXCLUDED.dofollow;
+
+    -- A link that went away leaves a row of zeros behind only where it was
+    -- the last one: those rows go, so a month's rows stay its live ones.
+    IF EXISTS (SELECT 1 FROM pg_temp.summary_delta WHERE sign < 0) THEN
+        DELETE FROM seen_domains s
+        USING (SELECT DISTINCT seen, domain_id FROM pg_temp.summary_delta WHERE sign < 0) d
+        WHERE s.seen = d.seen AND s.domain_id = d.domain_id AND s.links = 0;
+        DELETE FROM seen_posts s
+        USING (SELECT DISTINCT seen, post_id FROM pg_temp.summary_delta WHERE sign < 0) d
+        WHERE s.seen = d.seen AND s.post_id = d.post_id AND s.links = 0;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION summaries_apply() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM summaries_apply_0009();
+    PERFORM summaries_apply_0008();
+    PERFORM summaries_apply_0006();
+END
+$$;
+
+-- The recount of the tables above into recount_* tables, from one pass over
+-- every link.
+CREATE FUNCTION summaries_recount_0009() RETURNS void LANGUAGE plpgsql
+SET work_mem = '256MB' AS $$
+DECLARE
+    one record;
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.recount_seen_facets, pg_temp.recount_seen_stats,
+        pg_temp.recount_seen_publications, pg_temp.recount_seen_tags,
+        pg_temp.recount_seen_domains, pg_temp.recount_seen_posts;
+    CREATE TEMP TABLE recount_seen_facets AS
+    SELECT f.seen, f.year, f.placement, f.reason, f.publication_id, f.tags, f.domain_id,
+           f.post_id, f.lost, f.nofollow, f.ugc, f.sponsored
+    FROM links l JOIN posts p ON p.post_id = l.post_id, LATERAL summaries_facets(1, l, p) f;
+    FOR one IN SELECT * FROM (VALUES
+        ('seen_stats', 'seen, year, placement, reason', 'pg_temp.recount_seen_facets', true),
+        ('seen_publications', 'seen, publication_id, placement',
+         'pg_temp.recount_seen_facets WHERE NOT lost', false),
+        ('seen_tags', 'seen, tag', 'pg_temp.recount_seen_facets '
+         'CROSS JOIN LATERAL unnest(tags) AS t(tag) WHERE NOT lost', false),
+        ('seen_domains', 'seen, domain_id', 'pg_temp.recount_seen_facets WHERE NOT lost', false)
+    ) v(target, keys, source, every) LOOP
+        EXECUTE format('CREATE TEMP TABLE %I AS SELECT %s, %s FROM %s GROUP BY %s',
+                       'recount_' || one.target, one.keys,
+                       summaries_counters_0009('count(*)', one.every), one.source, one.keys);
+    END LOOP;
+    CREATE TEMP TABLE recount_seen_posts AS
+    SELECT seen, post_id, count(*) AS links,
+           count(*) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)) AS dofollow
+    FROM pg_temp.recount_seen_facets WHERE NOT lost GROUP BY 1, 2;
+    DROP TABLE pg_temp.recount_seen_facets;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION summaries_recount() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM summaries_recount_0006();
+    PERFORM summaries_recount_0008('pg_temp.recount_group_stats');
+    PERFORM summaries_recount_0009();
+END
+$$;
+
+-- Puts the recounts of this migration's tables in place, month by month: a
+-- --since reads the last months' rows, which then lie together on disk (as
+-- the store's batches leave them, month after month).
+CREATE FUNCTION summaries_place_0009() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    name text;
+BEGIN
+    FOREACH name IN ARRAY ARRAY['seen_stats', 'seen_publications', 'seen_tags', 'seen_domains',
+                                'seen_posts'] LOOP
+        EXECUTE format('TRUNCATE %I', name);
+        EXECUTE format('INSERT INTO %I SELECT * FROM pg_temp.%I ORDER BY 1', name,
+                       'recount_' || name);
+        EXECUTE format('DROP TABLE pg_temp.%I', 'recount_' || name);
+    END LOOP;
+END
+$$;
+
+-- summaries_rebuild_0006 recounts through summaries_recount, the one above,
+-- and leaves the recounts of 0008's and this migration's tables to place.
+CREATE OR REPLACE FUNCTION summaries_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM summaries_rebuild_0006();
+    PERFORM summaries_place_0008();
+    PERFORM summaries_place_0009();
+END
+$$;
+
+-- The first fill: the tables before this migration are maintained already.
+SELECT summaries_recount_0009();
+SELECT summaries_place_0009();
