@@ -75,6 +75,10 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "seen_tags": (("seen", "tag"), ("links", "nofollow", "ugc", "sponsored", "dofollow")),
     "seen_domains": (("seen", "domain_id"), ("links", "nofollow", "ugc", "sponsored", "dofollow")),
     "seen_posts": (("seen", "post_id"), ("links", "dofollow")),
+    # a row here is never all zeros: the month is the row's whole content
+    "domain_last_seen": (("domain_id", "seen"), ()),
+    "post_last_seen": (("post_id", "seen"), ()),
+    "seen_last_counts": (("seen",), ("domains", "posts")),
 }
 
 
@@ -92,7 +96,7 @@ class CheckResult:
 def _difference_sql(table: str) -> str:
     key, counters = TABLES[table]
     columns = ", ".join((*key, *counters))
-    nonzero = " OR ".join(f"{c} <> 0" for c in counters)
+    nonzero = " OR ".join(f"{c} <> 0" for c in counters) or "true"
     # Table and column names are the constants above.
     return (
         f"SELECT count(*) FROM ((SELECT {columns} FROM {table} WHERE {nonzero} "

@@ -137,6 +137,15 @@ def test_check_finds_a_tampered_summary_and_repair_mends_it(db: Any) -> None:
         cur.execute("UPDATE tag_domains SET posts = posts + 1 WHERE tag = 'seo'")
         cur.execute("DELETE FROM publication_domains")
         cur.execute("UPDATE group_domain_totals SET domains = domains + 1 WHERE tag = 'seo'")
+        cur.execute(
+            "UPDATE seen_domains SET links = links + 1 WHERE domain_id = "
+            "(SELECT min(domain_id) FROM seen_domains)"
+        )
+        cur.execute(
+            "UPDATE domain_last_seen SET seen = seen - 31 WHERE domain_id = "
+            "(SELECT min(domain_id) FROM domain_last_seen)"
+        )
+        cur.execute("UPDATE seen_last_counts SET posts = posts + 1")
     db.commit()
     result = summaries.check(db)
     assert not result.agree
@@ -145,6 +154,9 @@ def test_check_finds_a_tampered_summary_and_repair_mends_it(db: Any) -> None:
     assert result.differing["tag_domains"] > 0
     assert result.differing["publication_domains"] > 0
     assert result.differing["group_domain_totals"] == 2
+    assert result.differing["seen_domains"] == 2
+    assert result.differing["domain_last_seen"] == 2
+    assert result.differing["seen_last_counts"] == 2
     assert result.differing["domain_stats"] == 0
     summaries.rebuild(db)
     assert_agree(db)
@@ -241,7 +253,8 @@ FILLS = {
         "tag_domains",
     ),
     "0009": (
-        "seen_stats, seen_publications, seen_tags, seen_domains, seen_posts",
+        "seen_stats, seen_publications, seen_tags, seen_domains, seen_posts, domain_last_seen, "
+        "post_last_seen, seen_last_counts",
         "SELECT summaries_recount_0009(); SELECT summaries_place_0009()",
         "seen_posts",
     ),
@@ -306,7 +319,8 @@ def test_concurrent_writers_keep_the_summaries_exact(db_dsn: str) -> None:
             start.wait()
             for step in range(15):
                 pages = [
-                    random_page(rng, f"{n:012x}", T0 + timedelta(minutes=step))
+                    # months apart: a domain's and a post's newest month moves
+                    random_page(rng, f"{n:012x}", T0 + timedelta(days=9 * step, minutes=k))
                     for n in rng.sample(range(1, 30), 6)
                 ]
                 while True:

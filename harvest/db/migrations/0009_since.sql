@@ -4,11 +4,11 @@
 -- reading every link first seen since.
 --
 -- A link's first_seen does not move once it is stored, so its month is a
--- facet like its domain. Distinct counts do not add up across months, but "is
--- there a live link first seen since M" does: a domain or a post counts once
--- over the rows of the months from M on. The posts behind each domain would
--- need a row per (month, domain, post), nearly one per link; the report leaves
--- that column out under --since and says so.
+-- facet like its domain. Distinct counts do not add up across months; the
+-- domains and posts since M are counted by their newest month instead
+-- (domain_last_seen, post_last_seen, seen_last_counts below). The posts behind
+-- each domain would need a row per (month, domain, post), nearly one per link;
+-- the report leaves that column out under --since and says so.
 
 -- Every link (lost ones too, for the verdict) per month first seen, year first
 -- published, placement and verdict.
@@ -73,6 +73,30 @@ CREATE TABLE seen_posts (
     links     bigint  NOT NULL DEFAULT 0,
     dofollow  bigint  NOT NULL DEFAULT 0,
     PRIMARY KEY (seen, post_id)
+);
+
+-- A domain's (a post's) months in the rows above, newest first: a --since
+-- report's top domains look up the most linked domains' months there.
+CREATE INDEX seen_domains_domain_idx ON seen_domains (domain_id, seen);
+CREATE INDEX seen_posts_post_idx ON seen_posts (post_id, seen);
+
+-- The newest month in which harvest first saw a live link to the domain (of
+-- the post), and per month how many domains (posts) have it as their newest:
+-- a domain has live links first seen since M if and only if its newest such
+-- month is M or later, so the domains and posts since M are a sum over the
+-- months from M, not a count of distinct rows.
+CREATE TABLE domain_last_seen (
+    domain_id  bigint  PRIMARY KEY,
+    seen       date    NOT NULL
+);
+CREATE TABLE post_last_seen (
+    post_id    bigint  PRIMARY KEY,
+    seen       date    NOT NULL
+);
+CREATE TABLE seen_last_counts (
+    seen     date    PRIMARY KEY,
+    domains  bigint  NOT NULL DEFAULT 0,
+    posts    bigint  NOT NULL DEFAULT 0
 );
 
 -- The facets gain the month first seen, last so that the rows 0006 and 0008
@@ -182,6 +206,72 @@ BEGIN
         USING (SELECT DISTINCT seen, post_id FROM pg_temp.summary_delta WHERE sign < 0) d
         WHERE s.seen = d.seen AND s.post_id = d.post_id AND s.links = 0;
     END IF;
+
+    -- Each domain and post the statement touched: its newest month now (off
+    -- the indexes above; every row left has live links), against the one kept.
+    -- A newest month is not a sum that commutes: two writers that both move a
+    -- domain's would each miss the other's uncommitted rows. So each writer
+    -- first locks the domains' (and posts') dictionary rows, in id order, and
+    -- looks after the wait, in a snapshot that holds the other's commit. (The
+    -- key-share locks of foreign keys do not wait on these.)
+    PERFORM 1 FROM domains
+    WHERE domain_id IN (SELECT domain_id FROM pg_temp.summary_delta WHERE NOT lost)
+    ORDER BY domain_id FOR NO KEY UPDATE;
+    PERFORM 1 FROM posts
+    WHERE post_id IN (SELECT post_id FROM pg_temp.summary_delta WHERE NOT lost)
+    ORDER BY post_id FOR NO KEY UPDATE;
+    IF to_regclass('pg_temp.seen_last_delta') IS NULL THEN
+        CREATE TEMP TABLE seen_last_delta (
+            domain_id  bigint,
+            post_id    bigint,
+            was        date,
+            now        date
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+    INSERT INTO pg_temp.seen_last_delta
+    SELECT * FROM (
+        SELECT t.domain_id, NULL::bigint, l.seen,
+               (SELECT max(s.seen) FROM seen_domains s WHERE s.domain_id = t.domain_id)
+        FROM (SELECT DISTINCT domain_id FROM pg_temp.summary_delta WHERE NOT lost) t
+        LEFT JOIN domain_last_seen l ON l.domain_id = t.domain_id
+        UNION ALL
+        SELECT NULL, t.post_id, l.seen,
+               (SELECT max(s.seen) FROM seen_posts s WHERE s.post_id = t.post_id)
+        FROM (SELECT DISTINCT post_id FROM pg_temp.summary_delta WHERE NOT lost) t
+        LEFT JOIN post_last_seen l ON l.post_id = t.post_id
+    ) d(domain_id, post_id, was, now)
+    WHERE was IS DISTINCT FROM now;
+
+    INSERT INTO domain_last_seen AS s (domain_id, seen)
+    SELECT domain_id, now FROM pg_temp.seen_last_delta
+    WHERE domain_id IS NOT NULL AND now IS NOT NULL ORDER BY 1
+    ON CONFLICT (domain_id) DO UPDATE SET seen = EXCLUDED.seen;
+    INSERT INTO post_last_seen AS s (post_id, seen)
+    SELECT post_id, now FROM pg_temp.seen_last_delta
+    WHERE post_id IS NOT NULL AND now IS NOT NULL ORDER BY 1
+    ON CONFLICT (post_id) DO UPDATE SET seen = EXCLUDED.seen;
+    INSERT INTO seen_last_counts AS s (seen, domains, posts)
+    SELECT * FROM (
+        SELECT seen, coalesce(sum(n) FILTER (WHERE domain_id IS NOT NULL), 0) AS domains,
+               coalesce(sum(n) FILTER (WHERE post_id IS NOT NULL), 0) AS posts
+        FROM (SELECT domain_id, post_id, now AS seen, 1 AS n FROM pg_temp.seen_last_delta
+              WHERE now IS NOT NULL
+              UNION ALL
+              SELECT domain_id, post_id, was, -1 FROM pg_temp.seen_last_delta
+              WHERE was IS NOT NULL) moved
+        GROUP BY 1
+    ) d
+    ORDER BY 1
+    ON CONFLICT (seen) DO UPDATE SET
+        domains = s.domains + EXCLUDED.domains,
+        posts = s.posts + EXCLUDED.posts;
+    IF EXISTS (SELECT 1 FROM pg_temp.seen_last_delta WHERE now IS NULL) THEN
+        DELETE FROM domain_last_seen s USING pg_temp.seen_last_delta d
+        WHERE d.now IS NULL AND s.domain_id = d.domain_id;
+        DELETE FROM post_last_seen s USING pg_temp.seen_last_delta d
+        WHERE d.now IS NULL AND s.post_id = d.post_id;
+    END IF;
+    TRUNCATE pg_temp.seen_last_delta;
 END
 $$;
 
@@ -202,7 +292,9 @@ DECLARE
 BEGIN
     DROP TABLE IF EXISTS pg_temp.recount_seen_facets, pg_temp.recount_seen_stats,
         pg_temp.recount_seen_publications, pg_temp.recount_seen_tags,
-        pg_temp.recount_seen_domains, pg_temp.recount_seen_posts;
+        pg_temp.recount_seen_domains, pg_temp.recount_seen_posts,
+        pg_temp.recount_domain_last_seen, pg_temp.recount_post_last_seen,
+        pg_temp.recount_seen_last_counts;
     CREATE TEMP TABLE recount_seen_facets AS
     SELECT f.seen, f.year, f.placement, f.reason, f.publication_id, f.tags, f.domain_id,
            f.post_id, f.lost, f.nofollow, f.ugc, f.sponsored
@@ -224,6 +316,16 @@ BEGIN
            count(*) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)) AS dofollow
     FROM pg_temp.recount_seen_facets WHERE NOT lost GROUP BY 1, 2;
     DROP TABLE pg_temp.recount_seen_facets;
+    CREATE TEMP TABLE recount_domain_last_seen AS
+    SELECT domain_id, max(seen) AS seen FROM pg_temp.recount_seen_domains GROUP BY 1;
+    CREATE TEMP TABLE recount_post_last_seen AS
+    SELECT post_id, max(seen) AS seen FROM pg_temp.recount_seen_posts GROUP BY 1;
+    CREATE TEMP TABLE recount_seen_last_counts AS
+    SELECT seen, sum(domains)::bigint AS domains, sum(posts)::bigint AS posts
+    FROM (SELECT seen, 1 AS domains, 0 AS posts FROM pg_temp.recount_domain_last_seen
+          UNION ALL
+          SELECT seen, 0, 1 FROM pg_temp.recount_post_last_seen) newest
+    GROUP BY 1;
 END
 $$;
 
@@ -243,7 +345,8 @@ DECLARE
     name text;
 BEGIN
     FOREACH name IN ARRAY ARRAY['seen_stats', 'seen_publications', 'seen_tags', 'seen_domains',
-                                'seen_posts'] LOOP
+                                'seen_posts', 'domain_last_seen', 'post_last_seen',
+                                'seen_last_counts'] LOOP
         EXECUTE format('TRUNCATE %I', name);
         EXECUTE format('INSERT INTO %I SELECT * FROM pg_temp.%I ORDER BY 1', name,
                        'recount_' || name);
