@@ -165,6 +165,7 @@ def build(dsn: str, rows: int) -> dict[str, float]:
     conn = connect(dsn)
     conn.autocommit = True
     took: dict[str, float] = {}
+    posts = (rows + LINKS_PER_POST - 1) // LINKS_PER_POST
     with conn.cursor() as cur:
         cur.execute("SET maintenance_work_mem = '1GB'")
         cur.execute("SET work_mem = '256MB'")
@@ -176,7 +177,7 @@ def build(dsn: str, rows: int) -> dict[str, float]:
                 "domains": DOMAINS,
                 "authors": AUTHORS,
                 "publications": PUBLICATIONS,
-                "posts": (rows + LINKS_PER_POST - 1) // LINKS_PER_POST,
+                "posts": posts,
             },
         )
         for table, column in (
@@ -201,7 +202,7 @@ def build(dsn: str, rows: int) -> dict[str, float]:
                 LINKS_SQL,
                 {
                     "domains": DOMAINS,
-                    "posts": (rows + LINKS_PER_POST - 1) // LINKS_PER_POST,
+                    "posts": posts,
                     "lo": lo,
                     "hi": min(rows, lo + step - 1),
                 },

@@ -770,7 +770,8 @@ def _since_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> No
     links in. The posts behind each top domain are not kept per month (that
     would be a row per link, nearly): those rows say None.
     """
-    # The top domains and posts hash a row per domain (post) and month.
+    # The posts with the most dofollow links (and the top domains, where their
+    # walk gives up) hash a row per post (domain) and month.
     with _work_mem(cur, "32MB"):
         _since_numbers(cur, out, params)
 

@@ -132,39 +132,45 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            date_trunc('month', l.first_seen AT TIME ZONE 'UTC')::date
 $$;
 
--- The counters of a table above, as a select list over signed facets (agg
--- sum(sign)) or over a recount's facets (agg count(*)): every link, lost ones
--- too, for seen_stats; live links only for the others.
-CREATE FUNCTION summaries_counters_0009(agg text, every boolean) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT concat_ws(', ',
-        agg || ' AS links',
-        CASE WHEN every THEN format('coalesce(%s FILTER (WHERE lost), 0) AS lost', agg) END,
-        format('coalesce(%s FILTER (WHERE NOT lost AND nofollow), 0) AS nofollow', agg),
-        format('coalesce(%s FILTER (WHERE NOT lost AND ugc), 0) AS ugc', agg),
-        format('coalesce(%s FILTER (WHERE NOT lost AND sponsored), 0) AS sponsored', agg),
-        format('coalesce(%s FILTER (WHERE NOT lost AND NOT (nofollow OR ugc OR sponsored)), 0) '
-               'AS dofollow', agg),
-        CASE WHEN every THEN format('coalesce(%s FILTER (WHERE lost AND NOT '
-                                    '(nofollow OR ugc OR sponsored)), 0) AS lost_dofollow', agg)
-        END)
+-- The counters of seen_stats (every link, lost ones too) and of the live-link
+-- tables, in their columns' order.
+CREATE FUNCTION summaries_every_0009() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['links', 'lost', 'nofollow', 'ugc', 'sponsored', 'dofollow', 'lost_dofollow']
+$$;
+CREATE FUNCTION summaries_live_0009() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['links', 'nofollow', 'ugc', 'sponsored', 'dofollow']
 $$;
 
--- Adds summary_delta's facets to one table above, grouped by keys (names of
--- the facets, or of what source adds, such as a tag), in key order as 0006 does.
-CREATE FUNCTION summaries_add_0009(target text, keys text, source text, every boolean)
+-- One table above's rows, as a SELECT grouped by keys (names of the facets,
+-- or of what source adds, such as a tag) over signed facets (agg sum(sign)) or
+-- a recount's facets (agg count(*)). A table that keeps a lost counter counts
+-- every link (seen_stats, for the verdict); the others count live links only.
+CREATE FUNCTION summaries_grouped_0009(agg text, keys text, source text, counters text[])
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('SELECT %s, %s FROM %s %s GROUP BY %s', keys,
+                  string_agg(format(CASE c
+                      WHEN 'links' THEN '%1$s'
+                      WHEN 'lost' THEN 'coalesce(%1$s FILTER (WHERE lost), 0)'
+                      WHEN 'dofollow' THEN 'coalesce(%1$s FILTER (WHERE NOT lost AND NOT '
+                                           '(nofollow OR ugc OR sponsored)), 0)'
+                      WHEN 'lost_dofollow' THEN 'coalesce(%1$s FILTER (WHERE lost AND NOT '
+                                                '(nofollow OR ugc OR sponsored)), 0)'
+                      ELSE 'coalesce(%1$s FILTER (WHERE NOT lost AND %2$I), 0)'
+                  END || ' AS %2$I', agg, c), ', ' ORDER BY n),
+                  source, CASE WHEN 'lost' = ANY (counters) THEN '' ELSE 'WHERE NOT lost' END,
+                  keys)
+    FROM unnest(counters) WITH ORDINALITY AS u(c, n)
+$$;
+
+-- Adds summary_delta's facets to one table above, in key order as 0006 does.
+CREATE FUNCTION summaries_add_0009(target text, keys text, source text, counters text[])
 RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    counters text[] := CASE WHEN every
-        THEN ARRAY['links', 'lost', 'nofollow', 'ugc', 'sponsored', 'dofollow', 'lost_dofollow']
-        ELSE ARRAY['links', 'nofollow', 'ugc', 'sponsored', 'dofollow'] END;
 BEGIN
     EXECUTE format(
-        'INSERT INTO %I AS s (%s, %s) SELECT * FROM (SELECT %s, %s FROM %s %s GROUP BY %s) d '
+        'INSERT INTO %I AS s (%s, %s) SELECT * FROM (%s) d '
         'WHERE %s ORDER BY %s ON CONFLICT (%s) DO UPDATE SET %s',
-        target, keys, array_to_string(counters, ', '), keys,
-        summaries_counters_0009('sum(sign)', every), source,
-        CASE WHEN every THEN '' ELSE 'WHERE NOT lost' END, keys,
+        target, keys, array_to_string(counters, ', '),
+        summaries_grouped_0009('sum(sign)', keys, source, counters),
         (SELECT string_agg(c || ' <> 0', ' OR ') FROM unnest(counters) c), keys, keys,
         (SELECT string_agg(format('%1$I = s.%1$I + EXCLUDED.%1$I', c), ', ')
          FROM unnest(counters) c));
@@ -176,25 +182,16 @@ $$;
 CREATE FUNCTION summaries_apply_0009() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM summaries_add_0009('seen_stats', 'seen, year, placement, reason',
-                               'pg_temp.summary_delta', true);
+                               'pg_temp.summary_delta', summaries_every_0009());
     PERFORM summaries_add_0009('seen_publications', 'seen, publication_id, placement',
-                               'pg_temp.summary_delta', false);
+                               'pg_temp.summary_delta', summaries_live_0009());
     PERFORM summaries_add_0009('seen_tags', 'seen, tag',
                                'pg_temp.summary_delta CROSS JOIN LATERAL unnest(tags) AS t(tag)',
-                               false);
-    PERFORM summaries_add_0009('seen_domains', 'seen, domain_id', 'pg_temp.summary_delta', false);
-
-    INSERT INTO seen_posts AS s (seen, post_id, links, dofollow)
-    SELECT * FROM (
-        SELECT seen, post_id, sum(sign) AS links,
-               coalesce(sum(sign) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)), 0) AS dofollow
-        FROM pg_temp.summary_delta WHERE NOT lost GROUP BY 1, 2
-    ) d
-    WHERE links <> 0 OR dofollow <> 0
-    ORDER BY 1, 2
-    ON CONFLICT (seen, post_id) DO UPDATE SET
-        links = s.links + EXCLUDED.links,
-        dofollow = s.dofollow + EXCLUDED.dofollow;
+                               summaries_live_0009());
+    PERFORM summaries_add_0009('seen_domains', 'seen, domain_id', 'pg_temp.summary_delta',
+                               summaries_live_0009());
+    PERFORM summaries_add_0009('seen_posts', 'seen, post_id', 'pg_temp.summary_delta',
+                               ARRAY['links', 'dofollow']);
 
     -- A link that went away leaves a row of zeros behind only where it was
     -- the last one: those rows go, so a month's rows stay its live ones.
@@ -300,21 +297,18 @@ BEGIN
            f.post_id, f.lost, f.nofollow, f.ugc, f.sponsored
     FROM links l JOIN posts p ON p.post_id = l.post_id, LATERAL summaries_facets(1, l, p) f;
     FOR one IN SELECT * FROM (VALUES
-        ('seen_stats', 'seen, year, placement, reason', 'pg_temp.recount_seen_facets', true),
-        ('seen_publications', 'seen, publication_id, placement',
-         'pg_temp.recount_seen_facets WHERE NOT lost', false),
-        ('seen_tags', 'seen, tag', 'pg_temp.recount_seen_facets '
-         'CROSS JOIN LATERAL unnest(tags) AS t(tag) WHERE NOT lost', false),
-        ('seen_domains', 'seen, domain_id', 'pg_temp.recount_seen_facets WHERE NOT lost', false)
-    ) v(target, keys, source, every) LOOP
-        EXECUTE format('CREATE TEMP TABLE %I AS SELECT %s, %s FROM %s GROUP BY %s',
-                       'recount_' || one.target, one.keys,
-                       summaries_counters_0009('count(*)', one.every), one.source, one.keys);
+        ('seen_stats', 'seen, year, placement, reason', '', summaries_every_0009()),
+        ('seen_publications', 'seen, publication_id, placement', '', summaries_live_0009()),
+        ('seen_tags', 'seen, tag', 'CROSS JOIN LATERAL unnest(tags) AS t(tag)',
+         summaries_live_0009()),
+        ('seen_domains', 'seen, domain_id', '', summaries_live_0009()),
+        ('seen_posts', 'seen, post_id', '', ARRAY['links', 'dofollow'])
+    ) v(target, keys, joined, counters) LOOP
+        EXECUTE format('CREATE TEMP TABLE %I AS %s', 'recount_' || one.target,
+                       summaries_grouped_0009('count(*)', one.keys,
+                                              'pg_temp.recount_seen_facets ' || one.joined,
+                                              one.counters));
     END LOOP;
-    CREATE TEMP TABLE recount_seen_posts AS
-    SELECT seen, post_id, count(*) AS links,
-           count(*) FILTER (WHERE NOT (nofollow OR ugc OR sponsored)) AS dofollow
-    FROM pg_temp.recount_seen_facets WHERE NOT lost GROUP BY 1, 2;
     DROP TABLE pg_temp.recount_seen_facets;
     CREATE TEMP TABLE recount_domain_last_seen AS
     SELECT domain_id, max(seen) AS seen FROM pg_temp.recount_seen_domains GROUP BY 1;
