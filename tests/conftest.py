@@ -13,6 +13,7 @@ import pytest
 
 from harvest.db.connection import Embedded, connect
 from harvest.db.migrate import migrate
+from tests.ops.scrapyd_run import scrapyd  # noqa: F401 (a fixture, for tests/ops and tests/security)
 from tests.pg import EXTERNAL_DSN, Server, with_database
 
 _counter = itertools.count()

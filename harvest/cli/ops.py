@@ -39,13 +39,24 @@ def add_parsers(sub: Any) -> None:
         sub,
         "scrapyd",
         "start scrapyd with harvest's configuration, refusing unsafe set-ups",
-        "Start scrapyd in --dir with --config. Refuses to listen on a non-loopback address "
-        "without SCRAPYD_USERNAME and SCRAPYD_PASSWORD, and refuses a set-up where any file "
-        "scrapyd reads changes what was checked: scrapyd's API runs uploaded code.",
+        "Start scrapyd in --dir with --config, with the credentials from SCRAPYD_USERNAME and "
+        "SCRAPYD_PASSWORD or harvest's credentials file (made on first start; --credentials "
+        "prints where), and a web root that no web page can command. Refuses a set-up where any "
+        "file scrapyd reads changes what was checked: scrapyd's API runs uploaded code.",
     )
     p.add_argument("--config", default="deploy/scrapyd.conf", help="scrapyd's configuration")
     p.add_argument("--dir", default=".scrapyd", help="where eggs, logs and job databases go")
     p.add_argument("--check", action="store_true", help="only check the configuration")
+    p.add_argument(
+        "--credentials",
+        action="store_true",
+        help="make the credentials file if there is none, print its path, start nothing",
+    )
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="listen on loopback TCP without credentials (any local process can run code)",
+    )
     p.set_defaults(func=scrapyd)
 
 
@@ -90,10 +101,21 @@ def jobs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def scrapyd(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.ops import credentials
     from harvest.ops.scrapyd import UnsafeScrapyd, prepare_scrapyd
 
+    if args.credentials:
+        where = credentials.path()
+        try:
+            credentials.ensure(where)
+        except credentials.CredentialsError as exc:
+            raise CommandError(str(exc), 2) from None
+        out.write(f"{where}\n")
+        return 0
     try:
-        workdir, argv = prepare_scrapyd(Path(args.config), Path(args.dir), err)
+        workdir, argv = prepare_scrapyd(
+            Path(args.config), Path(args.dir), err, allow_no_auth=args.no_auth
+        )
     except UnsafeScrapyd as exc:
         raise CommandError(f"refusing to start: {exc}", 2) from None
     if args.check:

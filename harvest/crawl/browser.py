@@ -23,6 +23,7 @@ whose guard could not be set up has every request aborted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import logging
 import os
@@ -35,6 +36,7 @@ from typing import Any
 from scrapy_playwright.provider import PlaywrightBrowserProvider
 
 from harvest import config
+from harvest.crawl.egress import EgressProxy, chromium_switches
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,24 @@ class BrowserGuard:
         if stats is not None:
             stats.inc_value(f"harvest/browser/aborted/{reason}")
 
+    def decide(self, url: str) -> str | None:
+        """The offsite rule's word on a URL the browser's proxy was asked for."""
+        if self.refusal is None:
+            return "no crawl to decide"
+        return self.refusal(url)
+
+    def refused(self, cause: str) -> None:
+        """Count a request the egress proxy refused (harvest.crawl.egress)."""
+        stats = getattr(self.crawler, "stats", None)
+        if stats is not None:
+            stats.inc_value(f"{REFUSED_PREFIX}{cause}")
+
 
 GUARD = BrowserGuard()
+# Requests Chromium sent that its egress proxy refused, by cause.
+REFUSED_PREFIX = "harvest/browser/refused/"
+# Request meta of a listing loaded again after its script navigated the tab away.
+PIN_META = "harvest_pin_listing"
 
 
 def should_abort(request: Any) -> bool:
@@ -137,7 +155,37 @@ async def init_page(page: Any, request: Any) -> None:
         await context.route_web_socket("**", _close_socket)
         GUARD.contexts.add(context)
     await page.route_web_socket("**", _close_socket)
+    page.on("popup", _close_popup)
+    if request.meta.get(PIN_META):
+        await page.route("**", _pinned(page, request.url))
     GUARD.pages.add(page)
+
+
+async def _close_popup(popup: Any) -> None:
+    # A page's window.open: its requests are refused (it is no guarded page) and
+    # it would stay open in the context until the crawl ends.
+    GUARD.count("popup")
+    with contextlib.suppress(Exception):
+        await popup.close()
+
+
+def _pinned(page: Any, listing: str) -> Callable[[Any, Any], Any]:
+    """A route that keeps the tab on ``listing``: a navigation of the top frame
+    elsewhere is aborted as the user's own "stop" would (net::ERR_ABORTED), which
+    leaves the listing's document in place, where a refused one shows an error page."""
+
+    async def route(route: Any, request: Any) -> None:
+        if (
+            request.is_navigation_request()
+            and request.frame == page.main_frame
+            and request.url != listing
+        ):
+            GUARD.refused("navigation")
+            await route.abort("aborted")
+        else:
+            await route.fallback()
+
+    return route
 
 
 def browser_meta(*, include_page: bool) -> dict[str, Any]:
@@ -244,6 +292,7 @@ class LazyBrowserProvider(PlaywrightBrowserProvider):  # type: ignore[misc]
         super().__init__(config)
         self._start_lock = asyncio.Lock()
         self._driver_started = False
+        self.egress = EgressProxy(GUARD.decide, GUARD.refused)
 
     async def start(self) -> None:
         return None
@@ -257,8 +306,34 @@ class LazyBrowserProvider(PlaywrightBrowserProvider):  # type: ignore[misc]
 
     async def launch_browser(self) -> Any:
         await self._started()
+        if self.config.cdp_url or self.config.connect_url:
+            # A browser harvest did not start cannot be put behind its proxy.
+            raise BrowserError(
+                "harvest starts its own Chromium; PLAYWRIGHT_CDP_URL and "
+                "PLAYWRIGHT_CONNECT_URL are not supported"
+            )
+        await self._behind_proxy(self.config.launch_options)
         return await super().launch_browser()
 
     async def launch_persistent_context(self, context_kwargs: dict[str, Any]) -> Any:
         await self._started()
+        await self._behind_proxy(context_kwargs)
         return await super().launch_persistent_context(context_kwargs)
+
+    async def _behind_proxy(self, options: dict[str, Any]) -> None:
+        """Every launch of the browser goes out through the egress proxy, and only so."""
+        port = await self.egress.start()
+        args = [a for a in options.get("args", ()) if not _is_egress_switch(a)]
+        options["args"] = [*args, *chromium_switches(port)]
+        options.pop("proxy", None)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            await self.egress.close()
+
+
+def _is_egress_switch(arg: str) -> bool:
+    name = arg.split("=", 1)[0]
+    return name in {s.split("=", 1)[0] for s in chromium_switches(0)}

@@ -193,7 +193,11 @@ def summary_lines(
         )
     elif "harvest/db/unavailable" not in stats:
         lines.append(f"  harvested: {_plural(n.harvested, 'page')} (not stored: no database)")
-    said = (("discovery", _discovery(stats)), ("posts", _post_statuses(stats)))
+    said = (
+        ("discovery", _discovery(stats)),
+        ("posts", _post_statuses(stats)),
+        ("browser", _browser(stats)),
+    )
     lines.extend(f"  {label}: {text}" for label, text in said if text)
     skipped = [
         (c(stats, "harvest/posts/skipped_recent"), "harvested recently"),
@@ -265,6 +269,30 @@ def _discovery(stats: Mapping[str, Any]) -> str:
     ]
     if off:
         parts.append("GraphQL off for " + "; ".join(off))
+    return "; ".join(parts)
+
+
+# What the browser's pages were refused, by where it was stopped: in the page
+# (Playwright's route) or on the way out (the egress proxy, harvest.crawl.egress).
+_BROWSER_REFUSALS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("harvest/browser/aborted/", "stopped in the page", frozenset({"resource"})),
+    ("harvest/browser/refused/", "refused at the proxy", frozenset()),
+)
+
+
+def _browser(stats: Mapping[str, Any]) -> str:
+    """What pages tried to reach off Medium from the crawl's browser, and where it stopped."""
+    parts = []
+    for prefix, where, quiet in _BROWSER_REFUSALS:
+        causes = {
+            k[len(prefix) :]: _count(stats, k)
+            for k in sorted(stats)
+            if isinstance(k, str) and k.startswith(prefix) and k[len(prefix) :] not in quiet
+        }
+        if causes:
+            total = sum(causes.values())
+            listed = ", ".join(f"{cause} ×{n}" for cause, n in causes.items())
+            parts.append(f"{_plural(total, 'request')} {where} ({listed})")
     return "; ".join(parts)
 
 

@@ -28,6 +28,7 @@ from harvest import config
 from harvest.crawl import StartupError, unparsed
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
 from harvest.crawl.browser import GUARD as BROWSER_GUARD
+from harvest.crawl.browser import PIN_META as BROWSER_PIN_META
 from harvest.crawl.browser import BrowserConfig, browser_meta
 from harvest.crawl.discovery import GraphqlDiscovery
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
@@ -434,13 +435,26 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             b.navigation_timeout_ms
             + self.args.scroll * (b.scroll_pause_ms + b.scroll_wait_ms + 5_000)
         ) / 1000
+        kind, reason, result = "failed", "", None
         try:
-            html = await asyncio.wait_for(self._scroll(page), timeout=budget)
+            html, landed = await asyncio.wait_for(self._scroll(page), timeout=budget)
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(page.close(), timeout=5)
             reason = f"browser: {type(exc).__name__}: {str(exc).strip()[:300]}"
             self.crawler.stats.inc_value("harvest/browser/errors")
+        else:
+            if landed != response.url:
+                # The page's own script took the tab elsewhere (a form, a refresh,
+                # location=): what was read is not the listing.
+                kind, reason = "unparsed", f"browser: the page navigated away to {landed[:200]}"
+                self.crawler.stats.inc_value("harvest/browser/navigated_away")
+            else:
+                medium_url, result = await self._extract(response, html)
+                if result.kind == "unknown":
+                    kind = "unparsed"
+                    reason = "browser: " + ("; ".join(result.problems) or "not a listing")
+        if result is None or result.kind == "unknown":
             tries = response.meta.get("harvest_browser_tries", 0) + 1
             if tries <= 1:
                 log.warning(
@@ -450,19 +464,32 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                     medium_url, response.meta.get("harvest_depth", 0), browser=True
                 )
                 retry.meta["harvest_browser_tries"] = tries
+                # Once more with the tab kept on the listing: a navigation away is refused.
+                retry.meta[BROWSER_PIN_META] = True
+                # Playwright waits for the listing's load through a navigation that
+                # never ends once a later one was aborted: the document is read
+                # when it says it is ready (_scroll), not when goto says so.
+                retry.meta["playwright_page_goto_kwargs"] = {"wait_until": "commit"}
                 yield retry
                 return
             log.error("listing %s failed in the browser: %s", medium_url, reason)
-            yield PageProblem(url=medium_url, kind="failed", reason=reason)
+            if kind == "unparsed":
+                self.crawler.stats.inc_value("harvest/pages/unparsed")
+            yield PageProblem(url=medium_url, kind=kind, reason=reason)
             return
-        medium_url, result = await self._extract(response, html)
         async for item in self._from_listing(
             result, medium_url, response.meta.get("harvest_depth", 0)
         ):
             yield item
 
-    async def _scroll(self, page: Any) -> str:
+    async def _scroll(self, page: Any) -> tuple[str, str]:
+        """Scroll a listing to its end: (its HTML, the URL the tab is on then)."""
         try:
+            await page.wait_for_function(
+                "document.readyState !== 'loading'",
+                timeout=self.browser.navigation_timeout_ms,
+                polling=100,
+            )
             count = await page.evaluate(_CARD_COUNT_JS)
             unchanged = 0
             for _ in range(self.args.scroll):
@@ -491,7 +518,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                 else:
                     unchanged = 0
                 count = now
-            return str(await page.content())
+            return str(await page.content()), str(page.url)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(page.close(), timeout=5)

@@ -145,7 +145,7 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
             token, data = self._taken.pop(0)
             try:
                 request = schema.decode(data, self.spider)
-            except schema.QueueEntryError as exc:
+            except Exception as exc:  # QueueEntryError, or anything an entry provokes
                 # Someone wrote to the queue what harvest did not: it commands
                 # nothing, and never becomes a request whose token could be held.
                 self.frontier.discard(token)

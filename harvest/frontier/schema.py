@@ -38,6 +38,9 @@ KINDS: dict[str, tuple[str, bool]] = {
     "walk": ("parse_walk", False),
 }
 MAX_ENTRY_BYTES = 16 * 1024
+# An entry is one flat object; a little room so that a nested value is refused
+# by the schema, with its name, rather than here.
+MAX_NESTING = 4
 MAX_URL = 2048
 # field -> (type, smallest, largest); url, kind and refuse are checked apart
 _NUMBERS = {
@@ -94,7 +97,12 @@ def encode(request: Any, spider: Any) -> bytes:
 
 def decode(data: bytes | str, spider: Any) -> Any:
     """The spider's own request for an entry; QueueEntryError if it does not fit."""
-    entry = parse(data)
+    try:
+        entry = parse(data)
+    except QueueEntryError:
+        raise
+    except Exception as exc:  # whatever an entry makes the checks raise, it is refused
+        raise QueueEntryError(f"not checkable ({type(exc).__name__})") from None
     url = entry["url"]
     host = host_of(url)
     if host is None or not (is_medium_host(host) or spider.knows_publication_domain(host)):
@@ -134,15 +142,48 @@ def parse(data: bytes | str) -> dict[str, Any]:
 
 
 def _load(data: bytes | str) -> dict[str, Any]:
+    if not isinstance(data, (bytes, bytearray, str)):
+        raise QueueEntryError(f"a {type(data).__name__}, not bytes")
     if len(data) > MAX_ENTRY_BYTES:
         raise QueueEntryError(f"an entry of {len(data)} bytes")
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    depth = _nesting(raw)
+    if depth > MAX_NESTING:
+        # json.loads recurses per level: 15,000 of them raise RecursionError, not ValueError.
+        raise QueueEntryError(f"nested {depth} deep")
     try:
-        entry = json.loads(data)
+        entry = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise QueueEntryError("not JSON") from None
+    except (RecursionError, MemoryError) as exc:
+        raise QueueEntryError(f"not decodable ({type(exc).__name__})") from None
     if not isinstance(entry, dict):
         raise QueueEntryError("not a JSON object")
     return entry
+
+
+def _nesting(raw: bytes) -> int:
+    """How deep ``[`` and ``{`` nest in a JSON text, strings aside (before it is decoded)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:
+        return raw.count(b"[") + raw.count(b"{")
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def _check_url(url: Any) -> None:

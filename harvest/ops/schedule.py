@@ -26,6 +26,7 @@ import platformdirs
 
 from harvest import config
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
+from harvest.ops import credentials
 from harvest.secrets import mask_dsn
 
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -127,14 +128,19 @@ class Schedule:
 
 
 class Scrapyd:
-    """scrapyd's JSON API over HTTP basic auth (credentials from the environment)."""
+    """scrapyd's JSON API over HTTP basic auth (harvest.ops.credentials: the
+    environment's pair, else the credentials file ``harvest scrapyd`` made)."""
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None):
         if not url.startswith(("http://", "https://")):
             raise ScrapydError(f"scrapyd url {url!r} is not http(s)")
         self.url = url.rstrip("/")
-        user = username if username is not None else os.environ.get("SCRAPYD_USERNAME", "")
-        pw = password if password is not None else os.environ.get("SCRAPYD_PASSWORD", "")
+        if username is None:
+            try:
+                username, password = credentials.current() or ("", "")
+            except credentials.CredentialsError as exc:
+                raise ScrapydError(str(exc)) from None
+        user, pw = username, password or ""
         self._auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode() if user else None
 
     def _call(self, endpoint: str, data: list[tuple[str, str]] | None = None, **query: str) -> Any:

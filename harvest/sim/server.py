@@ -88,8 +88,10 @@ class _Served:
 
     httpd: _QuietServer
 
-    def _serve(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
-        self.httpd = _QuietServer(("127.0.0.1", port), handler)
+    def _serve(
+        self, handler: type[BaseHTTPRequestHandler], port: int = 0, host: str = "127.0.0.1"
+    ) -> None:
+        self.httpd = _QuietServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -135,7 +137,12 @@ class SimServer(_Served):
         # A hostile mirror: pages that attack the crawler's browser (see
         # render.hostile), and redirects of some paths to other hosts and ports.
         self.canary: str | None = None
+        # path -> where it redirects: 302 for a GET, 307 (body kept) for a POST
         self.redirects: dict[str, str] = {}
+        # tag -> hostile markup its listing carries (render.escapes builds them)
+        self.tag_scripts: dict[str, str] = {}
+        # path -> (content type, body) served as is: a worker's script, say
+        self.files: dict[str, tuple[str, str]] = {}
         self.challenged: dict[str, set[str]] = {}  # client -> paths it was challenged on
         self._page_requests: dict[str, int] = {}  # client -> page requests made
         self._recent: deque[float] = deque()
@@ -150,6 +157,16 @@ class SimServer(_Served):
         self.graphql_requests: list[dict[str, Any]] = []  # each operation asked, in order
         self._lock = threading.Lock()
         self._serve(type("Handler", (_Handler,), {"sim": self}), port)
+
+    def arm_escapes(
+        self, tags: dict[str, str], canary: str, other: str, udp_port: int, turn_port: int
+    ) -> None:
+        """Make the listings of ``tags`` (tag -> channel) hostile: see render.escapes."""
+        markup, files = render.escapes(canary, other, udp_port, turn_port)
+        self.tag_scripts.update({tag: markup[channel] for tag, channel in tags.items()})
+        self.files.update(files)
+        for name in render.ESCAPE_REDIRECTS:
+            self.redirects[f"/_sim/escape/{name}"] = f"{canary}/{name}"
 
     def manifest(self) -> dict[str, Any]:
         return render.manifest(self.world, self.variant)
@@ -234,7 +251,12 @@ class SimServer(_Served):
         return 200, _HTML, render.tag_batch(self.world, m.group(1), int(m.group(2)))
 
     def _tag(self, m: re.Match[str], host: str) -> Response:
-        return 200, _HTML, render.tag_page(self.world, m.group(1), self.canary)
+        tag = m.group(1)
+        return (
+            200,
+            _HTML,
+            render.tag_page(self.world, tag, self.canary, self.tag_scripts.get(tag, "")),
+        )
 
     def _tag_feed(self, m: re.Match[str], host: str) -> Response:
         tag = m.group(1)
@@ -352,15 +374,19 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._refuse(*refusal)
             return
-        if posted is not None:
-            self._post(path, posted, attempt)
-            return
         location = self.sim.redirects.get(path)
         if location is not None:
-            self.send_response(302)
+            self.send_response(302 if posted is None else 307)
             self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if posted is not None:
+            self._post(path, posted, attempt)
+            return
+        if path in self.sim.files:
+            ctype, text = self.sim.files[path]
+            self._send(path, attempt, 200, ctype, text.encode("utf-8"), {})
             return
         status, ctype, body, headers = self.sim.route(path, parts.query)
         if status in (301, 302):
@@ -456,9 +482,10 @@ class Canary(_Served):
     ``canary.hits`` the request lines it received.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         hits: list[str] = []
         self.hits = hits
+        self.host = host
 
         class Handler(BaseHTTPRequestHandler):
             def handle_one_request(self) -> None:
@@ -472,4 +499,4 @@ class Canary(_Served):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._serve(Handler)
+        self._serve(Handler, host=host)

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harvest.db.connection import connect
 from harvest.ops.schedule import Scrapyd
 from harvest.sim.server import SimServer, refused_url
+from tests.ops.scrapyd_run import Creds, get, sourced
 from tests.pg import rows
 from tests.sim.crawl import manifest_links, stored_links
 
@@ -33,72 +30,21 @@ BIN = Path(sys.executable).parent
 USER, PASSWORD = "harvest-ci", "s3cret-for-the-test"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get(url: str, auth: bool = True) -> Any:
-    request = urllib.request.Request(url)
-    if auth:
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-@pytest.fixture
-def scrapyd(tmp_path: Path, db_dsn: str) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    conf = tmp_path / "scrapyd.conf"
-    conf.write_text(
-        (ROOT / "deploy" / "scrapyd.conf")
-        .read_text()
-        .replace("http_port         = 6800", f"http_port         = {port}")
-    )
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "SCRAPYD_USERNAME": USER,
-        "SCRAPYD_PASSWORD": PASSWORD,
-        "SCRAPYD_URL": url,
-        "DATABASE_URL": db_dsn,
-    }
-    log_file = (tmp_path / "scrapyd.log").open("w")
-    proc = subprocess.Popen(
-        [str(BIN / "harvest"), "scrapyd", "--config", str(conf), "--dir", str(tmp_path / "run")],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            get(f"{url}/daemonstatus.json")
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert proc.poll() is None, "scrapyd exited"
-            assert time.monotonic() < deadline, "scrapyd did not come up"
-            time.sleep(0.3)
-    yield url, env
-    proc.terminate()
-    proc.wait(timeout=20)
-    log_file.close()
-
-
-def test_unauthenticated_requests_are_refused(scrapyd: tuple[str, dict[str, str]]) -> None:
-    url, _ = scrapyd
-    for endpoint in ("daemonstatus.json", "listprojects.json", "schedule.json"):
-        with pytest.raises(urllib.error.HTTPError) as info:
-            get(f"{url}/{endpoint}", auth=False)
-        assert info.value.code == 401
+def test_unauthenticated_requests_are_refused(
+    scrapyd: tuple[str, dict[str, str], Creds],
+) -> None:
+    url, _, creds = scrapyd
+    for endpoint in ("daemonstatus.json", "listprojects.json", "schedule.json", "addversion.json"):
+        for auth in (None, (creds[0], "wrong"), (USER, PASSWORD)):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                get(f"{url}/{endpoint}", auth=auth)
+            assert info.value.code == 401
 
 
 def test_deploy_schedule_and_crawl_into_postgres(
-    scrapyd: tuple[str, dict[str, str]], db_dsn: str, tmp_path: Path
+    scrapyd: tuple[str, dict[str, str], Creds], db_dsn: str, tmp_path: Path
 ) -> None:
-    url, env = scrapyd
+    url, env, creds = scrapyd
     # Build the egg from a clean copy of the project, as a deploy from a checkout would.
     src = tmp_path / "src"
     files = subprocess.run(
@@ -112,17 +58,19 @@ def test_deploy_schedule_and_crawl_into_postgres(
         if (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
+    # scrapyd-deploy reads the generated credentials from its environment, as
+    # deploy/README has it: set -a; . "$(harvest scrapyd --credentials)"; set +a
     deploy = subprocess.run(
         [str(BIN / "scrapyd-deploy"), "--version", "r1"],
         check=False,
         cwd=src,
-        env=env,
+        env={**env, **sourced(Path(env["HARVEST_SCRAPYD_CREDENTIALS"]))},
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    assert get(f"{url}/listspiders.json?project=harvest")["spiders"] == ["medium"]
+    assert get(f"{url}/listspiders.json?project=harvest", creds)["spiders"] == ["medium"]
 
     with SimServer(seed=4, size=12) as sim:
         manifest = sim.manifest()
@@ -179,7 +127,7 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
 
     # A job that cannot reach Medium: scrapyd sees the crawl's own exit status,
     # and the run row says why.
-    api = Scrapyd(url, USER, PASSWORD)
+    api = Scrapyd(url, *creds)
     job = api.schedule(
         "harvest",
         "medium",
@@ -203,22 +151,21 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
 
 
 @pytest.mark.parametrize(
-    ("bind", "creds", "ok"),
+    ("bind", "no_auth", "ok", "why"),
     [
-        ("0.0.0.0", False, False),
-        ("192.0.2.10", False, False),
-        ("0.0.0.0", True, True),
-        ("127.0.0.1", False, True),
-        ("::1", False, True),
+        ("0.0.0.0", True, False, "not loopback"),
+        ("192.0.2.10", True, False, "not loopback"),
+        ("0.0.0.0", False, True, ""),  # with the credentials made at set-up
+        ("127.0.0.1", True, True, ""),  # no credentials, said explicitly
+        ("::1", True, True, ""),
     ],
 )
 def test_scrapyd_refuses_to_listen_openly_without_auth(
-    tmp_path: Path, bind: str, creds: bool, ok: bool
+    tmp_path: Path, bind: str, no_auth: bool, ok: bool, why: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYD_")}
     env["SCRAPYD_BIND_ADDRESS"] = bind
-    if creds:
-        env.update(SCRAPYD_USERNAME=USER, SCRAPYD_PASSWORD=PASSWORD)
+    env["HARVEST_SCRAPYD_CREDENTIALS"] = str(tmp_path / "creds.env")
     proc = subprocess.run(
         [
             str(BIN / "harvest"),
@@ -227,7 +174,8 @@ def test_scrapyd_refuses_to_listen_openly_without_auth(
             "--config",
             str(ROOT / "deploy/scrapyd.conf"),
             "--dir",
-            str(tmp_path),
+            str(tmp_path / "run"),
+            *(["--no-auth"] if no_auth else []),
         ],
         env=env,
         capture_output=True,
@@ -236,7 +184,8 @@ def test_scrapyd_refuses_to_listen_openly_without_auth(
     )
     assert (proc.returncode == 0) is ok, proc.stderr
     if not ok:
-        assert "refusing to start" in proc.stderr and "not loopback" in proc.stderr
+        assert "refusing to start" in proc.stderr and why in proc.stderr
+    assert (tmp_path / "creds.env").exists() is not no_auth
 
 
 def test_credentials_in_the_config_file_are_refused(tmp_path: Path) -> None:
@@ -249,3 +198,35 @@ def test_credentials_in_the_config_file_are_refused(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "holds credentials" in proc.stderr
+
+
+def test_a_tcp_listener_without_credentials_needs_the_flag(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYD_")}
+    # a credentials file others may read is refused, not used
+    creds = tmp_path / "creds.env"
+    creds.write_text("SCRAPYD_USERNAME=a\nSCRAPYD_PASSWORD=b\n")
+    creds.chmod(0o644)
+    env["HARVEST_SCRAPYD_CREDENTIALS"] = str(creds)
+    cmd = [
+        str(BIN / "harvest"),
+        "scrapyd",
+        "--check",
+        "--config",
+        str(ROOT / "deploy/scrapyd.conf"),
+    ]
+    proc = subprocess.run(
+        [*cmd, "--dir", str(tmp_path / "run")], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2 and "may be read by others" in proc.stderr, proc.stderr
+    # another web root would drop the guard against web pages
+    conf = tmp_path / "scrapyd.conf"
+    conf.write_text("[scrapyd]\nwebroot = scrapyd.website.Root\n")
+    creds.chmod(0o600)
+    proc = subprocess.run(
+        [str(BIN / "harvest"), "scrapyd", "--check", "--config", str(conf), "--dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "webroot" in proc.stderr, proc.stderr

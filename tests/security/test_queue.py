@@ -8,6 +8,7 @@ the good ones and run nothing).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
@@ -89,6 +92,49 @@ def test_not_an_entry_at_all(spider: MediumSpider, data: bytes) -> None:
         schema.decode(data, spider)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 15_000,
+        b"{" * 15_000,
+        b'{"v":' + b"[" * 8_000 + b"1" + b"]" * 8_000 + b"}",
+        b"[{" * 7_000,
+    ],
+)
+def test_deep_nesting_is_refused_before_it_is_decoded(spider: MediumSpider, data: bytes) -> None:
+    assert len(data) <= schema.MAX_ENTRY_BYTES
+    with pytest.raises(schema.QueueEntryError, match="nested"):
+        schema.decode(data, spider)
+
+
+def test_brackets_inside_strings_are_no_nesting(spider: MediumSpider) -> None:
+    data = entry(refuse="[[[[{{{{" * 100 + '\\"]]')
+    assert schema.parse(data)["refuse"].startswith("[[[[")
+
+
+@given(
+    st.binary(max_size=2_000)
+    | st.text(max_size=2_000)
+    | st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=40,
+    ).map(lambda v: json.dumps({"v": 1, "kind": "article", "url": v}))
+)
+@settings(max_examples=300, deadline=None)
+def test_no_entry_raises_anything_but_a_refusal(data: bytes | str) -> None:
+    with contextlib.suppress(schema.QueueEntryError):
+        schema.parse(data)
+
+
+def test_a_non_bytes_entry_is_refused(spider: MediumSpider) -> None:
+    with pytest.raises(schema.QueueEntryError):
+        schema.decode(12345, spider)  # type: ignore[arg-type]
+
+
 def test_scrapy_redis_cannot_fall_back_to_pickle() -> None:
     with pytest.raises(schema.QueueEntryError):
         schema.loads(b"\x80\x04K\x01.")
@@ -147,6 +193,8 @@ def test_a_worker_refuses_poison_harvests_the_rest_and_runs_nothing(
             ]
             for p in poison:
                 client.lpush(queue, entry(**p))
+            # nested past json's recursion limit, under the size cap
+            client.lpush(queue, b"[" * 15_000)
             for url in urls:
                 client.lpush(queue, entry(url=url))
             err = finish(
@@ -162,11 +210,15 @@ def test_a_worker_refuses_poison_harvests_the_rest_and_runs_nothing(
                     },
                 )
             )
+            # the refused entries left the queue and every worker's held set for good
+            assert client.llen(queue) == 0
+            held = [k for k in client.scan_iter(match=f"harvest:{job}:held:*") if client.hlen(k)]
+            assert held == []
     finally:
         for key in client.scan_iter(match=f"harvest:{job}:*"):
             client.delete(key)
     assert not marker.exists()
-    assert err.count("refused a shared-queue entry") == 3
-    assert "'harvest/frontier/refused': 3" in err
+    assert err.count("refused a shared-queue entry") == 4
+    assert "'harvest/frontier/refused': 4" in err
     assert "'harvest/db/pages': 3" in err
     assert "/etc/passwd" not in err.replace("file:///etc/passwd", "")  # not read, only named
