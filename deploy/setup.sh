@@ -30,4 +30,6 @@ if ! command -v chromium >/dev/null 2>&1 && ! ls "${PLAYWRIGHT_BROWSERS_PATH:-$H
              "'.venv/bin/playwright install chromium', or crawl with -s HARVEST_BROWSER=0" >&2
     fi
 fi
-echo "harvest is set up in .venv ($(.venv/bin/harvest --version))"
+# scrapyd's credentials, made once, owner-only (harvest scrapyd and schedule read them).
+creds=$(.venv/bin/harvest scrapyd --credentials)
+echo "harvest is set up in .venv ($(.venv/bin/harvest --version)); scrapyd credentials in $creds"

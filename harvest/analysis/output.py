@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 FORMATS = ("table", "csv", "json")
-# Spreadsheets run cells that start with these as formulas (CSV injection).
-_FORMULA_FIRST = frozenset("=+-@\t\r\n|")
+# Spreadsheets run cells that start with these as formulas (CSV injection),
+# the full-width forms too (some locales' spreadsheets read ＝ as =), and
+# they skip leading blanks before they look.
+_FORMULA_FIRST = frozenset("=+-@\t\r\n|＝＋－＠")
+_BLANKS = " \t\r\n\u00a0\u3000"
 
 
 def plain(value: Any) -> Any:
@@ -48,10 +51,13 @@ def text_cell(value: Any) -> str:
 def csv_safe(cell: str) -> str:
     """Neutralize a cell a spreadsheet would evaluate, keeping its text visible:
     the one CSV formula guard, for tables and exports alike."""
-    if not cell or cell[0] not in _FORMULA_FIRST:
+    if not cell or (cell[0] not in _FORMULA_FIRST and cell[0] not in _BLANKS):
+        return cell
+    first = cell.lstrip(_BLANKS)[:1]
+    if (first and first not in _FORMULA_FIRST) or (not first and cell[0] == " "):
         return cell
     # Numbers such as -3 are data, not formulas.
-    if cell[0] in "+-":
+    if first in ("+", "-"):
         try:
             float(cell)
             return cell

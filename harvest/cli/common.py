@@ -113,9 +113,23 @@ def folder(value: str) -> str:
     return value
 
 
+# A filter is a name, a domain or a URL: longer than this, or holding a NUL
+# (which PostgreSQL's text cannot carry), it is no filter.
+FILTER_MAX = 2048
+
+
+def filter_text(value: str) -> str:
+    """A --domain, --tag or --publication value: text PostgreSQL can compare."""
+    if "\x00" in value:
+        raise argparse.ArgumentTypeError("a NUL character matches nothing harvest stores")
+    if len(value) > FILTER_MAX:
+        raise argparse.ArgumentTypeError(f"{len(value):,} characters, over {FILTER_MAX:,}")
+    return value
+
+
 def target(value: str) -> str:
     """What backlinks looks up: a domain, host or URL, not an empty word."""
-    text = value.strip()
+    text = filter_text(value).strip()
     if not text.strip("./:"):
         raise argparse.ArgumentTypeError(
             f"give a domain, host or URL to look up (example.com), not {value!r}"
@@ -143,10 +157,12 @@ def format_option(parser: argparse.ArgumentParser) -> None:
 
 
 def filter_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--domain", help="only links to this registered domain")
-    parser.add_argument("--tag", help="only posts with this tag")
+    parser.add_argument("--domain", type=filter_text, help="only links to this registered domain")
+    parser.add_argument("--tag", type=filter_text, help="only posts with this tag")
     parser.add_argument(
-        "--publication", help="only posts of this publication (its slug, name or own domain)"
+        "--publication",
+        type=filter_text,
+        help="only posts of this publication (its slug, name or own domain)",
     )
     since_options(parser)
 

@@ -62,7 +62,7 @@ def reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio  # not at the top: every harvest command would pay its import
 
     from harvest import config
-    from harvest.crawl.unparsed import UnparsedStore, default_dir
+    from harvest.crawl.unparsed import NotKept, UnparsedStore, default_dir
     from harvest.db.store import write_batch
 
     store = UnparsedStore(
@@ -73,13 +73,20 @@ def reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with database() as conn:
             conn.autocommit = False
             write_batch(conn, [page for _, page in parsed])
-        for kept, _ in parsed:
-            store.done(kept)
-    out.write(f"reparsed and stored {len(parsed)} pages; {still} still not recognized\n")
+        try:
+            for kept, _ in parsed:
+                store.done(kept)
+        except NotKept as exc:
+            raise CommandError(f"stored {len(parsed)} pages, but {exc}") from None
+    for why in store.skipped:
+        err.write(f"harvest reparse: skipped {why}\n")
+    skipped = f"; {len(store.skipped)} files skipped" if store.skipped else ""
+    out.write(f"reparsed and stored {len(parsed)} pages; {still} still not recognized{skipped}\n")
     return 0
 
 
 async def _reparse(store: Any, verbose: bool, err: TextIO) -> tuple[list[tuple[Any, Any]], int]:
+    from harvest.crawl.unparsed import NotKept
     from harvest.items import ArticlePage
     from harvest.medium import extract
     from harvest.medium.status import fetched_status
@@ -89,7 +96,12 @@ async def _reparse(store: Any, verbose: bool, err: TextIO) -> tuple[list[tuple[A
     still = 0
     parsed: list[tuple[Any, Any]] = []  # (kept file, page item)
     for kept in store:
-        result = extract(kept.html.read_bytes(), kept.url, content_type=kept.content_type)
+        try:
+            body = kept.body()
+        except NotKept as exc:
+            store.skipped.append(str(exc))
+            continue
+        result = extract(body, kept.url, content_type=kept.content_type)
         art = result.article
         if result.kind != "article" or art is None or not art.post_id:
             still += 1

@@ -94,7 +94,10 @@ class GraphqlDiscovery:
         path = config.value(settings, "HARVEST_WALKS_FILE")
         if not path and settings.get("JOBDIR"):
             path = f"{settings.get('JOBDIR')}/harvest-walks.jsonl"
-        self.walks = LocalWalks(Path(path) if path else None)
+        local = LocalWalks(Path(path) if path else None)
+        if local.refused:
+            self.crawler.stats.inc_value(f"{_STATS}walks/refused_lines", local.refused)
+        self.walks = local
 
     def close_walks(self) -> None:
         walks = getattr(self, "walks", None)

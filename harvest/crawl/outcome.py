@@ -254,6 +254,7 @@ def _discovery(stats: Mapping[str, Any]) -> str:
         ("walks/reached_last_seen", "stopped at the last crawl's newest"),
         ("graphql/pages_repeated", "pages answered twice (resumed)"),
         ("resumed_posts", "posts found before a resume"),
+        ("walks/refused_lines", "walks-file lines refused"),
     ):
         if c(stats, d + key):
             parts.append(f"{c(stats, d + key)} {what}")

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,34 @@ def from_settings(settings: Any) -> UnparsedStore | None:
     return UnparsedStore(Path(raw) if raw else default_dir())
 
 
+# What a kept page can be: a response the crawl accepted (DOWNLOAD_MAXSIZE is
+# 32 MiB) and a few lines about it. A larger file is none that harvest wrote.
+MAX_PAGE_BYTES = 32 * 1024 * 1024
+MAX_META_BYTES = 64 * 1024
+
+
+class NotKept(ValueError):
+    """A file in the store that harvest did not write as it is (why in the message)."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, read without following a link, at most ``limit`` of them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise NotKept(f"{path.name}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotKept(f"{path.name}: not a regular file")
+        if info.st_size > limit:
+            raise NotKept(f"{path.name}: {info.st_size:,} bytes, over {limit:,}")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise NotKept(f"{path.name}: over {limit:,} bytes")
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class Kept:
     html: Path
@@ -44,6 +73,10 @@ class Kept:
     reason: str
     content_type: str | None
     fetched_at: datetime
+
+    def body(self) -> bytes:
+        """The page as served; NotKept if the file is no longer one harvest would read."""
+        return read_regular(self.html, MAX_PAGE_BYTES)
 
 
 def _when(stamp: Any) -> datetime:
@@ -59,6 +92,7 @@ def _when(stamp: Any) -> datetime:
 class UnparsedStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.skipped: list[str] = []  # what the last pass over the store refused, and why
 
     def save(self, url: str, body: bytes, reason: str, content_type: str | None = None) -> Path:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -86,27 +120,36 @@ class UnparsedStore:
         return html
 
     def __iter__(self) -> Iterator[Kept]:
-        if not self.root.is_dir():
+        """The kept pages; what is not one (a link, a directory, a FIFO, a file of
+        gigabytes, broken metadata) is skipped and named in ``skipped``."""
+        self.skipped = []
+        if not self.root.is_dir() or self.root.is_symlink():
             return
         for meta_path in sorted(self.root.glob("*.json")):
             html = meta_path.with_suffix(".html")
             try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                meta = json.loads(read_regular(meta_path, MAX_META_BYTES))
+                if html.is_symlink() or not html.is_file():
+                    raise NotKept(f"{html.name}: no regular file beside {meta_path.name}")
+                if not isinstance(meta, dict) or not isinstance(meta.get("url"), str):
+                    raise NotKept(f"{meta_path.name}: no page's metadata")
+            except (NotKept, ValueError, RecursionError) as exc:
+                self.skipped.append(str(exc)[:300])
                 continue
-            if html.is_symlink() or meta_path.is_symlink():
-                continue  # harvest writes files only; a link is someone else's
-            if html.exists() and isinstance(meta, dict) and meta.get("url"):
-                yield Kept(
-                    html=html,
-                    url=str(meta["url"]),
-                    reason=str(meta.get("reason", "")),
-                    content_type=meta.get("content_type"),
-                    fetched_at=_when(meta.get("fetched_at")),
-                )
+            yield Kept(
+                html=html,
+                url=str(meta["url"]),
+                reason=str(meta.get("reason", "")),
+                content_type=meta.get("content_type")
+                if isinstance(meta.get("content_type"), str)
+                else None,
+                fetched_at=_when(meta.get("fetched_at")),
+            )
 
     def done(self, kept: Kept) -> None:
         dest = self.root / "reparsed"
         dest.mkdir(exist_ok=True)
+        if dest.is_symlink():  # moved through a planted link, the pages would leave the store
+            raise NotKept(f"{dest} is a link; harvest moves reparsed pages into a directory only")
         for path in (kept.html, kept.html.with_suffix(".json")):
             path.replace(dest / path.name)

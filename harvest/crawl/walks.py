@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,70 @@ class WalkCursor:
     newest: str | None = None
 
 
+# A step names one page's posts: a few dozen URLs. A line far longer is no step.
+MAX_STEP_BYTES = 1024 * 1024
+_MAX_TEXT = 4096  # a walk URL, a post URL, a cursor
+_CURSOR_FIELDS: dict[str, Any] = {
+    "after": (str, type(None)),
+    "pages": int,
+    "posts": int,
+    "done": bool,
+    "newest": (str, type(None)),
+}
+
+
+def _lines(fh: Any) -> Iterator[bytes]:
+    """The file's lines, each cut at MAX_STEP_BYTES + 1 (an endless line is read in pieces)."""
+    while True:
+        raw = fh.readline(MAX_STEP_BYTES + 1)
+        if not raw:
+            return
+        yield raw
+
+
+def _short_text(value: Any, what: str, *, url: bool = False) -> str:
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        raise ValueError(f"{what} is not a short text")
+    if url and not value.startswith(("https://", "http://")):
+        raise ValueError(f"{what} is not an http(s) URL")
+    return value
+
+
+def _step(raw: bytes) -> tuple[str, WalkCursor, list[PostRef]]:
+    """One line of a walks file as (walk, cursor, posts); ValueError if it is not one."""
+    if len(raw) > MAX_STEP_BYTES:
+        raise ValueError(f"over {MAX_STEP_BYTES:,} bytes")
+    try:
+        entry = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError("not JSON") from None
+    if not isinstance(entry, dict) or set(entry) != {"walk", "cursor", "posts"}:
+        raise ValueError("not a step's fields")
+    walk = _short_text(entry["walk"], "the walk", url=True)
+    fields = entry["cursor"]
+    if not isinstance(fields, dict) or not set(fields) <= set(_CURSOR_FIELDS):
+        raise ValueError("not a cursor")
+    for name, value in fields.items():
+        wrong_type = not isinstance(value, _CURSOR_FIELDS[name]) or (
+            _CURSOR_FIELDS[name] is int and isinstance(value, bool)
+        )
+        if wrong_type or (isinstance(value, str) and len(value) > _MAX_TEXT):
+            raise ValueError(f"cursor {name} is not what harvest writes")
+    cursor = WalkCursor(**fields)
+    posts_in = entry["posts"]
+    if not isinstance(posts_in, list):
+        raise ValueError("posts is not a list")
+    posts = []
+    for post in posts_in:
+        if not isinstance(post, list) or len(post) != 3:
+            raise ValueError("a post is not [id, url, published]")
+        post_id = _short_text(post[0], "a post id")
+        url = _short_text(post[1], "a post URL", url=True)
+        published = None if post[2] is None else _short_text(post[2], "a publish time")
+        posts.append(PostRef(post_id=post_id, url=url, published_at=published))
+    return walk, cursor, posts
+
+
 class WalkStore(Protocol):
     def get(self, walk: str) -> WalkCursor | None: ...
 
@@ -67,6 +132,7 @@ class LocalWalks:
         self._cursors: dict[str, WalkCursor] = {}
         self._found: dict[str, PostRef] = {}
         self._fh: Any = None
+        self.refused = 0  # lines of the file that were no walk step
         if path is not None:
             torn = self._replay(path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,25 +142,30 @@ class LocalWalks:
                 self._fh.write("\n")
 
     def _replay(self, path: Path) -> bool:
-        """Read the steps back; True if the file ends inside a line (a killed write)."""
+        """Read the steps back; True if the file ends inside a line (a killed write).
+
+        The file is input like any other: a line that is not a step harvest
+        writes (torn, tampered, oversized, a cursor of megabytes, a URL that is
+        not http(s)) is skipped and counted in ``refused``, never followed.
+        """
         try:
-            text = path.read_text(encoding="utf-8")
+            fh = path.open("rb")
         except FileNotFoundError:
             return False
-        lines = text.splitlines()
-        for number, line in enumerate(lines, 1):
-            try:
-                entry = json.loads(line)
-                cursor = WalkCursor(**entry["cursor"])
-                walk = str(entry["walk"])
-                posts = [PostRef(post_id=p[0], url=p[1], published_at=p[2]) for p in entry["posts"]]
-            except (ValueError, KeyError, TypeError, IndexError):
-                # The last line of a killed crawl may be torn; nothing after it was written.
-                log.warning("%s: line %d is not a walk step; ignored", path, number)
-                continue
-            self._cursors[walk] = cursor
-            for ref in posts:
-                self._found.setdefault(ref.post_id, ref)
+        torn = False
+        with fh:
+            for number, raw in enumerate(_lines(fh), 1):
+                torn = not raw.endswith(b"\n")
+                try:
+                    walk, cursor, posts = _step(raw)
+                except ValueError as exc:
+                    # The last line of a killed crawl may be torn; nothing after it was written.
+                    self.refused += 1
+                    log.warning("%s: line %d is not a walk step (%s); ignored", path, number, exc)
+                    continue
+                self._cursors[walk] = cursor
+                for ref in posts:
+                    self._found.setdefault(ref.post_id, ref)
         if self._cursors:
             log.info(
                 "resuming %d GraphQL walks from %s (%d posts found so far)",
@@ -102,7 +173,7 @@ class LocalWalks:
                 path,
                 len(self._found),
             )
-        return bool(text) and not text.endswith("\n")
+        return torn
 
     def get(self, walk: str) -> WalkCursor | None:
         return self._cursors.get(walk)

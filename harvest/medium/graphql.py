@@ -34,6 +34,12 @@ PUBLICATION_OPERATION = "PublicationContentDataQuery"
 # Medium's own pages ask for 25 a page; larger pages have been answered with
 # errors by the live site, so harvest stays well inside what its clients use.
 MAX_PAGE_SIZE = 50
+# An answer is one page of at most MAX_PAGE_SIZE posts. One that lists many
+# times more, or names a cursor no real one approaches in length, is not an
+# answer to read (it would schedule a million requests, or store a cursor of
+# megabytes in every walk record).
+MAX_EDGES = 20 * MAX_PAGE_SIZE
+MAX_CURSOR = 4096
 # Medium's first posts are from August 2012.
 FIRST_MONTH = (2012, 8)
 
@@ -307,7 +313,10 @@ def _read_user(data: dict[str, Any]) -> WalkPage:
         raise Drift(f"{where}.pagingInfo.next is missing")
     after = None
     if nxt is not None:
-        after = _text(_as_obj(nxt, f"{where}.pagingInfo.next"), "from", f"{where}.pagingInfo.next")
+        after = _cursor(
+            _text(_as_obj(nxt, f"{where}.pagingInfo.next"), "from", f"{where}.pagingInfo.next"),
+            f"{where}.pagingInfo.next.from",
+        )
     page = WalkPage(OK, after=after)
     _posts(page, [(n, f"{where}.posts[{i}]") for i, n in enumerate(nodes)])
     return page
@@ -324,6 +333,8 @@ def _connection(conn: dict[str, Any], where: str) -> WalkPage:
         raise Drift(f"{where}.pageInfo.endCursor: expected text, got {_what(cursor)}")
     if more and not cursor:
         raise Drift(f"{where}.pageInfo: a next page without an endCursor")
+    if cursor:
+        _cursor(cursor, f"{where}.pageInfo.endCursor")
     nodes = []
     for i, edge in enumerate(edges):
         nodes.append(
@@ -405,6 +416,8 @@ def _list(parent: dict[str, Any], name: str, where: str) -> list[Any]:
         raise Drift(f"{where}.{name} is missing")
     if not isinstance(value, list):
         raise Drift(f"{where}.{name}: expected a list, got {_what(value)}")
+    if len(value) > MAX_EDGES:
+        raise Drift(f"{where}.{name}: {len(value):,} entries in one page (at most {MAX_EDGES:,})")
     return value
 
 
@@ -414,6 +427,12 @@ def _text(parent: dict[str, Any], name: str, where: str) -> str:
         raise Drift(f"{where}.{name} is missing")
     if not isinstance(value, str) or not value:
         raise Drift(f"{where}.{name}: expected text, got {_what(value)}")
+    return value
+
+
+def _cursor(value: str, where: str) -> str:
+    if len(value) > MAX_CURSOR:
+        raise Drift(f"{where}: a cursor of {len(value):,} characters (at most {MAX_CURSOR:,})")
     return value
 
 

@@ -59,6 +59,10 @@ class Faults:
     burst_window: float = 1.0
     burst_retry_after: int = 2
     burst_once: bool = False  # one burst, then no more limiting
+    # paths matching this pattern are sent a byte at a time, trickle_interval apart:
+    # a host that never stops sending and never finishes
+    trickle: str | None = None
+    trickle_interval: float = 0.2
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
 
@@ -441,6 +445,15 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+        trickle = self.sim.faults.trickle
+        if trickle is not None and re.search(trickle, path):
+            with contextlib.suppress(OSError):
+                for i in range(len(data)):
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(self.sim.faults.trickle_interval)
+            self.close_connection = True
+            return
         if fault == "truncate":
             # Promise the whole body, send half, hang up: a truncated response.
             self.wfile.write(data[: len(data) // 2])

@@ -58,3 +58,36 @@ def test_metric_rows_show_shares_as_percentages() -> None:
         ("ugc_share", "20.2%"),
         ("dofollow_share", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "guarded"),
+    [
+        ("=SUM(A1:A9)", True),
+        ("+cmd|' /C calc'!A0", True),
+        ("@SUM(1)", True),
+        ("\t=1+1", True),
+        ("\r=1+1", True),
+        (" =1+1", True),  # spreadsheets skip leading blanks before they look
+        ("   @x", True),
+        ("\u00a0=x", True),
+        ("\u3000=x", True),
+        ("＝SUM(A1)", True),  # full-width forms
+        ("＋1", True),
+        ("－1", True),
+        ("＠x", True),
+        (" ＝x", True),
+        ("-3", False),  # numbers are data
+        ("+1e5", False),
+        (" -3", False),
+        ("hello", False),
+        (" hello", False),
+        ("   ", False),
+        ("", False),
+        ("a=b", False),
+    ],
+)
+def test_the_csv_guard(cell: str, guarded: bool) -> None:
+    out = output.csv_safe(cell)
+    assert out == ("'" + cell if guarded else cell)
+    assert output.csv_cell(cell) == out

@@ -177,11 +177,32 @@ def test_report_html_renders_in_chromium(crawled: str, tmp_path: Path) -> None:
         header = table.locator("th", has_text="links").first
         header.click()
         header.click()
+        sorted_by = header.get_attribute("class")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
+        # A script planted in the page (were the escaping ever to fail) does not
+        # run: the policy names the sort script by its hash, not 'unsafe-inline'.
+        clean_errors = list(errors)
+        planted = tmp_path / "planted.html"
+        planted.write_text(
+            text.replace(
+                "</body>",
+                "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'></body>",
+            )
+        )
+        page.goto(planted.as_uri())
+        pwned = page.evaluate("window.pwned === undefined ? null : window.pwned")
+        page.locator("table.sortable").last.locator("th", has_text="links").first.click()
+        planted_sorts = page.locator("table.sortable th.sorted-asc").count()
+        blocked = errors[len(clean_errors) :]
+        del errors[len(clean_errors) :]
         page.goto(empty.as_uri())
         empty_heading = page.locator("h2").all_inner_texts()
         empty_charts = page.locator(".chart svg").count()
         browser.close()
+    assert sorted_by is not None and "sorted-desc" in sorted_by  # the sort script ran
+    assert pwned is None and planted_sorts == 1
+    assert blocked and all("Content Security Policy" in e for e in blocked), blocked
+    assert "unsafe-inline'; img" not in text and "script-src 'sha256-" in text
     assert "simulator" in banner and "not from medium.com" in banner
     assert verdict.startswith("Of ") and "pass value" in verdict and "Why the others" in verdict
     assert "links" in axis_texts and "year first published" in axis_texts

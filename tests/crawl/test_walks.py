@@ -55,6 +55,50 @@ def test_a_torn_last_line_is_ignored_and_everything_before_it_kept(tmp_path: Pat
     assert json.loads(lines[-1])["cursor"]["after"] == "c2"
 
 
+def _good(n: int, after: str = "c1") -> dict[str, object]:
+    r = ref(n)
+    return {
+        "walk": WALK,
+        "cursor": {"after": after, "pages": n, "posts": n},
+        "posts": [[r.post_id, r.url, r.published_at]],
+    }
+
+
+TAMPERED = [
+    b"not json at all",
+    b"[" * 200_000,  # deeper than json's recursion
+    b"[]",
+    b'{"walk": "' + WALK.encode() + b'", "cursor": {}, "posts": [], "extra": 1}',
+    json.dumps({**_good(5), "walk": "file:///etc/passwd"}).encode(),
+    json.dumps({**_good(5), "walk": 123}).encode(),
+    json.dumps({**_good(5), "cursor": {"after": 123}}).encode(),
+    json.dumps({**_good(5), "cursor": {"pages": True}}).encode(),
+    json.dumps({**_good(5), "cursor": {"shell": "rm -rf /"}}).encode(),
+    json.dumps({**_good(5), "cursor": {"after": "c" * 100_000}}).encode(),  # a huge cursor
+    json.dumps({**_good(5), "posts": [["id", "ftp://x/y", None]]}).encode(),
+    json.dumps({**_good(5), "posts": [["id", "http://127.0.0.1:6800/x"]]}).encode(),
+    json.dumps({**_good(5), "posts": [[1, 2, 3]]}).encode(),
+    json.dumps({**_good(5), "posts": "all"}).encode(),
+    b'{"walk": "' + b"x" * (3 * 1024 * 1024) + b'"}',  # a line of megabytes
+    b"\xff\xfe garbage",
+]
+
+
+def test_a_tampered_walks_file_is_read_line_by_line_and_refused_where_it_lies(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.jsonl"
+    lines = [json.dumps(_good(1)).encode(), *TAMPERED, json.dumps(_good(2, "c2")).encode()]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    walks = LocalWalks(path)
+    # the good lines before and after are kept; every tampered one is refused and counted
+    assert walks.get(WALK) == WalkCursor(after="c2", pages=2, posts=2)
+    assert [r.post_id for r in walks.found()] == [ref(1).post_id, ref(2).post_id]
+    # the line of megabytes is read in pieces, each refused
+    assert walks.refused >= len(TAMPERED)
+    walks.close()
+
+
 def test_without_a_file_cursors_live_in_memory() -> None:
     walks = LocalWalks(None)
     assert walks.advance(WALK, None, WalkCursor(after="c1", pages=1), [ref(1)])

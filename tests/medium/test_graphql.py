@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +365,58 @@ def test_no_answer_makes_the_reader_raise(value: Any, kind: str) -> None:
     assert page.status in (g.OK, g.ERROR, g.DRIFT)
     if page.status != g.OK:
         assert page.reason
+
+
+# -- answers of hostile size ------------------------------------------------------------------
+
+
+def test_a_million_edges_is_drift_read_in_no_time() -> None:
+    # what fits under DOWNLOAD_MAXSIZE (32 MB): small edges, a million of them
+    value = _tag_answer()
+    _conn(value)["edges"] = [{"node": {}}] * 1_000_000
+    text = json.dumps(value)
+    assert len(text) < 32 * 1024 * 1024
+    started = time.monotonic()
+    page = g.read_page(g.tag_walk("seo"), text)
+    assert page.status == g.DRIFT and "1,000,000 entries" in (page.reason or "")
+    assert not page.posts
+    assert time.monotonic() - started < 10  # json.loads is the cost; nothing per edge
+
+
+def test_a_user_page_of_a_million_posts_is_drift() -> None:
+    value = answer(g.user_walk(WORLD.authors[0].username), first=3)
+    conn = value[0]["data"]["userResult"]["homepagePostsConnection"]
+    conn["posts"] = conn["posts"][:1] * (g.MAX_EDGES + 1)
+    page = g.read_page(g.user_walk(WORLD.authors[0].username), json.dumps(value))
+    assert page.status == g.DRIFT and "entries in one page" in (page.reason or "")
+
+
+@pytest.mark.parametrize("kind", ["tag", "user"])
+def test_a_huge_cursor_is_drift(kind: str) -> None:
+    huge = "c" * (g.MAX_CURSOR + 1)
+    if kind == "tag":
+        walk = g.tag_walk("seo")
+        value = answer(walk, first=3)
+        _conn(value)["pageInfo"].update(hasNextPage=True, endCursor=huge)
+    else:
+        walk = g.user_walk(WORLD.authors[0].username)
+        value = answer(walk, first=1)
+        conn = value[0]["data"]["userResult"]["homepagePostsConnection"]
+        conn["pagingInfo"] = {"next": {"from": huge}}
+    page = g.read_page(walk, json.dumps(value))
+    assert page.status == g.DRIFT and "cursor of" in (page.reason or ""), page.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # deeper than json's recursion
+        '[{"data":' * 50_000 + "1" + "}]" * 50_000,
+        '[{"data": {"tagFromSlug": {"posts": {"edges": ' + "[" * 3_000 + "]" * 3_000 + "}}}}]",
+        '[{"data": {"x": "' + "a" * 30_000_000 + '"}}]',  # tens of MB of nothing
+    ],
+    ids=["brackets", "objects", "edges", "30MB"],
+)
+def test_hostile_nesting_and_size_never_raise(text: str) -> None:
+    page = g.read_page(g.tag_walk("seo"), text)
+    assert page.status == g.DRIFT and not page.posts

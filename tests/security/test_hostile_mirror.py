@@ -4,6 +4,8 @@ may reach any host but the mirror (real Chromium, real PostgreSQL)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from harvest.sim.server import Canary, SimServer
@@ -44,3 +46,30 @@ def test_no_request_reaches_another_host_or_port(db_dsn: str) -> None:
     )
     # the listing's trap cards made neither posts nor fetches
     assert "trap-aaaaaaaaaaaa" not in err.replace("'", "")
+
+
+def test_a_host_that_trickles_bytes_is_given_up_at_the_download_timeout(db_dsn: str) -> None:
+    from harvest.sim.server import Faults
+
+    # Every article arrives a byte every 0.2 s: it would take hours to finish.
+    with SimServer(seed=1, size=6, faults=Faults(trickle=r"-[0-9a-f]{12}$")) as sim:
+        manifest = sim.manifest()
+        post = sorted(manifest["posts"])[0]
+        started = time.monotonic()
+        err = finish(
+            start_crawl(
+                sim.url,
+                db_dsn,
+                [f"urls={manifest['posts'][post]['url']}"],
+                {"DOWNLOAD_TIMEOUT": "2", "RETRY_TIMES": "1", "HARVEST_BROWSER": "0"},
+            ),
+            timeout=120,
+            status=3,
+        )
+        took = time.monotonic() - started
+    # two tries of two seconds each, and the process's own start and end
+    assert took < 40, took
+    report = crawl_report(db_dsn)
+    (failed,) = report["failures"]
+    assert "TimeoutError" in failed["reason"] or "timed out" in failed["reason"].lower(), failed
+    assert "crawl finished with failures (exit status 3)" in err

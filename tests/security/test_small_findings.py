@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,59 @@ def test_the_unparsed_store_does_not_follow_planted_links(tmp_path: Path) -> Non
     # and reparse never reads through a link it finds
     (tmp_path / "kept" / "planted.json").symlink_to(victim)
     assert [k.url for k in store] == [url]
+
+
+def test_reparse_reads_only_regular_files_of_its_own_and_says_what_it_skipped(
+    tmp_path: Path, db_dsn: str
+) -> None:
+    kept = tmp_path / "kept"
+    store = UnparsedStore(kept)
+    url = "https://medium.com/@a/x-0123456789ab"
+    good = store.save(url, b"<html><body>not a post</body></html>", "r")
+    outside = tmp_path / "secret.html"
+    outside.write_text("<html>the operator's file</html>")
+    meta = json.dumps({"url": "https://medium.com/@a/y-0123456789ac"})
+    planted: dict[str, Callable[[Path], object]] = {
+        # a link out of the directory, under a name harvest would read
+        "link": lambda p: p.with_suffix(".html").symlink_to(outside),
+        # a FIFO: a read would wait for ever
+        "fifo": lambda p: os.mkfifo(p.with_suffix(".html")),
+        # a directory where the page should be
+        "dir": lambda p: p.with_suffix(".html").mkdir(),
+        # a page of more than any response the crawl accepts (sparse: no disk used)
+        "huge": lambda p: os.truncate(_touch(p.with_suffix(".html")), 64 * 1024 * 1024),
+        # binary garbage is read, and simply not recognized
+        "binary": lambda p: p.with_suffix(".html").write_bytes(os.urandom(4096)),
+    }
+    for name, plant in planted.items():
+        meta_path = kept / f"{name}.json"
+        meta_path.write_text(meta)
+        plant(meta_path)
+    (kept / "bigmeta.json").write_bytes(b'{"url": "' + b"x" * 200_000 + b'"}')
+    (kept / "bigmeta.html").write_text("<html></html>")
+    (kept / "deep.json").write_bytes(b"[" * 100_000)
+    (kept / "deep.html").write_text("<html></html>")
+    (kept / "metalink.json").symlink_to(outside)
+    (kept / "metalink.html").write_text("<html></html>")
+    env = {**os.environ, "DATABASE_URL": db_dsn, "HARVEST_UNPARSED_DIR": str(kept)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "harvest"), "reparse"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    # the good page and the binary one were read (neither is a post); seven were skipped
+    assert "0 pages; 2 still not recognized; 7 files skipped" in done.stdout, done.stdout
+    for name in ("link", "fifo", "dir", "huge", "bigmeta", "deep", "metalink"):
+        assert f"{name}." in done.stderr, (name, done.stderr)
+    assert outside.read_text() == "<html>the operator's file</html>"
+    assert good.exists()
+
+
+def _touch(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
