@@ -137,8 +137,14 @@ def effective(workdir: Path) -> tuple[Exposure, dict[str, str]]:
             parser.read(source, encoding="utf-8")
         if parser.has_section("scrapyd"):
             for option in (*_EXPOSURE, "webroot"):
-                if parser.has_option("scrapyd", option):
+                # An empty username or password is no credential (the shipped file has both).
+                secret = option in ("username", "password")
+                if parser.has_option("scrapyd", option) and (
+                    not secret or parser.get("scrapyd", option, raw=True).strip()
+                ):
                     origin[option] = source
+                    if secret:  # kept apart: the environment's value hides it below
+                        origin[f"{option} in a file"] = source
     for option, name in _ENV.items():
         if os.environ.get(name):
             origin[option] = f"the environment ({name})"
@@ -232,6 +238,12 @@ def prepare_scrapyd(
                 f"not {'the checked value' if option == 'password' else repr(want)} from "
                 f"{config}: remove it there, or start scrapyd elsewhere"
             )
+    for option in ("username", "password"):
+        source = origin.get(f"{option} in a file", "")
+        if source:
+            # The environment wins over it today; a file that holds credentials is
+            # still a secret in the wrong place, and would win were the variable unset.
+            raise UnsafeScrapyd(f"{source} sets {option}: remove it there")
     if actual.webroot != WEBROOT:
         raise UnsafeScrapyd(
             f"scrapyd would take webroot = {actual.webroot!r} from "

@@ -20,8 +20,10 @@ BIN = Path(sys.executable).parent
 OPEN = "[scrapyd]\nbind_address = 0.0.0.0\n"
 
 
-def check(workdir: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYD_")}
+def check(workdir: Path, home: Path, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SCRAPYD_", "HARVEST_SCRAPYD"))
+    }
     return subprocess.run(
         [
             str(BIN / "harvest"),
@@ -31,6 +33,7 @@ def check(workdir: Path, home: Path, **env: str) -> subprocess.CompletedProcess[
             str(ROOT / "deploy" / "scrapyd.conf"),
             "--dir",
             str(workdir),
+            *flags,
         ],
         env={**clean, "HOME": str(home), **env},
         capture_output=True,
@@ -81,16 +84,22 @@ def test_another_port_or_credentials_from_elsewhere_are_refused(
     proc = check(workdir, home)
     assert proc.returncode == 2 and "http_port" in proc.stderr
     (home / ".scrapyd.conf").write_text("[scrapyd]\nusername = x\npassword = leaked\n")
-    proc = check(workdir, home)
-    assert proc.returncode == 2 and "username" in proc.stderr and "leaked" not in proc.stderr
+    for flags in ((), ("--no-auth",)):  # harvest's own credentials or none: refused either way
+        proc = check(workdir, home, *flags)
+        assert proc.returncode == 2 and "username" in proc.stderr, proc.stderr
+        assert "leaked" not in proc.stderr
 
 
 def test_an_open_address_from_the_environment_needs_credentials(
     places: tuple[Path, Path],
 ) -> None:
     workdir, home = places
-    proc = check(workdir, home, SCRAPYD_BIND_ADDRESS="0.0.0.0")
+    proc = check(workdir, home, "--no-auth", SCRAPYD_BIND_ADDRESS="0.0.0.0")
     assert proc.returncode == 2 and "not loopback" in proc.stderr
+    # without --no-auth, the credentials harvest makes at set-up are there
+    proc = check(workdir, home, SCRAPYD_BIND_ADDRESS="0.0.0.0")
+    assert proc.returncode == 0, proc.stderr
+    assert (home / ".config" / "harvest" / "scrapyd.env").exists()
     proc = check(
         workdir,
         home,
