@@ -13,9 +13,12 @@ store_opened = object()
 # retry follows), with request=Request.
 request_failed = object()
 
-# Sent (awaited) by the spider before it schedules posts, with post_ids=[...] and
-# days=N; a store answers with the set of those it harvested within the last N
-# days, which the spider does not fetch again. Answers are united; no store, no skip.
+# Sent (awaited) by the spider before it schedules posts, with post_ids=[...],
+# days=N (0: none is recent) and runs=[run ids of dead runs this crawl resumes];
+# a store answers {post_id: {"why": "recent" | "resumed", "author", "tags"}} for
+# those it harvested within the last N days or stored in one of those runs,
+# which the spider does not fetch again (a resumed post's follow-ups it still
+# makes). Answers are united; no store, no skip.
 recent_posts = object()
 
 # Sent by harvest.crawl.outcome.CrawlOutcome when the spider closes, with

@@ -16,16 +16,18 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import redis
 import scrapy
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from harvest import config
-from harvest.crawl import StartupError, unparsed
+from harvest.crawl import StartupError, resume, unparsed
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
 from harvest.crawl.browser import GUARD as BROWSER_GUARD
 from harvest.crawl.browser import PIN_META as BROWSER_PIN_META
@@ -33,7 +35,8 @@ from harvest.crawl.browser import BrowserConfig, browser_meta
 from harvest.crawl.discovery import GraphqlDiscovery
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
 from harvest.crawl.parsing import Parser, ParserDied, ParserError
-from harvest.crawl.signals import recent_posts, request_failed
+from harvest.crawl.resume import ResumeState
+from harvest.crawl.signals import recent_posts, request_failed, store_opened
 from harvest.crawl.walks import ROBOTS_REFUSAL, WALK_META
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.items import ArticlePage, FetchFacts, PageProblem, PostGone, ProfilePage
@@ -96,6 +99,9 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         self.frontier: Frontier | None = None
         self.scheduled_posts: set[str] = set()
         self.skipped_posts: set[str] = set()  # known and not fetched (recently crawled)
+        # Runs of this job that died, whose stored posts this crawl does not fetch again.
+        self.resumed_runs: list[int] = []
+        self.resume: ResumeState | None = None
         self.publication_domains: set[str] = set()
 
     @classmethod
@@ -128,8 +134,33 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                     f"({str(exc).strip() or type(exc).__name__}): start it, or unset "
                     "HARVEST_REDIS_URL to crawl without a shared frontier"
                 ) from None
+        if frontier_config is None:
+            # A shared frontier survives a worker's death by itself (held requests
+            # go back to the queue); a local job needs to know whether its last
+            # crawl died before Scrapy opens the job's queue.
+            spider._claim_job(settings)
         spider.open_walks()
         return spider
+
+    def _claim_job(self, settings: Any) -> None:
+        jobdir = settings.get("JOBDIR")
+        walks = config.value(settings, "HARVEST_WALKS_FILE")
+        self.resume = resume.claim(Path(jobdir) if jobdir else None, Path(walks) if walks else None)
+        if self.resume is None:
+            return
+        self.resumed_runs = list(self.resume.dead_runs)
+        self.crawler.signals.connect(self._job_store_opened, signal=store_opened)
+        self.crawler.signals.connect(self._job_closed, signal=signals.spider_closed)
+
+    def _job_store_opened(self) -> None:
+        if self.resume is not None:
+            run_id = self.crawler.stats.get_value("harvest/db/run_id")
+            self.resume.record_run(run_id if isinstance(run_id, int) else None)
+
+    def _job_closed(self, spider: Any = None, reason: str = "") -> None:
+        # Scrapy closed the scheduler (and persisted JOBDIR's queue) before this signal.
+        if self.resume is not None:
+            self.resume.release()
 
     @staticmethod
     def _parse_args(raw: dict[str, Any], *, require_target: bool, local: bool = True) -> CrawlArgs:
@@ -225,6 +256,8 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
     # -- start --------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.resume is not None and self.resume.died:
+            self.crawler.stats.set_value("harvest/resume/dead_runs", self.resume.dead_runs)
         if self.frontier is not None:
             # One worker per enqueued job seeds the shared queue; the others
             # only take from it. Seeds go to Redis at once rather than at the
@@ -297,13 +330,22 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             if host and not is_medium_host(host) and not self._learn_domain(host):
                 continue
             fresh.append(ref)
-        if check and fresh and not a.recrawl and a.recrawl_days > 0:
-            recent = await self._recently_harvested([r.post_id for r in fresh if r.post_id])
-            if recent:
-                self.crawler.stats.inc_value("harvest/posts/skipped_recent", len(recent))
-                self.skipped_posts.update(recent)
-                fresh = [r for r in fresh if r.post_id not in recent]
         out: list[Any] = []
+        days = 0 if a.recrawl else a.recrawl_days
+        if check and fresh and (days > 0 or self.resumed_runs):
+            known = await self._known_posts([r.post_id for r in fresh if r.post_id], days)
+            for facts in known.values():
+                if facts.get("why") == "resumed":
+                    # Stored by the dead run this crawl resumes: done, but its
+                    # follow-ups may not have been made before the death.
+                    self.crawler.stats.inc_value("harvest/posts/stored_before_resume")
+                    out.extend(
+                        self._follow_ups(facts.get("author"), facts.get("tags") or [], depth)
+                    )
+                else:
+                    self.crawler.stats.inc_value("harvest/posts/skipped_recent")
+            self.skipped_posts.update(known)
+            fresh = [r for r in fresh if r.post_id not in known]
         for ref in fresh:
             if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
                 self.crawler.stats.inc_value("harvest/posts/over_max_posts")
@@ -356,18 +398,30 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             request.meta["harvest_browser_tries"] = browser_tries
         return request
 
-    async def _recently_harvested(self, ids: list[str]) -> set[str]:
-        """The posts among ``ids`` a store says it harvested within recrawl_days."""
+    async def _known_posts(self, ids: list[str], days: int) -> dict[str, dict[str, Any]]:
+        """The posts among ``ids`` a store says it harvested within ``days`` days or
+        stored in a dead run this crawl resumes (signals.recent_posts)."""
         if not ids:
-            return set()
+            return {}
         answers = await self.crawler.signals.send_catch_log_async(
-            signal=recent_posts, post_ids=ids, days=self.args.recrawl_days
+            signal=recent_posts, post_ids=ids, days=days, runs=self.resumed_runs
         )
-        found: set[str] = set()
+        found: dict[str, dict[str, Any]] = {}
         for _, answer in answers:
-            if isinstance(answer, (set, frozenset)):
-                found |= answer
+            if isinstance(answer, dict):
+                found.update(answer)
         return found
+
+    def _follow_ups(self, author: str | None, tags: list[str], depth: int) -> list[Any]:
+        """The listings a post at ``depth`` leads to under -a follow."""
+        if depth >= self.args.depth:
+            return []
+        out = []
+        if "authors" in self.args.follow and author:
+            out.append(self._listing(self.urls.profile(author), depth + 1))
+        if "tags" in self.args.follow:
+            out.extend(self._listing(self.urls.tag(tag), depth + 1) for tag in tags)
+        return out
 
     async def closed(self, reason: str) -> None:
         self.discovery_close()
@@ -588,13 +642,11 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             fetch=fetch,
             status=status,
         )
-        depth = response.meta.get("harvest_depth", 0)
-        if depth < self.args.depth:
-            if "authors" in self.args.follow and art.author and art.author.username:
-                yield self._listing(self.urls.profile(art.author.username), depth + 1)
-            if "tags" in self.args.follow:
-                for tag in art.tags:
-                    yield self._listing(self.urls.tag(tag), depth + 1)
+        author = art.author.username if art.author else None
+        for request in self._follow_ups(
+            author, list(art.tags), response.meta.get("harvest_depth", 0)
+        ):
+            yield request
 
     def _fetch_facts(self, response: Response) -> FetchFacts:
         headers = response.headers

@@ -344,17 +344,34 @@ def stored_posts_and_links(conn: Any) -> tuple[set[str], list[tuple[str, str, st
     return posts, links
 
 
-def recently_crawled(conn: Any, medium_ids: list[str], days: int) -> set[str]:
-    """The posts among ``medium_ids`` crawled within the last ``days`` days."""
-    if not medium_ids:
-        return set()
+def known_posts(
+    conn: Any, medium_ids: list[str], days: int, runs: list[int]
+) -> dict[str, dict[str, Any]]:
+    """The posts among ``medium_ids`` not to fetch again: crawled within ``days``
+    days (0: none are), or stored by one of ``runs`` (dead runs a crawl resumes).
+    Each with why (``recent`` or ``resumed``), its author and tags: a resumed
+    post's follow-ups are still to be made."""
+    if not medium_ids or (days <= 0 and not runs):
+        return {}
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT medium_id FROM posts WHERE medium_id = ANY(%s) "
-            "AND last_crawled_at > now() - make_interval(days => %s)",
-            (medium_ids, days),
+            """SELECT p.medium_id, coalesce(p.last_run_id = ANY(%(runs)s), false),
+                      a.username, p.tags
+                 FROM posts p LEFT JOIN authors a ON a.author_id = p.author_id
+                WHERE p.medium_id = ANY(%(ids)s)
+                  AND ((%(days)s > 0
+                        AND p.last_crawled_at > now() - make_interval(days => %(days)s))
+                       OR p.last_run_id = ANY(%(runs)s))""",
+            {"ids": medium_ids, "days": days, "runs": runs},
         )
-        found = {row[0] for row in cur.fetchall()}
+        found = {
+            row[0]: {
+                "why": "resumed" if row[1] else "recent",
+                "author": row[2],
+                "tags": list(row[3] or []),
+            }
+            for row in cur.fetchall()
+        }
     conn.rollback()
     return found
 

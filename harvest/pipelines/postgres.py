@@ -46,7 +46,7 @@ from harvest.crawl.signals import (
 from harvest.db import connection as dbconn
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
-from harvest.db.queries import recently_crawled
+from harvest.db.queries import known_posts
 from harvest.db.queries import walk_marks as read_walk_marks
 from harvest.db.store import (
     BatchResult,
@@ -136,21 +136,25 @@ class PostgresPipeline:
         if self.crawler is not None:
             self.crawler.signals.send_catch_log(signal=store_opened)
 
-    async def recent_posts(self, post_ids: list[str], days: int, **kwargs: Any) -> set[str]:
-        """Which of ``post_ids`` this store harvested within ``days`` days: the spider
-        skips them (:data:`harvest.crawl.signals.recent_posts`). A database that
-        does not answer skips nothing: the posts are fetched again."""
+    async def recent_posts(
+        self, post_ids: list[str], days: int, runs: list[int] | None = None, **kwargs: Any
+    ) -> dict[str, dict[str, Any]]:
+        """Which of ``post_ids`` this store harvested within ``days`` days, or stored in
+        one of ``runs`` (dead runs being resumed): the spider skips them
+        (:data:`harvest.crawl.signals.recent_posts`). A database that does not
+        answer skips nothing: the posts are fetched again."""
         if self.dsn is None or self.run_id is None or not post_ids:
-            return set()
+            return {}
+        dead = list(runs or ())
         try:
             return await asyncio.to_thread(
-                self._on_pooled, lambda conn: recently_crawled(conn, post_ids, days)
+                self._on_pooled, lambda conn: known_posts(conn, post_ids, days, dead)
             )
         except dbconn.RETRYABLE as exc:
             log.warning(
                 "could not check recently crawled posts (%s); fetching them", _first_line(exc)
             )
-            return set()
+            return {}
 
     async def walk_marks(self, walks: list[str], **kwargs: Any) -> dict[str, Any]:
         """Where earlier complete walks of ``walks`` ended; a database that does

@@ -1,0 +1,152 @@
+"""A crawl killed with SIGKILL at any moment, then run again with the same command,
+ends with exactly the simulator's posts stored, and says "finished" (exit 0) only then.
+
+Scrapy's JOBDIR keeps a seen-set that names requests as they are scheduled, so a
+crawl that died used to resume with every post it had found and not fetched
+dropped as "seen" (harvest.crawl.resume). The kills land at moments picked by
+what the crawl has done: a walk's first page recorded and nothing stored yet,
+a third of the posts stored with a store batch pending, and twice in a row.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvest.db.connection import connect
+from harvest.sim.server import Faults, SimServer
+from tests.pg import rows
+from tests.sim.crawl import finish, start_crawl, whole_range
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+TAGS = ("ai", "design", "travel")
+
+
+def _stored(dsn: str) -> set[str]:
+    conn = connect(dsn)
+    try:
+        return {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
+    finally:
+        conn.close()
+
+
+def _kill_when(
+    proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, f"the crawl ended before the kill: {proc.stderr}"
+        assert time.monotonic() < deadline, "the moment to kill never came"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+
+
+def _walk_lines(path: Path) -> int:
+    try:
+        return len(path.read_bytes().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def _tagged(manifest: dict[str, Any]) -> set[str]:
+    return {p for p, v in manifest["posts"].items() if set(v["tags"]) & set(TAGS)}
+
+
+def _followed(manifest: dict[str, Any]) -> set[str]:
+    tagged = _tagged(manifest)
+    authors = {manifest["posts"][p]["author"] for p in tagged}
+    return tagged | {p for p, v in manifest["posts"].items() if v["author"] in authors}
+
+
+CASES: dict[str, tuple[list[str], Callable[[dict[str, Any]], set[str]]]] = {
+    "walks": ([f"tags={','.join(TAGS)}", "history=all"], _tagged),
+    "walks-follow-authors": (
+        [f"tags={','.join(TAGS)}", "history=all", "follow=authors", "depth=1"],
+        _followed,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("moment", ["walk-recorded", "third-stored", "twice"])
+def test_a_crawl_killed_at_any_moment_resumes_to_the_last_post(
+    db_dsn: str, tmp_path: Path, case: str, moment: str
+) -> None:
+    args, expected = CASES[case]
+    job = tmp_path / "job"
+    settings = {
+        "JOBDIR": str(job),
+        "HARVEST_BROWSER": "0",
+        # batches wait: a kill finds items scraped and not yet stored
+        "HARVEST_DB_FLUSH_INTERVAL": "1",
+    }
+    # every article is a little slow, so that a kill finds work in every state
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.2, seed=1)
+    with SimServer(seed=3, size=600, faults=faults) as sim:
+        manifest = sim.manifest()
+        want = expected(manifest)
+        assert len(want) > 100
+        first = start_crawl(sim.url, db_dsn, args, settings)
+        walks = job / "harvest-walks.jsonl"
+        if moment == "walk-recorded":
+            _kill_when(first, lambda: _walk_lines(walks) >= 1)
+        else:
+            _kill_when(first, lambda: len(_stored(db_dsn)) >= len(want) // 3)
+        if moment == "twice":
+            # killed again as soon as the resumed crawl stores anything
+            so_far = len(_stored(db_dsn))
+            again = start_crawl(sim.url, db_dsn, args, settings)
+            _kill_when(again, lambda: len(_stored(db_dsn)) > so_far)
+        before = len(_stored(db_dsn))
+        err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
+    stored = _stored(db_dsn)
+    assert stored >= want, (len(want - stored), sorted(want - stored)[:5], err[-3000:])
+    assert before < len(want), "the kill came after everything was stored"
+    assert "the last crawl of" in err and "died" in err
+    assert "crawl finished (exit status 0)" in err
+    print(f"{case}/{moment}: {before} stored before the last run, {len(stored)}/{len(want)} after")
+
+
+def test_a_killed_sitemap_crawl_fetches_what_its_listings_named(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    settings = {"JOBDIR": str(tmp_path / "job"), "HARVEST_BROWSER": "0"}
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.05, seed=1)
+    with SimServer(seed=3, size=300, faults=faults) as sim:
+        manifest = sim.manifest()
+        want = set(manifest["posts"])
+        args = [whole_range(manifest)]
+        first = start_crawl(sim.url, db_dsn, args, settings)
+        _kill_when(first, lambda: len(_stored(db_dsn)) >= len(want) // 3)
+        before = len(_stored(db_dsn))
+        err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
+    assert _stored(db_dsn) == want
+    assert before < len(want)
+    assert "'harvest/posts/stored_before_resume'" in err
+
+
+def test_a_clean_pause_keeps_scrapys_own_resume(db_dsn: str, tmp_path: Path) -> None:
+    settings = {"JOBDIR": str(tmp_path / "job"), "HARVEST_BROWSER": "0"}
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.05, seed=1)
+    with SimServer(seed=3, size=300, faults=faults) as sim:
+        manifest = sim.manifest()
+        want = set(manifest["posts"])
+        args = [whole_range(manifest)]
+        first = start_crawl(sim.url, db_dsn, args, settings)
+        deadline = time.monotonic() + 120
+        while len(_stored(db_dsn)) < len(want) // 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        first.send_signal(signal.SIGINT)  # Ctrl-C: Scrapy closes and keeps its queue
+        first.communicate(timeout=120)
+        assert not (tmp_path / "job" / "harvest-running.json").exists()
+        err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
+    assert _stored(db_dsn) == want
+    assert "died" not in err
