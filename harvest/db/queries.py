@@ -257,6 +257,16 @@ def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> R
     return _run(conn, sql, {"limit": limit})
 
 
+# A run's status as readers show it: "running" with no live process is "died"
+# (migration 0010), whatever the row still says; its reason says the same.
+_RUN_STATUS = "run_status(status, run_id)"
+_RUN_REASON = (
+    "CASE WHEN run_status(status, run_id) = 'died' AND status = 'running' "
+    "THEN 'the crawl process died before it finished; last progress at ' "
+    "|| to_char(coalesce(progress_at, started_at) AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD HH24:MI:SS') || ' UTC' ELSE reason END"
+)
+
 RUN_COLUMNS = (
     "run_id",
     "spider",
@@ -314,7 +324,7 @@ def stats(conn: Any) -> dict[str, Any]:
             # shares of live links, as in the report
             out[f"{name}_share"] = round(n / live, 4) if live else None
         cur.execute(
-            """SELECT run_id, spider, status, started_at, finished_at,
+            f"""SELECT run_id, spider, {_RUN_STATUS}, started_at, finished_at,
                       coalesce((counts->>'harvest/db/pages')::bigint, 0),
                       coalesce((counts->>'harvest/db/links')::bigint, 0),
                       coalesce((counts->>'harvest/db/links_lost')::bigint, 0)
@@ -386,7 +396,8 @@ def crawl_report(conn: Any, run: str | int) -> tuple[dict[str, Any] | None, Rows
                 return None, ([], [])
             run = int(row[0])
         cur.execute(
-            "SELECT run_id, spider, status, reason, started_at, finished_at, arguments, counts "
+            f"SELECT run_id, spider, {_RUN_STATUS} AS status, {_RUN_REASON} AS reason, "
+            "started_at, finished_at, progress_at, arguments, counts "
             "FROM crawl_runs WHERE run_id = %s",
             (int(run),),
         )

@@ -820,14 +820,75 @@ def _write_profiles(
 # -- crawl runs ---------------------------------------------------------------------
 
 
+# The advisory lock a live run holds (migration 0010, run_alive): class, run id.
+RUN_LOCK_CLASS = 0x68727673
+
+
 def start_run(conn: Any, spider: str, arguments: dict[str, Any]) -> int:
+    """A new run, held by ``conn`` for as long as it stays open (hold_run)."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO crawl_runs (spider, arguments) VALUES (%s, %s) RETURNING run_id",
+            "INSERT INTO crawl_runs (spider, arguments, progress_at) "
+            "VALUES (%s, %s, now()) RETURNING run_id",
             (spider, json.dumps(arguments, default=str)),
         )
         row = cur.fetchone()
-    return int(row[0])
+        run_id = int(row[0])
+        # Before the row is visible to anyone: no other process can see the run
+        # without its lock and take it for dead.
+        _lock_run(cur, run_id)
+    return run_id
+
+
+def _lock_run(cur: Any, run_id: int) -> None:
+    # A server that notices a vanished client late would keep the lock: probe
+    # the connection every few seconds (a killed process on the same machine
+    # closes its socket at once; a machine that lost power is noticed here).
+    for name, value in (
+        ("tcp_keepalives_idle", 10),
+        ("tcp_keepalives_interval", 5),
+        ("tcp_keepalives_count", 3),
+    ):
+        cur.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
+    cur.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, run_id))
+
+
+def hold_run(conn: Any, run_id: int) -> None:
+    """Take a run's lock again on a new connection (the old one was lost): it is
+    alive again, and a row marked died meanwhile is running once more."""
+    with conn, conn.cursor() as cur:
+        _lock_run(cur, run_id)
+        cur.execute(
+            "UPDATE crawl_runs SET status = 'running', finished_at = NULL, reason = NULL "
+            "WHERE run_id = %s AND status = 'died'",
+            (run_id,),
+        )
+
+
+def record_progress(conn: Any, run_id: int, counts: dict[str, Any]) -> None:
+    """How far the run has got: what a dead run's row shows."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE crawl_runs SET counts = %s, progress_at = now() WHERE run_id = %s",
+            (json.dumps(counts, default=str), run_id),
+        )
+
+
+def mark_dead_runs(conn: Any) -> list[int]:
+    """Mark for good the runs whose process died (no lock held): their last
+    progress stays in their counts. Called by a crawl when it opens its store."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """UPDATE crawl_runs
+                  SET status = 'died', finished_at = coalesce(progress_at, started_at),
+                      reason = 'the crawl process died (killed, out of memory or lost) '
+                               || 'before it finished; last progress at '
+                               || to_char(coalesce(progress_at, started_at) AT TIME ZONE 'UTC',
+                                          'YYYY-MM-DD HH24:MI:SS') || ' UTC'
+                WHERE status = 'running' AND NOT run_alive(run_id)
+            RETURNING run_id"""
+        )
+        return sorted(int(row[0]) for row in cur.fetchall())
 
 
 def finish_run(

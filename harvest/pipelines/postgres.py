@@ -52,6 +52,9 @@ from harvest.db.store import (
     BatchResult,
     HostIds,
     finish_run,
+    hold_run,
+    mark_dead_runs,
+    record_progress,
     start_run,
     write_batch,
     write_gone,
@@ -64,6 +67,8 @@ from harvest.secrets import mask_dsn
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# How often a running crawl writes its counts to its run row (store.record_progress).
+PROGRESS_SECONDS = 5.0
 _RUN_COUNT_PREFIXES = (
     "harvest/",
     "item_scraped_count",
@@ -97,6 +102,10 @@ class PostgresPipeline:
         self._run_finished = False
         # Complete walks, recorded when the crawl ends with every page harvested.
         self._walks: list[WalkDone] = []
+        # The connection that holds the run's lock (store.hold_run): the run is
+        # alive exactly as long as it is open.
+        self._run_conn: Any = None
+        self._progress_at = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PostgresPipeline:
@@ -185,14 +194,23 @@ class PostgresPipeline:
         # not after a batch's worth of retries.
         dbconn.connect(self.dsn, connect_timeout=self.config.connect_timeout).close()
 
-        def setup(conn: Any) -> int:
+        def setup(conn: Any) -> list[int]:
             if self.config.migrate:
                 migrate(conn)
-            spider = getattr(self.crawler, "spider", None)
-            name = getattr(spider, "name", "unknown")
-            return start_run(conn, name, self._run_arguments() or {})
+            return mark_dead_runs(conn)
 
-        self.run_id = self._with_connection(setup)
+        dead = self._with_connection(setup)
+        if dead:
+            log.warning(
+                "crawl runs %s died before they finished; marked as such "
+                "(harvest crawl-report RUN shows how far each got)",
+                ", ".join(map(str, dead)),
+            )
+        spider = getattr(self.crawler, "spider", None)
+        name = getattr(spider, "name", "unknown")
+        self._run_conn = dbconn.connect(self.dsn, connect_timeout=self.config.connect_timeout)
+        self.run_id = start_run(self._run_conn, name, self._run_arguments() or {})
+        self._progress_at = time.monotonic()
         if self.stats is not None:
             self.stats.set_value("harvest/db/run_id", self.run_id)
             self.stats.set_value("harvest/db/where", where)
@@ -283,6 +301,9 @@ class PostgresPipeline:
                 log.error("could not record the end of crawl run %s: %s", run_id, exc)
         with self._pool_lock:
             pool, self._pool = self._pool, []
+        # Last: with this connection goes the run's lock, once its row says how it ended.
+        pool.append(self._run_conn)
+        self._run_conn = None
         for conn in pool:
             with contextlib.suppress(Exception):
                 conn.close()
@@ -332,6 +353,37 @@ class PostgresPipeline:
                 await self.flush()
             if self._problems or self._gone:
                 await self._flush_problems()
+            if time.monotonic() - self._progress_at >= PROGRESS_SECONDS:
+                self._progress_at = time.monotonic()
+                await asyncio.to_thread(self._record_progress)
+
+    def _record_progress(self) -> None:
+        """Write the run's counts so far on the connection that holds it; a lost
+        connection is replaced and the run held again."""
+        run_id = self.run_id
+        if run_id is None or self.dsn is None:
+            return
+        counts = self._run_counts()
+        try:
+            if self._run_conn is None or self._run_conn.closed:
+                raise psycopg2.InterfaceError("the run's connection was closed")
+            record_progress(self._run_conn, run_id, counts)
+        except dbconn.RETRYABLE as exc:
+            with contextlib.suppress(Exception):
+                self._run_conn.close()
+            try:
+                self._run_conn = dbconn.connect(
+                    self.dsn, connect_timeout=self.config.connect_timeout
+                )
+                hold_run(self._run_conn, run_id)
+                record_progress(self._run_conn, run_id, counts)
+            except dbconn.RETRYABLE as again:
+                log.warning(
+                    "could not record run %s's progress (%s; then %s); trying again later",
+                    run_id,
+                    _first_line(exc),
+                    _first_line(again),
+                )
 
     async def _flush_problems(self) -> None:
         """Record pages that yielded nothing, and posts that are gone."""

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from harvest.db.connection import connect
+from harvest.db.queries import crawl_report
 from harvest.sim.server import Faults, SimServer
 from tests.pg import rows
 from tests.sim.crawl import finish, start_crawl, whole_range
@@ -99,6 +100,13 @@ def test_a_crawl_killed_at_any_moment_resumes_to_the_last_post(
             _kill_when(first, lambda: _walk_lines(walks) >= 1)
         else:
             _kill_when(first, lambda: len(_stored(db_dsn)) >= len(want) // 3)
+        # readers see the dead run as dead at once (nothing wrote that yet)
+        conn = connect(db_dsn)
+        try:
+            info, _ = crawl_report(conn, "last")
+        finally:
+            conn.close()
+        assert info is not None and info["status"] == "died", info
         if moment == "twice":
             # killed again as soon as the resumed crawl stores anything
             so_far = len(_stored(db_dsn))
@@ -108,6 +116,13 @@ def test_a_crawl_killed_at_any_moment_resumes_to_the_last_post(
         err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
     stored = _stored(db_dsn)
     assert stored >= want, (len(want - stored), sorted(want - stored)[:5], err[-3000:])
+    conn = connect(db_dsn)
+    try:
+        statuses = [r[0] for r in rows(conn, "SELECT status FROM crawl_runs ORDER BY run_id")]
+    finally:
+        conn.close()
+    # the dead runs were marked for good by the crawl that resumed them
+    assert statuses == ["died"] * (len(statuses) - 1) + ["finished"], statuses
     assert before < len(want), "the kill came after everything was stored"
     assert "the last crawl of" in err and "died" in err
     assert "crawl finished (exit status 0)" in err
