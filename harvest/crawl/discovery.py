@@ -26,7 +26,7 @@ from scrapy.http import Response
 from harvest import config
 from harvest.crawl.args import CrawlArgs
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable
-from harvest.crawl.signals import walk_marks
+from harvest.crawl.signals import walk_done, walk_marks
 from harvest.crawl.walks import (
     AFTER_META,
     ROBOTS_PAGE_REFUSAL,
@@ -241,7 +241,12 @@ class GraphqlDiscovery:
                 step.posts,
                 step.pages,
             )
-            yield WalkDone(walk=walk.url, newest=newest_seen, posts=step.posts, requests=step.pages)
+            self.crawler.signals.send_catch_log(
+                signal=walk_done,
+                walk=WalkDone(
+                    walk=walk.url, newest=newest_seen, posts=step.posts, requests=step.pages
+                ),
+            )
         elif over_budget:
             stats.inc_value(f"{_STATS}walks/over_budget")
             log.warning(

@@ -30,3 +30,8 @@ crawl_outcome = object()
 # for those an earlier crawl walked to their end (it records no other), so a
 # recrawl lists only what is newer. No store, no marks: everything is walked.
 walk_marks = object()
+
+# Sent by the spider when a GraphQL walk reached its end, with walk=WalkDone; a
+# store records it when the crawl ends with every page harvested. Not an item:
+# an -o file holds the crawl's records of one kind (articles, or listed posts).
+walk_done = object()

@@ -41,6 +41,7 @@ from harvest.crawl.signals import (
     items_stored,
     recent_posts,
     store_opened,
+    walk_done,
     walk_marks,
 )
 from harvest.db import connection as dbconn
@@ -120,6 +121,7 @@ class PostgresPipeline:
         crawler.signals.connect(pipeline._on_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.recent_posts, signal=recent_posts)
         crawler.signals.connect(pipeline.walk_marks, signal=walk_marks)
+        crawler.signals.connect(pipeline._walk_done, signal=walk_done)
         return pipeline
 
     # -- lifecycle ----------------------------------------------------------------
@@ -177,6 +179,11 @@ class PostgresPipeline:
         except dbconn.RETRYABLE as exc:
             log.warning("could not read earlier walks (%s); walking all again", _first_line(exc))
             return {}
+
+    def _walk_done(self, walk: WalkDone, **kwargs: Any) -> None:
+        # Recorded at the end of the crawl, but nothing of the walk waits on it:
+        # its cursor is where the crawl resumes from.
+        self._walks.append(walk)
 
     def _unavailable(self) -> None:
         if self.stats is not None:
@@ -333,10 +340,6 @@ class PostgresPipeline:
         elif isinstance(item, PostGone):
             self._gone.append(item)
         else:
-            if isinstance(item, WalkDone):
-                # Recorded at the end of the crawl, but nothing of the walk waits on
-                # it: its cursor is where the crawl resumes from.
-                self._walks.append(item)
             self._passed(item)
             return item
         if (

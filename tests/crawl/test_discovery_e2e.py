@@ -315,3 +315,15 @@ def test_a_429_burst_on_graphql_is_waited_out_like_any_page(db_dsn: str, tmp_pat
         assert sim.answered.get(429, 0) > 0
         assert set(listed(feed)) == expected
         assert "walk complete" in log
+
+
+def test_an_output_file_holds_articles_only(db_dsn: str, tmp_path: Path) -> None:
+    out = tmp_path / "posts.jsonl"
+    with SimServer(seed=1, size=24) as sim:
+        crawl(sim, db_dsn, "tags=seo", FEEDS=json.dumps({str(out): {"format": "jsonlines"}}))
+    want = set(stored_posts(db_dsn))
+    assert want
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    # the walk's own record went to the store and the log, not among the articles
+    assert all("walk" not in r for r in records), [r for r in records if "walk" in r][:2]
+    assert {r["article"]["post_id"] for r in records} == want
