@@ -27,6 +27,8 @@ and the summary printed at the end.
 from __future__ import annotations
 
 import logging
+import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +45,9 @@ USAGE_EXIT = 2
 # Close reasons that end a crawl on purpose (CLOSESPIDER_* limits included).
 _DELIBERATE = ("finished",)
 _PREFIX = "harvest/outcome/"
+# Set by the crawl command when the log goes to the terminal: the summary is
+# printed when the process ends instead of logged at close.
+SUMMARY_AT_EXIT = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,8 @@ def decide(stats: Mapping[str, Any], reason: str) -> Outcome:
         return Outcome("failed", "the database was unreachable when the crawl started")
     if n.not_stored:
         return Outcome("failed", f"{_plural(n.not_stored, 'harvested page')} could not be stored")
+    if reason == "shutdown":
+        return Outcome("failed", "interrupted (Ctrl-C or a stop signal) before its end")
     if reason not in _DELIBERATE and not reason.startswith("closespider_"):
         return Outcome("failed", f"the crawl stopped before its end ({reason})")
     if n.gave_up or (n.harvested == 0 and n.blocked and not n.problems):
@@ -228,7 +235,23 @@ def summary_lines(
         lines.append(f"  unparsed pages kept in {kept} (harvest reparse)")
     if run_id is not None:
         lines.append(f"  next: harvest crawl-report {run_id}")
+    if stats.get(f"{_PREFIX}interrupted"):
+        lines.append(f"  resume: {stats[f'{_PREFIX}interrupted']}")
     return lines
+
+
+def resume_command(argv: Sequence[str], jobdir: str | None) -> str:
+    """The command that goes on with an interrupted crawl: the same one. With a
+    JOBDIR Scrapy takes up its queue where it stopped; without one, the posts
+    stored so far are skipped as harvested recently (recrawl_days)."""
+    args = list(argv)
+    if args and (args[0].endswith("scrapy") or args[0].endswith("scrapy/__main__.py")):
+        # Scrapy takes its command's name out of sys.argv before it runs it.
+        args[0:1] = ["scrapy"] if args[1:2] == ["crawl"] else ["scrapy", "crawl"]
+    command = shlex.join(args)
+    if jobdir:
+        return command
+    return f"{command}   (with -s JOBDIR=DIR next time, the queue itself is kept)"
 
 
 def _discovery(stats: Mapping[str, Any]) -> str:
@@ -355,6 +378,11 @@ class CrawlOutcome:
         self.stats.inc_value(f"{_PREFIX}item_errors")
 
     async def _closed(self, spider: Any = None, reason: str = "finished") -> None:
+        if reason == "shutdown":
+            self.stats.set_value(
+                f"{_PREFIX}interrupted",
+                resume_command(sys.argv, self.crawler.settings.get("JOBDIR")),
+            )
         stats = self.stats.get_stats()
         outcome = decide(stats, reason)
         self.outcome = outcome
@@ -368,7 +396,12 @@ class CrawlOutcome:
             "blocked": logging.WARNING,
             "failed": logging.ERROR,
         }[outcome.status]
-        log.log(self.level, "%s", "\n".join(self.summary))
+        if SUMMARY_AT_EXIT:
+            # The command prints it once the crawl is over, after Scrapy's own
+            # closing lines (its stats dump): the last thing on the screen.
+            log.debug("%s", "\n".join(self.summary))
+        else:
+            log.log(self.level, "%s", "\n".join(self.summary))
 
     def _host_lines(self) -> list[str]:
         from harvest.crawl.hostgate import HostGateMiddleware

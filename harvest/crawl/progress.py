@@ -36,11 +36,12 @@ def progress_line(stats: Mapping[str, Any], elapsed: float, last: tuple[float, i
     waiting = c("harvest/hosts/postponed")
     parts = [
         f"{fetched} pages fetched ({rate:.1f}/s)",
-        f"{c('harvest/db/pages') + c('harvest/db/profiles')} stored",
-        f"{queued} queued",
+        f"{c('harvest/db/pages') + c('harvest/db/profiles')} pages stored",
+        f"{queued} requests waiting in the queue",
     ]
     if waiting:
-        parts.append(f"{waiting} waited for a paused host")
+        # A host that answered 429/503 or a challenge is paused; its requests wait.
+        parts.append(f"{waiting} requests held back while their host was paused (rate limit)")
     problems = [
         f"{c('harvest/outcome/' + kind)} {kind}"
         for kind in ("failed", "unparsed", "blocked")

@@ -147,6 +147,22 @@ def test_a_killed_sitemap_crawl_fetches_what_its_listings_named(
     assert "'harvest/posts/stored_before_resume'" in err
 
 
+def test_the_summary_is_the_last_thing_a_default_crawl_prints(db_dsn: str) -> None:
+    with SimServer(seed=3, size=30) as sim:
+        manifest = sim.manifest()
+        # at INFO, the project's default log level (harvest/settings.py)
+        proc = start_crawl(sim.url, db_dsn, [whole_range(manifest)], {"HARVEST_BROWSER": "0"})
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    lines = err.rstrip().splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("crawl finished"))
+    summary = lines[start:]
+    # Scrapy's stats dump and closing lines came before it; after it, nothing
+    assert "Dumping Scrapy stats" in err[: err.index("crawl finished")]
+    assert summary[-1].startswith("  next: harvest crawl-report "), summary
+    assert all(line.startswith("  ") for line in summary[1:]), summary
+
+
 def test_a_clean_pause_keeps_scrapys_own_resume(db_dsn: str, tmp_path: Path) -> None:
     settings = {"JOBDIR": str(tmp_path / "job"), "HARVEST_BROWSER": "0"}
     faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.05, seed=1)
@@ -160,7 +176,11 @@ def test_a_clean_pause_keeps_scrapys_own_resume(db_dsn: str, tmp_path: Path) -> 
             assert time.monotonic() < deadline
             time.sleep(0.05)
         first.send_signal(signal.SIGINT)  # Ctrl-C: Scrapy closes and keeps its queue
-        first.communicate(timeout=120)
+        _, paused = first.communicate(timeout=120)
+        # the summary says what happened and how to go on, last
+        tail = paused.rstrip().splitlines()
+        assert tail[-1].startswith("  resume: scrapy crawl medium -a sitemap="), tail[-12:]
+        assert any("interrupted" in line for line in tail[-12:]), tail[-12:]
         assert not (tmp_path / "job" / "harvest-running.json").exists()
         err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
     assert _stored(db_dsn) == want

@@ -25,6 +25,7 @@ from scrapy.exceptions import UsageError
 
 from harvest.config import SettingError
 from harvest.crawl import StartupError
+from harvest.crawl import outcome as outcome_module
 from harvest.crawl.args import SpiderArgumentError
 from harvest.crawl.outcome import USAGE_EXIT, CrawlOutcome
 from harvest.secrets import masked_settings
@@ -63,6 +64,9 @@ class Command(ScrapyCrawl):
             self._say(exc)
             return
         failures: list[BaseException] = []
+        # On a terminal, Scrapy's closing lines (the stats dump) come after the
+        # spider closes: the summary is printed below, last.
+        outcome_module.SUMMARY_AT_EXIT = _log_on_stderr(crawler.settings)
         started = self.crawler_process.crawl(crawler, **opts.spargs)
         _collect_failure(started, failures)
         self.crawler_process.start()
@@ -78,8 +82,8 @@ class Command(ScrapyCrawl):
             return
         outcome = ext.outcome
         self.exitcode = outcome.exit_code
-        if not _shown_in_log(crawler.settings, ext.level):
-            print("\n".join(ext.summary), file=sys.stderr)
+        if outcome_module.SUMMARY_AT_EXIT or not _shown_in_log(crawler.settings, ext.level):
+            print("\n".join(ext.summary), file=sys.stderr, flush=True)
 
     def _say(self, exc: BaseException) -> None:
         expected = isinstance(exc, EXPECTED_ERRORS)
@@ -147,6 +151,11 @@ def _collect_failure(started: Any, failures: list[BaseException]) -> None:
             failures.append(failure.value)
 
         started.addErrback(errback)
+
+
+def _log_on_stderr(settings: Any) -> bool:
+    """Whether the crawl's log goes to the terminal (Scrapy's default)."""
+    return settings.getbool("LOG_ENABLED", True) and not settings.get("LOG_FILE")
 
 
 def _shown_in_log(settings: Any, level: int) -> bool:
