@@ -30,6 +30,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.crawl.outcome import POST_SKIPS
     from harvest.db import queries
 
     with database() as conn:
@@ -46,9 +47,19 @@ def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     summary = [(k, output.plain(v)) for k, v in info.items()]
+    summary.append(("posts found", counts.get("harvest/posts/found", 0)))
+    for key, what in POST_SKIPS:
+        summary.append((f"posts skipped: {what}", counts.get(key, 0)))
     summary.append(("pages stored", counts.get("harvest/db/pages", 0)))
-    for kind in ("failed", "unparsed", "blocked", "skipped"):
+    for kind in ("failed", "unparsed", "blocked"):
         summary.append((f"pages {kind}", counts.get(f"harvest/outcome/{kind}", 0)))
+    skipped_pages = {
+        k.rsplit("/", 1)[1]: v
+        for k, v in counts.items()
+        if k.startswith("harvest/requests/skipped/") and isinstance(v, int)
+    }
+    for cause, n in sorted(skipped_pages.items()):
+        summary.append((f"pages skipped: {cause}", n))
     summary.append(("failures recorded", len(failures)))
     output.write(out, args.format, ["field", "value"], summary)
     if failures:

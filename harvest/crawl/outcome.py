@@ -45,6 +45,14 @@ USAGE_EXIT = 2
 # Close reasons that end a crawl on purpose (CLOSESPIDER_* limits included).
 _DELIBERATE = ("finished",)
 _PREFIX = "harvest/outcome/"
+# Why a found post was not fetched: each distinct post is counted under one of
+# these (the spider's _skip), in this order of words.
+POST_SKIPS = (
+    ("harvest/posts/skipped_recent", "harvested recently"),
+    ("harvest/posts/stored_before_resume", "stored before the resume"),
+    ("harvest/posts/skipped_before_since", "published before since"),
+    ("harvest/posts/over_max_posts", "over max_posts"),
+)
 # Set by the crawl command when the log goes to the terminal: the summary is
 # printed when the process ends instead of logged at close.
 SUMMARY_AT_EXIT = False
@@ -206,16 +214,7 @@ def summary_lines(
         ("browser", _browser(stats)),
     )
     lines.extend(f"  {label}: {text}" for label, text in said if text)
-    skipped = [
-        (c(stats, "harvest/posts/skipped_recent"), "harvested recently"),
-        *((count, f"by {cause}") for cause, count in _by_cause(stats, "skipped").items()),
-        (c(stats, "harvest/posts/skipped_before_since"), "published before since"),
-        (c(stats, "harvest/posts/over_max_posts"), "over max_posts"),
-    ]
-    if any(count for count, _ in skipped):
-        lines.append(
-            "  skipped: " + ", ".join(f"{count} {what}" for count, what in skipped if count)
-        )
+    lines.extend(_found_and_skipped(stats))
     if n.problems or n.blocked:
         parts = []
         for kind, count in (("failed", n.failed), ("unparsed", n.unparsed), ("blocked", n.blocked)):
@@ -252,6 +251,30 @@ def resume_command(argv: Sequence[str], jobdir: str | None) -> str:
     if jobdir:
         return command
     return f"{command}   (with -s JOBDIR=DIR next time, the queue itself is kept)"
+
+
+def _found_and_skipped(stats: Mapping[str, Any]) -> list[str]:
+    """How many distinct posts the listings named, and what was not fetched and why."""
+    c = _count
+    lines = []
+    posts_skipped = [(c(stats, key), what) for key, what in POST_SKIPS]
+    skipped = [
+        *posts_skipped,
+        *((count, f"by {cause}") for cause, count in _by_cause(stats, "skipped").items()),
+    ]
+    found = c(stats, "harvest/posts/found")
+    if found:
+        # Distinct posts: each counted once, under the first thing that happened to it.
+        not_skipped = found - sum(n for n, _ in posts_skipped)
+        lines.append(
+            f"  found: {_plural(found, 'distinct post')}: {not_skipped} fetched, "
+            f"{found - not_skipped} skipped"
+        )
+    if any(count for count, _ in skipped):
+        lines.append(
+            "  skipped: " + ", ".join(f"{count} {what}" for count, what in skipped if count)
+        )
+    return lines
 
 
 def _discovery(stats: Mapping[str, Any]) -> str:

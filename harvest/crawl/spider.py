@@ -324,7 +324,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             if key in self.scheduled_posts or key in self.skipped_posts:
                 continue
             if a.published_before_since(ref.published_at):
-                self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
+                self._skip(key, "harvest/posts/skipped_before_since")
                 continue
             host = host_of(ref.url)
             if host and not is_medium_host(host) and not self._learn_domain(host):
@@ -334,21 +334,20 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         days = 0 if a.recrawl else a.recrawl_days
         if check and fresh and (days > 0 or self.resumed_runs):
             known = await self._known_posts([r.post_id for r in fresh if r.post_id], days)
-            for facts in known.values():
+            for post_id, facts in known.items():
                 if facts.get("why") == "resumed":
                     # Stored by the dead run this crawl resumes: done, but its
                     # follow-ups may not have been made before the death.
-                    self.crawler.stats.inc_value("harvest/posts/stored_before_resume")
+                    self._skip(post_id, "harvest/posts/stored_before_resume")
                     out.extend(
                         self._follow_ups(facts.get("author"), facts.get("tags") or [], depth)
                     )
                 else:
-                    self.crawler.stats.inc_value("harvest/posts/skipped_recent")
-            self.skipped_posts.update(known)
+                    self._skip(post_id, "harvest/posts/skipped_recent")
             fresh = [r for r in fresh if r.post_id not in known]
         for ref in fresh:
             if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
-                self.crawler.stats.inc_value("harvest/posts/over_max_posts")
+                self._skip(ref.post_id or ref.url, "harvest/posts/over_max_posts")
                 continue
             self.scheduled_posts.add(ref.post_id or ref.url)
             if not a.articles:
@@ -359,6 +358,14 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             self.crawler.stats.inc_value("harvest/posts/scheduled")
             out.append(self._article(ref.url, depth))
         return out
+
+    def _skip(self, key: str, stat: str) -> None:
+        """A post found and deliberately not fetched (or not kept): counted once,
+        under the first reason it met, however many listings name it."""
+        if key in self.skipped_posts or key in self.scheduled_posts:
+            return
+        self.skipped_posts.add(key)
+        self.crawler.stats.inc_value(stat)
 
     def _article(self, medium_url: str, depth: int) -> scrapy.Request:
         return scrapy.Request(
@@ -424,6 +431,10 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         return out
 
     async def closed(self, reason: str) -> None:
+        # Distinct posts the listings named: each was fetched or skipped once.
+        self.crawler.stats.set_value(
+            "harvest/posts/found", len(self.scheduled_posts | self.skipped_posts)
+        )
         self.discovery_close()
         await self.parser.aclose()
 
@@ -624,7 +635,10 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             yield self._problem(medium_url, "unparsed", reason, response)
             return
         if self.args.published_before_since(art.published_at):
-            self.crawler.stats.inc_value("harvest/posts/skipped_before_since")
+            # Listed without a date, fetched, and older than since: skipped after all.
+            self.scheduled_posts.discard(medium_url)
+            self.scheduled_posts.discard(art.post_id)
+            self._skip(art.post_id, "harvest/posts/skipped_before_since")
             return
         if art.publication and art.publication.domain:
             self._learn_domain(art.publication.domain)

@@ -157,13 +157,32 @@ def test_progress_line() -> None:
         "scheduler/dequeued": 160,
         "harvest/outcome/failed": 2,
         "harvest/outcome/blocked": 1,
+        "harvest/hosts/postponed": 7,
     }
     line = progress_line(stats, 20.0, (10.0, 20))
     assert line == (
-        "progress: 120 pages fetched (10.0/s); 80 stored; 40 queued; 2 failed, 1 blocked"
+        "progress: 120 pages fetched (10.0/s); 80 pages stored; 40 requests waiting in the "
+        "queue; 7 requests held back while their host was paused (rate limit); "
+        "2 failed, 1 blocked"
     )
     assert progress_line({}, 5.0, (0.0, 0)).endswith("no failures")
 
 
 def test_outcome_is_a_value() -> None:
     assert Outcome("blocked", "x").exit_code == 4
+
+
+def test_an_interrupted_crawl_says_how_to_go_on() -> None:
+    from harvest.crawl.outcome import resume_command
+
+    argv = ["/x/.venv/lib/python3.11/site-packages/scrapy/__main__.py", "medium", "-a", "tags=a b"]
+    assert resume_command(argv, "job") == "scrapy crawl medium -a 'tags=a b'"
+    assert resume_command(["/x/.venv/bin/scrapy", "crawl", "medium"], "job") == (
+        "scrapy crawl medium"
+    )
+    assert "JOBDIR" in resume_command(["/x/.venv/bin/scrapy", "crawl", "medium"], None)
+    stats = {"harvest/outcome/interrupted": "scrapy crawl medium -s JOBDIR=job"}
+    outcome = decide(stats, "shutdown")
+    assert outcome.exit_code == 1 and "interrupted" in outcome.why
+    lines = summary_lines(stats, outcome)
+    assert lines[-1] == "  resume: scrapy crawl medium -s JOBDIR=job"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Any
 
 import pytest
 from scrapy.http import Request
@@ -182,3 +183,85 @@ def test_an_article_missing_from_the_server_html_goes_to_the_browser_afresh() ->
     assert out.meta == {"medium_url": url, "harvest_depth": 1, **browser_meta(include_page=False)}
     assert out.dont_filter
     assert crawler.stats.get_value("harvest/pages/article_retried_in_browser") == 1
+
+
+def _ref(n: int, published: str | None = "2024-06-01T00:00:00.000Z") -> Any:
+    from harvest.medium.records import PostRef
+
+    return PostRef(
+        post_id=f"{n:012x}", url=f"https://medium.com/@a/p-{n:012x}", published_at=published
+    )
+
+
+COUNT_CASES = [
+    # (spider arguments, listings (lists of post numbers), store's known posts,
+    #  expected distinct counts)
+    ({}, [[1, 2, 3], [2, 3, 4], [4, 1]], {}, {"scheduled": 4}),
+    ({"max_posts": "2"}, [[1, 2, 3], [3, 4], [4, 3, 5]], {}, {"scheduled": 2, "over_max_posts": 3}),
+    (
+        {},
+        [[1, 2, 3], [3, 2]],
+        {"000000000002": "recent"},
+        {"scheduled": 2, "skipped_recent": 1},
+    ),
+    (
+        {"since": "2025-01-01"},
+        [[1, 2], [2, 1]],
+        {},
+        {"skipped_before_since": 2},
+    ),
+    (
+        {"follow": "authors", "depth": "1"},
+        [[1, 2], [2]],
+        {"000000000001": "resumed"},
+        {"scheduled": 1, "stored_before_resume": 1},
+    ),
+]
+
+
+@pytest.mark.parametrize(("spider_args", "listings", "known", "want"), COUNT_CASES)
+def test_each_post_is_counted_once_however_often_it_is_listed(
+    spider_args: dict[str, str],
+    listings: list[list[int]],
+    known: dict[str, str],
+    want: dict[str, int],
+) -> None:
+    from harvest.crawl.signals import recent_posts
+    from harvest.crawl.spider import MediumSpider
+
+    crawler = get_crawler(MediumSpider, {"HARVEST_PARSE_WORKERS": "0"})
+    crawler.stats.open_spider()
+    spider = MediumSpider.from_crawler(crawler, tags="seo", **spider_args)
+    crawler.spider = spider
+    spider.resumed_runs = [1] if "resumed" in known.values() else []
+
+    def answer(post_ids: list[str], **kwargs: Any) -> dict[str, dict[str, Any]]:
+        return {
+            p: {"why": known[p], "author": "someone", "tags": ["seo"]}
+            for p in post_ids
+            if p in known
+        }
+
+    crawler.signals.connect(answer, signal=recent_posts)
+
+    async def run() -> list[Any]:
+        out: list[Any] = []
+        for listing in listings:
+            out += await spider._articles([_ref(n) for n in listing], depth=0)
+        return out
+
+    requests = asyncio.run(run())
+    asyncio.run(spider.closed("finished"))
+    stats = crawler.stats.get_stats()
+    got = {
+        k.rsplit("/", 1)[1]: v
+        for k, v in stats.items()
+        if k.startswith("harvest/posts/") and k != "harvest/posts/found"
+    }
+    assert got == want
+    distinct = {n for listing in listings for n in listing}
+    assert stats["harvest/posts/found"] == len(distinct)
+    assert sum(want.values()) == len(distinct)  # found = fetched + skipped, per reason
+    if "stored_before_resume" in want:
+        # the resumed post's follow-up (its author's profile) is still made
+        assert any("/@someone" in getattr(r, "url", "") for r in requests), requests
