@@ -36,7 +36,9 @@ from typing import Any
 from scrapy import signals
 
 from harvest.crawl.signals import crawl_outcome
-from harvest.items import ArticlePage, PageProblem, ProfilePage
+from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage
+from harvest.medium.ids import post_id_from_url
+from harvest.medium.records import PostRef
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ POST_SKIPS = (
     ("harvest/posts/skipped_before_since", "published before since"),
     ("harvest/posts/over_max_posts", "over max_posts"),
 )
+# How a fetched post ended, best first: each distinct post is counted under one.
+POST_ENDS = ("harvested", "blocked", "unparsed", "failed", "skipped")
 # Set by the crawl command when the log goes to the terminal: the summary is
 # printed when the process ends instead of logged at close.
 SUMMARY_AT_EXIT = False
@@ -80,6 +84,18 @@ def _by_cause(stats: Mapping[str, Any], kind: str) -> dict[str, int]:
         for k in sorted(stats)
         if isinstance(k, str) and k.startswith(prefix)
     }
+
+
+def posts_without_end(stats: Mapping[str, Any]) -> int:
+    """Posts found and fetched that reached no end: neither stored nor recorded as
+    failed, unparsed, blocked or skipped. Whatever lost them (a dropped item, a
+    callback error, a request never sent), they were not harvested."""
+    found = _count(stats, "harvest/posts/found")
+    if not found:
+        return 0
+    skipped = sum(_count(stats, key) for key, _ in POST_SKIPS)
+    ended = sum(_count(stats, f"harvest/posts/ended/{end}") for end in POST_ENDS)
+    return max(0, found - skipped - ended)
 
 
 def _plural(n: int, word: str) -> str:
@@ -112,10 +128,13 @@ class Counts:
             unparsed=c(stats, f"{_PREFIX}unparsed"),
             blocked=c(stats, f"{_PREFIX}blocked"),
             unreachable=c(stats, f"{_PREFIX}failed/unreachable"),
-            lost=c(stats, "item_dropped_count")
-            + c(stats, f"{_PREFIX}item_errors")
-            + c(stats, "spider_exceptions/count")
-            + c(stats, "harvest/hosts/abandoned"),
+            lost=max(
+                c(stats, "item_dropped_count")
+                + c(stats, f"{_PREFIX}item_errors")
+                + c(stats, "spider_exceptions/count")
+                + c(stats, "harvest/hosts/abandoned"),
+                posts_without_end(stats),
+            ),
             not_stored=c(stats, "harvest/db/pages_not_stored"),
             gave_up=c(stats, "harvest/hosts/gave_up"),
         )
@@ -264,11 +283,16 @@ def _found_and_skipped(stats: Mapping[str, Any]) -> list[str]:
     ]
     found = c(stats, "harvest/posts/found")
     if found:
-        # Distinct posts: each counted once, under the first thing that happened to it.
-        not_skipped = found - sum(n for n, _ in posts_skipped)
+        # Distinct posts: each counted once, under the first thing that happened
+        # to it, so found = skipped + each way a fetch ended (+ what no end reached).
+        fetched = found - sum(n for n, _ in posts_skipped)
+        ends = [(c(stats, f"harvest/posts/ended/{end}"), end) for end in POST_ENDS]
+        parts = [f"{n} {end}" for n, end in ends if n]
+        if posts_without_end(stats):
+            parts.append(f"{posts_without_end(stats)} lost (no end reached)")
         lines.append(
-            f"  found: {_plural(found, 'distinct post')}: {not_skipped} fetched, "
-            f"{found - not_skipped} skipped"
+            f"  found: {_plural(found, 'distinct post')} = {found - fetched} skipped + "
+            f"{fetched} fetched ({', '.join(parts) or 'none ended'})"
         )
     if any(count for count, _ in skipped):
         lines.append(
@@ -382,6 +406,7 @@ class CrawlOutcome:
         self.outcome: Outcome | None = None
         self.summary: list[str] = []
         self.level = logging.INFO
+        self._post_ends: dict[str, str] = {}  # post id -> how its fetch ended
         sig = crawler.signals
         sig.connect(self._scraped, signal=signals.item_scraped)
         sig.connect(self._error, signal=signals.item_error)
@@ -394,13 +419,33 @@ class CrawlOutcome:
     def _scraped(self, item: Any, **kwargs: Any) -> None:
         if isinstance(item, PageProblem):
             count_problem(self.stats, item)
+            post_id = post_id_from_url(item.url)
+            if post_id and item.kind in POST_ENDS:
+                self._post_end(post_id, item.kind)
         elif isinstance(item, (ArticlePage, ProfilePage)):
             self.stats.inc_value(f"{_PREFIX}pages")
+            if isinstance(item, ArticlePage) and item.article.post_id:
+                self._post_end(item.article.post_id, "harvested")
+        elif isinstance(item, PostGone):
+            self._post_end(item.post_id, "harvested")  # its status is what was to know
+        elif isinstance(item, PostRef):
+            self._post_end(item.post_id or item.url, "harvested")  # articles=0: listed
+
+    def _post_end(self, post_id: str, end: str) -> None:
+        """One end per post: the best it reached (a post that failed once and was
+        harvested on its retry is harvested)."""
+        now = self._post_ends.get(post_id)
+        if now is None or POST_ENDS.index(end) < POST_ENDS.index(now):
+            self._post_ends[post_id] = end
 
     def _error(self, item: Any, **kwargs: Any) -> None:
         self.stats.inc_value(f"{_PREFIX}item_errors")
 
     async def _closed(self, spider: Any = None, reason: str = "finished") -> None:
+        for end in POST_ENDS:
+            n = sum(1 for e in self._post_ends.values() if e == end)
+            if n:
+                self.stats.set_value(f"harvest/posts/ended/{end}", n)
         if reason == "shutdown":
             self.stats.set_value(
                 f"{_PREFIX}interrupted",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from scrapy.statscollectors import MemoryStatsCollector
 
 from harvest.crawl.outcome import EXIT_CODES, Outcome, decide, problem_cause, summary_lines
 from harvest.crawl.progress import progress_line
@@ -186,3 +188,66 @@ def test_an_interrupted_crawl_says_how_to_go_on() -> None:
     assert outcome.exit_code == 1 and "interrupted" in outcome.why
     lines = summary_lines(stats, outcome)
     assert lines[-1] == "  resume: scrapy crawl medium -s JOBDIR=job"
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "lost"),
+    [
+        # every found post accounted for: skipped, or fetched and ended one way
+        ({"harvest/posts/ended/harvested": 7, "harvest/posts/ended/failed": 1}, 3, 0),
+        ({"harvest/posts/ended/harvested": 8}, 0, 0),
+        # one fetched post reached no end: lost, and the crawl says so
+        ({"harvest/posts/ended/harvested": 7}, 3, 1),
+    ],
+)
+def test_found_posts_add_up_or_the_crawl_says_what_was_lost(
+    extra: dict[str, int], status: int, lost: int
+) -> None:
+    stats = {
+        **STORED,
+        "harvest/db/pages": 8,
+        "harvest/posts/found": 10,
+        "harvest/posts/skipped_recent": 1,
+        "harvest/posts/over_max_posts": 1,
+        **extra,
+    }
+    if "harvest/posts/ended/failed" in extra:
+        stats["harvest/outcome/failed"] = 1
+    outcome = decide(stats, "finished")
+    assert outcome.exit_code == status, outcome
+    found_line = next(line for line in summary_lines(stats, outcome) if "found:" in line)
+    assert found_line.startswith("  found: 10 distinct posts = 2 skipped + 8 fetched (")
+    assert (f"{lost} lost" in found_line) is bool(lost), found_line
+
+
+def test_each_post_ends_once_at_its_best() -> None:
+    from scrapy.utils.test import get_crawler
+
+    from harvest.crawl.outcome import CrawlOutcome
+    from harvest.items import PostGone
+
+    crawler = get_crawler()
+    crawler.stats = MemoryStatsCollector(crawler)
+    ext = CrawlOutcome(crawler)
+    url = "https://medium.com/@a/p-0123456789ab"
+    ext._scraped(PageProblem(url=url, kind="failed", reason="HTTP 500"))
+    ext._scraped(PageProblem(url=url, kind="blocked", reason="challenge"))
+    ext._scraped(
+        PageProblem(url="https://medium.com/@a/q-0123456789ac", kind="unparsed", reason="x")
+    )
+    ext._scraped(PageProblem(url="https://medium.com/tag/seo", kind="failed", reason="listing"))
+    ext._scraped(
+        PostGone(
+            post_id="0123456789ad",
+            url="https://medium.com/p/0123456789ad",
+            status="deleted",
+            http_status=410,
+        )
+    )
+    asyncio.run(ext._closed(None, "finished"))
+    stats = crawler.stats.get_stats()
+    ended = {
+        k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("harvest/posts/ended/")
+    }
+    # the listing is a page, not a post; the post blocked after failing counts blocked
+    assert ended == {"blocked": 1, "unparsed": 1, "harvested": 1}
