@@ -30,7 +30,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from harvest.crawl.outcome import POST_SKIPS
+    from harvest.crawl.outcome import POST_ENDS, POST_SKIPS, posts_without_end
     from harvest.db import queries
 
     with database() as conn:
@@ -50,6 +50,9 @@ def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     summary.append(("posts found", counts.get("harvest/posts/found", 0)))
     for key, what in POST_SKIPS:
         summary.append((f"posts skipped: {what}", counts.get(key, 0)))
+    for end in POST_ENDS:
+        summary.append((f"posts fetched: {end}", counts.get(f"harvest/posts/ended/{end}", 0)))
+    summary.append(("posts fetched: lost", posts_without_end(counts)))
     summary.append(("pages stored", counts.get("harvest/db/pages", 0)))
     for kind in ("failed", "unparsed", "blocked"):
         summary.append((f"pages {kind}", counts.get(f"harvest/outcome/{kind}", 0)))

@@ -99,6 +99,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         self.frontier: Frontier | None = None
         self.scheduled_posts: set[str] = set()
         self.skipped_posts: set[str] = set()  # known and not fetched (recently crawled)
+        self.found_posts: set[str] = set()  # every post a listing named, once
         # Runs of this job that died, whose stored posts this crawl does not fetch again.
         self.resumed_runs: list[int] = []
         self.resume: ResumeState | None = None
@@ -320,9 +321,11 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         a = self.args
         fresh: list[PostRef] = []
         for ref in posts:
-            key = ref.post_id or ref.url
+            # One key per post, however it was named (by id, or by a URL that holds it).
+            key = ref.post_id or post_id_from_url(ref.url) or ref.url
             if key in self.scheduled_posts or key in self.skipped_posts:
                 continue
+            self.found_posts.add(key)
             if a.published_before_since(ref.published_at):
                 self._skip(key, "harvest/posts/skipped_before_since")
                 continue
@@ -346,10 +349,11 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                     self._skip(post_id, "harvest/posts/skipped_recent")
             fresh = [r for r in fresh if r.post_id not in known]
         for ref in fresh:
+            key = ref.post_id or post_id_from_url(ref.url) or ref.url
             if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
-                self._skip(ref.post_id or ref.url, "harvest/posts/over_max_posts")
+                self._skip(key, "harvest/posts/over_max_posts")
                 continue
-            self.scheduled_posts.add(ref.post_id or ref.url)
+            self.scheduled_posts.add(key)
             if not a.articles:
                 # Found, not fetched: the post's record is the item (for -o).
                 self.crawler.stats.inc_value("harvest/posts/listed")
@@ -431,10 +435,11 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         return out
 
     async def closed(self, reason: str) -> None:
-        # Distinct posts the listings named: each was fetched or skipped once.
-        self.crawler.stats.set_value(
-            "harvest/posts/found", len(self.scheduled_posts | self.skipped_posts)
-        )
+        # Distinct posts the listings named: each was fetched or skipped once. A
+        # shared frontier's posts end on whichever worker takes them: no one
+        # worker's count can add up, so none is given.
+        if self.frontier is None:
+            self.crawler.stats.set_value("harvest/posts/found", len(self.found_posts))
         self.discovery_close()
         await self.parser.aclose()
 

@@ -280,3 +280,33 @@ def test_a_new_pass_over_a_job_starts_its_walks_over(job: tuple[str, str]) -> No
     assert walks.get(walk) is not None
     frontier.reset_seen()  # what `harvest enqueue` does for a finished job
     assert walks.get(walk) is None
+
+
+@pytest.mark.slow
+def test_two_workers_at_once_one_killed_the_other_finishes_the_job(
+    db_dsn: str, job: tuple[str, str]
+) -> None:
+    # Both share the queue from the start; one dies with requests in hand and
+    # items not stored. The other takes its held requests back and stores all.
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.4, seed=1)
+    with SimServer(seed=3, size=40, faults=faults) as sim:
+        manifest = sim.manifest()
+        victim = worker(sim, db_dsn, job, whole_range(manifest), HARVEST_DB_FLUSH_INTERVAL="30")
+        survivor = worker(sim, db_dsn, job)
+        deadline = time.monotonic() + 60
+        while sum(1 for p in sim.requests if "-" in p) < 12:  # both under way
+            assert time.monotonic() < deadline, "the workers never got going"
+            time.sleep(0.1)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+        err = finish(survivor)
+    want_posts, want_links = expected(manifest)
+    posts, links, link_rows = stored(db_dsn)
+    assert posts == want_posts, (sorted(want_posts - posts), stats_of(err))
+    assert links == want_links and link_rows == len(want_links)
+    assert "harvest/frontier/reclaimed" in err
+    conn = connect(db_dsn)
+    statuses = rows(conn, "SELECT run_status(status, run_id) FROM crawl_runs ORDER BY run_id")
+    conn.close()
+    # the dead worker's run reads as died; the survivor's finished
+    assert sorted(s for (s,) in statuses) == ["died", "finished"], statuses
