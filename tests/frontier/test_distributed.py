@@ -89,30 +89,44 @@ def test_two_workers_store_the_manifest_and_fetch_each_page_once(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("late", [False, True], ids=["at-once", "after-heartbeat-lapsed"])
-def test_a_killed_worker_loses_nothing(db_dsn: str, job: tuple[str, str], late: bool) -> None:
+@pytest.mark.parametrize("when", ["at-once", "after-heartbeat-lapsed", "side-by-side"])
+def test_a_killed_worker_loses_nothing(db_dsn: str, job: tuple[str, str], when: str) -> None:
     # Every page is slow on its first fetch, so the victim dies with requests
-    # in hand and items not yet stored.
+    # in hand and items not yet stored. The survivor starts after the death
+    # (at once, or once the victim's heartbeat lapsed), or shares the queue
+    # with the victim from the start.
     faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.4, seed=1)
     with SimServer(seed=3, size=40, faults=faults) as sim:
         manifest = sim.manifest()
         victim = worker(sim, db_dsn, job, whole_range(manifest), HARVEST_DB_FLUSH_INTERVAL="30")
-        deadline = time.monotonic() + 60
-        while sum(1 for p in sim.requests if "-" in p) < 8:  # a few articles under way
-            assert time.monotonic() < deadline, "the first worker never got going"
-            time.sleep(0.1)
+        survivor = None
+
+        def articles_under_way(n: int) -> None:
+            deadline = time.monotonic() + 60
+            while sum(1 for p in sim.requests if "-" in p) < n:
+                assert time.monotonic() < deadline, "the workers never got going"
+                time.sleep(0.1)
+
+        articles_under_way(8)  # the victim's: it holds requests from here on
+        if when == "side-by-side":
+            survivor = worker(sim, db_dsn, job)
+            articles_under_way(16)  # both under way
         victim.send_signal(signal.SIGKILL)
         victim.communicate()
-        if late:
+        if when == "after-heartbeat-lapsed":
             # The survivor then finds the orphans when it opens, not when idle.
             time.sleep(3.5)
-        survivor = worker(sim, db_dsn, job)
-        err = finish(survivor)
+        err = finish(survivor or worker(sim, db_dsn, job))
     want_posts, want_links = expected(manifest)
     posts, links, link_rows = stored(db_dsn)
     assert posts == want_posts, (sorted(want_posts - posts), stats_of(err))
     assert links == want_links and link_rows == len(want_links)
     assert "harvest/frontier/reclaimed" in err
+    conn = connect(db_dsn)
+    statuses = rows(conn, "SELECT run_status(status, run_id) FROM crawl_runs ORDER BY run_id")
+    conn.close()
+    # the dead worker's run reads as died; the survivor's finished
+    assert sorted(s for (s,) in statuses) == ["died", "finished"], statuses
     print(f"after a SIGKILL: {len(posts)}/{len(want_posts)} posts, {link_rows} links stored")
 
 
@@ -280,33 +294,3 @@ def test_a_new_pass_over_a_job_starts_its_walks_over(job: tuple[str, str]) -> No
     assert walks.get(walk) is not None
     frontier.reset_seen()  # what `harvest enqueue` does for a finished job
     assert walks.get(walk) is None
-
-
-@pytest.mark.slow
-def test_two_workers_at_once_one_killed_the_other_finishes_the_job(
-    db_dsn: str, job: tuple[str, str]
-) -> None:
-    # Both share the queue from the start; one dies with requests in hand and
-    # items not stored. The other takes its held requests back and stores all.
-    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.4, seed=1)
-    with SimServer(seed=3, size=40, faults=faults) as sim:
-        manifest = sim.manifest()
-        victim = worker(sim, db_dsn, job, whole_range(manifest), HARVEST_DB_FLUSH_INTERVAL="30")
-        survivor = worker(sim, db_dsn, job)
-        deadline = time.monotonic() + 60
-        while sum(1 for p in sim.requests if "-" in p) < 12:  # both under way
-            assert time.monotonic() < deadline, "the workers never got going"
-            time.sleep(0.1)
-        victim.send_signal(signal.SIGKILL)
-        victim.communicate()
-        err = finish(survivor)
-    want_posts, want_links = expected(manifest)
-    posts, links, link_rows = stored(db_dsn)
-    assert posts == want_posts, (sorted(want_posts - posts), stats_of(err))
-    assert links == want_links and link_rows == len(want_links)
-    assert "harvest/frontier/reclaimed" in err
-    conn = connect(db_dsn)
-    statuses = rows(conn, "SELECT run_status(status, run_id) FROM crawl_runs ORDER BY run_id")
-    conn.close()
-    # the dead worker's run reads as died; the survivor's finished
-    assert sorted(s for (s,) in statuses) == ["died", "finished"], statuses

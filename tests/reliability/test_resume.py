@@ -129,24 +129,6 @@ def test_a_crawl_killed_at_any_moment_resumes_to_the_last_post(
     print(f"{case}/{moment}: {before} stored before the last run, {len(stored)}/{len(want)} after")
 
 
-def test_a_killed_sitemap_crawl_fetches_what_its_listings_named(
-    db_dsn: str, tmp_path: Path
-) -> None:
-    settings = {"JOBDIR": str(tmp_path / "job"), "HARVEST_BROWSER": "0"}
-    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.05, seed=1)
-    with SimServer(seed=3, size=300, faults=faults) as sim:
-        manifest = sim.manifest()
-        want = set(manifest["posts"])
-        args = [whole_range(manifest)]
-        first = start_crawl(sim.url, db_dsn, args, settings)
-        _kill_when(first, lambda: len(_stored(db_dsn)) >= len(want) // 3)
-        before = len(_stored(db_dsn))
-        err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
-    assert _stored(db_dsn) == want
-    assert before < len(want)
-    assert "'harvest/posts/stored_before_resume'" in err
-
-
 def test_the_summary_is_the_last_thing_a_default_crawl_prints(db_dsn: str) -> None:
     with SimServer(seed=3, size=30) as sim:
         manifest = sim.manifest()
@@ -163,7 +145,10 @@ def test_the_summary_is_the_last_thing_a_default_crawl_prints(db_dsn: str) -> No
     assert all(line.startswith("  ") for line in summary[1:]), summary
 
 
-def test_a_clean_pause_keeps_scrapys_own_resume(db_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["SIGKILL", "Ctrl-C"])
+def test_a_stopped_sitemap_crawl_fetches_what_its_listings_named(
+    db_dsn: str, tmp_path: Path, stop: str
+) -> None:
     settings = {"JOBDIR": str(tmp_path / "job"), "HARVEST_BROWSER": "0"}
     faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.05, seed=1)
     with SimServer(seed=3, size=300, faults=faults) as sim:
@@ -173,15 +158,21 @@ def test_a_clean_pause_keeps_scrapys_own_resume(db_dsn: str, tmp_path: Path) -> 
         first = start_crawl(sim.url, db_dsn, args, settings)
         deadline = time.monotonic() + 120
         while len(_stored(db_dsn)) < len(want) // 3:
-            assert time.monotonic() < deadline
+            assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        first.send_signal(signal.SIGINT)  # Ctrl-C: Scrapy closes and keeps its queue
-        _, paused = first.communicate(timeout=120)
-        # the summary says what happened and how to go on, last
-        tail = paused.rstrip().splitlines()
-        assert tail[-1].startswith("  resume: scrapy crawl medium -a sitemap="), tail[-12:]
-        assert any("interrupted" in line for line in tail[-12:]), tail[-12:]
-        assert not (tmp_path / "job" / "harvest-running.json").exists()
+        # SIGKILL: a death. Ctrl-C: Scrapy closes and keeps its queue.
+        first.send_signal(signal.SIGKILL if stop == "SIGKILL" else signal.SIGINT)
+        _, stopped = first.communicate(timeout=120)
+        before = len(_stored(db_dsn))
         err = finish(start_crawl(sim.url, db_dsn, args, settings), timeout=300)
     assert _stored(db_dsn) == want
+    assert before < len(want)
+    if stop == "SIGKILL":
+        assert "'harvest/posts/stored_before_resume'" in err
+        return
+    # the summary said what happened and how to go on, last; Scrapy's own resume held
+    tail = stopped.rstrip().splitlines()
+    assert tail[-1].startswith("  resume: scrapy crawl medium -a sitemap="), tail[-12:]
+    assert any("interrupted" in line for line in tail[-12:]), tail[-12:]
+    assert not (tmp_path / "job" / "harvest-running.json").exists()
     assert "died" not in err
