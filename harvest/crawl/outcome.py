@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -288,8 +289,9 @@ def _found_and_skipped(stats: Mapping[str, Any]) -> list[str]:
         fetched = found - sum(n for n, _ in posts_skipped)
         ends = [(c(stats, f"harvest/posts/ended/{end}"), end) for end in POST_ENDS]
         parts = [f"{n} {end}" for n, end in ends if n]
-        if posts_without_end(stats):
-            parts.append(f"{posts_without_end(stats)} lost (no end reached)")
+        lost = posts_without_end(stats)
+        if lost:
+            parts.append(f"{lost} lost (no end reached)")
         lines.append(
             f"  found: {_plural(found, 'distinct post')} = {found - fetched} skipped + "
             f"{fetched} fetched ({', '.join(parts) or 'none ended'})"
@@ -442,10 +444,8 @@ class CrawlOutcome:
         self.stats.inc_value(f"{_PREFIX}item_errors")
 
     async def _closed(self, spider: Any = None, reason: str = "finished") -> None:
-        for end in POST_ENDS:
-            n = sum(1 for e in self._post_ends.values() if e == end)
-            if n:
-                self.stats.set_value(f"harvest/posts/ended/{end}", n)
+        for end, n in Counter(self._post_ends.values()).items():
+            self.stats.set_value(f"harvest/posts/ended/{end}", n)
         if reason == "shutdown":
             self.stats.set_value(
                 f"{_PREFIX}interrupted",

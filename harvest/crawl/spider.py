@@ -321,8 +321,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         a = self.args
         fresh: list[PostRef] = []
         for ref in posts:
-            # One key per post, however it was named (by id, or by a URL that holds it).
-            key = ref.post_id or post_id_from_url(ref.url) or ref.url
+            key = _post_key(ref)
             if key in self.scheduled_posts or key in self.skipped_posts:
                 continue
             self.found_posts.add(key)
@@ -349,7 +348,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                     self._skip(post_id, "harvest/posts/skipped_recent")
             fresh = [r for r in fresh if r.post_id not in known]
         for ref in fresh:
-            key = ref.post_id or post_id_from_url(ref.url) or ref.url
+            key = _post_key(ref)
             if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
                 self._skip(key, "harvest/posts/over_max_posts")
                 continue
@@ -794,6 +793,11 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             else:
                 self.crawler.stats.set_value("harvest/unparsed/dir", str(self.unparsed.root))
         return PageProblem(url=url, kind=kind, reason=reason, raw_path=raw_path)
+
+
+def _post_key(ref: PostRef) -> str:
+    """One key per post, however it was named (by id, or by a URL that holds it)."""
+    return ref.post_id or post_id_from_url(ref.url) or ref.url
 
 
 def _completeness(complete: bool | None) -> str:

@@ -171,7 +171,7 @@ def _credentials(allow_no_auth: bool, err: TextIO) -> None:
     err.write(f"harvest scrapyd: credentials from {where}\n")
 
 
-def _laid_out(config: Path, workdir: Path, section: dict[str, str]) -> None:
+def _laid_out(config: Path, workdir: Path) -> None:
     """scrapyd.conf in ``workdir`` (scrapyd reads it there), with harvest's web root."""
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     parser = configparser.ConfigParser(interpolation=None)
@@ -227,7 +227,7 @@ def prepare_scrapyd(
     )
     if scrapyd is None:
         raise UnsafeScrapyd("scrapyd is not installed (pip install -r requirements.txt)")
-    _laid_out(config, workdir, section)
+    _laid_out(config, workdir)
     actual, origin = effective(workdir)
     for option in _EXPOSURE:
         want, got = getattr(checked, option), getattr(actual, option)
