@@ -69,12 +69,20 @@ DOWNLOADER_MIDDLEWARES = {
     # allowed_domains left unset, would let everything through at a cost per
     # request (~2 % of the crawler thread).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    # First of all: a page is found when it first leaves the scheduler.
+    "harvest.crawl.pages.PageFoundMiddleware": 50,
     "harvest.crawl.offsite.OffsiteGuardMiddleware": 60,
     # Next to the downloader: it sees responses before the retry middleware
     # (550) does, and stamps each request's real send time.
     "harvest.crawl.hostgate.HostGateMiddleware": 590,
     # After Scrapy's RobotsTxtMiddleware (100): a walk's page must be allowed too.
     "harvest.crawl.walks.WalkRobotsMiddleware": 110,
+}
+
+SPIDER_MIDDLEWARES = {
+    # Outermost (nearest the engine): it sees a callback's output last, after
+    # every other middleware, and only a callback that ran to its end ends its page.
+    "harvest.crawl.pages.PageEndMiddleware": 5,
 }
 
 EXTENSIONS = {

@@ -30,7 +30,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from harvest.crawl.outcome import POST_ENDS, POST_SKIPS, posts_without_end
+    from harvest.crawl.outcome import POST_ENDS, POST_SKIPS, pages_without_end, posts_without_end
+    from harvest.crawl.pages import ENDED_STAT, FOUND_STAT, PAGE_ENDS
     from harvest.db import queries
 
     with database() as conn:
@@ -54,15 +55,13 @@ def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         summary.append((f"posts fetched: {end}", counts.get(f"harvest/posts/ended/{end}", 0)))
     summary.append(("posts fetched: lost", posts_without_end(counts)))
     summary.append(("pages stored", counts.get("harvest/db/pages", 0)))
-    for kind in ("failed", "unparsed", "blocked"):
-        summary.append((f"pages {kind}", counts.get(f"harvest/outcome/{kind}", 0)))
-    skipped_pages = {
-        k.rsplit("/", 1)[1]: v
-        for k, v in counts.items()
-        if k.startswith("harvest/requests/skipped/") and isinstance(v, int)
-    }
-    for cause, n in sorted(skipped_pages.items()):
-        summary.append((f"pages skipped: {cause}", n))
+    summary.append(("pages sent", counts.get(FOUND_STAT, 0)))
+    for end in PAGE_ENDS:
+        summary.append((f"pages sent: {end}", counts.get(ENDED_STAT + end, 0)))
+    summary.append(("pages sent: lost", pages_without_end(counts)))
+    prefix = "harvest/outcome/skipped/"
+    for key in sorted(k for k in counts if k.startswith(prefix)):
+        summary.append((f"pages skipped: {key[len(prefix) :]}", counts[key]))
     summary.append(("failures recorded", len(failures)))
     output.write(out, args.format, ["field", "value"], summary)
     if failures:

@@ -350,6 +350,11 @@ class GraphqlDiscovery:
             )
             stats.inc_value(f"{_STATS}graphql/robots_refused")
             self._turn_off(host, f"robots.txt disallows {what}")
+            # The walk's page ends here, skipped as robots.txt asks; its listing
+            # page is the page the crawl reads instead.
+            yield PageProblem(
+                url=walk.url, kind="skipped", reason=str(failure.value), cause="robots.txt"
+            )
             for req in self._fall_back(walk, "robots.txt"):
                 yield req
             return

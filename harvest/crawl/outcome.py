@@ -36,6 +36,7 @@ from typing import Any
 
 from scrapy import signals
 
+from harvest.crawl.pages import ENDED_STAT, FOUND_STAT, PAGE_ENDS, PageLedger
 from harvest.crawl.signals import crawl_outcome
 from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage
 from harvest.medium.ids import post_id_from_url
@@ -99,6 +100,14 @@ def posts_without_end(stats: Mapping[str, Any]) -> int:
     return max(0, found - skipped - ended)
 
 
+def pages_without_end(stats: Mapping[str, Any]) -> int:
+    """Pages this process found (sent for the first time) that reached no end
+    (harvest.crawl.pages): a callback error, or the crawl stopped with them in flight."""
+    found = _count(stats, FOUND_STAT)
+    ended = sum(_count(stats, ENDED_STAT + end) for end in PAGE_ENDS)
+    return max(0, found - ended)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -135,6 +144,7 @@ class Counts:
                 + c(stats, "spider_exceptions/count")
                 + c(stats, "harvest/hosts/abandoned"),
                 posts_without_end(stats),
+                pages_without_end(stats),
             ),
             not_stored=c(stats, "harvest/db/pages_not_stored"),
             gave_up=c(stats, "harvest/hosts/gave_up"),
@@ -234,6 +244,7 @@ def summary_lines(
         ("browser", _browser(stats)),
     )
     lines.extend(f"  {label}: {text}" for label, text in said if text)
+    lines.extend(_pages(stats))
     lines.extend(_found_and_skipped(stats))
     if n.problems or n.blocked:
         parts = []
@@ -271,6 +282,23 @@ def resume_command(argv: Sequence[str], jobdir: str | None) -> str:
     if jobdir:
         return command
     return f"{command}   (with -s JOBDIR=DIR next time, the queue itself is kept)"
+
+
+def _pages(stats: Mapping[str, Any]) -> list[str]:
+    """Distinct pages fetched (listings, walks, profiles, posts) and how each ended."""
+    found = _count(stats, FOUND_STAT)
+    if not found:
+        return []
+    parts = [
+        f"{_count(stats, ENDED_STAT + end)} {end}"
+        for end in PAGE_ENDS
+        if _count(stats, ENDED_STAT + end)
+    ]
+    lost = pages_without_end(stats)
+    if lost:
+        parts.append(f"{lost} lost (no end reached)")
+    ends = " + ".join(parts) or "none ended"
+    return [f"  pages: {_plural(found, 'distinct page')} sent = {ends}"]
 
 
 def _found_and_skipped(stats: Mapping[str, Any]) -> list[str]:
@@ -409,6 +437,7 @@ class CrawlOutcome:
         self.summary: list[str] = []
         self.level = logging.INFO
         self._post_ends: dict[str, str] = {}  # post id -> how its fetch ended
+        self.pages = PageLedger()
         sig = crawler.signals
         sig.connect(self._scraped, signal=signals.item_scraped)
         sig.connect(self._error, signal=signals.item_error)
@@ -418,7 +447,8 @@ class CrawlOutcome:
     def from_crawler(cls, crawler: Any) -> CrawlOutcome:
         return cls(crawler)
 
-    def _scraped(self, item: Any, **kwargs: Any) -> None:
+    def _scraped(self, item: Any, response: Any = None, **kwargs: Any) -> None:
+        self.pages.end_of_item(item, response)
         if isinstance(item, PageProblem):
             count_problem(self.stats, item)
             post_id = post_id_from_url(item.url)
@@ -446,6 +476,8 @@ class CrawlOutcome:
     async def _closed(self, spider: Any = None, reason: str = "finished") -> None:
         for end, n in Counter(self._post_ends.values()).items():
             self.stats.set_value(f"harvest/posts/ended/{end}", n)
+        for key, n in self.pages.counts().items():
+            self.stats.set_value(key, n)
         if reason == "shutdown":
             self.stats.set_value(
                 f"{_PREFIX}interrupted",

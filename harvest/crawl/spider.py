@@ -34,6 +34,7 @@ from harvest.crawl.browser import PIN_META as BROWSER_PIN_META
 from harvest.crawl.browser import BrowserConfig, browser_meta
 from harvest.crawl.discovery import GraphqlDiscovery
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
+from harvest.crawl.pages import same_page
 from harvest.crawl.parsing import Parser, ParserDied, ParserError
 from harvest.crawl.resume import ResumeState
 from harvest.crawl.signals import recent_posts, request_failed, store_opened
@@ -532,6 +533,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                 retry = self._listing(
                     medium_url, response.meta.get("harvest_depth", 0), browser=True
                 )
+                same_page(retry, response.request)
                 retry.meta["harvest_browser_tries"] = tries
                 # Once more with the tab kept on the listing: a navigation away is refused.
                 retry.meta[BROWSER_PIN_META] = True
@@ -760,8 +762,8 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         self.crawler.stats.inc_value("harvest/blocked/retried_in_browser")
         depth = request.meta.get("harvest_depth", 0)
         if request.callback == self.parse_article:
-            return self._article_in_browser(request.url, url, depth)
-        return self._listing(url, depth, browser=True)
+            return same_page(self._article_in_browser(request.url, url, depth), request)
+        return same_page(self._listing(url, depth, browser=True), request)
 
     def _article_in_browser(self, fetch_url: str, medium_url: str, depth: int) -> scrapy.Request:
         return scrapy.Request(

@@ -192,6 +192,14 @@ def test_a_challenged_article_is_blocked_with_its_url_and_the_run_has_failures(
     assert not any(f["kind"] == "unparsed" for f in report["failures"])
     assert not (tmp_path / "unparsed").exists()
     assert "crawl finished with failures (exit status 3)" in err
+    # Pages add up as posts do: the listing and every post sent, each ended once.
+    counts = report["counts"]
+    ends = {e: counts.get(f"harvest/pages/ended/{e}", 0) for e in ("harvested", "blocked")}
+    assert ends["blocked"] == 1
+    assert counts["harvest/pages/found"] == sum(
+        counts.get(k, 0) for k in counts if k.startswith("harvest/pages/ended/")
+    )
+    assert ends["harvested"] >= len(seo) - 1 + 1  # the posts stored and the listing
 
 
 def test_an_always_challenging_medium_ends_blocked_in_under_a_minute(

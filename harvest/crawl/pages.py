@@ -1,0 +1,144 @@
+"""Every page a crawl fetched, counted once, and how it ended.
+
+A page is one request the spider made, however many times it was sent: its
+retries, redirect hops, postponements behind a paused host and a second try in
+the browser are copies of it and carry its mark (Scrapy copies ``meta``). The
+mark is given when the request first leaves the scheduler in this process, so a
+request taken up from a dead run's JOBDIR queue or from a shared Redis queue is
+found by the worker that fetches it, and a request the dupefilter dropped was
+never found.
+
+A page ends once:
+
+- **harvested**: its callback ran to its end without handing the page on (a
+  second try of the same page is not its end), or it measured the post gone;
+- **skipped**, **failed**, **blocked**, **unparsed**: a :class:`PageProblem` of
+  that kind came from its callback or errback (a problem outranks an earlier
+  "harvested": the callback that read a listing may still find it unparsed).
+
+What was found and reached no end (a callback error, a crawl stopped with the
+page in flight) is lost, and :mod:`harvest.crawl.outcome` counts it so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http.request import NO_CALLBACK
+
+from harvest.items import PageProblem, PostGone
+
+PAGE_META = "harvest_page"
+PAGE_ENDS = ("harvested", "skipped", "failed", "blocked", "unparsed")
+FOUND_STAT = "harvest/pages/found"
+ENDED_STAT = "harvest/pages/ended/"
+
+
+class PageLedger:
+    """The pages this process found and each one's end (one per crawler)."""
+
+    def __init__(self) -> None:
+        # Marks from another process (a dead run's queue, another worker) are
+        # not this process's: their pages are found again here.
+        self._token = uuid.uuid4().hex[:12]
+        self._numbers = itertools.count(1)
+        self.found = 0
+        self.ends: dict[str, str] = {}
+
+    def find(self, request: Request) -> None:
+        if request.callback is NO_CALLBACK:
+            return  # robots.txt and other middleware fetches are not the spider's pages
+        mark = request.meta.get(PAGE_META)
+        if isinstance(mark, str) and mark.startswith(self._token + ":"):
+            return
+        request.meta[PAGE_META] = f"{self._token}:{next(self._numbers)}"
+        self.found += 1
+
+    def end(self, request: Any, end: str) -> None:
+        mark = getattr(request, "meta", {}).get(PAGE_META)
+        if not isinstance(mark, str) or not mark.startswith(self._token + ":"):
+            return
+        if end == "harvested":
+            self.ends.setdefault(mark, end)
+        elif self.ends.get(mark, "harvested") == "harvested":
+            self.ends[mark] = end
+
+    def end_of_item(self, item: Any, response: Any) -> None:
+        """An item the spider gave for a page (from its callback or errback)."""
+        request = getattr(response, "request", None)
+        if request is None:
+            return
+        if isinstance(item, PageProblem):
+            self.end(request, item.kind if item.kind in PAGE_ENDS else "failed")
+        elif isinstance(item, PostGone):
+            self.end(request, "harvested")
+
+    def counts(self) -> dict[str, int]:
+        by_end = dict.fromkeys(PAGE_ENDS, 0)
+        for end in self.ends.values():
+            by_end[end] += 1
+        return {FOUND_STAT: self.found, **{ENDED_STAT + e: n for e, n in by_end.items()}}
+
+
+def same_page(new: Request, old: Any) -> Request:
+    """``new`` is another try of ``old``'s page (built afresh, not copied): it
+    carries the mark, so the page is found once and ends with its last try."""
+    mark = getattr(old, "meta", {}).get(PAGE_META)
+    if mark is not None:
+        new.meta[PAGE_META] = mark
+    return new
+
+
+def _ledger(crawler: Any) -> PageLedger | None:
+    from harvest.crawl.outcome import CrawlOutcome
+
+    outcome = crawler.get_extension(CrawlOutcome)
+    return outcome.pages if outcome is not None else None
+
+
+class PageFoundMiddleware:
+    """Downloader middleware, first of all: marks each page as it leaves the scheduler."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self._ledger: PageLedger | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PageFoundMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        if self._ledger is None:
+            self._ledger = _ledger(self.crawler)
+            if self._ledger is None:
+                return
+        self._ledger.find(request)
+
+
+class PageEndMiddleware:
+    """Spider middleware, outermost: a callback that ran to its end harvested its page."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PageEndMiddleware:
+        return cls(crawler)
+
+    async def process_spider_output(
+        self, response: Any, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        request = getattr(response, "request", None)
+        mark = request.meta.get(PAGE_META) if request is not None else None
+        handed_on = False
+        async for out in result:
+            if mark is not None and isinstance(out, Request) and out.meta.get(PAGE_META) == mark:
+                handed_on = True  # the same page tried again: that try ends it
+            yield out
+        ledger = _ledger(self.crawler)
+        if ledger is not None and request is not None and not handed_on:
+            ledger.end(request, "harvested")
