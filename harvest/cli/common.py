@@ -61,18 +61,44 @@ def connection() -> Any:
 
 
 @contextmanager
-def database(migrate: bool = True) -> Iterator[Any]:
-    """A connection to the configured database (starting the embedded one if needed)."""
+def database(write: bool = False) -> Iterator[Any]:
+    """A connection to the configured database (starting the embedded one if needed).
+
+    A reading command (``write`` false) changes nothing: it does not migrate, its
+    session is read-only, and a database without harvest's schema (or with an
+    older one) is one line naming the command that migrates."""
+    from harvest.db import connection as dbconn
     from harvest.db.migrate import migrate as apply
 
+    if not write and not dbconn.configured_dsn():
+        pgdata = dbconn.configured_pgdata()
+        if not (pgdata / "PG_VERSION").exists():
+            raise CommandError(
+                f"no harvest database yet in {pgdata}: a crawl, or `harvest db migrate`, makes one"
+            )
     conn = connection()
     try:
-        if migrate:
+        if write:
             apply(conn)
-        conn.set_session(readonly=False, autocommit=True)
+        else:
+            _require_schema(conn)
+        conn.set_session(readonly=not write, autocommit=True)
         yield conn
     finally:
         conn.close()
+
+
+def _require_schema(conn: Any) -> None:
+    from harvest.db.migrate import available, current_version
+
+    have = current_version(conn)
+    conn.rollback()
+    latest = available()[-1].version
+    if have is None or have < latest:
+        what = "has no harvest schema" if have is None else f"has schema {have} of {latest}"
+        raise CommandError(
+            f"the database {conn.info.dbname!r} {what}: run `harvest db migrate` first"
+        )
 
 
 def a_date(value: str) -> date:

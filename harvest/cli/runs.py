@@ -83,7 +83,7 @@ def reparse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     parsed, still = asyncio.run(_reparse(store, args.verbose, err))
     if parsed:
-        with database() as conn:
+        with database(write=True) as conn:
             conn.autocommit = False
             write_batch(conn, [page for _, page in parsed])
         try:

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,7 +219,7 @@ def test_the_embedded_server_stops_after_psql_and_after_a_killed_user(tmp_path: 
         user.wait(timeout=120)
         assert "state: running" in harvest("db", "status", env=env).stdout
         # ... until the next command, the last user alive, stops it on its way out
-        assert harvest("stats", "--format", "json", env=env).returncode == 0
+        assert harvest("db", "migrate", env=env).returncode == 0
         assert "state: stopped" in harvest("db", "status", env=env).stdout
     finally:
         harvest("db", "stop", env=env)
@@ -371,3 +372,49 @@ def test_db_check_finds_a_wrong_summary_and_repairs_it(
     assert code == 0 and "they agree now" in out
     code, _, _ = run(capsys, "db", "check")
     assert code == 0
+
+
+READING = [
+    ("top-domains",),
+    ("stats",),
+    ("backlinks", "target.example"),
+    ("report",),
+    ("crawl-report",),
+    ("export", "links"),
+]
+
+
+@pytest.mark.parametrize("argv", READING, ids=lambda a: a[0])
+def test_a_reading_command_on_an_empty_database_changes_nothing(
+    pg_server: Any, argv: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    name = f"harvest_empty_{os.getpid()}"
+    dsn = pg_server.create(name)  # no template: no schema at all
+    try:
+        monkeypatch.setenv("DATABASE_URL", dsn)
+        code, _, err = run(capsys, *argv)
+        assert code == 1
+        assert err.count("\n") == 1 and "harvest db migrate" in err, err
+        conn = connect(dsn)
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+            )
+            assert cur.fetchone()[0] == 0
+        conn.close()
+    finally:
+        pg_server.drop(name)
+
+
+def test_a_reading_command_on_an_older_schema_names_the_migration(
+    db_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    conn = connect(db_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM schema_migrations WHERE version = %s", (LATEST,))
+    conn.close()
+    monkeypatch.setenv("DATABASE_URL", db_dsn)
+    code, _, err = run(capsys, "stats")
+    assert code == 1
+    assert f"schema {LATEST - 1} of {LATEST}" in err and "harvest db migrate" in err
