@@ -298,6 +298,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _S("HARVEST_DB_WRITERS", "int", 2, "batches written at once", "database", minimum=1),
     _S(
+        "HARVEST_DB_FOLD_INTERVAL",
+        "float",
+        5.0,
+        "seconds between folds of the stored links into the summaries (and at the crawl's end)",
+        "database",
+        minimum=0.05,
+    ),
+    _S(
         "HARVEST_DB_RETRIES",
         "int",
         8,

@@ -15,6 +15,7 @@ from harvest.cli.common import (
     database,
     filter_options,
     filters,
+    note_pending,
     output_file,
     positive,
 )
@@ -67,6 +68,7 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with database() as conn:
         numbers = report_numbers(conn, filters(args), top=args.top)
+        note_pending(conn, err)
     if args.format == "json":
         text = json.dumps(numbers, default=output.plain, ensure_ascii=False, indent=1) + "\n"
     else:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import psycopg2
 
@@ -86,6 +86,20 @@ def database(write: bool = False) -> Iterator[Any]:
         yield conn
     finally:
         conn.close()
+
+
+def note_pending(conn: Any, err: TextIO) -> None:
+    """Say, in one line, how much stored data the summaries do not count yet: the
+    answers built on them (totals, top-domains, stats, report) leave it out."""
+    from harvest.db import summaries
+
+    n = summaries.pending(conn)
+    if n:
+        more = "more than " if n > summaries.PENDING_CAP else ""
+        err.write(
+            f"note: {more}{min(n, summaries.PENDING_CAP)} stored link changes are not in the "
+            "summaries yet (a crawl folds them as it goes; `harvest db refresh` folds them now)\n"
+        )
 
 
 def _require_schema(conn: Any) -> None:

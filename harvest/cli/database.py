@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any, TextIO
 
-from harvest.cli.common import CommandError, command, connection
+from harvest.cli.common import CommandError, command, connection, database
 from harvest.db import connection as dbconn
 from harvest.secrets import mask_dsn
 
@@ -23,6 +23,11 @@ def add_parsers(sub: Any) -> None:
         ("stop", "stop the embedded server", stop),
         ("status", "where the data is, and whether the server answers", status),
         ("url", "the database's URL, password included", url),
+        (
+            "refresh",
+            "fold stored links into the summaries now (a crawl folds as it goes and at its end)",
+            refresh,
+        ),
     ):
         command(actions, name, help_text).set_defaults(func=func)
     q = command(actions, "psql", "a psql shell on the database")
@@ -42,9 +47,10 @@ def add_parsers(sub: Any) -> None:
         actions,
         "check",
         "recount the summaries from links and say whether they agree",
-        "The summaries behind top-domains, stats, report and backlinks' totals are kept by "
-        "the store's own transactions. check recounts them from links and posts (minutes at "
-        "10^8 links) and exits 1 if any row differs; --repair then puts the recount in place.",
+        "The summaries behind top-domains, stats, report and backlinks' totals are folded "
+        "from what the store appends as it writes. check folds what is pending, recounts "
+        "them from links and posts (minutes at 10^8 links) and exits 1 if any row differs; "
+        "--repair then puts the recount in place.",
     )
     q.add_argument(
         "--repair",
@@ -198,6 +204,22 @@ def grant_readonly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"{role} may read every harvest table and view, and change nothing\n")
     for note in notes:
         err.write(f"note: {note}\n")
+    return 0
+
+
+def refresh(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import time
+
+    from harvest.db import summaries
+
+    with database(write=True) as conn:
+        started = time.perf_counter()
+        conn.autocommit = False
+        folded = summaries.fold(conn)
+    out.write(
+        f"summaries up to date: {folded} pending facets folded in "
+        f"{time.perf_counter() - started:.1f}s\n"
+    )
     return 0
 
 

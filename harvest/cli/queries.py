@@ -14,6 +14,7 @@ from harvest.cli.common import (
     database,
     folder,
     format_option,
+    note_pending,
     positive,
     since_options,
     target,
@@ -95,6 +96,7 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.format == "table":
             columns, rows = reading_columns(columns, rows, queries.BACKLINK_TABLE_COLUMNS)
         shown = output.write(out, args.format, columns, rows)
+        note_pending(conn, err)
     err.write(backlink_summary(args.domain, page.totals, shown, page.after) + "\n")
     return 0
 
@@ -130,6 +132,7 @@ def top_domains(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         columns, rows = queries.top_domains(
             conn, limit=args.limit, dofollow_only=args.dofollow_only
         )
+        note_pending(conn, err)
     if args.format == "table":
         columns, rows = reading_columns(columns, rows, queries.TOP_DOMAIN_TABLE_COLUMNS)
     output.write(out, args.format, columns, rows)
@@ -141,6 +144,7 @@ def stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with database() as conn:
         data = queries.stats(conn)
+        note_pending(conn, err)
     runs = data.pop("runs")
     why = data.pop("why_not_passing")
     exceptions = data.pop("dofollow_exceptions")

@@ -33,6 +33,7 @@ class DbConfig:
     retries: int = 8
     retry_max_delay: float = 10.0
     writers: int = 2
+    fold_interval: float = 5.0
     connect_timeout: int = 5
 
     @classmethod
@@ -57,6 +58,7 @@ class DbConfig:
             flush_interval=get("HARVEST_DB_FLUSH_INTERVAL"),
             retries=get("HARVEST_DB_RETRIES"),
             writers=get("HARVEST_DB_WRITERS"),
+            fold_interval=get("HARVEST_DB_FOLD_INTERVAL"),
             retry_max_delay=get("HARVEST_DB_RETRY_MAX_DELAY"),
             connect_timeout=get("HARVEST_DB_CONNECT_TIMEOUT"),
         )

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from harvest.db import summaries
 from harvest.db.store import HostIds, copy_field, copy_text, dictionary_ids
 from harvest.links import host_of, normalize_url, registered_domain
 
@@ -173,6 +174,7 @@ def apply(conn: Any, moves: dict[str, str], result: Renormalized) -> None:
             moved = cur.rowcount
             setattr(result, table, moved)
             result.merged += moved - inserted
+    summaries.fold(conn)
 
 
 def count_rows(conn: Any, moves: dict[str, str], result: Renormalized) -> None:

@@ -31,6 +31,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from harvest.db import summaries
 from harvest.items import ArticlePage, PostGone, ProfilePage
 
 # COPY text format escapes: backslash first, then the separators.
@@ -506,8 +507,12 @@ def write_batch(
     profiles: Sequence[ProfilePage] = (),
     run_id: int | None = None,
     host_ids: HostIds | None = None,
+    *,
+    fold: bool = True,
 ) -> BatchResult:
-    """Store one batch on ``conn`` in two transactions (see the module docstring)."""
+    """Store one batch on ``conn`` in two transactions (see the module docstring),
+    then, unless ``fold`` is false, fold the summaries in a third: a caller that
+    folds on its own schedule (the crawl's store) passes False."""
     result = BatchResult()
     pages_, result.duplicate_pages = _latest_per_key(pages, lambda p: p.article.post_id)
     profiles_, dup_profiles = _latest_per_key(profiles, lambda p: p.username)
@@ -551,6 +556,8 @@ def write_batch(
             result.links += _write_profiles(cur, profiles_, ids, authors)
     result.pages = len(pages_)
     result.profiles = len(profiles_)
+    if fold:
+        summaries.fold(conn)
     return result
 
 
@@ -951,7 +958,9 @@ ON CONFLICT (post_id, at) DO NOTHING
 """
 
 
-def write_gone(conn: Any, gone: Sequence[PostGone], run_id: int | None = None) -> int:
+def write_gone(
+    conn: Any, gone: Sequence[PostGone], run_id: int | None = None, *, fold: bool = True
+) -> int:
     """Record posts whose page answered 404 or 410: their status, with the date.
 
     Their links are left as they were: a deleted post's links are not "lost"
@@ -975,6 +984,8 @@ def write_gone(conn: Any, gone: Sequence[PostGone], run_id: int | None = None) -
                 "run_id": run_id,
             },
         )
+    if fold:
+        summaries.fold(conn)
     return len(latest)
 
 

@@ -1,8 +1,12 @@
-"""The maintained summaries (migrations 0006, 0008 and 0009): recount, compare, repair.
+"""The maintained summaries (migrations 0006, 0008, 0009 and 0011): fold, recount,
+compare, repair.
 
-The triggers keep the summary tables equal to a recount of links and posts in
-the writer's own transaction. ``check`` recounts from scratch and reports, per
-table, the rows that differ; ``rebuild`` puts the recount in place.
+A writer's statement appends its signed facets to ``summary_pending``; a fold
+adds everything pending to the summary tables in one set-based pass, in its own
+transaction, one fold at a time (:func:`fold`, :func:`try_fold`). After a fold
+the summaries equal a recount of links and posts; before it, readers say how
+many facets wait (:func:`pending`). ``check`` folds, recounts from scratch and
+reports, per table, the rows that differ; ``rebuild`` puts the recount in place.
 """
 
 from __future__ import annotations
@@ -82,6 +86,63 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# The fold's advisory lock ('hrfd', 0): the same in summaries_fold().
+FOLD_LOCK = (0x68726664, 0)
+# Readers count pending facets up to this many: past it, "more than".
+PENDING_CAP = 1_000_000
+
+
+def fold(conn: Any) -> int:
+    """Fold every pending facet into the summaries (waiting for a fold elsewhere);
+    returns the net facets added."""
+    folded = _fold(conn, wait=True)
+    assert folded is not None
+    return folded
+
+
+def try_fold(conn: Any) -> int | None:
+    """Fold unless another process is folding (None: it was; what it did not see
+    is left to the next fold)."""
+    return _fold(conn, wait=False)
+
+
+def _fold(conn: Any, *, wait: bool) -> int | None:
+    # The fold reads posts as well as the pending facets (a post's groups are
+    # those it has now): one snapshot for both, taken once the lock is held, or
+    # a post could be newer than the facets that moved it.
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT pg_{'' if wait else 'try_'}advisory_lock(%s, %s)",
+            FOLD_LOCK,
+        )
+        got = wait or bool(cur.fetchone()[0])
+    if not got:
+        conn.autocommit = autocommit
+        return None
+    conn.autocommit = False
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute("SELECT summaries_fold()")
+            return int(cur.fetchone()[0])
+    finally:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s, %s)", FOLD_LOCK)
+        conn.autocommit = autocommit
+
+
+def pending(conn: Any) -> int:
+    """Facets written and not yet in the summaries (at most PENDING_CAP + 1)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM summary_pending LIMIT %s) p", (PENDING_CAP + 1,)
+        )
+        return int(cur.fetchone()[0])
+
+
 @dataclass
 class CheckResult:
     rows: dict[str, int] = field(default_factory=dict)
@@ -110,10 +171,28 @@ def check(conn: Any) -> CheckResult:
     """Recount every summary from links and posts; count the rows that differ."""
     result = CheckResult()
     started = time.perf_counter()
+    with conn.cursor() as cur:
+        # Held for the session: the fold below runs in a snapshot taken before
+        # its own lock would be, and must not meet a fold committed since.
+        cur.execute("SELECT pg_advisory_lock(%s, %s)", FOLD_LOCK)
+    conn.commit()
+    try:
+        _check(conn, result)
+    finally:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s, %s)", FOLD_LOCK)
+        conn.commit()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _check(conn: Any, result: CheckResult) -> None:
     with conn, conn.cursor() as cur:
-        # One snapshot for the recount and the comparison: a writer committing
-        # in between cannot make them disagree.
+        # One snapshot for the fold, the recount and the comparison: a writer
+        # committing in between cannot make them disagree.
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur.execute("SELECT summaries_fold()")
         cur.execute("SELECT summaries_recount()")
         for table in TABLES:
             cur.execute(f"SELECT count(*) FROM pg_temp.recount_{table}")
@@ -121,8 +200,6 @@ def check(conn: Any) -> CheckResult:
             cur.execute(_difference_sql(table))
             result.differing[table] = cur.fetchone()[0]
             cur.execute(f"DROP TABLE pg_temp.recount_{table}")
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def rebuild(conn: Any) -> float:
@@ -130,6 +207,9 @@ def rebuild(conn: Any) -> float:
     started = time.perf_counter()
     with conn, conn.cursor() as cur:
         # Writers wait for the rebuild instead of adding to tables it replaces.
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", FOLD_LOCK)
         cur.execute("LOCK TABLE links, posts IN SHARE MODE")
+        # What is pending is in links and posts already: the recount counts it.
+        cur.execute("DELETE FROM summary_pending")
         cur.execute("SELECT summaries_rebuild()")
     return time.perf_counter() - started

@@ -45,6 +45,7 @@ from harvest.crawl.signals import (
     walk_marks,
 )
 from harvest.db import connection as dbconn
+from harvest.db import summaries
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
 from harvest.db.queries import known_posts
@@ -107,6 +108,7 @@ class PostgresPipeline:
         # alive exactly as long as it is open.
         self._run_conn: Any = None
         self._progress_at = 0.0
+        self._folder: asyncio.Task[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PostgresPipeline:
@@ -144,6 +146,7 @@ class PostgresPipeline:
             self._unavailable()
             raise CloseSpider("database_unavailable") from None
         self._timer = asyncio.ensure_future(self._tick())
+        self._folder = asyncio.ensure_future(self._fold_loop())
         if self.crawler is not None:
             self.crawler.signals.send_catch_log(signal=store_opened)
 
@@ -223,10 +226,11 @@ class PostgresPipeline:
             self.stats.set_value("harvest/db/where", where)
 
     async def close_spider(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
+        for task in (self._timer, self._folder):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.run_id is None:
             return  # never opened: nothing buffered, no run row
         try:
@@ -248,6 +252,7 @@ class PostgresPipeline:
                 self.stats.set_value("harvest/db/pages_not_stored", lost)
             if self._problems:
                 log.error("%d failed pages could not be recorded", len(self._problems))
+        await self._fold_at_end()
         if self._gone and self.stats is not None:
             # A deleted post not recorded is a page harvested and lost.
             log.error("%d gone posts could not be recorded", len(self._gone))
@@ -360,6 +365,44 @@ class PostgresPipeline:
                 self._progress_at = time.monotonic()
                 await asyncio.to_thread(self._record_progress)
 
+    async def _fold_loop(self) -> None:
+        """Fold the summaries every HARVEST_DB_FOLD_INTERVAL seconds, off the writers'
+        transactions: a writer only appends its facets (migration 0011). With several
+        crawl processes on one database, whichever gets the fold's lock folds for all."""
+        while True:
+            await asyncio.sleep(self.config.fold_interval)
+            try:
+                await asyncio.to_thread(
+                    self._on_pooled, lambda conn: self._fold(conn, summaries.try_fold)
+                )
+            except Exception as exc:
+                # Not lost: what is pending stays pending for the next fold.
+                _log_failure(exc, "could not fold the summaries; trying again later")
+
+    def _fold(self, conn: Any, how: Callable[[Any], int | None]) -> None:
+        started = time.perf_counter()
+        folded = how(conn)
+        if folded is None or self.stats is None:
+            return  # another process was folding
+        self.stats.inc_value("harvest/db/summaries_folds")
+        self.stats.inc_value("harvest/db/summaries_folded", folded)
+        self.stats.inc_value(
+            "harvest/db/summaries_fold_ms", round((time.perf_counter() - started) * 1000)
+        )
+
+    async def _fold_at_end(self) -> None:
+        """The crawl's last fold, waiting its turn: after a crawl, the summaries are exact."""
+        try:
+            await asyncio.to_thread(
+                self._with_connection, lambda conn: self._fold(conn, summaries.fold)
+            )
+        except Exception as exc:
+            log.warning(
+                "the summaries were not brought up to date (%s); the links are stored, and "
+                "`harvest db refresh` folds what is pending",
+                _first_line(exc),
+            )
+
     def _record_progress(self) -> None:
         """Write the run's counts so far on the connection that holds it; a lost
         connection is replaced and the run held again."""
@@ -390,7 +433,12 @@ class PostgresPipeline:
 
     async def _flush_problems(self) -> None:
         """Record pages that yielded nothing, and posts that are gone."""
-        await self._record_aside(self._gone, write_gone, "gone posts", "harvest/db/posts_gone")
+        await self._record_aside(
+            self._gone,
+            lambda conn, items, run_id: write_gone(conn, items, run_id, fold=False),
+            "gone posts",
+            "harvest/db/posts_gone",
+        )
         await self._record_aside(
             self._problems, write_problems, "failed pages", "harvest/db/failures_recorded"
         )
@@ -494,7 +542,9 @@ class PostgresPipeline:
     ) -> None:
         try:
             part = self._with_connection(
-                lambda conn: write_batch(conn, pages, profiles, self.run_id, self.host_ids)
+                lambda conn: write_batch(
+                    conn, pages, profiles, self.run_id, self.host_ids, fold=False
+                )
             )
         except _DATA_ERRORS as exc:
             items: list[ArticlePage | ProfilePage] = [*pages, *profiles]

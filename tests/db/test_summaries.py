@@ -6,7 +6,6 @@ posts that move between publications, years and tags, and renormalized URLs."""
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from harvest.db.store import write_batch, write_gone
 from harvest.items import ArticlePage, PostGone
 from harvest.medium.records import Author, PageFacts, Publication
 from tests.db.test_store import T0, make_link, make_page
+from tests.db.writers import side_by_side
 from tests.pg import rows, scalar
 
 DOMAINS = [
@@ -77,7 +77,7 @@ def random_page(rng: random.Random, post_id: str, at: Any) -> ArticlePage:
 
 def assert_agree(db: Any) -> None:
     result = summaries.check(db)
-    assert result.agree, result.differing
+    assert result.agree, {t: n for t, n in result.differing.items() if n}
     # The recount is not empty by construction: the world has links by now.
     assert result.rows["domain_totals"] > 0
 
@@ -303,47 +303,80 @@ def test_a_session_with_the_summary_delta_of_before_0009_still_counts_right(db: 
     assert_agree(db)
 
 
-def test_concurrent_writers_keep_the_summaries_exact(db_dsn: str) -> None:
-    # Two writers recrawl overlapping posts at the same time: the summaries' hot
-    # rows (every link's tag '' row, a shared domain's totals) are updated by
-    # both. A deadlock between them rolls one batch back, and it is replayed as
-    # the pipeline replays it; the sums must come out exact either way.
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
+@pytest.mark.parametrize("fold", [True, False], ids=["fold_each_batch", "fold_later"])
+def test_concurrent_writers_keep_the_summaries_exact(db_dsn: str, fold: bool) -> None:
+    # Two writers recrawl overlapping posts at the same time, months apart (a
+    # domain's and a post's newest month moves), and record a post gone. A
+    # deadlock rolls one batch back, and it is replayed as the pipeline replays
+    # it. Folding each batch, the writers take turns at the fold; folding later
+    # (the crawl's store: fold=False, a fold on its own schedule), the summaries
+    # trail until the fold, and are exact after it.
     replays = [0, 0]
 
-    def writer(k: int) -> None:
+    def write(conn: Any, k: int) -> None:
         rng = random.Random(100 + k)
-        conn = connect(db_dsn)
-        try:
-            start.wait()
-            for step in range(15):
-                pages = [
-                    # months apart: a domain's and a post's newest month moves
-                    random_page(rng, f"{n:012x}", T0 + timedelta(days=9 * step, minutes=k))
-                    for n in rng.sample(range(1, 30), 6)
-                ]
-                while True:
-                    try:
-                        write_batch(conn, pages)
-                        break
-                    except psycopg2.extensions.TransactionRollbackError:
-                        conn.rollback()
-                        replays[k] += 1
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            conn.close()
+        for step in range(12):
+            pages = [
+                random_page(rng, f"{n:012x}", T0 + timedelta(days=9 * step, minutes=k))
+                for n in rng.sample(range(1, 30), 6)
+            ]
+            while True:
+                try:
+                    write_batch(conn, pages, fold=fold)
+                    break
+                except psycopg2.extensions.TransactionRollbackError:
+                    conn.rollback()
+                    replays[k] += 1
+            if step == 5:
+                gone = PostGone(
+                    post_id=f"{k + 1:012x}",
+                    url="https://medium.com/p/x",
+                    status="deleted",
+                    http_status=410,
+                    at=T0 + timedelta(days=70),
+                )
+                write_gone(conn, [gone], fold=fold)
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    side_by_side(db_dsn, 2, write)
     conn = connect(db_dsn)
     try:
+        if not fold:
+            assert summaries.pending(conn) > 0
+            assert scalar(conn, "SELECT count(*) FROM domain_totals") == 0  # none folded yet
+            assert summaries.fold(conn) > 0
+        assert summaries.pending(conn) == 0
         assert_agree(conn)
     finally:
         conn.close()
     print(f"replayed batches after deadlocks: {replays}")
+
+
+def test_a_fold_killed_midway_loses_nothing_and_the_next_one_is_exact(db_dsn: str) -> None:
+    rng = random.Random(7)
+    db = connect(db_dsn)
+    write_batch(db, [random_page(rng, f"{n:012x}", T0) for n in range(1, 9)], fold=False)
+    pending = summaries.pending(db)
+    assert pending > 0
+    folder = connect(db_dsn)
+    with folder.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        cur.execute("SELECT pg_advisory_lock(%s, %s)", summaries.FOLD_LOCK)
+    folder.commit()
+    with folder.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur.execute("SELECT summaries_fold()")  # done, not committed: then the process dies
+    # another folder meanwhile: it does not wait, and leaves the work to the lock's holder
+    other = connect(db_dsn)
+    assert summaries.try_fold(other) is None
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    db.commit()
+    with pytest.raises(psycopg2.Error), folder.cursor() as cur:
+        cur.execute("SELECT 1")
+    assert summaries.pending(db) == pending  # the dead fold's work rolled back whole
+    assert summaries.try_fold(other) is not None
+    assert summaries.pending(db) == 0
+    assert_agree(db)
+    other.close()
+    db.close()
