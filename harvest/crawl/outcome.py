@@ -440,6 +440,7 @@ class CrawlOutcome:
         self.pages = PageLedger()
         sig = crawler.signals
         sig.connect(self._scraped, signal=signals.item_scraped)
+        sig.connect(self._scheduled, signal=signals.request_scheduled)
         sig.connect(self._error, signal=signals.item_error)
         sig.connect(self._closed, signal=signals.spider_closed)
 
@@ -462,6 +463,9 @@ class CrawlOutcome:
             self._post_end(item.post_id, "harvested")  # its status is what was to know
         elif isinstance(item, PostRef):
             self._post_end(item.post_id or item.url, "harvested")  # articles=0: listed
+
+    def _scheduled(self, request: Any, **kwargs: Any) -> None:
+        self.pages.hand_back(request)
 
     def _post_end(self, post_id: str, end: str) -> None:
         """One end per post: the best it reached (a post that failed once and was

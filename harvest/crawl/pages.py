@@ -1,12 +1,13 @@
 """Every page a crawl fetched, counted once, and how it ended.
 
-A page is one request the spider made, however many times it was sent: its
-retries, redirect hops, postponements behind a paused host and a second try in
-the browser are copies of it and carry its mark (Scrapy copies ``meta``). The
-mark is given when the request first leaves the scheduler in this process, so a
-request taken up from a dead run's JOBDIR queue or from a shared Redis queue is
-found by the worker that fetches it, and a request the dupefilter dropped was
-never found.
+A page is one request the spider made, however many times it was sent. It is
+found when it leaves the scheduler, by the process that takes it, and carries
+a mark of that process in its ``meta``; a copy of it sent back to the scheduler
+(a retry, a redirect hop, a postponement behind a paused host) is handed back
+and found again by whoever takes it next, so a page is counted once, by the
+worker that fetched it last, also on a shared Redis frontier and after a dead
+run's JOBDIR queue. A second try in the browser, built afresh, carries the mark
+over (:func:`same_page`). A request the dupefilter dropped was never found.
 
 A page ends once:
 
@@ -57,6 +58,16 @@ class PageLedger:
             return
         request.meta[PAGE_META] = f"{self._token}:{next(self._numbers)}"
         self.found += 1
+
+    def hand_back(self, request: Request) -> None:
+        """A page sent back to the scheduler (a retry, a redirect hop, a pause of its
+        host) is no longer this process's: on a shared frontier another worker may
+        take it. Whoever takes it next finds it, this process included."""
+        mark = request.meta.get(PAGE_META)
+        if isinstance(mark, str) and mark.startswith(self._token + ":"):
+            del request.meta[PAGE_META]
+            self.found -= 1
+            self.ends.pop(mark, None)
 
     def end(self, request: Any, end: str) -> None:
         mark = getattr(request, "meta", {}).get(PAGE_META)

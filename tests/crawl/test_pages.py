@@ -43,10 +43,29 @@ def test_a_page_is_found_once_through_its_retries_redirects_and_postponements() 
     ledger = PageLedger()
     first = req()
     ledger.find(first)
-    ledger.find(first.copy())  # a retry
-    ledger.find(first.replace(url="https://medium.com/tag/seo/latest"))  # a redirect hop
-    ledger.find(first.replace(dont_filter=True))  # sent again after a host's pause
+    for again in (
+        first.copy(),  # a retry
+        first.replace(url="https://medium.com/tag/seo/latest"),  # a redirect hop
+        first.replace(dont_filter=True),  # sent again after a host's pause
+    ):
+        ledger.hand_back(again)  # through the scheduler ...
+        ledger.find(again)  # ... and out again
     assert ledger.found == 1
+    ledger.end(again, "harvested")
+    assert pages_without_end(ledger.counts()) == 0
+
+
+def test_a_page_handed_back_to_a_shared_queue_is_the_next_takers() -> None:
+    mine, other = PageLedger(), PageLedger()
+    request = req()
+    mine.find(request)
+    postponed = request.replace(dont_filter=True)
+    mine.hand_back(postponed)  # to the shared Redis queue, and another worker takes it
+    other.find(postponed)
+    other.end(postponed, "harvested")
+    assert mine.counts()["harvest/pages/found"] == 0
+    assert pages_without_end(other.counts()) == 0
+    assert other.counts()["harvest/pages/ended/harvested"] == 1
 
 
 def test_middleware_fetches_are_not_pages() -> None:

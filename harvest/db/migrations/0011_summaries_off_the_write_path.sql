@@ -90,35 +90,49 @@ BEGIN
 END
 $$;
 
--- A fold meets a big domain's authors and publications by the thousand: 0006
--- joined them with IS NOT DISTINCT FROM, which no hash can serve, so every
--- pair of a domain's rows was compared (3.2 of 4.5 s of a 56,000-facet fold
--- went to domain_authors). The same match written as an equality of
--- coalesced ids (ids start at 1: 0 stands for none) hashes. Patched in place,
--- each text checked, so that 0006 stays the one home of the function's body.
+-- Two changes to the fold's own statements, patched in place, each text
+-- checked, so that 0006 and 0009 stay the one home of the functions' bodies:
+--
+-- * A fold meets a big domain's authors and publications by the thousand:
+--   0006 joined them with IS NOT DISTINCT FROM, which no hash can serve, so
+--   every pair of a domain's rows was compared (3.2 of 4.5 s of a
+--   56,000-facet fold went to domain_authors). The same match written as an
+--   equality of coalesced ids (ids start at 1: 0 stands for none) hashes.
+-- * 0009 locked the touched domains' and posts' rows so that two writers'
+--   newest months could not miss each other. Folds are serialized now, and a
+--   fold's snapshot is fixed: locking a post a writer changed since would
+--   fail the fold, and waiting for one would stall the writer behind it.
 DO $$
 DECLARE
-    body  text := pg_get_functiondef('summaries_apply_0006()'::regprocedure);
-    fixed text := body;
-    pair  text[];
+    fn    text;
+    body  text;
+    patch text[];
 BEGIN
-    FOREACH pair SLICE 1 IN ARRAY ARRAY[
-        ['d.author_id IS NOT DISTINCT FROM up.author_id',
+    FOREACH patch SLICE 1 IN ARRAY ARRAY[
+        ['summaries_apply_0006', 'd.author_id IS NOT DISTINCT FROM up.author_id',
          'coalesce(d.author_id, 0) = coalesce(up.author_id, 0)'],
-        ['t.author_id IS NOT DISTINCT FROM d.author_id',
+        ['summaries_apply_0006', 't.author_id IS NOT DISTINCT FROM d.author_id',
          'coalesce(t.author_id, 0) = coalesce(d.author_id, 0)'],
-        ['d.publication_id IS NOT DISTINCT FROM up.publication_id
+        ['summaries_apply_0006', 'd.publication_id IS NOT DISTINCT FROM up.publication_id
         WHERE up.publication_id IS NOT NULL',
          'coalesce(d.publication_id, 0) = coalesce(up.publication_id, 0)
         WHERE up.publication_id IS NOT NULL'],
-        ['t.publication_id IS NOT DISTINCT FROM d.publication_id',
-         'coalesce(t.publication_id, 0) = coalesce(d.publication_id, 0)']
+        ['summaries_apply_0006', 't.publication_id IS NOT DISTINCT FROM d.publication_id',
+         'coalesce(t.publication_id, 0) = coalesce(d.publication_id, 0)'],
+        ['summaries_apply_0009', '    PERFORM 1 FROM domains
+    WHERE domain_id IN (SELECT domain_id FROM pg_temp.summary_delta WHERE NOT lost)
+    ORDER BY domain_id FOR NO KEY UPDATE;
+    PERFORM 1 FROM posts
+    WHERE post_id IN (SELECT post_id FROM pg_temp.summary_delta WHERE NOT lost)
+    ORDER BY post_id FOR NO KEY UPDATE;
+', '']
     ] LOOP
-        IF position(pair[1] IN fixed) = 0 THEN
-            RAISE EXCEPTION 'summaries_apply_0006 is not the function 0011 expects: %', pair[1];
+        fn := patch[1];
+        body := pg_get_functiondef(to_regprocedure(fn || '()'));
+        IF position(patch[2] IN body) = 0 THEN
+            RAISE EXCEPTION '% is not the function 0011 expects: %', fn, patch[2];
         END IF;
-        fixed := replace(fixed, pair[1], pair[2]);
+        EXECUTE replace(body, patch[2], patch[3]);
     END LOOP;
-    EXECUTE fixed;
 END
 $$;
