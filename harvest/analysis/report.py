@@ -153,6 +153,7 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
     parts = [
         f"<h1>{html.escape(_TITLE)}</h1>",
         *_not_medium(numbers),
+        *_trailing(numbers),
         f'<p class="muted">{html.escape(scope)} · generated {html.escape(numbers["generated_at"])} '
         "· live links (not lost) unless said</p>",
         _verdict_line(numbers),
@@ -166,6 +167,19 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
         parts.append(f'<div class="card"><b>{share:.1%}</b>{key} ({n:,})</div>')
     parts.append("</div>")
     return parts
+
+
+def _trailing(numbers: dict[str, Any]) -> list[str]:
+    """A line when the summaries behind this report did not count every stored link
+    yet (a crawl was running): the numbers are those of the links counted so far."""
+    n = numbers.get("not_counted_yet") or 0
+    if not n:
+        return []
+    return [
+        f'<p class="banner">{n:,} stored link changes were not counted yet when this '
+        "report was made (a crawl was folding them in): run it again once the crawl is "
+        "over, or after <code>harvest db refresh</code>.</p>"
+    ]
 
 
 def _not_medium(numbers: dict[str, Any]) -> list[str]:

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from harvest.db import summaries
+
 # Where on the page a link stands, as the report groups it.
 PLACEMENT_SQL = "link_placement(l.location, l.kind, l.block)"
 
@@ -155,6 +157,8 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
     else:
         out = report_numbers_scan(conn, filters, top=top)
     out["crawled_from"] = crawled_from(conn)
+    # Only the summaries can trail the links (a scan reads them whole).
+    out["not_counted_yet"] = summaries.pending(conn) if summarised(filters) else 0
     return out
 
 

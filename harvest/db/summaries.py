@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg2.extensions
+
 # table -> its columns (key and counters); a maintained row whose counters are
 # all zero is the same as no row (a group whose links all went).
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -110,6 +112,8 @@ def _fold(conn: Any, *, wait: bool) -> int | None:
     # The fold reads posts as well as the pending facets (a post's groups are
     # those it has now): one snapshot for both, taken once the lock is held, or
     # a post could be newer than the facets that moved it.
+    if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+        raise ValueError("a fold runs in transactions of its own: end the open one first")
     autocommit = conn.autocommit
     conn.autocommit = True
     with conn.cursor() as cur:

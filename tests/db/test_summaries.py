@@ -380,3 +380,22 @@ def test_a_fold_killed_midway_loses_nothing_and_the_next_one_is_exact(db_dsn: st
     assert_agree(db)
     other.close()
     db.close()
+
+
+def test_a_report_made_before_the_fold_says_what_it_does_not_count(db: Any) -> None:
+    from harvest.analysis.report import render
+    from harvest.db.report import Filters, report_numbers
+
+    rng = random.Random(11)
+    write_batch(db, [random_page(rng, f"{n:012x}", T0) for n in range(1, 6)], fold=False)
+    numbers = report_numbers(db, Filters())
+    waiting = summaries.pending(db)
+    assert numbers["not_counted_yet"] == waiting > 0
+    assert f"{waiting:,} stored link changes were not counted yet" in render(numbers)
+    with pytest.raises(ValueError, match="transactions of its own"):
+        summaries.fold(db)  # inside the report's transaction
+    db.rollback()
+    summaries.fold(db)
+    numbers = report_numbers(db, Filters())
+    assert numbers["not_counted_yet"] == 0 and numbers["verdict"]["links"] > 0
+    assert "not counted yet" not in render(numbers)
