@@ -418,3 +418,24 @@ def test_a_reading_command_on_an_older_schema_names_the_migration(
     code, _, err = run(capsys, "stats")
     assert code == 1
     assert f"schema {LATEST - 1} of {LATEST}" in err and "harvest db migrate" in err
+
+
+def test_readers_say_what_the_summaries_trail_and_refresh_folds_it(
+    db_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_dsn)
+    conn = connect(db_dsn)
+    page = make_page("0123456789ab", [make_link("https://target.example/x", 0, rel=())], T0)
+    write_batch(conn, [page], fold=False)  # as the crawl's store writes between folds
+    conn.close()
+    code, out, err = run(capsys, "top-domains", "--format", "json")
+    assert code == 0 and out == ""  # nothing folded yet: no domain in the summaries
+    assert "stored link changes are not in the summaries yet" in err
+    assert "harvest db refresh" in err
+    code, out, _ = run(capsys, "db", "refresh")
+    assert code == 0 and out.startswith("summaries up to date: 1 pending facets folded")
+    code, out, err = run(capsys, "top-domains", "--format", "json")
+    assert code == 0 and json.loads(out.splitlines()[0])["domain"] == "target.example"
+    assert err == ""
+    code, out, _ = run(capsys, "db", "refresh")
+    assert out.startswith("summaries up to date: 0 pending facets folded")
