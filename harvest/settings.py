@@ -69,7 +69,7 @@ DOWNLOADER_MIDDLEWARES = {
     # allowed_domains left unset, would let everything through at a cost per
     # request (~2 % of the crawler thread).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    # First of all: a page is found when it first leaves the scheduler.
+    # First of all: a page is found when it leaves the scheduler (harvest.crawl.pages).
     "harvest.crawl.pages.PageFoundMiddleware": 50,
     "harvest.crawl.offsite.OffsiteGuardMiddleware": 60,
     # Next to the downloader: it sees responses before the retry middleware

@@ -101,7 +101,7 @@ def posts_without_end(stats: Mapping[str, Any]) -> int:
 
 
 def pages_without_end(stats: Mapping[str, Any]) -> int:
-    """Pages this process found (sent for the first time) that reached no end
+    """Pages this process found (took from the scheduler last) that reached no end
     (harvest.crawl.pages): a callback error, or the crawl stopped with them in flight."""
     found = _count(stats, FOUND_STAT)
     ended = sum(_count(stats, ENDED_STAT + end) for end in PAGE_ENDS)
@@ -284,19 +284,20 @@ def resume_command(argv: Sequence[str], jobdir: str | None) -> str:
     return f"{command}   (with -s JOBDIR=DIR next time, the queue itself is kept)"
 
 
+def _end_parts(stats: Mapping[str, Any], prefix: str, ends: Sequence[str], lost: int) -> list[str]:
+    """Each end reached, as "N end" (counted under ``prefix``), and what reached none."""
+    parts = [f"{n} {end}" for end in ends if (n := _count(stats, prefix + end))]
+    if lost:
+        parts.append(f"{lost} lost (no end reached)")
+    return parts
+
+
 def _pages(stats: Mapping[str, Any]) -> list[str]:
     """Distinct pages fetched (listings, walks, profiles, posts) and how each ended."""
     found = _count(stats, FOUND_STAT)
     if not found:
         return []
-    parts = [
-        f"{_count(stats, ENDED_STAT + end)} {end}"
-        for end in PAGE_ENDS
-        if _count(stats, ENDED_STAT + end)
-    ]
-    lost = pages_without_end(stats)
-    if lost:
-        parts.append(f"{lost} lost (no end reached)")
+    parts = _end_parts(stats, ENDED_STAT, PAGE_ENDS, pages_without_end(stats))
     ends = " + ".join(parts) or "none ended"
     return [f"  pages: {_plural(found, 'distinct page')} sent = {ends}"]
 
@@ -315,11 +316,7 @@ def _found_and_skipped(stats: Mapping[str, Any]) -> list[str]:
         # Distinct posts: each counted once, under the first thing that happened
         # to it, so found = skipped + each way a fetch ended (+ what no end reached).
         fetched = found - sum(n for n, _ in posts_skipped)
-        ends = [(c(stats, f"harvest/posts/ended/{end}"), end) for end in POST_ENDS]
-        parts = [f"{n} {end}" for n, end in ends if n]
-        lost = posts_without_end(stats)
-        if lost:
-            parts.append(f"{lost} lost (no end reached)")
+        parts = _end_parts(stats, "harvest/posts/ended/", POST_ENDS, posts_without_end(stats))
         lines.append(
             f"  found: {_plural(found, 'distinct post')} = {found - fetched} skipped + "
             f"{fetched} fetched ({', '.join(parts) or 'none ended'})"

@@ -50,11 +50,17 @@ class PageLedger:
         self.found = 0
         self.ends: dict[str, str] = {}
 
+    def _mark(self, request: Any) -> str | None:
+        """The request's mark when this process gave it, else None."""
+        mark = getattr(request, "meta", {}).get(PAGE_META)
+        if isinstance(mark, str) and mark.startswith(self._token + ":"):
+            return mark
+        return None
+
     def find(self, request: Request) -> None:
         if request.callback is NO_CALLBACK:
             return  # robots.txt and other middleware fetches are not the spider's pages
-        mark = request.meta.get(PAGE_META)
-        if isinstance(mark, str) and mark.startswith(self._token + ":"):
+        if self._mark(request) is not None:
             return
         request.meta[PAGE_META] = f"{self._token}:{next(self._numbers)}"
         self.found += 1
@@ -63,15 +69,15 @@ class PageLedger:
         """A page sent back to the scheduler (a retry, a redirect hop, a pause of its
         host) is no longer this process's: on a shared frontier another worker may
         take it. Whoever takes it next finds it, this process included."""
-        mark = request.meta.get(PAGE_META)
-        if isinstance(mark, str) and mark.startswith(self._token + ":"):
+        mark = self._mark(request)
+        if mark is not None:
             del request.meta[PAGE_META]
             self.found -= 1
             self.ends.pop(mark, None)
 
     def end(self, request: Any, end: str) -> None:
-        mark = getattr(request, "meta", {}).get(PAGE_META)
-        if not isinstance(mark, str) or not mark.startswith(self._token + ":"):
+        mark = self._mark(request)
+        if mark is None:
             return
         if end == "harvested":
             self.ends.setdefault(mark, end)
@@ -104,41 +110,38 @@ def same_page(new: Request, old: Any) -> Request:
     return new
 
 
-def _ledger(crawler: Any) -> PageLedger | None:
-    from harvest.crawl.outcome import CrawlOutcome
-
-    outcome = crawler.get_extension(CrawlOutcome)
-    return outcome.pages if outcome is not None else None
-
-
-class PageFoundMiddleware:
-    """Downloader middleware, first of all: marks each page as it leaves the scheduler."""
+class _LedgerUser:
+    """A middleware that writes to the crawl's ledger (CrawlOutcome's), looked up
+    once it exists: extensions are reachable only after the engine is built."""
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self._ledger: PageLedger | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> PageFoundMiddleware:
+    def from_crawler(cls, crawler: Any) -> Any:
         return cls(crawler)
+
+    @property
+    def ledger(self) -> PageLedger | None:
+        if self._ledger is None:
+            from harvest.crawl.outcome import CrawlOutcome
+
+            outcome = self.crawler.get_extension(CrawlOutcome)
+            self._ledger = outcome.pages if outcome is not None else None
+        return self._ledger
+
+
+class PageFoundMiddleware(_LedgerUser):
+    """Downloader middleware, first of all: marks each page as it leaves the scheduler."""
 
     def process_request(self, request: Request) -> None:
-        if self._ledger is None:
-            self._ledger = _ledger(self.crawler)
-            if self._ledger is None:
-                return
-        self._ledger.find(request)
+        if self.ledger is not None:
+            self.ledger.find(request)
 
 
-class PageEndMiddleware:
+class PageEndMiddleware(_LedgerUser):
     """Spider middleware, outermost: a callback that ran to its end harvested its page."""
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> PageEndMiddleware:
-        return cls(crawler)
 
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
@@ -150,6 +153,5 @@ class PageEndMiddleware:
             if mark is not None and isinstance(out, Request) and out.meta.get(PAGE_META) == mark:
                 handed_on = True  # the same page tried again: that try ends it
             yield out
-        ledger = _ledger(self.crawler)
-        if ledger is not None and request is not None and not handed_on:
-            ledger.end(request, "harvested")
+        if self.ledger is not None and request is not None and not handed_on:
+            self.ledger.end(request, "harvested")

@@ -17,7 +17,7 @@
 -- is always committed after its +1 (the row must exist to be changed), so no
 -- fold sees a removal before the addition it undoes; folds are serialized by
 -- an advisory lock (class 0x68726664 'hrfd', key 0). Readers say how many
--- facets are not folded yet (harvest.db.queries.pending_facets).
+-- facets are not folded yet (harvest.db.summaries.pending).
 
 -- One row per facet, shaped as summaries_facets returns them (0009).
 CREATE TABLE summary_pending AS
@@ -38,24 +38,6 @@ BEGIN
     GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     HAVING sum(sign) <> 0;
     TRUNCATE pg_temp.summary_delta;
-END
-$$;
-
--- The four triggers of 0006 keep their bodies but for their last step: what
--- they gathered goes to the log, net, instead of into the summaries.
-DO $$
-DECLARE
-    fn   text;
-    body text;
-BEGIN
-    FOREACH fn IN ARRAY ARRAY['summaries_links_inserted', 'summaries_links_deleted',
-                              'summaries_links_updated', 'summaries_posts_updated'] LOOP
-        body := pg_get_functiondef(to_regprocedure(fn || '()'));
-        IF position('PERFORM summaries_apply();' IN body) = 0 THEN
-            RAISE EXCEPTION '% is not the function 0011 expects', fn;
-        END IF;
-        EXECUTE replace(body, 'PERFORM summaries_apply();', 'PERFORM summaries_pend_net();');
-    END LOOP;
 END
 $$;
 
@@ -90,9 +72,11 @@ BEGIN
 END
 $$;
 
--- Two changes to the fold's own statements, patched in place, each text
--- checked, so that 0006 and 0009 stay the one home of the functions' bodies:
+-- Functions of 0006 and 0009 patched in place, each text checked, so that
+-- those migrations stay the one home of the functions' bodies:
 --
+-- * The four triggers keep their bodies but for their last step: what they
+--   gathered goes to the log, net, instead of into the summaries.
 -- * A fold meets a big domain's authors and publications by the thousand:
 --   0006 joined them with IS NOT DISTINCT FROM, which no hash can serve, so
 --   every pair of a domain's rows was compared (3.2 of 4.5 s of a
@@ -109,6 +93,10 @@ DECLARE
     patch text[];
 BEGIN
     FOREACH patch SLICE 1 IN ARRAY ARRAY[
+        ['summaries_links_inserted', 'PERFORM summaries_apply();', 'PERFORM summaries_pend_net();'],
+        ['summaries_links_deleted', 'PERFORM summaries_apply();', 'PERFORM summaries_pend_net();'],
+        ['summaries_links_updated', 'PERFORM summaries_apply();', 'PERFORM summaries_pend_net();'],
+        ['summaries_posts_updated', 'PERFORM summaries_apply();', 'PERFORM summaries_pend_net();'],
         ['summaries_apply_0006', 'd.author_id IS NOT DISTINCT FROM up.author_id',
          'coalesce(d.author_id, 0) = coalesce(up.author_id, 0)'],
         ['summaries_apply_0006', 't.author_id IS NOT DISTINCT FROM d.author_id',
