@@ -50,8 +50,9 @@ def available() -> list[Migration]:
     return out
 
 
-def migrate(conn: Any) -> list[Migration]:
-    """Apply pending migrations on ``conn``; returns the ones applied now."""
+def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
+    """Apply pending migrations on ``conn`` (those numbered up to ``upto``, if
+    given); returns the ones applied now."""
     applied_now = []
     conn.autocommit = False
     with conn.cursor() as cur:
@@ -70,6 +71,8 @@ def migrate(conn: Any) -> list[Migration]:
             done = dict(cur.fetchall())
         conn.commit()
         for mig in available():
+            if upto is not None and mig.version > upto:
+                break
             if mig.version in done:
                 if done[mig.version] != mig.checksum:
                     log.warning(

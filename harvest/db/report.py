@@ -650,8 +650,7 @@ def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> N
     out["overall"] = _with_share([{**_zeroed(overall), "posts": posts, "domains": len(totals)}])[0]
     out["by_year"] = _summed(
         cur,
-        f"SELECT extract(year FROM s.month)::int AS year, {_SUMS} {_DOMAIN_FROM} "
-        f"GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
+        f"SELECT s.year, {_SUMS} {_DOMAIN_FROM} GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
         params,
     )
     out["by_location"] = _summed(
@@ -679,8 +678,8 @@ def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> N
         "by_publication_and_location": None,
         "posts": _dofollow_posts(
             cur,
-            "SELECT g.post_id, g.dofollow FROM domain_posts g "
-            "WHERE g.domain_id = %(domain_id)s AND g.dofollow > 0 "
+            "SELECT g.post_id, g.dofollow FROM domain_dofollow_posts g "
+            "WHERE g.domain_id = %(domain_id)s "
             "ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s",
             params,
         ),

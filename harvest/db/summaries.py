@@ -1,4 +1,4 @@
-"""The maintained summaries (migrations 0006, 0008, 0009 and 0011): fold, recount,
+"""The maintained summaries (migrations 0006 and 0008-0014): fold, recount,
 compare, repair.
 
 A writer's statement appends its signed facets to ``summary_pending``; a fold
@@ -36,7 +36,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     "domain_stats": (
-        ("domain_id", "month", "placement", "reason"),
+        ("domain_id", "year", "placement", "reason"),
         ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
     ),
     "group_stats": (
@@ -51,8 +51,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("publication_id", "placement"),
         ("links", "nofollow", "ugc", "sponsored", "dofollow"),
     ),
-    "domain_posts": (("domain_id", "post_id"), ("links", "dofollow")),
-    "domain_authors": (("domain_id", "author_id"), ("links",)),
+    "domain_dofollow_posts": (("domain_id", "post_id"), ("dofollow",)),
     "domain_publications": (
         ("domain_id", "publication_id"),
         ("links", "nofollow", "ugc", "sponsored", "dofollow"),

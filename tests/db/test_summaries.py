@@ -1,4 +1,4 @@
-"""The maintained summaries (migrations 0006, 0008 and 0009) equal a recount of links after any
+"""The maintained summaries (migrations 0006, 0008, 0009, 0011 and 0012) equal a recount of links after any
 sequence of batches: new posts, recrawls that drop and restore links, late
 batches, member-only previews, robots and canonical changes, deleted posts,
 posts that move between publications, years and tags, and renormalized URLs."""
@@ -14,6 +14,7 @@ import pytest
 
 from harvest.db import summaries
 from harvest.db.connection import connect
+from harvest.db.migrate import migrate
 from harvest.db.renormalize import renormalize
 from harvest.db.store import write_batch, write_gone
 from harvest.items import ArticlePage, PostGone
@@ -399,3 +400,37 @@ def test_a_report_made_before_the_fold_says_what_it_does_not_count(db: Any) -> N
     numbers = report_numbers(db, Filters())
     assert numbers["not_counted_yet"] == 0 and numbers["verdict"]["links"] > 0
     assert "not counted yet" not in render(numbers)
+
+
+def test_0012_to_0014_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
+    # A harvest stored under 0011 (domain_posts and domain_authors kept every
+    # pair, domain_stats every month) upgraded in place: the pairs with
+    # dofollow links move over, the rest is read from links from then on, the
+    # months add up into years, and further batches keep every summary exact.
+    name = f"harvest_t_0012_{random.randrange(10**9)}"
+    conn = connect(pg_server.create(name))
+    try:
+        migrate(conn, upto=11)
+        rng = random.Random(21)
+        posts = [f"{n:012x}" for n in range(1, 13)]
+        for step in range(4):
+            write_batch(conn, [random_page(rng, p, T0 + timedelta(days=9 * step)) for p in posts])
+        dofollow_pairs = scalar(conn, "SELECT count(*) FROM domain_posts WHERE dofollow > 0")
+        assert dofollow_pairs > 0
+        months = scalar(conn, "SELECT count(DISTINCT month) FROM domain_stats")
+        assert months > scalar(
+            conn, "SELECT count(DISTINCT extract(year FROM month)) FROM domain_stats"
+        )
+        migrate(conn)
+        assert scalar(conn, "SELECT to_regclass('domain_posts')") is None
+        assert scalar(conn, "SELECT to_regclass('domain_authors')") is None
+        assert scalar(conn, "SELECT count(*) FROM domain_dofollow_posts") == dofollow_pairs
+        assert_agree(conn)
+        for step in range(4, 8):
+            write_batch(conn, [random_page(rng, p, T0 + timedelta(days=9 * step)) for p in posts])
+        gone = PostGone(posts[0], f"https://medium.com/p/{posts[0]}", "deleted", 410, T0)
+        write_gone(conn, [gone])
+        assert_agree(conn)
+    finally:
+        conn.close()
+        pg_server.drop(name)
