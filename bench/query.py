@@ -20,9 +20,9 @@ Then it times, against that database:
 - the store: batches of new posts written with the summaries maintained, and
   the same with the summary triggers off (the price of exact summaries).
 
-Needs about 940 bytes of disk per link (392 for links and its indexes, 548 for
-the summaries at 10^7), plus ~100 while the summaries are recounted: 10^8 rows
-ask for ~104 GB, and the script says so and stops where the database's disk
+Needs about 784 bytes of disk per link (392 for links and its indexes, 356 for
+the summaries at 10^7, the rest posts and dictionaries), plus ~100 while the
+summaries are recounted: 10^8 rows ask for ~88 GB, and the script says so and stops where the database's disk
 has less. On 2 cores it takes about 12 minutes per 10^7 rows. Uses
 DATABASE_URL when set, else an embedded server.
 
@@ -122,7 +122,7 @@ FROM (SELECT g, least(%(domains)s, floor(power(%(domains)s, random()))::int) AS 
 # Disk per link row, measured at 10^7 (deploy/README.md, "Capacity model"):
 # links and its indexes, the summaries (they grow more slowly than links, so
 # this overstates them at 10^8), and the recount's temporary tables.
-BYTES_PER_ROW = 392 + 548 + 100
+BYTES_PER_ROW = 784 + 100
 
 
 def disk_free(dsn: str) -> tuple[str, int] | None:
@@ -236,12 +236,18 @@ def sizes(dsn: str) -> dict[str, float]:
             """SELECT pg_relation_size('links'), pg_indexes_size('links'),
                       (SELECT sum(pg_total_relation_size(t::regclass))::bigint
                        FROM unnest(%s::text[]) t),
-                      (SELECT count(*) FROM links)""",
+                      (SELECT count(*) FROM links), pg_database_size(current_database())""",
             (list(summaries.TABLES),),
         )
-        heap, indexes, summary_bytes, n = cur.fetchone()
+        heap, indexes, summary_bytes, n, everything = cur.fetchone()
     conn.close()
-    return {"heap": heap, "indexes": indexes, "summaries": summary_bytes, "rows": n}
+    return {
+        "heap": heap,
+        "indexes": indexes,
+        "summaries": summary_bytes,
+        "rows": n,
+        "database": everything,
+    }
 
 
 def synthetic_pages(n: int, first: int, at: datetime) -> list[ArticlePage]:
@@ -380,7 +386,8 @@ def main() -> None:
             f"links {built['heap'] / 2**30:.2f} GiB + "
             f"indexes {built['indexes'] / 2**30:.2f} GiB = {per_link:.0f} bytes/link; "
             f"summaries {built['summaries'] / 2**30:.2f} GiB "
-            f"({built['summaries'] / rows:.0f} bytes/link)",
+            f"({built['summaries'] / rows:.0f} bytes/link); the whole database "
+            f"{built['database'] / 2**30:.2f} GiB ({built['database'] / rows:.0f} bytes/link)",
             flush=True,
         )
 
@@ -482,7 +489,9 @@ def main() -> None:
             f"report_since_ms={results['report_since']:.0f} "
             f"report_since_scan_ms={results['report_since_scan']:.0f} "
             f"startup_ms={results['version']:.0f} "
-            f"bytes_per_link={per_link:.0f} store_links_per_s={with_summaries:.0f} "
+            f"bytes_per_link={per_link:.0f} "
+            f"db_bytes_per_link={built['database'] / rows:.0f} "
+            f"store_links_per_s={with_summaries:.0f} "
             f"store_ratio={with_summaries / without:.2f} "
             f"store_each_ratio={each / without:.2f}"
         )
