@@ -174,12 +174,15 @@ WITH a AS (
 ), h AS (
     INSERT INTO hosts (host, domain_id) SELECT %(host)s, domain_id FROM d
     ON CONFLICT (host) DO UPDATE SET host = EXCLUDED.host RETURNING host_id, domain_id
+), r AS (
+    INSERT INTO rels (rel) VALUES (%(rel)s)
+    ON CONFLICT (rel) DO UPDATE SET rel = EXCLUDED.rel RETURNING rel_id
 )
 INSERT INTO links (post_id, location, position, target_url, host_id, domain_id,
-                   anchor_text, kind, rel, nofollow, ugc, sponsored, first_seen, last_seen)
+                   anchor_text, kind, rel_id, nofollow, ugc, sponsored, first_seen, last_seen)
 SELECT p.post_id, %(loc)s, %(pos)s, %(target)s, h.host_id, h.domain_id,
-       %(text)s, 'text', %(rel)s, %(nofollow)s, %(ugc)s, %(sponsored)s, %(at)s, %(at)s
-FROM p, h
+       %(text)s, 'text', r.rel_id, %(nofollow)s, %(ugc)s, %(sponsored)s, %(at)s, %(at)s
+FROM p, h, r
 ON CONFLICT (post_id, location, position, url_hash) DO UPDATE SET last_seen = EXCLUDED.last_seen
 """
 

@@ -62,6 +62,7 @@ LINKS_PER_POST = 20
 HARVEST = Path(sys.executable).with_name("harvest")
 
 LOAD_SQL = """
+INSERT INTO rels (rel) VALUES ('{noopener}'), ('{sponsored}'), ('{noopener,ugc,nofollow}');
 INSERT INTO domains (domain) OVERRIDING SYSTEM VALUE
 SELECT 'site' || g || '.example' FROM generate_series(1, %(domains)s) g;
 INSERT INTO hosts (host_id, host, domain_id) OVERRIDING SYSTEM VALUE
@@ -101,14 +102,15 @@ FROM generate_series(1, %(posts)s) g;
 # link in eleven on a recrawl up to two months later.
 LINKS_SQL = """
 INSERT INTO links (post_id, location, position, target_url, target_url_raw, host_id, domain_id,
-                   anchor_text, kind, block, rel, nofollow, ugc, sponsored, first_seen, last_seen,
+                   anchor_text, kind, block, rel_id, nofollow, ugc, sponsored, first_seen, last_seen,
                    lost_at)
 SELECT 1 + (g - 1) / 20, CASE WHEN g %% 20 = 19 THEN 'author_bio' ELSE 'body' END, g %% 20,
        'https://site' || d || '.example/' || md5(g::text), NULL,
        2 * d - (g %% 2), d, 'anchor ' || g,
        CASE WHEN g %% 13 = 0 THEN 'link_card' ELSE 'text' END, 'paragraph',
-       CASE WHEN g %% 7 = 0 THEN '{noopener}'::text[]
-            WHEN g %% 97 = 0 THEN '{sponsored}' ELSE '{noopener,ugc,nofollow}' END,
+       CASE WHEN g %% 7 = 0 THEN (SELECT rel_id FROM rels WHERE rel = '{noopener}')
+            WHEN g %% 97 = 0 THEN (SELECT rel_id FROM rels WHERE rel = '{sponsored}')
+            ELSE (SELECT rel_id FROM rels WHERE rel = '{noopener,ugc,nofollow}') END,
        g %% 7 <> 0 AND g %% 97 <> 0, g %% 7 <> 0 AND g %% 97 <> 0, g %% 7 <> 0 AND g %% 97 = 0,
        least(now(), now() - (%(posts)s - (g - 1) / 20) * interval '900 days' / %(posts)s
                     + CASE WHEN g %% 11 = 0 THEN (g %% 60) * interval '1 day' ELSE interval '0' END),

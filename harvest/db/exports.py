@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from harvest.db.report import FILTER_WHERE, LINK_JOINS, PLACEMENT_SQL, REASON_SQL, Filters
+from harvest.db.report import (
+    FILTER_WHERE,
+    LINK_JOINS,
+    PLACEMENT_SQL,
+    REASON_SQL,
+    REL_SQL,
+    Filters,
+)
 
 BATCH = 20_000
 Batches = Iterator[list[tuple[Any, ...]]]
@@ -18,7 +25,7 @@ QUERIES = {
     "links": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS post_url,
        a.username AS author, coalesce(pub.slug, pub.key) AS publication, l.target_url,
        l.target_url_raw, h.host, d.domain, l.location, {PLACEMENT_SQL} AS placement, l.kind,
-       l.position, l.anchor_text, l.rel, l.nofollow, l.ugc,
+       l.position, l.anchor_text, {REL_SQL} AS rel, l.nofollow, l.ugc,
        l.sponsored, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
        l.first_seen, l.last_seen, l.lost_at
 {LINK_JOINS}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from harvest.db.report import DOFOLLOW_SQL, REASON_SQL
+from harvest.db.report import DOFOLLOW_SQL, REASON_SQL, REL_SQL
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -77,7 +77,7 @@ _KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "l.url_hash")
 
 _BACKLINK_SELECT = f"""SELECT l.target_url, p.medium_id AS post_id,
        coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
-       pub.key AS publication, l.anchor_text, l.rel, l.nofollow, l.ugc, l.sponsored,
+       pub.key AS publication, l.anchor_text, {REL_SQL} AS rel, l.nofollow, l.ugc, l.sponsored,
        l.location, l.kind, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
        l.first_seen, l.last_seen, l.lost_at, {", ".join(_KEYSET)}
 FROM links l

@@ -49,7 +49,7 @@ class Renormalized:
 _TABLES = {
     "links": (
         ("post_id", "location", "position"),
-        ("anchor_text", "kind", "block", "rel", "nofollow", "ugc", "sponsored"),
+        ("anchor_text", "kind", "block", "rel_id", "nofollow", "ugc", "sponsored"),
     ),
     "author_links": (
         ("author_id", "position"),

@@ -29,6 +29,8 @@ PLACEMENT_SQL = "link_placement(l.location, l.kind, l.block)"
 # and posts as p.
 REASON_SQL = "link_verdict(l, p)"
 DOFOLLOW_SQL = "NOT (l.nofollow OR l.ugc OR l.sponsored)"
+# A link's rel tokens, kept once per distinct value in rels (migration 0016).
+REL_SQL = "(SELECT r.rel FROM rels r WHERE r.rel_id = l.rel_id)"
 
 _COUNTS = """count(*) AS links,
        count(*) FILTER (WHERE l.nofollow) AS nofollow_links,
@@ -393,7 +395,7 @@ def _backlink_rows(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         cur,
         f"SELECT coalesce(p.canonical_url, p.url) AS post_url, p.title, "
         f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
-        f"l.target_url, h.host, l.anchor_text, l.rel, "
+        f"l.target_url, h.host, l.anchor_text, {REL_SQL} AS rel, "
         f"l.nofollow, l.ugc, l.sponsored, pl.placement AS location, "
         f"{REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason, "
         f"l.first_seen, l.last_seen, l.lost_at {_FROM} "

@@ -174,6 +174,31 @@ SELECT host, host_id, domain_id FROM hosts WHERE host = ANY(%(hosts)s::text[]);
 """
 
 
+# A batch's rel values (JSON: a list of token lists, ragged as text[][] cannot
+# be) added to the dictionary, then read back in a statement of its own, which
+# sees a row a concurrent writer added and committed meanwhile.
+_RELS_SQL = """
+WITH wanted AS (
+    SELECT ARRAY(SELECT jsonb_array_elements_text(r)) AS rel
+    FROM jsonb_array_elements(%(rels)s::jsonb) r
+)
+INSERT INTO rels (rel) SELECT rel FROM wanted ORDER BY 1 ON CONFLICT (rel) DO NOTHING;
+
+SELECT r.rel_id, r.rel FROM rels r
+WHERE r.rel IN (SELECT ARRAY(SELECT jsonb_array_elements_text(w))
+                FROM jsonb_array_elements(%(rels)s::jsonb) w);
+"""
+
+
+def rel_ids(cur: Any, pages: Sequence[ArticlePage]) -> dict[tuple[str, ...], int]:
+    """The dictionary ids of the rel values of the pages' links (migration 0016)."""
+    wanted = sorted({tuple(link.rel) for page in pages for link in page.links})
+    if not wanted:
+        return {}
+    cur.execute(_RELS_SQL, {"rels": json.dumps(wanted)})
+    return {tuple(rel): rel_id for rel_id, rel in cur.fetchall()}
+
+
 def dictionary_ids(
     cur: Any, hosts: dict[str, str], cache: HostIds
 ) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
@@ -360,7 +385,7 @@ _LINK_COLUMNS = (
     "anchor_text",
     "kind",
     "block",
-    "rel",
+    "rel_id",
     "nofollow",
     "ugc",
     "sponsored",
@@ -378,10 +403,10 @@ CREATE TEMP TABLE stage_links (LIKE links INCLUDING DEFAULTS INCLUDING GENERATED
 _RECRAWL_SQL = """
 WITH upserted AS (
 INSERT INTO links AS l (post_id, location, position, target_url, target_url_raw,
-                        host_id, domain_id, anchor_text, kind, block, rel, nofollow, ugc,
+                        host_id, domain_id, anchor_text, kind, block, rel_id, nofollow, ugc,
                         sponsored, first_seen, last_seen)
 SELECT post_id, location, position, target_url, target_url_raw, host_id, domain_id,
-       anchor_text, kind, block, rel, nofollow, ugc, sponsored, first_seen, last_seen
+       anchor_text, kind, block, rel_id, nofollow, ugc, sponsored, first_seen, last_seen
 FROM stage_links
 ORDER BY post_id, location, position, url_hash
 ON CONFLICT (post_id, location, position, url_hash) DO UPDATE SET
@@ -391,7 +416,7 @@ ON CONFLICT (post_id, location, position, url_hash) DO UPDATE SET
                        THEN EXCLUDED.anchor_text ELSE l.anchor_text END,
     kind = CASE WHEN EXCLUDED.last_seen >= l.last_seen THEN EXCLUDED.kind ELSE l.kind END,
     block = CASE WHEN EXCLUDED.last_seen >= l.last_seen THEN EXCLUDED.block ELSE l.block END,
-    rel = CASE WHEN EXCLUDED.last_seen >= l.last_seen THEN EXCLUDED.rel ELSE l.rel END,
+    rel_id = CASE WHEN EXCLUDED.last_seen >= l.last_seen THEN EXCLUDED.rel_id ELSE l.rel_id END,
     nofollow = CASE WHEN EXCLUDED.last_seen >= l.last_seen
                     THEN EXCLUDED.nofollow ELSE l.nofollow END,
     ugc = CASE WHEN EXCLUDED.last_seen >= l.last_seen THEN EXCLUDED.ugc ELSE l.ugc END,
@@ -527,6 +552,7 @@ def write_batch(
     # batch fails later, these rows are still right and the replay finds them.
     with conn, conn.cursor() as cur:
         fresh, domains = dictionary_ids(cur, hosts, cache)
+        rels = rel_ids(cur, pages_)
         authors, publications = _write_people(cur, pages_, profiles_)
     # Taken before the cache learns the fresh ids: learning may empty it.
     ids = cache.lookup(hosts, fresh)
@@ -548,10 +574,12 @@ def write_batch(
         result.new_posts = len(fresh_posts)
         result.recrawled_posts = len(recrawled)
         # new posts: no row of theirs can exist, so COPY goes straight in
-        result.links = copy_text(cur, "links", _LINK_COLUMNS, _link_lines(fresh_posts, ids, result))
+        result.links = copy_text(
+            cur, "links", _LINK_COLUMNS, _link_lines(fresh_posts, ids, result, rels)
+        )
         result.links_new = result.links
         if recrawled:
-            _write_recrawled(cur, recrawled, ids, result)
+            _write_recrawled(cur, recrawled, ids, rels, result)
         if profiles_:
             result.links += _write_profiles(cur, profiles_, ids, authors)
     result.pages = len(pages_)
@@ -593,12 +621,13 @@ def _write_recrawled(
     cur: Any,
     recrawled: Sequence[tuple[int, ArticlePage]],
     ids: dict[str, tuple[int, int]],
+    rels: dict[tuple[str, ...], int],
     result: BatchResult,
 ) -> None:
     """Links of posts stored before: staged, merged, and the ones gone marked lost."""
     cur.execute(_STAGE_LINKS_SQL)
     result.links += copy_text(
-        cur, "stage_links", _LINK_COLUMNS, _link_lines(recrawled, ids, result)
+        cur, "stage_links", _LINK_COLUMNS, _link_lines(recrawled, ids, result, rels)
     )
     cur.execute(_RECRAWL_SQL)
     added, seen = cur.fetchone()
@@ -621,11 +650,13 @@ def _link_lines(
     owners: Sequence[tuple[int, ArticlePage | ProfilePage]],
     ids: dict[str, tuple[int, int]],
     result: BatchResult | None = None,
+    rel_ids: dict[tuple[str, ...], int] | None = None,
 ) -> Iterator[str]:
     """COPY lines for the links of ``owners`` (post or author id, page), in
-    _LINK_COLUMNS order for article pages and _AUTHOR_LINK_COLUMNS order for
-    profiles (which have no location, kind or block); duplicates are dropped
-    and counted in ``result``.
+    _LINK_COLUMNS order for article pages (rel as its id in ``rel_ids``) and
+    _AUTHOR_LINK_COLUMNS order for profiles (which have no location, kind or
+    block, and keep rel as text[]); duplicates are dropped and counted in
+    ``result``.
 
     This loop is most of harvest's own work in a bulk load, hence its shape: one
     escape check over all of a link's text (escaping is rarely needed) instead
@@ -661,7 +692,10 @@ def _link_lines(
                 if block is not _NULL:
                     block = _esc(block)
             host_id, domain_id = ids[link.host or ""]  # write_batch checked every host
-            rel = rels.get(tuple(link.rel)) or _rel_literal(link.rel)
+            if rel_ids is not None:
+                rel = str(rel_ids[tuple(link.rel)])
+            else:
+                rel = rels.get(tuple(link.rel)) or _rel_literal(link.rel)
             where = f"{owner_id}\t{location}\t" if post else f"{owner_id}\t"
             what = f"{kind}\t{block}\t" if post else ""
             yield (

@@ -402,31 +402,71 @@ def test_a_report_made_before_the_fold_says_what_it_does_not_count(db: Any) -> N
     assert "not counted yet" not in render(numbers)
 
 
-def test_0012_to_0014_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
+# A harvest as the store of 0011 left it, written in SQL (today's store writes
+# today's schema): posts in two years and several months, by three authors,
+# linking four domains with every rel, some links lost, one post moved to
+# another author and tag after its links were stored.
+_HARVEST_OF_0011 = """
+INSERT INTO domains (domain) SELECT 'd' || g || '.example' FROM generate_series(1, 4) g;
+INSERT INTO hosts (host, domain_id) SELECT domain, domain_id FROM domains;
+INSERT INTO authors (username, first_seen, last_seen)
+SELECT 'a' || g, now(), now() FROM generate_series(1, 3) g;
+INSERT INTO publications (key, first_seen, last_seen) VALUES ('pub', now(), now());
+INSERT INTO posts (medium_id, author_id, publication_id, tags, first_published_at,
+                   first_crawled_at, last_crawled_at)
+SELECT lpad(to_hex(g), 12, '0'), 1 + g % 3, CASE WHEN g % 2 = 0 THEN 1 END,
+       ARRAY['t' || g % 2], timestamptz '2021-11-01' + g * interval '23 days', now(), now()
+FROM generate_series(1, 12) g;
+INSERT INTO links (post_id, location, position, target_url, host_id, domain_id, kind, rel,
+                   nofollow, ugc, sponsored, first_seen, last_seen, lost_at)
+SELECT 1 + g % 12, 'body', g, 'https://d' || 1 + g % 4 || '.example/' || g, 1 + g % 4,
+       1 + g % 4, 'text', (ARRAY['{}', '{nofollow}', '{ugc,nofollow}', '{sponsored}'])[1 + g % 4]
+       ::text[], g % 4 IN (1, 2), g % 4 = 2, g % 4 = 3, now(), now(),
+       CASE WHEN g % 9 = 0 THEN now() END
+FROM generate_series(1, 90) g;
+UPDATE posts SET author_id = 3, tags = '{t9}' WHERE post_id = 4;
+SELECT summaries_fold();
+"""
+
+
+def test_0012_to_0016_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
     # A harvest stored under 0011 (domain_posts and domain_authors kept every
-    # pair, domain_stats every month) upgraded in place: the pairs with
-    # dofollow links move over, the rest is read from links from then on, the
-    # months add up into years, and further batches keep every summary exact.
+    # pair, domain_stats every month, links their rel as text[]) upgraded in
+    # place: the pairs with dofollow links move over, the rest is read from
+    # links from then on, the months add up into years, rel values go to their
+    # dictionary, and further batches keep every summary exact.
     name = f"harvest_t_0012_{random.randrange(10**9)}"
     conn = connect(pg_server.create(name))
     try:
         migrate(conn, upto=11)
-        rng = random.Random(21)
-        posts = [f"{n:012x}" for n in range(1, 13)]
-        for step in range(4):
-            write_batch(conn, [random_page(rng, p, T0 + timedelta(days=9 * step)) for p in posts])
+        with conn.cursor() as cur:
+            cur.execute(_HARVEST_OF_0011)
+        conn.commit()
         dofollow_pairs = scalar(conn, "SELECT count(*) FROM domain_posts WHERE dofollow > 0")
         assert dofollow_pairs > 0
         months = scalar(conn, "SELECT count(DISTINCT month) FROM domain_stats")
         assert months > scalar(
             conn, "SELECT count(DISTINCT extract(year FROM month)) FROM domain_stats"
         )
+        rels = rows(conn, "SELECT post_id, position, rel FROM links ORDER BY 1, 2")
         migrate(conn)
         assert scalar(conn, "SELECT to_regclass('domain_posts')") is None
         assert scalar(conn, "SELECT to_regclass('domain_authors')") is None
         assert scalar(conn, "SELECT count(*) FROM domain_dofollow_posts") == dofollow_pairs
+        assert scalar(conn, "SELECT count(*) FROM rels") == 4
+        assert (
+            rows(
+                conn,
+                "SELECT l.post_id, l.position, r.rel FROM links l JOIN rels r USING (rel_id) "
+                "ORDER BY 1, 2",
+            )
+            == rels
+        )
+        assert scalar(conn, "SELECT count(*) FROM backlinks WHERE rel = '{ugc,nofollow}'") > 0
         assert_agree(conn)
-        for step in range(4, 8):
+        rng = random.Random(21)
+        posts = [f"{n:012x}" for n in range(1, 16)]
+        for step in range(4):
             write_batch(conn, [random_page(rng, p, T0 + timedelta(days=9 * step)) for p in posts])
         gone = PostGone(posts[0], f"https://medium.com/p/{posts[0]}", "deleted", 410, T0)
         write_gone(conn, [gone])
