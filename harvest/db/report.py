@@ -29,6 +29,10 @@ PLACEMENT_SQL = "link_placement(l.location, l.kind, l.block)"
 # and posts as p.
 REASON_SQL = "link_verdict(l, p)"
 DOFOLLOW_SQL = "NOT (l.nofollow OR l.ugc OR l.sponsored)"
+# The top-domain indexes of tag_domains and domain_publications hold the rows
+# with at least this many links (migration 0017): a group's first rows come off
+# them when enough rows reach it, else from all of the group's rows.
+TOP_FROM = 10
 # A link's rel tokens, kept once per distinct value in rels (migration 0016).
 REL_SQL = "(SELECT r.rel FROM rels r WHERE r.rel_id = l.rel_id)"
 
@@ -334,25 +338,31 @@ def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dic
     if not ids:
         return [], 0
     at = {**params, "ids": ids, "one": ids[0]}
+    outer = """SELECT d.domain, top.*,
+               (SELECT sum(c.posts)::bigint FROM publication_domains c
+                WHERE c.publication_id = ANY (%(ids)s) AND c.domain_id = top.domain_id) AS posts
+        FROM ({}) top JOIN domains d USING (domain_id)
+        ORDER BY top.links DESC, top.domain_id"""
     if len(ids) == 1:
-        top = f"""SELECT t.domain_id, {_DOMAIN_COUNTS}
+        # Off the partial index; or from all of the publication's domains,
+        # which publication_domains lists under its key.
+        first = f"""SELECT t.domain_id, {_DOMAIN_COUNTS}
             FROM domain_publications t
-            WHERE t.publication_id = %(one)s AND t.links > 0
+            WHERE t.publication_id = %(one)s AND t.links >= %(least)s
             ORDER BY t.links DESC, t.domain_id LIMIT %(top)s"""
+        whole = f"""SELECT t.domain_id, {_DOMAIN_COUNTS}
+            FROM publication_domains c
+            JOIN domain_publications t
+              ON t.domain_id = c.domain_id AND t.publication_id = c.publication_id
+            WHERE c.publication_id = %(one)s AND t.links > 0
+            ORDER BY t.links DESC, t.domain_id LIMIT %(top)s"""
+        rows = _first_rows(cur, outer.format(first), at, outer.format(whole))
     else:
         top = f"""SELECT s.domain_id, {_PUBLICATION_SUMS}
             FROM domain_publications s WHERE s.publication_id = ANY (%(ids)s)
             GROUP BY 1 HAVING sum(s.links) > 0
             ORDER BY links DESC, s.domain_id LIMIT %(top)s"""
-    rows = _rows(
-        cur,
-        f"""SELECT d.domain, top.*,
-               (SELECT sum(c.posts)::bigint FROM publication_domains c
-                WHERE c.publication_id = ANY (%(ids)s) AND c.domain_id = top.domain_id) AS posts
-        FROM ({top}) top JOIN domains d USING (domain_id)
-        ORDER BY top.links DESC, top.domain_id""",
-        at,
-    )
+        rows = _rows(cur, outer.format(top), at)
     for row in rows:
         del row["domain_id"]
     if len(ids) == 1:
@@ -369,14 +379,26 @@ def _publication_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dic
     return _with_share(rows), domains
 
 
+def _first_rows(
+    cur: Any, sql: str, params: dict[str, Any], whole: str | None = None
+) -> list[dict[str, Any]]:
+    """A group's first rows by links: off the partial index (``sql`` with rows of
+    TOP_FROM links or more) when it holds enough of them, else from every row
+    (``whole``, or ``sql`` again with any number of links)."""
+    rows = _rows(cur, sql, {**params, "least": TOP_FROM})
+    if len(rows) < params["top"]:
+        rows = _rows(cur, whole or sql, {**params, "least": 1})
+    return rows
+
+
 def _tag_top_domains(cur: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     """A tag's top domains and how many domains it reaches, from tag_domains and
     group_domain_totals (0008)."""
-    rows = _rows(
+    rows = _first_rows(
         cur,
         f"""SELECT d.domain, {_TOTALS}
         FROM tag_domains t JOIN domains d USING (domain_id)
-        WHERE t.tag = %(tag)s AND t.links > 0
+        WHERE t.tag = %(tag)s AND t.links >= %(least)s
         ORDER BY t.links DESC, t.domain_id LIMIT %(top)s""",
         params,
     )
