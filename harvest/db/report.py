@@ -579,7 +579,12 @@ def _group_sections(
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
-    posts_from = _TAG_DOFOLLOW_POSTS if tag_only else _GROUP_DOFOLLOW_POSTS
+    if tag_only:
+        posts_from = _TAG_DOFOLLOW_POSTS
+    elif by_pub and filters.tag is None and not params["year"]:
+        posts_from = _PUBLICATION_DOFOLLOW_POSTS
+    else:
+        posts_from = _GROUP_DOFOLLOW_POSTS
     out["dofollow_exceptions"] = {
         "by_publication_and_location": _dofollow_by_publication(cur, pub_from, params),
         "posts": _dofollow_posts(
@@ -599,6 +604,9 @@ _GROUP_DOFOLLOW_POSTS = f"""SELECT g.post_id, g.dofollow FROM post_groups g
       AND (%(year)s::int IS NULL OR g.year >= %(year)s::int)"""
 _TAG_DOFOLLOW_POSTS = """SELECT g.post_id, g.dofollow FROM tag_dofollow_posts g
     WHERE g.tag = %(tag)s AND g.dofollow > 0"""
+# ... or a publication's, off post_groups_publication_dofollow_idx (0019).
+_PUBLICATION_DOFOLLOW_POSTS = f"""SELECT g.post_id, g.dofollow FROM post_groups g
+    WHERE g.publication_id IN {_PUBLICATION_IDS} AND g.dofollow > 0"""
 
 # The placements of a post's live dofollow links (to the report's domain, and
 # first seen since the report's date, if any).

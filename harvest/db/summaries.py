@@ -1,4 +1,4 @@
-"""The maintained summaries (migrations 0006 and 0008-0018): fold, recount,
+"""The maintained summaries (migrations 0006 and 0008-0019): fold, recount,
 compare, repair.
 
 A writer's statement appends its signed facets to ``summary_pending``; a fold
