@@ -21,8 +21,9 @@ Then it times, against that database:
   the same with the summary triggers off (the price of exact summaries).
 
 Needs about 671 bytes of disk per link (346 for links and its indexes, 295 for
-the summaries at 10^7, the rest posts and dictionaries), plus ~100 while the
-summaries are recounted: 10^8 rows ask for ~77 GB, and the script says so and stops where the database's disk
+the summaries at 10^7, the rest posts and dictionaries), plus ~615 while the
+summaries are recounted (the recount's temporary tables, measured at 10^7):
+10^8 rows ask for ~129 GB, and the script says so and stops where the database's disk
 has less. On 2 cores it takes about 12 minutes per 10^7 rows. Uses
 DATABASE_URL when set, else an embedded server.
 
@@ -122,9 +123,10 @@ FROM (SELECT g, least(%(domains)s, floor(power(%(domains)s, random()))::int) AS 
 
 
 # Disk per link row, measured at 10^7 (deploy/README.md, "Capacity model"):
-# links and its indexes, the summaries (they grow more slowly than links, so
-# this overstates them at 10^8), and the recount's temporary tables.
-BYTES_PER_ROW = 671 + 100
+# the whole database (its summaries grow more slowly than links, so this
+# overstates them at 10^8), and the recount's temporary tables at their peak
+# (the data directory grew 6.1 GB during summaries_recount at 10^7).
+BYTES_PER_ROW = 671 + 615
 
 
 def disk_free(dsn: str) -> tuple[str, int] | None:
