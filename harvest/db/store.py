@@ -650,10 +650,10 @@ def _link_lines(
     owners: Sequence[tuple[int, ArticlePage | ProfilePage]],
     ids: dict[str, tuple[int, int]],
     result: BatchResult | None = None,
-    rel_ids: dict[tuple[str, ...], int] | None = None,
+    rel_id_of: dict[tuple[str, ...], int] | None = None,
 ) -> Iterator[str]:
     """COPY lines for the links of ``owners`` (post or author id, page), in
-    _LINK_COLUMNS order for article pages (rel as its id in ``rel_ids``) and
+    _LINK_COLUMNS order for article pages (rel as its id in ``rel_id_of``) and
     _AUTHOR_LINK_COLUMNS order for profiles (which have no location, kind or
     block, and keep rel as text[]); duplicates are dropped and counted in
     ``result``.
@@ -663,6 +663,8 @@ def _link_lines(
     of one call per field, and rel literals from a cache.
     """
     rels = _REL_LITERALS
+    # A batch has a handful of rel values: each id is made a COPY field once.
+    rel_fields = None if rel_id_of is None else {k: str(v) for k, v in rel_id_of.items()}
     for owner_id, page in owners:
         post = isinstance(page, ArticlePage)
         seen = page.fetched_at.isoformat()
@@ -692,8 +694,8 @@ def _link_lines(
                 if block is not _NULL:
                     block = _esc(block)
             host_id, domain_id = ids[link.host or ""]  # write_batch checked every host
-            if rel_ids is not None:
-                rel = str(rel_ids[tuple(link.rel)])
+            if rel_fields is not None:
+                rel = rel_fields[tuple(link.rel)]
             else:
                 rel = rels.get(tuple(link.rel)) or _rel_literal(link.rel)
             where = f"{owner_id}\t{location}\t" if post else f"{owner_id}\t"
