@@ -221,7 +221,9 @@ def build(dsn: str, rows: int) -> dict[str, float]:
         )
         took["index_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        cur.execute("SELECT summaries_rebuild()")
+        conn.autocommit = False
+        summaries.rebuild(conn)
+        conn.autocommit = True
         cur.execute("ALTER TABLE links ENABLE TRIGGER USER")
         took["summaries_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -316,6 +318,14 @@ def store_rate(dsn: str, batches: int, mode: str, first: int) -> float:
         summaries.fold(conn)
     took = time.perf_counter() - t0
     with conn, conn.cursor() as cur:
+        if not on:
+            # what the summaries never counted goes, so that a kept harvest
+            # stays exact (bench/recount.py checks it)
+            cur.execute(
+                "DELETE FROM links WHERE post_id IN (SELECT post_id FROM posts "
+                "WHERE medium_id = ANY (%s))",
+                ([p.article.post_id for pages in work for p in pages],),
+            )
         cur.execute("ALTER TABLE links ENABLE TRIGGER USER")
         cur.execute("ALTER TABLE posts ENABLE TRIGGER USER")
     conn.close()

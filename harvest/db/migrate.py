@@ -3,6 +3,11 @@
 Each file runs once, in its own transaction, recorded in
 ``schema_migrations``. Concurrent migrators (several workers starting at once)
 serialize on an advisory lock, so running ``migrate`` anywhere is always safe.
+
+From 0020 on, the summaries' fold, recount and rebuild are generated from
+their declarations (:mod:`harvest.db.summary_defs`) and installed after the
+last migration, in its transaction; and again, on its own, whenever what they
+generate differs from the checksum recorded in ``summary_layer``.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from harvest.db import summary_defs
+
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works as long as every harvest process uses the same one.
 _LOCK_KEY = 0x6861727665737431  # "harvest1"
+# The first migration that expects the generated summary layer.
+LAYER_FROM = 20
 
 
 class MigrationError(RuntimeError):
@@ -70,9 +79,8 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
             cur.execute("SELECT version, checksum FROM schema_migrations")
             done = dict(cur.fetchall())
         conn.commit()
-        for mig in available():
-            if upto is not None and mig.version > upto:
-                break
+        wanted = [m for m in available() if upto is None or m.version <= upto]
+        for mig in wanted:
             if mig.version in done:
                 if done[mig.version] != mig.checksum:
                     log.warning(
@@ -80,19 +88,40 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
                     )
                 continue
             with conn, conn.cursor() as cur:
+                # Before any table lock the migration takes: a fold takes this
+                # lock first too.
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", summary_defs.FOLD_LOCK)
                 cur.execute(mig.sql)
                 cur.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (mig.version, mig.name, mig.checksum),
                 )
+                if mig is wanted[-1] and mig.version >= LAYER_FROM:
+                    _install_layer(cur)
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied_now.append(mig)
+        if wanted and wanted[-1].version >= LAYER_FROM and not applied_now:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT checksum FROM summary_layer")
+                row = cur.fetchone()
+                if not row or row[0] != summary_defs.layer_checksum():
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", summary_defs.FOLD_LOCK)
+                    _install_layer(cur)
     finally:
         conn.rollback()
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
         conn.commit()
     return applied_now
+
+
+def _install_layer(cur: Any) -> None:
+    cur.execute(summary_defs.layer_sql())
+    cur.execute("DELETE FROM summary_layer")
+    cur.execute(
+        "INSERT INTO summary_layer (checksum) VALUES (%s)", (summary_defs.layer_checksum(),)
+    )
+    log.info("installed the summaries' generated fold and recount")
 
 
 def current_version(conn: Any) -> int | None:

@@ -1,5 +1,5 @@
-"""The maintained summaries (migrations 0006 and 0008-0019): fold, recount,
-compare, repair.
+"""The maintained summaries (declared in :mod:`harvest.db.summary_defs`):
+fold, recount, compare, repair.
 
 A writer's statement appends its signed facets to ``summary_pending``; a fold
 adds everything pending to the summary tables in one set-based pass, in its own
@@ -17,78 +17,15 @@ from typing import Any
 
 import psycopg2.extensions
 
-# table -> its columns (key and counters); a maintained row whose counters are
-# all zero is the same as no row (a group whose links all went).
+from harvest.db import summary_defs
+
+# table -> its key columns and its counts (declared in summary_defs); a row
+# whose counts are all zero is the same as no row (a group whose links all went).
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "domain_totals": (
-        ("domain_id",),
-        (
-            "links",
-            "lost",
-            "nofollow",
-            "ugc",
-            "sponsored",
-            "dofollow",
-            "passing",
-            "posts",
-            "authors",
-            "publications",
-        ),
-    ),
-    "domain_stats": (
-        ("domain_id", "year", "placement", "reason"),
-        ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
-    ),
-    "group_stats": (
-        ("publication_id", "tag", "year", "placement", "reason"),
-        ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
-    ),
-    "tag_stats": (
-        ("tag", "year", "placement", "reason"),
-        ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
-    ),
-    "publication_stats": (
-        ("publication_id", "placement"),
-        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
-    ),
-    "domain_dofollow_posts": (("domain_id", "post_id"), ("dofollow",)),
-    "domain_publications": (
-        ("domain_id", "publication_id"),
-        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
-    ),
-    "post_groups": (("post_id", "publication_id", "year", "tags"), ("links", "dofollow")),
-    "group_posts": (("publication_id", "tag", "year"), ("posts",)),
-    "publication_domains": (("publication_id", "domain_id"), ("posts",)),
-    "tag_domains": (
-        ("tag", "domain_id"),
-        ("links", "nofollow", "ugc", "sponsored", "dofollow", "posts"),
-    ),
-    "tag_publications": (
-        ("tag", "publication_id", "placement"),
-        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
-    ),
-    "tag_dofollow_posts": (("tag", "post_id"), ("dofollow",)),
-    "group_domain_totals": (("tag", "publication_id"), ("domains",)),
-    "seen_stats": (
-        ("seen", "year", "placement", "reason"),
-        ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow"),
-    ),
-    "seen_publications": (
-        ("seen", "publication_id", "placement"),
-        ("links", "nofollow", "ugc", "sponsored", "dofollow"),
-    ),
-    "seen_tags": (("seen", "tag"), ("links", "nofollow", "ugc", "sponsored", "dofollow")),
-    "seen_domains": (("seen", "domain_id"), ("links", "nofollow", "ugc", "sponsored", "dofollow")),
-    "seen_posts": (("seen", "post_id"), ("links", "dofollow")),
-    # a row here is never all zeros: the month is the row's whole content
-    "domain_last_seen": (("domain_id", "seen"), ()),
-    "post_last_seen": (("post_id", "seen"), ()),
-    "seen_last_counts": (("seen",), ("domains", "posts")),
+    s.table: (s.key_columns, tuple(c.column for c in s.counts)) for s in summary_defs.SUMMARIES
 }
+FOLD_LOCK = summary_defs.FOLD_LOCK
 
-
-# The fold's advisory lock ('hrfd', 0): the same in summaries_fold().
-FOLD_LOCK = (0x68726664, 0)
 # Readers count pending facets up to this many: past it, "more than".
 PENDING_CAP = 1_000_000
 
@@ -157,20 +94,73 @@ class CheckResult:
         return not any(self.differing.values())
 
 
-def _difference_sql(table: str) -> str:
-    key, counters = TABLES[table]
-    columns = ", ".join((*key, *counters))
-    nonzero = " OR ".join(f"{c} <> 0" for c in counters) or "true"
-    # Table and column names are the constants above.
-    return (
-        f"SELECT count(*) FROM ((SELECT {columns} FROM {table} WHERE {nonzero} "
-        f"EXCEPT ALL SELECT {columns} FROM pg_temp.recount_{table}) UNION ALL "
-        f"(SELECT {columns} FROM pg_temp.recount_{table} "
-        f"EXCEPT ALL SELECT {columns} FROM {table} WHERE {nonzero})) d"
+# Links per range of a recount. A range's facets take ~150 bytes a link of
+# temporary files (bench/query.py's harvest), and each range of domains reads
+# every page of links (a domain's links lie all over the table): smaller
+# ranges trade time for space. At 10^7 links (deploy/README.md) 2 million a
+# range took 734 s and a 2.8 GiB peak.
+RANGE_LINKS = 10_000_000
+# Range bounds are quantiles of a sample of links' pages, about this many
+# links for each range; a harvest of fewer links than the second is read whole.
+_SAMPLE_PER_RANGE = 2_000
+_SAMPLED_FROM = 1_000_000
+
+
+def _ranges(cur: Any, column: str, per_range: int) -> list[tuple[int | None, int | None]]:
+    """Ranges of ``column`` with about ``per_range`` links each, the first
+    from below every value and the last to above. The bounds are quantiles of
+    the column over a sample of links' pages (all of them for a small
+    harvest): the summaries, which may be wrong or empty, are not read."""
+    cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'links'::regclass")
+    estimate = int(cur.fetchone()[0])
+    if estimate < _SAMPLED_FROM:
+        # never analyzed (-1), or small enough to read whole
+        cur.execute("SELECT count(*) FROM links")
+        estimate = int(cur.fetchone()[0])
+    parts = -(-estimate // per_range)
+    if parts <= 1:
+        return [(None, None)]
+    percent = min(100.0, 100.0 * _SAMPLE_PER_RANGE * parts / estimate)
+    sample = f" TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (28)" if percent < 100 else ""
+    cur.execute(
+        f"SELECT DISTINCT unnest(percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY {column})) "
+        f"FROM links{sample} ORDER BY 1",
+        ([n / parts for n in range(1, parts)],),
     )
+    bounds = [int(r[0]) for r in cur.fetchall() if r[0] is not None]
+    return list(zip([None, *bounds], [*bounds, None], strict=True))
 
 
-def check(conn: Any) -> CheckResult:
+def _recount(cur: Any, *, place: bool, per_range: int, result: CheckResult | None = None) -> None:
+    """Recount every summary range by range: compare each with its table
+    into ``result``, or (``place``) insert it into its emptied table."""
+    ranges = {column: _ranges(cur, column, per_range) for column in summary_defs.PASSES}
+    if place:
+        cur.execute(f"TRUNCATE {', '.join(TABLES)}")
+    cur.execute(summary_defs.accumulators_sql(place=place))
+    for column in summary_defs.PASSES:
+        for low, high in ranges[column]:
+            cur.execute(summary_defs.range_sql(column, low, high, place=place))
+            for table, rows, differing in cur.fetchall():
+                if result is not None:
+                    result.rows[table] = result.rows.get(table, 0) + rows
+                    result.differing[table] = result.differing.get(table, 0) + differing
+    for s in summary_defs.SUMMARIES:
+        if not summary_defs.accumulated(s, place=place):
+            continue
+        recount = f"pg_temp.recount_{s.table}"
+        if place:
+            order = ", ".join(str(s.columns.index(c) + 1) for c in s.conflict)
+            cur.execute(f"INSERT INTO {s.table} SELECT * FROM {recount} ORDER BY {order}")
+        if result is not None:
+            cur.execute(f"SELECT count(*) FROM {recount}")
+            result.rows[s.table] = cur.fetchone()[0]
+            cur.execute(s.difference_sql(recount))
+            result.differing[s.table] = cur.fetchone()[0]
+        cur.execute(f"DROP TABLE {recount}")
+
+
+def check(conn: Any, *, per_range: int = RANGE_LINKS) -> CheckResult:
     """Recount every summary from links and posts; count the rows that differ."""
     result = CheckResult()
     started = time.perf_counter()
@@ -180,7 +170,7 @@ def check(conn: Any) -> CheckResult:
         cur.execute("SELECT pg_advisory_lock(%s, %s)", FOLD_LOCK)
     conn.commit()
     try:
-        _check(conn, result)
+        _check(conn, result, per_range)
     finally:
         conn.rollback()
         with conn.cursor() as cur:
@@ -190,22 +180,18 @@ def check(conn: Any) -> CheckResult:
     return result
 
 
-def _check(conn: Any, result: CheckResult) -> None:
+def _check(conn: Any, result: CheckResult, per_range: int) -> None:
     with conn, conn.cursor() as cur:
         # One snapshot for the fold, the recount and the comparison: a writer
         # committing in between cannot make them disagree.
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute("SELECT summaries_fold()")
-        cur.execute("SELECT summaries_recount()")
-        for table in TABLES:
-            cur.execute(f"SELECT count(*) FROM pg_temp.recount_{table}")
-            result.rows[table] = cur.fetchone()[0]
-            cur.execute(_difference_sql(table))
-            result.differing[table] = cur.fetchone()[0]
-            cur.execute(f"DROP TABLE pg_temp.recount_{table}")
+        result.rows = dict.fromkeys(TABLES, 0)
+        result.differing = dict.fromkeys(TABLES, 0)
+        _recount(cur, place=False, per_range=per_range, result=result)
 
 
-def rebuild(conn: Any) -> float:
+def rebuild(conn: Any, *, per_range: int = RANGE_LINKS) -> float:
     """Replace every summary by a recount; returns the seconds it took."""
     started = time.perf_counter()
     with conn, conn.cursor() as cur:
@@ -214,5 +200,5 @@ def rebuild(conn: Any) -> float:
         cur.execute("LOCK TABLE links, posts IN SHARE MODE")
         # What is pending is in links and posts already: the recount counts it.
         cur.execute("DELETE FROM summary_pending")
-        cur.execute("SELECT summaries_rebuild()")
+        _recount(cur, place=True, per_range=per_range)
     return time.perf_counter() - started

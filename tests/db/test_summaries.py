@@ -76,8 +76,8 @@ def random_page(rng: random.Random, post_id: str, at: Any) -> ArticlePage:
     return page
 
 
-def assert_agree(db: Any) -> None:
-    result = summaries.check(db)
+def assert_agree(db: Any, per_range: int = summaries.RANGE_LINKS) -> None:
+    result = summaries.check(db, per_range=per_range)
     assert result.agree, {t: n for t, n in result.differing.items() if n}
     # The recount is not empty by construction: the world has links by now.
     assert result.rows["domain_totals"] > 0
@@ -111,7 +111,10 @@ def test_summaries_equal_a_recount_after_random_batches(db: Any, seed: int) -> N
             when = at - timedelta(hours=rng.randint(3, 9)) if roll > 0.9 else at
             write_batch(db, [random_page(rng, p, when) for p in rng.sample(posts, 5)])
         if step % 10 == 9:
+            # in one range, and in ranges of a few links (the recount adds up
+            # the ranges of each pass)
             assert_agree(db)
+            assert_agree(db, per_range=7)
     assert scalar(db, "SELECT count(*) FROM links WHERE lost_at IS NOT NULL") > 0
     assert scalar(db, "SELECT count(*) FROM posts WHERE status <> 'live'") > 0
     # what the renormalizer merges and rewrites moves the summaries too
@@ -246,42 +249,34 @@ def test_group_domains_count_each_post_once_and_follow_it_between_groups(db: Any
     assert_agree(db)
 
 
-FILLS = {
-    "0008": (
-        "publication_domains, tag_domains, tag_publications, tag_dofollow_posts, "
-        "group_domain_totals",
-        "SELECT summaries_recount_0008('group_stats'); SELECT summaries_place_0008()",
-        "tag_domains",
-    ),
-    "0009": (
-        "seen_stats, seen_publications, seen_tags, seen_domains, seen_posts, domain_last_seen, "
-        "post_last_seen, seen_last_counts",
-        "SELECT summaries_recount_0009(); SELECT summaries_place_0009()",
-        "seen_posts",
-    ),
-}
-
-
-@pytest.mark.parametrize("migration", sorted(FILLS))
-def test_a_migrations_first_fill_on_a_harvest_that_has_links(db: Any, migration: str) -> None:
-    # The migration's first fill runs where links already are; in the other
-    # tests its tables grow from empty. Emptied and filled again the same way,
-    # they must equal the recount.
-    tables, fill, one = FILLS[migration]
+def test_every_declared_summary_is_recounted_and_rebuilt(db: Any) -> None:
+    # Each table emptied on its own is found by the check, under its name,
+    # and the rebuild fills it again from the links.
     rng = random.Random(12)
     posts = [f"{n:012x}" for n in range(1, 16)]
     for step in range(6):
         write_batch(db, [random_page(rng, p, T0 + timedelta(days=40 * step)) for p in posts[:10]])
-    with db.cursor() as cur:
-        cur.execute(f"TRUNCATE {tables}")
-    db.commit()
-    assert not summaries.check(db).agree
-    with db.cursor() as cur:
-        cur.execute(fill)
-    db.commit()
-    assert scalar(db, f"SELECT count(*) FROM {one}") > 0
+    write_gone(db, [PostGone(posts[0], f"https://medium.com/p/{posts[0]}", "deleted", 410, T0)])
     assert scalar(db, "SELECT count(DISTINCT seen) FROM seen_stats") >= 5
-    assert_agree(db)
+    links = scalar(db, "SELECT count(*) FROM links")
+    with db.cursor() as cur:
+        for column in ("domain_id", "post_id"):
+            # about a third of the links a range: three ranges, give or take
+            # a domain or post that falls on a boundary
+            ranges = summaries._ranges(cur, column, links // 3 + 1)
+            assert 2 <= len(ranges) <= 4, (column, ranges)
+            assert ranges[0][0] is None and ranges[-1][1] is None
+            assert len(summaries._ranges(cur, column, 9)) > 4
+    db.rollback()
+    for table in summaries.TABLES:
+        assert scalar(db, f"SELECT count(*) FROM {table}") > 0, table
+        with db.cursor() as cur:
+            cur.execute(f"TRUNCATE {table}")
+        db.commit()
+        result = summaries.check(db, per_range=9)
+        assert {t for t, n in result.differing.items() if n} == {table}
+        summaries.rebuild(db, per_range=9)
+        assert_agree(db)
 
 
 def test_a_session_with_the_summary_delta_of_before_0009_still_counts_right(db: Any) -> None:

@@ -1,0 +1,102 @@
+"""What `harvest db check` and its `--repair` cost on an existing harvest
+(bench/query.py --keep): time, and the temporary disk space they take at their
+peak (the database's size, its sessions' temporary tables included, plus the
+server's temporary files, polled every half second from a second connection).
+
+The recount reads the links range by range (harvest.db.summaries.RANGE_LINKS
+links a range); --per-range changes it. --rebuild also replaces every summary
+by its recount (as --repair does), then checks again.
+
+    .venv/bin/python bench/recount.py URL [--per-range 2000000] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harvest.db import summaries
+from harvest.db.connection import connect
+
+_SPACE = (
+    "SELECT pg_database_size(current_database()) "
+    "+ (SELECT coalesce(sum(size), 0) FROM pg_ls_tmpdir())"
+)
+
+
+class Peak:
+    """The largest database-plus-temporary-files size seen while it runs."""
+
+    def __init__(self, dsn: str) -> None:
+        self.conn = connect(dsn)
+        self.conn.autocommit = True
+        self.base = self._size()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _size(self) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(_SPACE)
+            return int(cur.fetchone()[0])
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, self._size())
+
+    def __enter__(self) -> Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._size())
+        self.conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dsn")
+    parser.add_argument("--per-range", type=int, default=summaries.RANGE_LINKS)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+
+    conn = connect(args.dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM links")
+        links = int(cur.fetchone()[0])
+    conn.commit()
+    figures: dict[str, float] = {"links": links}
+    with Peak(args.dsn) as peak:
+        result = summaries.check(conn, per_range=args.per_range)
+    figures["check_s"] = result.seconds
+    figures["check_temp_bytes"] = peak.peak - peak.base
+    print(
+        f"check: {result.seconds:,.0f} s, {sum(result.differing.values())} rows differ, "
+        f"temporary space at its peak {(peak.peak - peak.base) / 2**30:.2f} GiB"
+    )
+    if args.rebuild:
+        with Peak(args.dsn) as peak:
+            took = summaries.rebuild(conn, per_range=args.per_range)
+        figures["rebuild_s"] = took
+        figures["rebuild_temp_bytes"] = peak.peak - peak.base
+        print(f"rebuild: {took:,.0f} s, temporary space {(peak.peak - peak.base) / 2**30:.2f} GiB")
+        again = summaries.check(conn, per_range=args.per_range)
+        assert again.agree, again.differing
+    conn.close()
+    per_link = max(figures["check_temp_bytes"], figures.get("rebuild_temp_bytes", 0)) / links
+    print(
+        "RESULT "
+        + " ".join(f"{k}={v:.0f}" for k, v in figures.items())
+        + f" temp_bytes_per_link={per_link:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
