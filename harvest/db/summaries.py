@@ -94,12 +94,12 @@ class CheckResult:
         return not any(self.differing.values())
 
 
-# Links per range of a recount. A range's facets take ~150 bytes a link of
-# temporary files (bench/query.py's harvest), and each range of domains reads
-# every page of links (a domain's links lie all over the table): smaller
-# ranges trade time for space. At 10^7 links (deploy/README.md) 2 million a
-# range took 734 s and a 2.8 GiB peak.
-RANGE_LINKS = 10_000_000
+# Links per range of a recount. Each range of domains reads every page of
+# links (a domain's links lie all over the table), yet smaller statements
+# spill less: at 10^7 links (bench/recount.py, deploy/README.md) 2 million a
+# range took 734 s and 2.8 GiB of temporary space at its peak, one range
+# 884 s and 8.3 GiB.
+RANGE_LINKS = 2_000_000
 # Range bounds are quantiles of a sample of links' pages, about this many
 # links for each range; a harvest of fewer links than the second is read whole.
 _SAMPLE_PER_RANGE = 2_000

@@ -117,7 +117,9 @@ def test_migrate_installs_a_changed_layer_once(db: Any, caplog: Any) -> None:
     with caplog.at_level(logging.INFO, logger="harvest.db.migrate"):
         assert migrate(db) == []
     assert scalar(db, "SELECT checksum FROM summary_layer") == summary_defs.layer_checksum()
-    assert "fold_pairs" in scalar(db, "SELECT prosrc FROM pg_proc WHERE proname = 'summaries_apply'")
+    assert "fold_pairs" in scalar(
+        db, "SELECT prosrc FROM pg_proc WHERE proname = 'summaries_apply'"
+    )
     assert "installed the summaries" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="harvest.db.migrate"):
