@@ -20,11 +20,11 @@ Then it times, against that database:
 - the store: batches of new posts written with the summaries maintained, and
   the same with the summary triggers off (the price of exact summaries).
 
-Needs about 671 bytes of disk per link (346 for links and its indexes, 295 for
-the summaries at 10^7, the rest posts and dictionaries), plus ~615 while the
-summaries are recounted (the recount's temporary tables, measured at 10^7):
-10^8 rows ask for ~129 GB, and the script says so and stops where the database's disk
-has less. On 2 cores it takes about 12 minutes per 10^7 rows. Uses
+Needs about 645 bytes of disk per link (346 for links and its indexes, 270 for
+the summaries at 10^7, the rest posts and dictionaries), plus ~300 while the
+summaries are recounted (the recount's temporary space at its peak, measured
+at 10^7 by bench/recount.py): 10^8 rows ask for ~95 GB, and the script says so
+and stops where the database's disk has less. On 2 cores it takes about 12 minutes per 10^7 rows. Uses
 DATABASE_URL when set, else an embedded server.
 
     .venv/bin/python bench/query.py [--rows 10000000] [--queries 2000] [--rounds 3] [--keep | --reuse URL]
@@ -124,9 +124,9 @@ FROM (SELECT g, least(%(domains)s, floor(power(%(domains)s, random()))::int) AS 
 
 # Disk per link row, measured at 10^7 (deploy/README.md, "Capacity model"):
 # the whole database (its summaries grow more slowly than links, so this
-# overstates them at 10^8), and the recount's temporary tables at their peak
-# (the data directory grew 6.1 GB during summaries_recount at 10^7).
-BYTES_PER_ROW = 671 + 615
+# overstates them at 10^8), and the recount's temporary space at its peak
+# (bench/recount.py: 2.78 GiB for db check at 10^7, ranges of 2 M links).
+BYTES_PER_ROW = 645 + 300
 
 
 def disk_free(dsn: str) -> tuple[str, int] | None:
