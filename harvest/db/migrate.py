@@ -4,10 +4,10 @@ Each file runs once, in its own transaction, recorded in
 ``schema_migrations``. Concurrent migrators (several workers starting at once)
 serialize on an advisory lock, so running ``migrate`` anywhere is always safe.
 
-From 0020 on, the summaries' fold, recount and rebuild are generated from
-their declarations (:mod:`harvest.db.summary_defs`) and installed after the
-last migration, in its transaction; and again, on its own, whenever what they
-generate differs from the checksum recorded in ``summary_layer``.
+From 0020 on, the summaries' fold is generated from their declarations
+(:mod:`harvest.db.summary_defs`) and installed after the last migration, in
+its transaction; and again, on its own, whenever what they generate differs
+from the checksum recorded in ``summary_layer``.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _install_layer(cur: Any) -> None:
     cur.execute(
         "INSERT INTO summary_layer (checksum) VALUES (%s)", (summary_defs.layer_checksum(),)
     )
-    log.info("installed the summaries' generated fold and recount")
+    log.info("installed the summaries' generated fold")
 
 
 def current_version(conn: Any) -> int | None:

@@ -143,15 +143,14 @@ def _recount(cur: Any, *, place: bool, per_range: int, result: CheckResult | Non
             cur.execute(summary_defs.range_sql(column, low, high, place=place))
             for table, rows, differing in cur.fetchall():
                 if result is not None:
-                    result.rows[table] = result.rows.get(table, 0) + rows
-                    result.differing[table] = result.differing.get(table, 0) + differing
+                    result.rows[table] += rows
+                    result.differing[table] += differing
     for s in summary_defs.SUMMARIES:
         if not summary_defs.accumulated(s, place=place):
             continue
         recount = f"pg_temp.recount_{s.table}"
         if place:
-            order = ", ".join(str(s.columns.index(c) + 1) for c in s.conflict)
-            cur.execute(f"INSERT INTO {s.table} SELECT * FROM {recount} ORDER BY {order}")
+            cur.execute(f"INSERT INTO {s.table} SELECT * FROM {recount} ORDER BY {s.order}")
         if result is not None:
             cur.execute(f"SELECT count(*) FROM {recount}")
             result.rows[s.table] = cur.fetchone()[0]

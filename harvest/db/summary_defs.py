@@ -7,9 +7,9 @@ was first seen. Each :class:`Summary` below names its table's key, each count as
 an aggregate over those facets, and the rows it reads (every facet, one per
 tag, or one per group). From the declarations this module generates:
 
-- the recount: each table as a GROUP BY over the facets of every link
-  (``summaries_recount()``), which ``harvest db check`` compares with the table
-  and ``summaries_rebuild()`` puts in its place;
+- the recount: each table as a GROUP BY over the facets of a range of links
+  (:func:`range_sql`), which ``harvest db check`` compares with the table and
+  ``--repair`` puts in its place (``harvest.db.summaries``);
 - the fold's step for each count that adds up: the pending facets' signed
   ``sum(sign)`` under the same filter, added to the table's row in one upsert,
   and the rows it leaves at zero deleted where the table is ``pruned``;
@@ -18,11 +18,11 @@ tag, or one per group). From the declarations this module generates:
 
 Counts that do not add up (distinct posts, authors, publications and domains,
 and the newest month) are kept by the hand-written fold steps at the end of
-this module (:data:`_KEPT_BY_HAND`): each reads the links the fold touches, or
+this module (:data:`_BY_HAND`): each reads the links the fold touches, or
 what the generated upserts return, and adds the change in its distinct count.
 The generated recount checks them like every other count.
 
-``harvest db migrate`` installs what this module generates
+``harvest db migrate`` installs the fold this module generates
 (:func:`layer_sql`) after the last migration, and again whenever the text
 changes: the checksum of the installed text is in ``summary_layer``.
 
@@ -37,6 +37,7 @@ and unique index, and tests/db/test_summaries.py every count to a recount.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -80,9 +81,6 @@ SOURCES = {
 # The recount reads the links in ranges of one of these columns, a pass per
 # column, so that its temporary space is a range's, not the harvest's.
 PASSES = ("domain_id", "post_id")
-
-# Key columns that may be NULL (no publication, no year, no tag).
-NULLABLE = frozenset({"publication_id", "year", "tag"})
 
 _STATS = ("links", "lost", "nofollow", "ugc", "sponsored", "dofollow", "lost_dofollow")
 _LIVE = ("links", "nofollow", "ugc", "sponsored", "dofollow")
@@ -135,6 +133,9 @@ class Summary:
     where: str | None = None
     # the unique index's columns, when their order is not the key's
     unique: tuple[str, ...] | None = None
+    # key columns that may be NULL (no publication, no year, no tag): matched
+    # with IS NOT DISTINCT FROM, which no index serves, so only these
+    nullable: tuple[str, ...] = ()
     # rows whose counts all fall to zero are deleted (readers list the rows)
     pruned: bool = False
     # the recount's pass column an index of the table leads with: the check
@@ -157,6 +158,12 @@ class Summary:
     @property
     def conflict(self) -> tuple[str, ...]:
         return self.unique or self.key_columns
+
+    @property
+    def order(self) -> str:
+        """ORDER BY positions of the unique index's columns, for rows laid out
+        as the table's."""
+        return ", ".join(str(self.columns.index(c) + 1) for c in self.conflict)
 
     @property
     def adds(self) -> bool:
@@ -184,9 +191,12 @@ class Summary:
     def passes(self) -> tuple[str, ...]:
         return tuple(p for p in PASSES if any(self.pass_of(c) == p for c in self.counts))
 
+    def _rows(self, facets: str) -> str:
+        return SOURCES[self.source].replace("{f}", facets)
+
     def _from(self, facets: str) -> str:
         where = f" WHERE {WHERE[self.where]}" if self.where else ""
-        return SOURCES[self.source].replace("{f}", facets) + where
+        return self._rows(facets) + where
 
     def _group_by(self) -> str:
         return ", ".join(str(n) for n in range(1, len(self.key) + 1))
@@ -231,11 +241,10 @@ class Summary:
         unique index's order."""
         counts = self.zero_columns
         nonzero = " OR ".join(f"{c} <> 0" for c in counts)
-        order = ", ".join(str(self.columns.index(c) + 1) for c in self.conflict)
         sets = ", ".join(f"{c} = s.{c} + EXCLUDED.{c}" for c in counts)
         return (
             f"INSERT INTO {into or self.table} AS s ({', '.join(self.columns)}) "
-            f"SELECT * FROM {rows} WHERE {nonzero} ORDER BY {order} "
+            f"SELECT * FROM {rows} WHERE {nonzero} ORDER BY {self.order} "
             f"ON CONFLICT ({', '.join(self.conflict)}) DO UPDATE SET {sets}"
             + (f" RETURNING {returning}" if returning else "")
         )
@@ -244,14 +253,14 @@ class Summary:
         """Delete the rows a shrinking fold left with every count at zero."""
         keys = self.key_columns
         match = " AND ".join(
-            f"s.{k} IS NOT DISTINCT FROM d.{k}" if k in NULLABLE else f"s.{k} = d.{k}" for k in keys
+            f"s.{k} IS NOT DISTINCT FROM d.{k}" if k in self.nullable else f"s.{k} = d.{k}"
+            for k in keys
         )
         zero = " AND ".join(f"s.{c} = 0" for c in self.zero_columns)
         where = "sign < 0" + (f" AND {WHERE[self.where]}" if self.where else "")
-        source = SOURCES[self.source].replace("{f}", facets)
         return (
             f"DELETE FROM {self.table} s USING (SELECT DISTINCT {', '.join(self.key_exprs)} "
-            f"FROM {source} WHERE {where}) d WHERE {match} AND {zero}"
+            f"FROM {self._rows(facets)} WHERE {where}) d WHERE {match} AND {zero}"
         )
 
 
@@ -261,6 +270,7 @@ SUMMARIES: tuple[Summary, ...] = (
         ("domain_id", "year", "placement", "reason"),
         _counts(*_STATS),
         ranged="domain_id",
+        nullable=("year",),
         why="`report --domain`: its links by year published, placement and verdict",
     ),
     Summary(
@@ -269,6 +279,7 @@ SUMMARIES: tuple[Summary, ...] = (
         _counts(*_STATS),
         source="groups",
         unique=("tag", "publication_id", "year", "placement", "reason"),
+        nullable=("publication_id", "year"),
         why="`report --publication`; the report's tables by publication",
     ),
     Summary(
@@ -276,6 +287,7 @@ SUMMARIES: tuple[Summary, ...] = (
         ("tag", "year", "placement", "reason"),
         _counts(*_STATS),
         source="groups",
+        nullable=("year",),
         why="`stats`, the whole report, `report --tag`",
     ),
     Summary(
@@ -283,6 +295,7 @@ SUMMARIES: tuple[Summary, ...] = (
         ("publication_id", "placement"),
         _counts(*_LIVE),
         where="live",
+        nullable=("publication_id",),
         why="the report's live links by publication",
     ),
     Summary(
@@ -315,6 +328,7 @@ SUMMARIES: tuple[Summary, ...] = (
         where="live",
         pruned=True,
         ranged="domain_id",
+        nullable=("publication_id",),
         why=(
             "live links by publication to a domain; `report --publication`'s top "
             "domains, in link order off `domain_publications_top_idx` (rows of 10 "
@@ -328,6 +342,7 @@ SUMMARIES: tuple[Summary, ...] = (
         where="live",
         pruned=True,
         ranged="post_id",
+        nullable=("publication_id", "year"),
         why="the posts with the most dofollow links of a group; what moves `group_posts`",
     ),
     Summary(
@@ -337,6 +352,7 @@ SUMMARIES: tuple[Summary, ...] = (
         source="groups",
         where="live",
         unique=("tag", "publication_id", "year"),
+        nullable=("publication_id", "year"),
         why="posts with live links per publication, tag and year",
     ),
     Summary(
@@ -365,6 +381,7 @@ SUMMARIES: tuple[Summary, ...] = (
         _counts(*_LIVE),
         source="tags",
         where="live",
+        nullable=("publication_id",),
         why="`report --tag` by publication; `report --publication` by tag",
     ),
     Summary(
@@ -382,12 +399,14 @@ SUMMARIES: tuple[Summary, ...] = (
         (Count("domains", distinct="domain_id"),),
         source="tag_or_publication",
         where="live",
+        nullable=("tag", "publication_id"),
         why="how many domains a tag or publication reaches",
     ),
     Summary(
         "seen_stats",
         ("seen", "year", "placement", "reason"),
         _counts(*_STATS),
+        nullable=("year",),
         why="`report --since` (the first of a month): its totals, by year, placement and verdict",
     ),
     Summary(
@@ -395,6 +414,7 @@ SUMMARIES: tuple[Summary, ...] = (
         ("seen", "publication_id", "placement"),
         _counts(*_LIVE),
         where="live",
+        nullable=("publication_id",),
         why="`report --since` by publication",
     ),
     Summary(
@@ -614,18 +634,6 @@ _GROUP_DOMAINS = f"""
         FROM up JOIN came USING (publication_id, domain_id) GROUP BY 2
     )
     {_s("group_domain_totals").upsert_sql("moved")};
-
-    IF EXISTS (SELECT 1 FROM pg_temp.group_domain_delta WHERE delta < 0) THEN
-        DELETE FROM tag_domains s USING (SELECT DISTINCT tag, domain_id
-                                         FROM pg_temp.group_domain_delta
-                                         WHERE delta < 0 AND tag IS NOT NULL) d
-        WHERE s.tag = d.tag AND s.domain_id = d.domain_id AND s.links = 0 AND s.posts = 0;
-        DELETE FROM publication_domains s USING (SELECT DISTINCT publication_id, domain_id
-                                                 FROM pg_temp.group_domain_delta
-                                                 WHERE delta < 0 AND publication_id IS NOT NULL) d
-        WHERE s.publication_id = d.publication_id AND s.domain_id = d.domain_id
-          AND s.posts = 0;
-    END IF;
 """
 
 # Each domain's and post's newest month of live links, and how many domains
@@ -674,23 +682,23 @@ _NEWEST = f"""
     END IF;
 """
 
-# table -> the hand-written step that keeps it (the counts that add up in it
-# come from its declaration all the same)
-_KEPT_BY_HAND = {
-    "domain_totals": "_TOTALS",
-    "domain_publications": "_PUBLICATIONS",
-    "post_groups": "_GROUP_POSTS",
-    "group_posts": "_GROUP_POSTS",
-    "tag_domains": "_GROUP_DOMAINS",
-    "publication_domains": "_GROUP_DOMAINS",
-    "group_domain_totals": "_GROUP_DOMAINS",
-    "domain_last_seen": "_NEWEST",
-    "post_last_seen": "_NEWEST",
-    "seen_last_counts": "_NEWEST",
-}
+# The hand-written steps in the order they run, each with the tables it keeps
+# (the counts that add up in them come from their declarations all the same;
+# a pruned one's rows at zero go by the generated prune after its step).
+# Authors and the pairs move domain_totals' distinct counts; each step reads
+# only what the steps before it wrote.
+_BY_HAND: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (_NEWEST, ("domain_last_seen", "post_last_seen", "seen_last_counts")),
+    (_GROUP_DOMAINS, ("tag_domains", "publication_domains", "group_domain_totals")),
+    (_AUTHORS, ()),
+    (_PUBLICATIONS, ("domain_publications",)),
+    (_TOTALS, ("domain_totals",)),
+    (_GROUP_POSTS, ("post_groups", "group_posts")),
+)
+KEPT_BY_HAND = frozenset(t for _, tables in _BY_HAND for t in tables)
 for _summary in SUMMARIES:
     # a count that does not add up needs a step that keeps it
-    assert _summary.adds or _summary.table in _KEPT_BY_HAND, _summary.table
+    assert _summary.adds or _summary.table in KEPT_BY_HAND, _summary.table
     # every count is exact in some recount pass; a ranged table's key holds its pass
     assert _summary.passes, _summary.table
     assert _summary.ranged is None or _summary.passes == (_summary.ranged,), _summary.table
@@ -715,33 +723,22 @@ _CREATE_TEMP = "".join(
 )
 
 
-def _generated_step(summary: Summary) -> str:
-    step = f"    {summary.upsert_sql('(' + summary.delta_sql(DELTA) + ') d')};\n"
-    if summary.pruned:
-        step += f"    IF shrinks THEN\n        {summary.prune_sql(DELTA)};\n    END IF;\n"
-    return step
-
-
-def _prune_step(table: str) -> str:
-    return f"    IF shrinks THEN\n        {_s(table).prune_sql(DELTA)};\n    END IF;\n"
+def _prune_step(summary: Summary) -> str:
+    if not summary.pruned:
+        return ""
+    return f"    IF shrinks THEN\n        {summary.prune_sql(DELTA)};\n    END IF;\n"
 
 
 def apply_sql() -> str:
     """``summaries_apply()``: the fold of ``pg_temp.summary_delta`` into every
     summary."""
     steps = [_CREATE_TEMP, _PAIRS]
-    steps += [_generated_step(s) for s in SUMMARIES if s.table not in _KEPT_BY_HAND]
-    steps += [
-        _NEWEST,
-        _GROUP_DOMAINS,
-        _AUTHORS,
-        _PUBLICATIONS,
-        _TOTALS,
-        _prune_step("domain_publications"),
-        _GROUP_POSTS,
-        _prune_step("post_groups"),
-        f"    TRUNCATE {', '.join('pg_temp.' + t for t in _TEMP_TABLES)};\n",
-    ]
+    for s in SUMMARIES:
+        if s.table not in KEPT_BY_HAND:
+            steps += [f"    {s.upsert_sql('(' + s.delta_sql(DELTA) + ') d')};\n", _prune_step(s)]
+    for step, tables in _BY_HAND:
+        steps += [step, *(_prune_step(BY_TABLE[t]) for t in tables)]
+    steps.append(f"    TRUNCATE {', '.join('pg_temp.' + t for t in _TEMP_TABLES)};\n")
     body = "".join(steps)
     return (
         "CREATE OR REPLACE FUNCTION summaries_apply() RETURNS void LANGUAGE plpgsql AS $layer$\n"
@@ -766,6 +763,10 @@ def _whole_in_a_range(summary: Summary, column: str) -> bool:
     return column in summary.key_columns
 
 
+def _whole_in_every_pass(summary: Summary) -> bool:
+    return all(_whole_in_a_range(summary, p) for p in summary.passes)
+
+
 def accumulated(summary: Summary, *, place: bool) -> bool:
     """Whether the recount collects the summary over every range in a
     temporary table (``pg_temp.recount_<table>``), to compare or place it at
@@ -773,7 +774,7 @@ def accumulated(summary: Summary, *, place: bool) -> bool:
     holds whole."""
     if summary.ranged:
         return False
-    return not (place and all(_whole_in_a_range(summary, p) for p in summary.passes))
+    return not (place and _whole_in_every_pass(summary))
 
 
 def accumulators_sql(*, place: bool) -> str:
@@ -783,7 +784,7 @@ def accumulators_sql(*, place: bool) -> str:
         f"CREATE TEMP TABLE recount_{s.table} (LIKE {s.table}); "
         + (
             ""
-            if all(_whole_in_a_range(s, p) for p in s.passes)
+            if _whole_in_every_pass(s)
             else f"CREATE UNIQUE INDEX ON pg_temp.recount_{s.table} ({', '.join(s.conflict)}) "
             "NULLS NOT DISTINCT; "
         )
@@ -813,10 +814,9 @@ def range_sql(column: str, low: int | None, high: int | None, *, place: bool) ->
         if s.ranged == column:
             ctes.append(f"r_{s.table} AS MATERIALIZED ({s.recount_sql('f')})")
             if place:
-                order = ", ".join(str(s.columns.index(c) + 1) for c in s.conflict)
                 ctes.append(
                     f"w_{s.table} AS (INSERT INTO {s.table} SELECT * FROM r_{s.table} "
-                    f"ORDER BY {order})"
+                    f"ORDER BY {s.order})"
                 )
                 differ = "0"
             else:
@@ -827,9 +827,8 @@ def range_sql(column: str, low: int | None, high: int | None, *, place: bool) ->
         elif _whole_in_a_range(s, column):
             # whole rows: placed as they come, or kept to compare at the end
             into = s.table if place else f"pg_temp.recount_{s.table}"
-            order = ", ".join(str(s.columns.index(c) + 1) for c in s.conflict)
             ctes.append(
-                f"a_{s.table} AS (INSERT INTO {into} {s.recount_sql('f')} ORDER BY {order})"
+                f"a_{s.table} AS (INSERT INTO {into} {s.recount_sql('f')} ORDER BY {s.order})"
             )
         else:
             partial = "(" + s.recount_sql("f", column) + ") d"
@@ -840,6 +839,7 @@ def range_sql(column: str, low: int | None, high: int | None, *, place: bool) ->
     return "WITH " + ", ".join(ctes) + " " + select
 
 
+@functools.cache
 def layer_sql() -> str:
     """What migrate installs from the declarations (the recount is run from
     harvest.db.summaries, range by range)."""

@@ -49,6 +49,17 @@ def test_a_declaration_is_its_tables_columns_and_unique_key(db: Any, summary: An
     assert _columns(db, summary.table) == summary.columns
     assert summary.conflict in _unique_indexes(db, summary.table)
     assert summary.why
+    # a key column is matched with = unless it may be NULL
+    nullable = {
+        r[0]
+        for r in rows(
+            db,
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped AND NOT attnotnull",
+            (summary.table,),
+        )
+    }
+    assert set(summary.nullable) == nullable & set(summary.key_columns)
 
 
 # What the crawl writes and the bookkeeping: every other table is a summary.
@@ -134,7 +145,7 @@ def test_a_count_that_does_not_add_up_is_never_summed() -> None:
     # and each table with one is kept by a written step
     for summary in summary_defs.SUMMARIES:
         if not summary.adds:
-            assert summary.table in summary_defs._KEPT_BY_HAND
+            assert summary.table in summary_defs.KEPT_BY_HAND
 
 
 def test_generated_statements_read_the_declared_filters() -> None:
@@ -154,6 +165,7 @@ def test_generated_statements_read_the_declared_filters() -> None:
     )
     prune = summary_defs.BY_TABLE["domain_publications"].prune_sql("f")
     assert "s.publication_id IS NOT DISTINCT FROM d.publication_id" in prune
+    assert "s.tag = d.tag" in summary_defs.BY_TABLE["tag_dofollow_posts"].prune_sql("f")
     assert prune.endswith(
         "s.links = 0 AND s.nofollow = 0 AND s.ugc = 0 AND s.sponsored = 0 AND s.dofollow = 0"
     )
