@@ -5,11 +5,12 @@ Each function returns column names and rows; formatting is the CLI's job.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from harvest.db.report import DOFOLLOW_SQL, REASON_SQL, REL_SQL
 
@@ -72,7 +73,8 @@ def _run(conn: Any, sql: str, params: Any) -> Rows:
 
 
 # A page of backlinks ends where the next begins: the keyset of the last row, in
-# the order of links_domain_page_idx (migration 0006), printed as one token.
+# the order of links_domain_page_idx (domain, host, post: migration 0021) and,
+# within a post, of its primary key; printed as one token.
 _KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "l.url_hash")
 
 _BACKLINK_SELECT = f"""SELECT l.target_url, p.medium_id AS post_id,
@@ -95,11 +97,11 @@ def encode_after(key: tuple[Any, ...]) -> str:
     return f"{host_id}.{post_id}.{location}.{position}.{url_hash}"
 
 
-def decode_after(token: str) -> tuple[int, int, str, int, str]:
+def decode_after(token: str) -> tuple[int, int, str, int, int]:
     parts = token.strip().split(".")
     try:
         host_id, post_id, location, position, url_hash = parts
-        key = (int(host_id), int(post_id), location, int(position), str(uuid.UUID(url_hash)))
+        key = (int(host_id), int(post_id), location, int(position), int(url_hash))
     except ValueError:
         raise BadCursor(f"not a page token printed by harvest backlinks: {token!r}") from None
     if location not in ("body", "author_bio"):
@@ -186,7 +188,7 @@ def backlinks(
     if host_id is not None:
         where.append("l.host_id = %(host_id)s")
     if key is not None:
-        where.append(f"({', '.join(_KEYSET)}) > (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s::uuid)")
+        where.append(f"({', '.join(_KEYSET)}) > (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s::bigint)")
     if dofollow_only:
         where.append(DOFOLLOW_SQL)
     if passing_only:
@@ -215,10 +217,8 @@ def backlinks(
         cur.itersize = 5000
         cur.execute(sql, params)
         return BacklinkPage(columns, (tuple(r[:width]) for r in cur), totals)
-    with conn.cursor() as cur:
-        # one row more than the page says whether there is a next page
-        cur.execute(sql + " LIMIT %(n)s", {**params, "n": limit + 1})
-        found = cur.fetchall()
+    # one row more than the page says whether there is a next page
+    found = _short_walk(conn, sql + " LIMIT %(n)s", {**params, "n": limit + 1})
     page = found[:limit]
     more = len(found) > limit
     return BacklinkPage(
@@ -227,6 +227,24 @@ def backlinks(
         totals,
         encode_after(tuple(page[-1][width:])) if more else None,
     )
+
+
+def _short_walk(conn: Any, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows of a page of backlinks, joined a link at a time.
+
+    A host's page deep in a large domain comes in post order, and the planner
+    then likes a merge join that reads posts from the first one on (146 ms
+    against 14 for a page at post ~400,000 of 10^7 links): a page is always a
+    short walk of the index with one post looked up per link."""
+    with conn.cursor() as cur:
+        cur.execute("SET enable_mergejoin = off")
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        finally:
+            # (a failed transaction's rollback takes the SET back with it)
+            if conn.get_transaction_status() != TRANSACTION_STATUS_INERROR:
+                cur.execute("RESET enable_mergejoin")
 
 
 # What `harvest top-domains` shows in a terminal: the domain whole, and what it is

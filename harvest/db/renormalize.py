@@ -113,7 +113,7 @@ WITH moved AS (
            CASE WHEN bool_or(l.lost_at IS NULL) OVER w THEN NULL ELSE max(l.lost_at) OVER w END
                AS lost_at
     FROM {table} l
-    JOIN renormalize_map m ON l.url_hash = md5(m.old_url)::uuid AND l.target_url = m.old_url
+    JOIN renormalize_map m ON l.url_hash = url_key(m.old_url) AND l.target_url = m.old_url
     WINDOW w AS ({window})
     ORDER BY {place}, m.new_url, l.last_seen DESC
 )
@@ -133,7 +133,7 @@ RETURNING (xmax = 0) AS fresh
 _MOVE = {table: _move_sql(table) for table in _TABLES}
 _DELETE = {
     table: f"DELETE FROM {table} l USING renormalize_map m "
-    "WHERE l.url_hash = md5(m.old_url)::uuid AND l.target_url = m.old_url"
+    "WHERE l.url_hash = url_key(m.old_url) AND l.target_url = m.old_url"
     for table in _TABLES
 }
 _COUNT = {table: f"SELECT count(*) FROM {table} WHERE target_url = ANY(%s)" for table in _TABLES}

@@ -247,4 +247,8 @@ def test_a_bad_page_token_is_refused(db: Any) -> None:
     with pytest.raises(queries.BadCursor):
         queries.backlinks(db, "github.com", after="1.2.body.x")
     with pytest.raises(queries.BadCursor):
-        queries.decode_after("1.2.footer.3.00000000-0000-0000-0000-000000000000")
+        queries.decode_after("1.2.footer.3.-4266524885998034046")
+    # a token printed before 0021, when the URL's key was a uuid
+    with pytest.raises(queries.BadCursor):
+        queries.decode_after("1.2.body.3.c4ca4238-a0b9-2382-0dcc-509a6f75849b")
+    assert queries.decode_after("1.2.body.3.-4266524885998034046")[-1] == -4266524885998034046

@@ -315,15 +315,19 @@ def test_views_answer_the_questions(db: Any) -> None:
 
 def test_block_and_location_are_escaped_not_shifted(db: Any) -> None:
     odd: Any = make_link("https://a.example/", 0)
-    odd.block = "quote\tand\nnewline \\N"  # no block name: what matters is the escaping
+    odd.anchor_text = "quote\tand\nnewline \\N"
     write_batch(db, [make_page("0123456789ab", [odd], T0)])
-    assert scalar(db, "SELECT block FROM links") == "quote\tand\nnewline \\N"
-    # A tab in a constrained field must reach PostgreSQL as data (and fail its
-    # CHECK), not split the COPY line into shifted columns.
-    bad = make_link("https://b.example/", 0, location="body\tx")
-    with pytest.raises(psycopg2.IntegrityError):
-        write_batch(db, [make_page("abcdef012345", [bad], T0)])
-    db.rollback()
+    assert scalar(db, "SELECT anchor_text FROM links") == "quote\tand\nnewline \\N"
+    assert scalar(db, "SELECT block FROM backlinks") == "paragraph"
+    # A tab in an enum field (location, block) must reach PostgreSQL as data
+    # and be refused as no label of its type, not split the COPY line into
+    # shifted columns.
+    for field, value in (("location", "body\tx"), ("block", "quote\tand\nnewline \\N")):
+        bad = make_link("https://b.example/", 0)
+        setattr(bad, field, value)
+        with pytest.raises(psycopg2.errors.InvalidTextRepresentation, match="enum link_"):
+            write_batch(db, [make_page("abcdef012345", [bad], T0)])
+        db.rollback()
     assert scalar(db, "SELECT count(*) FROM links") == 1
 
 
@@ -416,3 +420,51 @@ def test_concurrent_writers_share_dictionaries_and_people(db_dsn: str) -> None:
         assert scalar(conn, wrong) == 0
     finally:
         conn.close()
+
+
+def test_every_value_the_parser_names_is_a_label_of_its_column(db: Any) -> None:
+    from typing import get_args
+
+    from harvest.medium.records import Block, LinkKind, Location
+
+    for enum, literal in (
+        ("link_location", Location),
+        ("link_kind", LinkKind),
+        ("link_block", Block),
+    ):
+        labels = rows(
+            db,
+            "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s::regtype ORDER BY enumsortorder",
+            (enum,),
+        )
+        names = [r[0] for r in labels]
+        assert set(names) == set(get_args(literal)), enum
+        # sorted as text, so ORDER BY gives the order it gave before 0021
+        assert names == sorted(names), enum
+
+
+def test_the_link_row_is_narrow_and_the_view_speaks_text(db: Any) -> None:
+    link = make_link("https://a.example/some/path?q=1", 3, location="author_bio")
+    write_batch(db, [make_page("0123456789ab", [link], T0)])
+    # 64 bits of the URL's md5, as url_key() gives it to every reader
+    assert scalar(db, "SELECT url_hash = url_key(target_url) FROM links")
+    assert scalar(db, "SELECT url_key('https://a.example/') <> url_key('https://b.example/')")
+    # 4-byte enums and ids, an 8-byte key: the fixed part of the row (with a
+    # row header of 24), 108 bytes before 0021
+    fixed = scalar(
+        db,
+        "SELECT pg_column_size(ROW(post_id, location, position, host_id, domain_id, kind, "
+        "block, rel_id, url_hash)) FROM links",
+    )
+    assert fixed <= 72, fixed
+    types = dict(
+        rows(
+            db,
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'backlinks'::regclass AND attname IN ('location', 'kind', 'block')",
+        )
+    )
+    assert types == {"location": "text", "kind": "text", "block": "text"}
+    assert rows(
+        db, "SELECT location, kind, block FROM backlinks WHERE location LIKE 'author%'"
+    ) == [("author_bio", "text", "paragraph")]
