@@ -20,11 +20,11 @@ Then it times, against that database:
 - the store: batches of new posts written with the summaries maintained, and
   the same with the summary triggers off (the price of exact summaries).
 
-Needs about 645 bytes of disk per link (346 for links and its indexes, 270 for
+Needs about 517 bytes of disk per link (251 for links and its indexes, 237 for
 the summaries at 10^7, the rest posts and dictionaries), plus ~300 while the
 summaries are recounted (the recount's temporary space at its peak, measured
-at 10^7 by bench/recount.py): 10^8 rows ask for ~95 GB, and the script says so
-and stops where the database's disk has less. On 2 cores it takes about 12 minutes per 10^7 rows. Uses
+at 10^7 by bench/recount.py before 0021): 10^8 rows ask for ~82 GB, and the
+script says so and stops where the database's disk has less. On 2 cores it takes about 12 minutes per 10^7 rows. Uses
 DATABASE_URL when set, else an embedded server.
 
     .venv/bin/python bench/query.py [--rows 10000000] [--queries 2000] [--rounds 3] [--keep | --reuse URL]
@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg2
 from ingest import Databases
 
-from harvest.db import queries, summaries
+from harvest.db import queries, summaries, summary_defs
 from harvest.db.connection import connect
 from harvest.db.store import write_batch
 from harvest.items import ArticlePage
@@ -126,7 +126,7 @@ FROM (SELECT g, least(%(domains)s, floor(power(%(domains)s, random()))::int) AS 
 # the whole database (its summaries grow more slowly than links, so this
 # overstates them at 10^8), and the recount's temporary space at its peak
 # (bench/recount.py: 2.78 GiB for db check at 10^7, ranges of 2 M links).
-BYTES_PER_ROW = 645 + 300
+BYTES_PER_ROW = 517 + 300
 
 
 def disk_free(dsn: str) -> tuple[str, int] | None:
@@ -251,6 +251,18 @@ def sizes(dsn: str) -> dict[str, float]:
         "rows": n,
         "database": everything,
     }
+
+
+def largest_small_domain(dsn: str) -> str:
+    conn = connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT d.domain FROM domain_totals t JOIN domains d USING (domain_id) "
+            f"WHERE NOT ({summary_defs.large('t')}) ORDER BY t.links + t.lost DESC LIMIT 1"
+        )
+        domain = str(cur.fetchone()[0])
+    conn.close()
+    return domain
 
 
 def synthetic_pages(n: int, first: int, at: datetime) -> list[ArticlePage]:
@@ -437,6 +449,7 @@ def main() -> None:
         print(f"site1.example in process: first page {first:.2f} ms, page 201 {deep:.2f} ms")
 
         out = Path(tempfile.mkdtemp(prefix="harvest-query-"))
+        small = largest_small_domain(dsn)
         today = datetime.now(UTC).date()
         since = (today.replace(day=1) - timedelta(days=40)).replace(day=1)
         commands = {
@@ -446,6 +459,9 @@ def main() -> None:
             "stats": ["stats"],
             "report": ["report", "-o", "-"],
             "report_domain": ["report", "--domain", "site1.example", "-o", "-"],
+            # the most linked domain the summaries keep no rows by year for:
+            # its report counts them from its links (summary_defs.LARGE_DOMAIN)
+            "report_domain_small": ["report", "--domain", small, "-o", "-"],
             "report_tag": ["report", "--tag", "tag1", "-o", "-"],
             # tag301 is on one post in seven: the largest tag
             "report_tag_large": ["report", "--tag", "tag301", "-o", "-"],
@@ -494,6 +510,7 @@ def main() -> None:
             f"top_backlinks_ms={results['top_backlinks']:.0f} "
             f"top_domains_ms={results['top_domains']:.0f} stats_ms={results['stats']:.0f} "
             f"report_ms={results['report']:.0f} report_domain_ms={results['report_domain']:.0f} "
+            f"report_domain_small_ms={results['report_domain_small']:.0f} "
             f"report_tag_ms={results['report_tag']:.0f} "
             f"report_tag_large_ms={results['report_tag_large']:.0f} "
             f"report_publication_ms={results['report_publication']:.0f} "

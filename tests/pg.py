@@ -75,3 +75,19 @@ def with_database(dsn: str, dbname: str) -> str:
     if parts.scheme.startswith("postgres"):
         return urlunsplit(parts._replace(path="/" + quote(dbname)))
     return f"{dsn} dbname={dbname}"
+
+
+def set_large_domain(dsn: str, links: int) -> None:
+    """Install large_domain() at ``links`` in the database at ``dsn``, with its
+    large-domains-only tables brought to it, as a layer installed with that
+    threshold would: the test worlds are far smaller than a real one."""
+    conn = connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE OR REPLACE FUNCTION large_domain() RETURNS integer "
+                f"LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN {int(links)}"
+            )
+            cur.execute("SELECT summaries_regate()")
+    finally:
+        conn.close()

@@ -117,6 +117,8 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
 
 def _install_layer(cur: Any) -> None:
     cur.execute(summary_defs.layer_sql())
+    # the large-domains-only tables follow large_domain() as installed
+    cur.execute("SELECT summaries_regate()")
     cur.execute("DELETE FROM summary_layer")
     cur.execute(
         "INSERT INTO summary_layer (checksum) VALUES (%s)", (summary_defs.layer_checksum(),)

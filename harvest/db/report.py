@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from harvest.db import summaries
+from harvest.db import summaries, summary_defs
 
 # Where on the page a link stands, as the report groups it.
 PLACEMENT_SQL = "link_placement(l.location, l.kind, l.block)"
@@ -476,6 +476,27 @@ WHERE s.tag <> '' AND (%(tag)s::text IS NULL OR s.tag = %(tag)s::text)
   AND (%(year)s::int IS NULL OR s.year >= %(year)s::int)"""
 
 _DOMAIN_FROM = "FROM domain_stats s WHERE s.domain_id = %(domain_id)s"
+_DOMAIN_DOFOLLOW_POSTS = (
+    "SELECT g.post_id, g.dofollow FROM domain_dofollow_posts g WHERE g.domain_id = %(domain_id)s"
+)
+
+
+def _domain_sources(cur: Any, params: dict[str, Any]) -> tuple[str, str]:
+    """Where a domain's rows by year, placement and verdict, and its posts with
+    the most dofollow links, come from: the summaries for a large domain, its
+    own links (fewer than summary_defs.LARGE_DOMAIN) for the others."""
+    cur.execute(
+        f"SELECT {summary_defs.large('t')} FROM domain_totals t WHERE t.domain_id = %(domain_id)s",
+        params,
+    )
+    row = cur.fetchone()
+    if row and row[0]:
+        return _DOMAIN_FROM, _DOMAIN_DOFOLLOW_POSTS
+    return (
+        f"FROM ({summary_defs.small_domain_sql('domain_stats')}) s",
+        "SELECT g.post_id, g.dofollow "
+        f"FROM ({summary_defs.small_domain_sql('domain_dofollow_posts')}) g",
+    )
 
 
 def _summed(cur: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -670,7 +691,8 @@ def _zeroed(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> None:
-    overall = _rows(cur, f"SELECT {_SUMS} {_DOMAIN_FROM}", params)[0]
+    stats, dofollow_posts = _domain_sources(cur, params)
+    overall = _rows(cur, f"SELECT {_SUMS} {stats}", params)[0]
     totals = _rows(
         cur,
         f"SELECT d.domain, {_TOTALS} "
@@ -682,12 +704,12 @@ def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> N
     out["overall"] = _with_share([{**_zeroed(overall), "posts": posts, "domains": len(totals)}])[0]
     out["by_year"] = _summed(
         cur,
-        f"SELECT s.year, {_SUMS} {_DOMAIN_FROM} GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
+        f"SELECT s.year, {_SUMS} {stats} GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
         params,
     )
     out["by_location"] = _summed(
         cur,
-        f"SELECT s.placement AS location, {_SUMS} {_DOMAIN_FROM} GROUP BY 1{_LIVE_GROUPS} "
+        f"SELECT s.placement AS location, {_SUMS} {stats} GROUP BY 1{_LIVE_GROUPS} "
         "ORDER BY links DESC, 1",
         params,
     )
@@ -710,13 +732,11 @@ def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> N
         "by_publication_and_location": None,
         "posts": _dofollow_posts(
             cur,
-            "SELECT g.post_id, g.dofollow FROM domain_dofollow_posts g "
-            "WHERE g.domain_id = %(domain_id)s "
-            "ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s",
+            f"{dofollow_posts} ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s",
             params,
         ),
     }
-    out["verdict"] = _verdict_summed(cur, _DOMAIN_FROM, params)
+    out["verdict"] = _verdict_summed(cur, stats, params)
     out["backlinks"] = _backlink_rows(cur, params)
 
 

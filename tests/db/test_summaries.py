@@ -21,7 +21,7 @@ from harvest.items import ArticlePage, PostGone
 from harvest.medium.records import Author, PageFacts, Publication
 from tests.db.test_store import T0, make_link, make_page
 from tests.db.writers import side_by_side
-from tests.pg import rows, scalar
+from tests.pg import rows, scalar, set_large_domain
 
 DOMAINS = [
     "github.com",
@@ -37,6 +37,17 @@ RELS = [(), ("nofollow",), ("ugc", "nofollow"), ("sponsored",), ("noopener",)]
 AUTHORS = ["ann", "bob", "cyd", "dee"]
 PUBLICATIONS = [None, Publication("pub", "The Pub", None), Publication("two", "Two", "two.example")]
 TAGS = ["seo", "python", "writing", "data"]
+
+
+# A threshold the worlds here cross: some domains keep rows in the
+# large-domains-only tables, the others are counted from their links, and
+# domains move across as the tests write.
+LARGE = 8
+
+
+@pytest.fixture(autouse=True)
+def _large_domains_in_reach(db_dsn: str) -> None:
+    set_large_domain(db_dsn, LARGE)
 
 
 def random_page(rng: random.Random, post_id: str, at: Any) -> ArticlePage:
@@ -431,7 +442,8 @@ def test_0012_to_0016_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
     # links from then on, the months add up into years, rel values go to their
     # dictionary, and further batches keep every summary exact.
     name = f"harvest_t_0012_{random.randrange(10**9)}"
-    conn = connect(pg_server.create(name))
+    dsn = pg_server.create(name)
+    conn = connect(dsn)
     try:
         migrate(conn, upto=11)
         with conn.cursor() as cur:
@@ -444,7 +456,9 @@ def test_0012_to_0016_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
             conn, "SELECT count(DISTINCT extract(year FROM month)) FROM domain_stats"
         )
         rels = rows(conn, "SELECT post_id, position, rel FROM links ORDER BY 1, 2")
-        migrate(conn)
+        # up to the last migration before the generated layer (whose regate
+        # would empty domain_dofollow_posts of these small domains)
+        migrate(conn, upto=19)
         assert scalar(conn, "SELECT to_regclass('domain_posts')") is None
         assert scalar(conn, "SELECT to_regclass('domain_authors')") is None
         assert scalar(conn, "SELECT count(*) FROM domain_dofollow_posts") == dofollow_pairs
@@ -458,6 +472,10 @@ def test_0012_to_0016_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
             == rels
         )
         assert scalar(conn, "SELECT count(*) FROM backlinks WHERE rel = '{ugc,nofollow}'") > 0
+        migrate(conn)
+        assert scalar(conn, "SELECT count(*) FROM domain_dofollow_posts") == 0
+        set_large_domain(dsn, LARGE)
+        assert scalar(conn, "SELECT count(*) FROM domain_dofollow_posts") == dofollow_pairs
         assert_agree(conn)
         rng = random.Random(21)
         posts = [f"{n:012x}" for n in range(1, 16)]
@@ -469,3 +487,88 @@ def test_0012_to_0016_upgrade_a_harvest_that_has_links(pg_server: Any) -> None:
     finally:
         conn.close()
         pg_server.drop(name)
+
+
+def _kept(db: Any, domain: str) -> tuple[int, int]:
+    """The domain's links (live and lost) and its rows in domain_stats."""
+    return (
+        scalar(
+            db,
+            "SELECT count(*) FROM links l JOIN domains d USING (domain_id) WHERE d.domain = %s",
+            (domain,),
+        ),
+        scalar(
+            db,
+            "SELECT count(*) FROM domain_stats s JOIN domains d USING (domain_id) "
+            "WHERE d.domain = %s",
+            (domain,),
+        ),
+    )
+
+
+@pytest.mark.parametrize("fold", [True, False], ids=["fold_each_batch", "fold_later"])
+def test_a_domain_gains_its_rows_as_it_grows_large_and_loses_them_as_it_shrinks(
+    db: Any, fold: bool
+) -> None:
+    # Three links a post to grow.example: small (counted from its links when
+    # read) until it reaches LARGE links, kept from the fold that crosses on.
+    step = 0
+    while _kept(db, "grow.example")[0] < LARGE + 3:
+        links = [
+            make_link(f"https://grow.example/{step}/{k}", k, rel=() if k else ("nofollow",))
+            for k in range(3)
+        ]
+        write_batch(db, [make_page(f"{step + 1:012x}", links, T0)], fold=fold)
+        if not fold and step % 2:
+            summaries.fold(db)
+        n, kept = _kept(db, "grow.example")
+        if fold or step % 2:
+            assert (kept > 0) == (n >= LARGE), (n, kept)
+            assert_agree(db)
+        step += 1
+    assert _kept(db, "grow.example")[1] > 0
+    assert scalar(db, "SELECT count(*) FROM domain_dofollow_posts") > 0
+    # Links deleted (as a renormalizer's merge deletes them) take it back under.
+    with db.cursor() as cur:
+        cur.execute(
+            "DELETE FROM links WHERE domain_id = (SELECT domain_id FROM domains "
+            "WHERE domain = 'grow.example') AND post_id IN (SELECT post_id FROM posts "
+            "WHERE medium_id < %s)",
+            (f"{step - 1:012x}",),
+        )
+    db.commit()
+    summaries.fold(db)
+    n, kept = _kept(db, "grow.example")
+    assert n < LARGE and kept == 0
+    assert scalar(db, "SELECT count(*) FROM domain_dofollow_posts") == 0
+    assert_agree(db)
+
+
+def test_regate_brings_the_tables_to_a_new_threshold_with_facets_pending(
+    db: Any, db_dsn: str
+) -> None:
+    # Every domain small, batches left unfolded: a lower threshold installed
+    # then gives the domains now large their rows from their links less what
+    # is pending, and the fold after it adds the pending facets once.
+    set_large_domain(db_dsn, 10**6)
+    rng = random.Random(31)
+    posts = [f"{n:012x}" for n in range(1, 25)]
+    write_batch(db, [random_page(rng, p, T0) for p in posts[:12]])
+    for step in range(1, 4):
+        write_batch(
+            db,
+            [random_page(rng, p, T0 + timedelta(days=40 * step)) for p in rng.sample(posts, 8)],
+            fold=False,
+        )
+    assert summaries.pending(db) > 0
+    assert scalar(db, "SELECT count(*) FROM domain_stats") == 0
+    set_large_domain(db_dsn, LARGE)
+    assert scalar(db, "SELECT count(*) FROM domain_stats") > 0
+    assert summaries.pending(db) > 0
+    db.rollback()
+    summaries.fold(db)
+    assert_agree(db)
+    # and back up: the rows go
+    set_large_domain(db_dsn, 10**6)
+    assert scalar(db, "SELECT count(*) FROM domain_stats") == 0
+    assert_agree(db)

@@ -115,7 +115,11 @@ def test_the_installed_layer_is_what_the_declarations_generate(db: Any) -> None:
         "summaries_patch",
         "summaries_pend_net",
         "summaries_posts_updated",
+        "summaries_regate",
     }
+    body = scalar(db, "SELECT prosrc FROM pg_proc WHERE proname = 'summaries_regate'")
+    assert body in summary_defs.regate_sql()
+    assert scalar(db, "SELECT large_domain()") == summary_defs.LARGE_DOMAIN
 
 
 def test_migrate_installs_a_changed_layer_once(db: Any, caplog: Any) -> None:
