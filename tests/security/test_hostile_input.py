@@ -68,7 +68,7 @@ def test_a_nul_in_a_publisher_name_loses_nothing(db_dsn: str) -> None:
 
 def test_a_page_the_database_refuses_is_set_apart_and_the_rest_stored(db_dsn: str) -> None:
     pages = [make_page(f"{i:012x}", [make_link(f"https://s{i}.example/", 0)], T0) for i in range(5)]
-    pages[3].links[0].kind = "not-a-kind"  # type: ignore[assignment]  # fails the table's CHECK
+    pages[3].links[0].kind = "not-a-kind"  # type: ignore[assignment]  # no label of link_kind
     stats = run_pipelines(db_dsn, pages)
     conn = connect(db_dsn)
     stored = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
@@ -79,7 +79,7 @@ def test_a_page_the_database_refuses_is_set_apart_and_the_rest_stored(db_dsn: st
     assert len(failures) == 1
     kind, url, reason = failures[0]
     assert kind == "failed" and url.endswith("000000000003")
-    assert reason.startswith("could not be stored:") and "check constraint" in reason
+    assert reason.startswith("could not be stored:") and "enum link_kind" in reason
     assert status == "finished_with_failures"
     assert stats.get_value("harvest/outcome/failed/could not be stored") == 1
 
