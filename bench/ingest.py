@@ -205,7 +205,7 @@ INSERT INTO links (post_id, location, position, target_url, host_id, domain_id,
 SELECT p.post_id, %(loc)s, %(pos)s, %(target)s, h.host_id, h.domain_id,
        %(text)s, 'text', r.rel_id, %(nofollow)s, %(ugc)s, %(sponsored)s, %(at)s, %(at)s
 FROM p, h, r
-ON CONFLICT (post_id, location, position, url_hash) DO UPDATE SET last_seen = EXCLUDED.last_seen
+ON CONFLICT (post_id, location, position, (url_key(target_url))) DO UPDATE SET last_seen = EXCLUDED.last_seen
 """
 
 

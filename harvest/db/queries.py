@@ -74,8 +74,8 @@ def _run(conn: Any, sql: str, params: Any) -> Rows:
 
 # A page of backlinks ends where the next begins: the keyset of the last row, in
 # the order of links_domain_page_idx (domain, host, post: migration 0021) and,
-# within a post, of its primary key; printed as one token.
-_KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "l.url_hash")
+# within a post, of its unique key (links_key, 0022); printed as one token.
+_KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "url_key(l.target_url)")
 
 _BACKLINK_SELECT = f"""SELECT l.target_url, p.medium_id AS post_id,
        coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
@@ -93,15 +93,15 @@ class BadCursor(ValueError):
 
 
 def encode_after(key: tuple[Any, ...]) -> str:
-    host_id, post_id, location, position, url_hash = key
-    return f"{host_id}.{post_id}.{location}.{position}.{url_hash}"
+    host_id, post_id, location, position, url_key = key
+    return f"{host_id}.{post_id}.{location}.{position}.{url_key}"
 
 
 def decode_after(token: str) -> tuple[int, int, str, int, int]:
     parts = token.strip().split(".")
     try:
-        host_id, post_id, location, position, url_hash = parts
-        key = (int(host_id), int(post_id), location, int(position), int(url_hash))
+        host_id, post_id, location, position, url_key = parts
+        key = (int(host_id), int(post_id), location, int(position), int(url_key))
     except ValueError:
         raise BadCursor(f"not a page token printed by harvest backlinks: {token!r}") from None
     if location not in ("body", "author_bio"):

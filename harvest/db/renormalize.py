@@ -113,13 +113,13 @@ WITH moved AS (
            CASE WHEN bool_or(l.lost_at IS NULL) OVER w THEN NULL ELSE max(l.lost_at) OVER w END
                AS lost_at
     FROM {table} l
-    JOIN renormalize_map m ON l.url_hash = url_key(m.old_url) AND l.target_url = m.old_url
+    JOIN renormalize_map m ON l.target_url = m.old_url
     WINDOW w AS ({window})
     ORDER BY {place}, m.new_url, l.last_seen DESC
 )
 INSERT INTO {table} AS t ({", ".join(columns)}, first_seen, last_seen, lost_at)
 SELECT * FROM moved
-ON CONFLICT ({", ".join(owner)}, url_hash) DO UPDATE SET
+ON CONFLICT ({", ".join(owner)}, (url_key(target_url))) DO UPDATE SET
     first_seen = least(t.first_seen, EXCLUDED.first_seen),
     last_seen = greatest(t.last_seen, EXCLUDED.last_seen),
     lost_at = CASE WHEN t.lost_at IS NULL OR EXCLUDED.lost_at IS NULL THEN NULL
@@ -132,8 +132,7 @@ RETURNING (xmax = 0) AS fresh
 
 _MOVE = {table: _move_sql(table) for table in _TABLES}
 _DELETE = {
-    table: f"DELETE FROM {table} l USING renormalize_map m "
-    "WHERE l.url_hash = url_key(m.old_url) AND l.target_url = m.old_url"
+    table: f"DELETE FROM {table} l USING renormalize_map m WHERE l.target_url = m.old_url"
     for table in _TABLES
 }
 _COUNT = {table: f"SELECT count(*) FROM {table} WHERE target_url = ANY(%s)" for table in _TABLES}

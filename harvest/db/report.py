@@ -421,7 +421,7 @@ def _backlink_rows(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         f"l.nofollow, l.ugc, l.sponsored, pl.placement AS location, "
         f"{REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason, "
         f"l.first_seen, l.last_seen, l.lost_at {_FROM} "
-        "ORDER BY l.host_id, l.post_id, l.location, l.position, l.url_hash "
+        "ORDER BY l.host_id, l.post_id, l.location, l.position, url_key(l.target_url) "
         "LIMIT %(rows)s",
         params,
     )

@@ -94,12 +94,20 @@ class CheckResult:
         return not any(self.differing.values())
 
 
-# Links per range of a recount. Each range of domains reads every page of
-# links (a domain's links lie all over the table), yet smaller statements
-# spill less: at 10^7 links (bench/recount.py, deploy/README.md) 2 million a
-# range took 734 s and 2.8 GiB of temporary space at its peak, one range
-# 884 s and 8.3 GiB.
+# Links per range of a recount: smaller statements spill less. At 10^7 links
+# (bench/recount.py, deploy/README.md) 2 million a range took 734 s and
+# 2.8 GiB of temporary space at its peak, one range 884 s and 8.3 GiB.
 RANGE_LINKS = 2_000_000
+# The passes whose ranges read their facets from a spill (summary_defs.spill_sql)
+# rather than each from the links: a domain's links lie all over the table,
+# so each range of domains read all of it (a sequential scan, 1.9 s a range
+# at 10^7 links), 50 times over at 10^8. Posts' links lie together (post ids
+# grow as posts are stored), and their ranges read their own pages. A spill
+# holds the facets of about SPILL_LINKS links (~145 bytes each at 10^7: it
+# is the recount's largest temporary table), so the links are read once per
+# that many: once at 10^7, five times at 10^8.
+SPILLED: tuple[str, ...] = ("domain_id",)
+SPILL_LINKS = 20_000_000
 # Range bounds are quantiles of a sample of links' pages, about this many
 # links for each range; a harvest of fewer links than the second is read whole.
 _SAMPLE_PER_RANGE = 2_000
@@ -139,12 +147,7 @@ def _recount(cur: Any, *, place: bool, per_range: int, result: CheckResult | Non
         cur.execute(f"TRUNCATE {', '.join(TABLES)}")
     cur.execute(summary_defs.accumulators_sql(place=place))
     for column in summary_defs.PASSES:
-        for low, high in ranges[column]:
-            cur.execute(summary_defs.range_sql(column, low, high, place=place))
-            for table, rows, differing in cur.fetchall():
-                if result is not None:
-                    result.rows[table] += rows
-                    result.differing[table] += differing
+        _recount_pass(cur, column, ranges[column], place=place, per_range=per_range, result=result)
     for s in summary_defs.SUMMARIES:
         if not summary_defs.accumulated(s, place=place):
             continue
@@ -157,6 +160,36 @@ def _recount(cur: Any, *, place: bool, per_range: int, result: CheckResult | Non
             cur.execute(s.difference_sql(recount))
             result.differing[s.table] = cur.fetchone()[0]
         cur.execute(f"DROP TABLE {recount}")
+
+
+def _recount_pass(
+    cur: Any,
+    column: str,
+    ranges: list[tuple[int | None, int | None]],
+    *,
+    place: bool,
+    per_range: int,
+    result: CheckResult | None,
+) -> None:
+    per_spill = max(1, SPILL_LINKS // per_range) if column in SPILLED else 1
+    for first in range(0, len(ranges), per_spill):
+        chunk = ranges[first : first + per_spill]
+        spill = len(chunk) > 1
+        if spill:
+            for statement in summary_defs.spill_sql(column, chunk):
+                cur.execute(statement)
+        for n, (low, high) in enumerate(chunk):
+            spilled = summary_defs.spill_table(column, n) if spill else None
+            cur.execute(summary_defs.range_sql(column, low, high, place=place, spilled=spilled))
+            for table, rows, differing in cur.fetchall():
+                if result is not None:
+                    result.rows[table] += rows
+                    result.differing[table] += differing
+            if spilled is not None:
+                # the temporary space shrinks range by range
+                cur.execute(f"DROP TABLE {spilled}")
+        if spill:
+            cur.execute(f"DROP TABLE {summary_defs.spill_table(column)}")
 
 
 def check(conn: Any, *, per_range: int = RANGE_LINKS) -> CheckResult:

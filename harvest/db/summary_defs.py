@@ -929,17 +929,56 @@ def accumulators_sql(*, place: bool) -> str:
     )
 
 
-def range_sql(column: str, low: int | None, high: int | None, *, place: bool) -> str:
-    """One statement for the links whose ``column`` is in [low, high): their
-    facets once, each summary of the pass recounted from them, the ranged
-    ones compared with the table's rows in the range (or, to ``place``,
-    inserted), the others added to their accumulators. It returns a row per
-    ranged summary: the table, its recounted rows, the rows that differ.
+def spill_table(column: str, n: int | None = None) -> str:
+    """The spill of :func:`spill_sql`: its range ``n``, or the whole."""
+    return f"pg_temp.recount_spill_{column}" + ("" if n is None else f"_{n}")
 
-    Everything it holds is the statement's own (a CTE spills to files freed
-    when it ends): temporary space is a range's, not the harvest's."""
+
+def spill_sql(column: str, ranges: list[tuple[int | None, int | None]]) -> list[str]:
+    """Statements that write the facets of the links in ``ranges`` (of
+    ``column``, consecutive) in one pass over ``links``, into one temporary
+    table per range (:func:`spill_table`): what :func:`range_sql` reads
+    instead of the links when a range's links lie all over the table (a
+    domain's do)."""
+    head = spill_table(column)
+    statements = [
+        f"CREATE TEMP TABLE recount_spill_shape AS {_FACETS_OF_LINKS} WITH NO DATA",
+        f"CREATE TEMP TABLE {head} (LIKE pg_temp.recount_spill_shape) "
+        f"PARTITION BY RANGE ({column})",
+        "DROP TABLE pg_temp.recount_spill_shape",
+    ]
+    for n, (low, high) in enumerate(ranges):
+        lower = "MINVALUE" if low is None else str(int(low))
+        upper = "MAXVALUE" if high is None else str(int(high))
+        statements.append(
+            f"CREATE TEMP TABLE {spill_table(column, n).removeprefix('pg_temp.')} "
+            f"PARTITION OF {head} FOR VALUES FROM ({lower}) TO ({upper})"
+        )
+    between = _between(f"l.{column}", ranges[0][0], ranges[-1][1])
+    where = f" WHERE {between}" if between else ""
+    statements.append(f"INSERT INTO {head} {_FACETS_OF_LINKS}{where}")
+    return statements
+
+
+def range_sql(
+    column: str, low: int | None, high: int | None, *, place: bool, spilled: str | None = None
+) -> str:
+    """One statement for the links whose ``column`` is in [low, high): their
+    facets once (or the range's table of :func:`spill_sql`, ``spilled``),
+    each summary of the pass recounted from them, the ranged ones compared
+    with the table's rows in the range (or, to ``place``, inserted), the
+    others added to their accumulators. It returns a row per ranged summary:
+    the table, its recounted rows, the rows that differ.
+
+    Everything else it holds is the statement's own (a CTE spills to files
+    freed when it ends)."""
     between = _between(f"l.{column}", low, high)
-    ctes = [f"f AS MATERIALIZED ({_FACETS_OF_LINKS}" + (f" WHERE {between})" if between else ")")]
+    if spilled is not None:
+        ctes = [f"f AS MATERIALIZED (SELECT * FROM {spilled})"]
+    else:
+        ctes = [
+            f"f AS MATERIALIZED ({_FACETS_OF_LINKS}" + (f" WHERE {between})" if between else ")")
+        ]
     if any(column in s.passes for s in _LARGE_ONLY):
         # a range holds whole domains: all of a domain's links are here
         ctes.append(

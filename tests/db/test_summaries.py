@@ -12,7 +12,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from harvest.db import summaries
+from harvest.db import summaries, summary_defs
 from harvest.db.connection import connect
 from harvest.db.migrate import migrate
 from harvest.db.renormalize import renormalize
@@ -260,9 +260,22 @@ def test_group_domains_count_each_post_once_and_follow_it_between_groups(db: Any
     assert_agree(db)
 
 
-def test_every_declared_summary_is_recounted_and_rebuilt(db: Any) -> None:
+def test_every_declared_summary_is_recounted_and_rebuilt(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Each table emptied on its own is found by the check, under its name,
-    # and the rebuild fills it again from the links.
+    # and the rebuild fills it again from the links; ranges of domains read
+    # spills of the facets, two ranges a spill here, and leave no table
+    # behind.
+    spills: list[tuple[str, int]] = []
+    spill_sql = summary_defs.spill_sql
+
+    def spill(column: str, ranges: list[tuple[int | None, int | None]]) -> list[str]:
+        spills.append((column, len(ranges)))
+        return spill_sql(column, ranges)
+
+    monkeypatch.setattr(summary_defs, "spill_sql", spill)
+    monkeypatch.setattr(summaries, "SPILL_LINKS", 18)
     rng = random.Random(12)
     posts = [f"{n:012x}" for n in range(1, 16)]
     for step in range(6):
@@ -288,6 +301,12 @@ def test_every_declared_summary_is_recounted_and_rebuilt(db: Any) -> None:
         assert {t for t, n in result.differing.items() if n} == {table}
         summaries.rebuild(db, per_range=9)
         assert_agree(db)
+    assert {column for column, _ in spills} == set(summaries.SPILLED)
+    assert {n for _, n in spills} == {2}
+    # several spills a recount
+    assert len(spills) >= 4 * len(summaries.TABLES)
+    left = "SELECT count(*) FROM pg_class WHERE relpersistence = 't' AND relname LIKE 'recount%'"
+    assert scalar(db, left) == 0
 
 
 def test_a_session_with_the_summary_delta_of_before_0009_still_counts_right(db: Any) -> None:
