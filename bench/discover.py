@@ -6,7 +6,7 @@ Both list the same simulated tag (the simulator's world of --size posts; at
 included), against the simulator on 127.0.0.1 (its Python server, in this
 process: the dynamic GraphQL answers cannot come from a static server):
 
-* graphql: ``-a history=all`` (TagArchiveFeedQuery, 25 a page, cursor by cursor);
+* graphql: ``-a history=all`` (TagArchiveFeedQuery, 20 a page, cursor by cursor);
 * browser: the tag page in Chromium, scrolled as a crawl without history does
   (HARVEST_SCROLL_* defaults, at most -a scroll=50 scrolls), the way harvest
   listed tags before GraphQL.

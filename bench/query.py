@@ -124,9 +124,18 @@ FROM (SELECT g, least(%(domains)s, floor(power(%(domains)s, random()))::int) AS 
 
 # Disk per link row, measured at 10^7 (deploy/README.md, "Capacity model"):
 # the whole database (its summaries grow more slowly than links, so this
-# overstates them at 10^8), and the recount's temporary space at its peak
-# (bench/recount.py: 2.78 GiB for db check at 10^7, ranges of 2 M links).
-BYTES_PER_ROW = 517 + 300
+# overstates them at 10^8); and the recount's temporary space at its peak
+# (bench/recount.py at 10^7: 3.64 GiB for db check), which is one spill of
+# the facets of up to summaries.SPILL_LINKS links and the rest, a range's
+# statement and what it adds up over the ranges.
+BYTES_PER_ROW = 494
+SPILL_BYTES_PER_LINK = 145
+RECOUNT_OTHER_BYTES = 2_500_000_000
+
+
+def disk_needed(rows: int) -> int:
+    spilled = min(rows, summaries.SPILL_LINKS) * SPILL_BYTES_PER_LINK
+    return rows * BYTES_PER_ROW + spilled + RECOUNT_OTHER_BYTES
 
 
 def disk_free(dsn: str) -> tuple[str, int] | None:
@@ -148,13 +157,13 @@ def disk_free(dsn: str) -> tuple[str, int] | None:
 
 def room_for(dsn: str, rows: int) -> str | None:
     """Why a harvest of ``rows`` links cannot be built here, or None if it can."""
-    need = rows * BYTES_PER_ROW
+    need = disk_needed(rows)
     free = disk_free(dsn)
     if free is None or free[1] >= need:
         return None
     return (
         f"{rows:,} rows need about {need / 1e9:.0f} GB on the database's disk "
-        f"({BYTES_PER_ROW} bytes per link, the recount's temporary tables included); "
+        f"({BYTES_PER_ROW} bytes per link and the recount's temporary tables); "
         f"{free[0]} has {free[1] / 1e9:.0f} GB free (--no-disk-check to try anyway)"
     )
 

@@ -135,7 +135,10 @@ def _history(raw: str) -> tuple[Month, Month] | str:
 def _page_size(raw: str) -> int:
     value = _whole("page_size", 1)(raw)
     if value > MAX_PAGE_SIZE:
-        raise SpiderArgumentError(f"-a page_size={raw!r}: Medium answers at most {MAX_PAGE_SIZE}")
+        raise SpiderArgumentError(
+            f"-a page_size={raw!r}: at most {MAX_PAGE_SIZE}, what Medium's clients ask "
+            "(a tag's pages hold 20 whatever is asked)"
+        )
     return value
 
 
@@ -217,7 +220,10 @@ class CrawlArgs:
     # tag's posts month by month over (first, last) months; None: listing pages.
     history: tuple[tuple[int, int], tuple[int, int]] | str | None = None
     page_size: int = 25
-    walk_pages: int | None = None  # GraphQL requests per walk at most
+    # GraphQL requests per walk at most: a guard against a listing that never
+    # ends (at 20 posts a page, 200,000 posts in one month of a tag, or by one
+    # author or publication)
+    walk_pages: int = 10_000
     articles: bool = True  # False: list the posts found, fetch none
 
     @classmethod

@@ -75,6 +75,9 @@ class GraphqlDiscovery:
     # walk -> the newest publish time a complete earlier walk saw (stop there)
     _stop_at: dict[str, str]
     _fallen_back: set[str]
+    # walk -> the cursors its answers named in this process (a walk that names
+    # one again goes round in circles)
+    _cursors: dict[str, set[str]]
 
     if TYPE_CHECKING:  # provided by MediumSpider
 
@@ -87,6 +90,7 @@ class GraphqlDiscovery:
         self.graphql_off = {}
         self._stop_at = {}
         self._fallen_back = set()
+        self._cursors = {}
         if self.frontier is not None:
             self.walks = RedisWalks(self.frontier.server, self.frontier.walks_key)
             return
@@ -213,13 +217,14 @@ class GraphqlDiscovery:
             return  # a page asked twice (resumed): its first answer counted
         wanted, stop = self._wanted(walk, page)
         newest = max([before.newest or "", *(r.published_at or "" for r in page.posts)], default="")
-        over_budget = self.args.walk_pages is not None and before.pages + 1 >= self.args.walk_pages
+        over_budget = before.pages + 1 >= self.args.walk_pages
         done = not page.more or stop
+        stalled = not done and self._stalled(walk, page, asked_with)
         step = WalkCursor(
             after=page.after,
             pages=before.pages + 1,
             posts=before.posts + len(wanted),
-            done=done or over_budget,
+            done=done or over_budget or stalled,
             newest=newest or None,
         )
         if not self.walks.advance(walk.url, asked_with, step, wanted):
@@ -247,6 +252,16 @@ class GraphqlDiscovery:
                     walk=walk.url, newest=newest_seen, posts=step.posts, requests=step.pages
                 ),
             )
+        elif stalled:
+            # Ended, but not complete: a later crawl must not stop at its newest.
+            stats.inc_value(f"{_STATS}walks/stalled")
+            log.warning(
+                "stopped walking %s after %d requests: the listing did not move "
+                "(an empty page or a cursor it had named before); %d posts",
+                walk.url,
+                step.pages,
+                step.posts,
+            )
         elif over_budget:
             stats.inc_value(f"{_STATS}walks/over_budget")
             log.warning(
@@ -260,6 +275,18 @@ class GraphqlDiscovery:
                 yield request
         else:
             yield self.walk_request(walk, page.after)
+
+    def _stalled(self, walk: Walk, page: WalkPage, asked_with: str | None) -> bool:
+        """Whether a page that says more follow leads nowhere: it lists nothing
+        (working clients stop there), or its cursor is one this walk was at."""
+        seen = self._cursors.setdefault(walk.url, set())
+        if asked_with:
+            seen.add(asked_with)
+        if page.seen == 0 or page.after in seen:
+            return True
+        if page.after:
+            seen.add(page.after)
+        return False
 
     def _wanted(self, walk: Walk, page: WalkPage) -> tuple[list[PostRef], bool]:
         """The page's posts this crawl wants, and whether the walk ends here: a

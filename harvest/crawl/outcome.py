@@ -346,6 +346,7 @@ def _discovery(stats: Mapping[str, Any]) -> str:
     ]
     for key, what in (
         ("walks/over_budget", "stopped at walk_pages"),
+        ("walks/stalled", "stopped where the listing did not move"),
         ("walks/unfinished", "unfinished"),
         ("walks/skipped_walked", "skipped (walked whole before)"),
         ("walks/reached_last_seen", "stopped at the last crawl's newest"),

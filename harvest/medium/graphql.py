@@ -11,6 +11,19 @@ Referer, and its host is where ``/_/graphql`` is asked.
 Medium changes these shapes without notice. :func:`read_page` accepts only the
 shape it asks for: anything else is a :data:`DRIFT` page naming the first field
 that did not fit, never an empty page.
+
+The requests are written to match what public clients that talked to the real
+endpoint in 2024-2026 send, because the endpoint checks each variable's
+declared type against the argument it is used for (a ``String`` variable where
+the schema wants ``String!`` is a validation error, not an answer).
+:data:`CHECKED_AGAINST` names, for each part of each request, the client that
+sends the same (a test holds every part to the requests), so that the next
+change of Medium's schema has a place to be checked against.
+
+Not checked against a live answer: the user typenames other than ``User``
+(``UserNotFound``, ``BlockedUser``, ``SuspendedUser`` appear in no client),
+and whether a user's pinned posts and a publication's listing order are as
+the simulator has them.
 """
 
 from __future__ import annotations
@@ -31,9 +44,10 @@ ENDPOINT_PATH = "/_/graphql"
 TAG_OPERATION = "TagArchiveFeedQuery"
 USER_OPERATION = "UserProfileQuery"
 PUBLICATION_OPERATION = "PublicationContentDataQuery"
-# Medium's own pages ask for 25 a page; larger pages have been answered with
-# errors by the live site, so harvest stays well inside what its clients use.
-MAX_PAGE_SIZE = 50
+# Posts a page at most, by walk: what the endpoint gives (tags: 20 whatever
+# is asked) or the most public clients ask for (users, publications: 25).
+PAGE_SIZES: dict[str, int] = {"tag": 20, "user": 25, "publication": 25}
+MAX_PAGE_SIZE = max(PAGE_SIZES.values())
 # An answer is one page of at most MAX_PAGE_SIZE posts. One that lists many
 # times more, or names a cursor no real one approaches in length, is not an
 # answer to read (it would schedule a million requests, or store a cursor of
@@ -64,6 +78,8 @@ _POST_FIELDS = """
   creator { id username name }
   collection { id slug name domain }
 """
+# Declared as the clients in the module docstring declare them: the endpoint
+# checks each variable's type against the argument it is used for.
 _QUERIES = {
     TAG_OPERATION: (
         "query TagArchiveFeedQuery($tagSlug: String!, $timeRange: TagPostsTimeRange!, "
@@ -75,27 +91,112 @@ _QUERIES = {
         "  }\n }\n}"
     ),
     USER_OPERATION: (
-        "query UserProfileQuery($username: ID!, $homepagePostsLimit: PaginationLimit, "
-        "$homepagePostsFrom: String) {\n"
-        " userResult(username: $username) { __typename\n"
+        "query UserProfileQuery($id: ID, $username: ID, $homepagePostsLimit: PaginationLimit, "
+        "$homepagePostsFrom: String = null, $includeDistributedResponses: Boolean = true) {\n"
+        " userResult(id: $id, username: $username) { __typename\n"
         "  ... on User { id username\n"
         "   homepagePostsConnection(paging: {limit: $homepagePostsLimit, "
-        "from: $homepagePostsFrom}, includeDistributedResponses: false) {\n"
+        "from: $homepagePostsFrom}, includeDistributedResponses: $includeDistributedResponses) "
+        "{\n"
         "    posts {" + _POST_FIELDS + "}\n"
         "    pagingInfo { next { from limit } }\n"
         "   }\n  }\n }\n}"
     ),
     PUBLICATION_OPERATION: (
         "query PublicationContentDataQuery($ref: PublicationRef!, $first: Int!, "
-        "$after: String) {\n"
-        " publicationByRef(ref: $ref) { __typename id slug domain\n"
+        "$after: String!, $orderBy: PublicationPostsOrderBy, "
+        "$filter: PublicationPostsFilter) {\n"
+        " publication: publicationByRef(ref: $ref) { __typename id slug domain\n"
         "  publicationPostsConnection(first: $first, after: $after, "
-        "orderBy: {publishedAt: DESC}, filter: {published: true}) {\n"
+        "orderBy: $orderBy, filter: $filter) {\n"
         "   edges { node {" + _POST_FIELDS + "} }\n"
         "   pageInfo { hasNextPage endCursor }\n"
         "  }\n }\n}"
     ),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One part of a request and the public client that sends the same."""
+
+    operation: str
+    sends: str  # as it appears in the request: its query text or its variables' JSON
+    client: str  # repository and file (or issue)
+    note: str = ""
+
+
+_SARPERAVCI = "sarperavci/medium-scraper medium_scraper/explorer/medium_explorer.py"
+_ZMEDIUM = "ZhgChgLi/ZMediumToMarkdown lib/User.rb (Medium's own query as its web page sends it)"
+_WEBSCULPT = (
+    "bqw1013/WebSculpt src/cli/builtin/medium/get-publication/evidence.md "
+    "(the query Medium's /all page fires, verified live 2026-08)"
+)
+CHECKED_AGAINST: tuple[Checked, ...] = (
+    Checked(
+        TAG_OPERATION,
+        "query TagArchiveFeedQuery($tagSlug: String!, $timeRange: TagPostsTimeRange!, "
+        "$sortOrder: TagPostsSortOrder!, $first: Int!, $after: String)",
+        _SARPERAVCI,
+    ),
+    Checked(TAG_OPERATION, '"after":""', _SARPERAVCI, "the first page"),
+    Checked(
+        TAG_OPERATION,
+        '"timeRange":{"kind":"IN_MONTH","inMonth":{"year":',
+        _SARPERAVCI,
+        "a month's archive",
+    ),
+    Checked(
+        TAG_OPERATION,
+        '"first":20',
+        "pgoslatara/medium_scraper src/ingestion/medium_web_scraper.py; "
+        "moalimirinfinity/Medium-Stealth-Bot src/medium_stealth_bot/operations.py",
+        "a tag's page holds 20 posts whatever is asked (pgoslatara asks 100 and gets 20); "
+        "Medium's own TopicLatestStorieQuery asks 20",
+    ),
+    Checked(
+        USER_OPERATION,
+        "query UserProfileQuery($id: ID, $username: ID, $homepagePostsLimit: PaginationLimit, "
+        "$homepagePostsFrom: String = null, $includeDistributedResponses: Boolean = true)",
+        _ZMEDIUM,
+    ),
+    Checked(USER_OPERATION, "userResult(id: $id, username: $username)", _ZMEDIUM),
+    Checked(
+        USER_OPERATION,
+        "paging: {limit: $homepagePostsLimit, from: $homepagePostsFrom}",
+        _ZMEDIUM,
+    ),
+    Checked(USER_OPERATION, '"homepagePostsFrom":null', _ZMEDIUM, "the first page"),
+    Checked(USER_OPERATION, '"includeDistributedResponses":true', _ZMEDIUM),
+    Checked(
+        USER_OPERATION,
+        '"homepagePostsLimit":25',
+        _ZMEDIUM,
+        "it asks 10; no client seen asks more than 25",
+    ),
+    Checked(
+        PUBLICATION_OPERATION,
+        "query PublicationContentDataQuery($ref: PublicationRef!, $first: Int!, "
+        "$after: String!, $orderBy: PublicationPostsOrderBy, $filter: PublicationPostsFilter)",
+        _WEBSCULPT,
+        'otosky/medium_stats issue #19 declares $after: String! and sends "" too',
+    ),
+    Checked(PUBLICATION_OPERATION, "publication: publicationByRef(ref: $ref)", _WEBSCULPT),
+    Checked(PUBLICATION_OPERATION, '"after":""', _WEBSCULPT, "the first page"),
+    Checked(PUBLICATION_OPERATION, '"ref":{"slug":null,"domain":', _WEBSCULPT, "by domain"),
+    Checked(PUBLICATION_OPERATION, '"domain":null}', _WEBSCULPT, "by slug"),
+    Checked(
+        PUBLICATION_OPERATION,
+        '"orderBy":{"publishedAt":"DESC"},"filter":{"published":true}',
+        _WEBSCULPT,
+    ),
+    Checked(
+        PUBLICATION_OPERATION,
+        '"first":25',
+        _WEBSCULPT,
+        "the page asks 10; 25 was answered with 25, 50 with 49-50",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +224,7 @@ class Walk:
         return self.kind == "publication" and "." in self.key
 
     def variables(self, after: str | None, first: int) -> dict[str, Any]:
+        """What the request sends; ``after`` None is the first page."""
         if self.kind == "tag":
             if self.month is None:
                 time_range: dict[str, Any] = {"kind": "ALL_TIME"}
@@ -134,18 +236,33 @@ class Walk:
                 "timeRange": time_range,
                 "sortOrder": "NEWEST",
                 "first": first,
-                "after": after,
+                "after": after or "",
             }
         if self.kind == "user":
-            return {"username": self.key, "homepagePostsLimit": first, "homepagePostsFrom": after}
-        ref = {"domain": self.key} if self.by_domain else {"slug": self.key}
-        return {"ref": ref, "first": first, "after": after}
+            return {
+                "username": self.key,
+                "homepagePostsLimit": first,
+                "homepagePostsFrom": after,
+                "includeDistributedResponses": True,
+            }
+        ref = (
+            {"slug": None, "domain": self.key}
+            if self.by_domain
+            else {"slug": self.key, "domain": None}
+        )
+        return {
+            "ref": ref,
+            "first": first,
+            "after": after or "",
+            "orderBy": {"publishedAt": "DESC"},
+            "filter": {"published": True},
+        }
 
     def body(self, after: str | None, first: int) -> bytes:
         """The POST body: a one-operation batch, as Medium's own client sends it."""
         op = {
             "operationName": self.operation,
-            "variables": self.variables(after, min(max(1, first), MAX_PAGE_SIZE)),
+            "variables": self.variables(after, min(max(1, first), PAGE_SIZES[self.kind])),
             "query": _QUERIES[self.operation],
         }
         return json.dumps([op], separators=(",", ":")).encode("utf-8")
@@ -281,12 +398,12 @@ def _read_tag(data: dict[str, Any]) -> WalkPage:
 
 
 def _read_publication(data: dict[str, Any]) -> WalkPage:
-    pub = data.get("publicationByRef", _MISSING)
+    pub = data.get("publication", _MISSING)
     if pub is None:
         return WalkPage(OK)
     if pub is _MISSING:
-        raise Drift("data.publicationByRef is missing")
-    where = "data.publicationByRef"
+        raise Drift("data.publication is missing")
+    where = "data.publication"
     conn = _obj(_as_obj(pub, where), "publicationPostsConnection", where)
     return _connection(conn, f"{where}.publicationPostsConnection")
 

@@ -7,12 +7,20 @@ ways the real endpoint surprises a client: a shape that changed (``drift``),
 GraphQL errors (``error``), or a batch it does not take (``bad_request``).
 Challenges and 429s come from the server's page-wide fault knobs, as for any
 other path.
+
+Like the real endpoint it validates each operation before answering it: a
+variable must be declared with the type of the argument it is used for (a
+``String`` where the schema wants ``String!`` is refused), and a required one
+must be given. The argument types are those the public clients named in
+:mod:`harvest.medium.graphql` declare. Its pages hold what the real ones
+hold: a tag's at most 20 posts whatever ``first`` asks, a user's at most 25.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +30,44 @@ from harvest.sim.model import Post, World
 MAX_FIRST = 50
 DRIFT_KINDS = ("renamed_edges", "cursor_moved", "post_url_gone")
 
+# The schema's type of each argument a listing operation passes a variable to.
+ARGUMENTS: dict[str, dict[str, str]] = {
+    "TagArchiveFeedQuery": {
+        "tagSlug": "String!",
+        "timeRange": "TagPostsTimeRange!",
+        "sortOrder": "TagPostsSortOrder!",
+        "first": "Int!",
+        "after": "String",
+    },
+    "UserProfileQuery": {
+        "id": "ID",
+        "username": "ID",
+        "limit": "PaginationLimit",
+        "from": "String",
+        "includeDistributedResponses": "Boolean",
+    },
+    "PublicationContentDataQuery": {
+        "ref": "PublicationRef!",
+        "first": "Int!",
+        "after": "String!",
+        "orderBy": "PublicationPostsOrderBy",
+        "filter": "PublicationPostsFilter",
+    },
+}
+# Posts a page at most, whatever is asked.
+PAGE_CAPS = {"TagArchiveFeedQuery": 20, "UserProfileQuery": 25, "PublicationContentDataQuery": 50}
+_DECLARED = re.compile(r"\$(\w+)\s*:\s*(\w+!?)(?:\s*=\s*([^,)]+))?")
+_USED = re.compile(r"(\w+)\s*:\s*\$(\w+)")
+
 
 @dataclass
 class GraphqlMode:
-    """How the endpoint misbehaves: ``drift`` (one of DRIFT_KINDS) or ``error``
-    from the ``after``-th answer on (0: every answer)."""
+    """How the endpoint misbehaves from the ``after``-th answer on (0: every
+    answer): ``drift`` (one of DRIFT_KINDS), ``error``, or a listing that does
+    not move: ``stuck`` (the next cursor is the one asked with) or
+    ``empty_more`` (no posts, yet a next page)."""
 
-    fault: str | None = None  # "drift", "error"
+    fault: str | None = None  # "drift", "error", "stuck", "empty_more"
     drift: str = "renamed_edges"
     after: int = 0
     answered: int = 0
@@ -63,25 +102,74 @@ def answer(
         if mode.fault == "error" and mode.answered > mode.after:
             out.append({"errors": [{"message": "Internal server error", "path": [name]}]})
             continue
-        try:
-            data = _OPERATIONS[name](world, host, variables)
-        except KeyError:
+        if name not in _OPERATIONS:
             out.append({"errors": [{"message": f"Unknown operation {name!r}"}]})
             continue
+        invalid = validate(name, op.get("query"), variables)
+        if invalid:
+            out.append(
+                {
+                    "errors": [
+                        {"message": m, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+                        for m in invalid
+                    ]
+                }
+            )
+            continue
+        try:
+            data = _OPERATIONS[name](world, host, variables)
         except (TypeError, ValueError) as exc:
             out.append({"errors": [{"message": f"Variable error: {exc}"}]})
             continue
         if mode.fault == "drift" and mode.answered > mode.after:
             data = _drift(data, mode.drift)
+        elif mode.fault in ("stuck", "empty_more") and mode.answered > mode.after:
+            _stall(data, mode.fault, variables)
         out.append({"data": data})
     return 200, out
 
 
-def _first(variables: dict[str, Any], name: str = "first") -> int:
+def validate(operation: str, query: Any, variables: dict[str, Any]) -> list[str]:
+    """What the endpoint says of an operation it will not run (nothing: it runs):
+    the messages a GraphQL server gives for a variable used where its declared
+    type does not fit, or a required one not given."""
+    if not isinstance(query, str) or "{" not in query:
+        return ["Must provide query string."]
+    header, _, body = query.partition("{")
+    declared = {v: (kind, default) for v, kind, default in _DECLARED.findall(header)}
+    arguments = ARGUMENTS[operation]
+    problems = []
+    for argument, var in _USED.findall(body):
+        if var not in declared:
+            problems.append(f'Variable "${var}" is not defined by operation "{operation}".')
+            continue
+        want = arguments.get(argument)
+        if want is None:
+            problems.append(f'Unknown argument "{argument}" in operation "{operation}".')
+            continue
+        have, default = declared[var]
+        # a non-null variable fits a nullable argument, not the other way round
+        # (unless it has a default that is not null)
+        nullable_into_required = (
+            want.endswith("!")
+            and not have.endswith("!")
+            and (not default or default.strip() == "null")
+        )
+        if have.rstrip("!") != want.rstrip("!") or nullable_into_required:
+            problems.append(
+                f'Variable "${var}" of type "{have}" used in position expecting type "{want}".'
+            )
+    for var, (have, _default) in declared.items():
+        if have.endswith("!") and variables.get(var) is None:
+            problems.append(f'Variable "${var}" of required type "{have}" was not provided.')
+    return problems
+
+
+def _first(variables: dict[str, Any], name: str = "first", cap: int = MAX_FIRST) -> int:
     first = variables.get(name, 10)
     if not isinstance(first, int) or first < 1:
         raise ValueError(f"{name} must be a positive Int")
-    return min(first, MAX_FIRST)
+    return min(first, cap)
 
 
 def _cursor(post: Post) -> str:
@@ -93,7 +181,7 @@ def _cursor(post: Post) -> str:
 def _after(posts: list[Post], cursor: Any) -> list[Post]:
     """``posts`` (newest first) after the cursor: by key, so posts published since
     the walk began neither shift nor repeat what is left."""
-    if cursor is None:
+    if cursor is None or cursor == "":  # clients send "" for the first page
         return posts
     if not isinstance(cursor, str):
         raise ValueError("after must be a String")
@@ -135,9 +223,9 @@ def _node(post: Post) -> dict[str, Any]:
     }
 
 
-def _page(posts: list[Post], variables: dict[str, Any]) -> dict[str, Any]:
+def _page(posts: list[Post], variables: dict[str, Any], cap: int) -> dict[str, Any]:
     rest = _after(posts, variables.get("after"))
-    first = _first(variables)
+    first = _first(variables, cap=cap)
     page = rest[:first]
     more = len(rest) > first
     return {
@@ -174,7 +262,11 @@ def _tag(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
     if v.get("sortOrder", "NEWEST") != "NEWEST":
         raise ValueError("the simulator sorts NEWEST only")
     return {
-        "tagFromSlug": {"__typename": "Tag", "id": slug, "posts": _page(posts, v)},
+        "tagFromSlug": {
+            "__typename": "Tag",
+            "id": slug,
+            "posts": _page(posts, v, PAGE_CAPS["TagArchiveFeedQuery"]),
+        },
     }
 
 
@@ -184,8 +276,9 @@ def _user(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
     if author is None:
         return {"userResult": {"__typename": "UserNotFound"}}
     posts = world.by_author(author.username)
-    paging = {"first": _first(v, "homepagePostsLimit"), "after": v.get("homepagePostsFrom")}
-    page = _page(posts, paging)
+    cap = PAGE_CAPS["UserProfileQuery"]
+    paging = {"first": _first(v, "homepagePostsLimit", cap), "after": v.get("homepagePostsFrom")}
+    page = _page(posts, paging, cap)
     cursor = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     return {
         "userResult": {
@@ -204,19 +297,21 @@ def _publication(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
     ref = v.get("ref")
     if not isinstance(ref, dict):
         raise ValueError("ref must be a PublicationRef")
-    if "domain" in ref:
+    if ref.get("domain") is not None:
         pub = next((p for p in world.publications if p.domain == ref["domain"]), None)
     else:
         pub = next((p for p in world.publications if p.slug == ref.get("slug")), None)
     if pub is None:
-        return {"publicationByRef": None}
+        return {"publication": None}
     return {
-        "publicationByRef": {
+        "publication": {
             "__typename": "Collection",
             "id": f"c{pub.slug}",
             "slug": pub.slug,
             "domain": pub.domain,
-            "publicationPostsConnection": _page(world.in_publication(pub.slug), v),
+            "publicationPostsConnection": _page(
+                world.in_publication(pub.slug), v, PAGE_CAPS["PublicationContentDataQuery"]
+            ),
         }
     }
 
@@ -244,6 +339,26 @@ def _drift(data: dict[str, Any], kind: str) -> dict[str, Any]:
             for node in _nodes(conn):
                 node["url"] = node.pop("mediumUrl")
     return dict(value)
+
+
+def _stall(data: dict[str, Any], kind: str, variables: dict[str, Any]) -> None:
+    """Make the answer's listing one that does not move (in place)."""
+    asked = variables.get("after") or variables.get("homepagePostsFrom")
+    for conn in _connections(data):
+        if kind == "empty_more":
+            cursor = base64.urlsafe_b64encode(f"0:{asked or 'first'}".encode()).decode()
+            if "edges" in conn:
+                conn["edges"] = []
+            else:
+                conn["posts"] = []
+        elif asked:
+            cursor = asked
+        else:
+            continue  # the first page of a stuck walk is right
+        if "pageInfo" in conn:
+            conn["pageInfo"] = {"hasNextPage": True, "endCursor": cursor}
+        else:
+            conn["pagingInfo"] = {"next": {"from": cursor, "limit": 25}}
 
 
 def _connections(value: Any) -> list[dict[str, Any]]:

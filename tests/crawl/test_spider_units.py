@@ -101,7 +101,7 @@ def test_args_defaults() -> None:
         ({"tags": "seo", "history": "2019"}, "is not a month (YYYY-MM)"),
         ({"tags": "seo", "history": "2019-13"}, "month must be in 1..12"),
         ({"tags": "seo", "history": "2020-02..2019-01"}, "the range ends before it starts"),
-        ({"tags": "seo", "page_size": "51"}, "Medium answers at most 50"),
+        ({"tags": "seo", "page_size": "26"}, "at most 25, what Medium's clients ask"),
         ({"tags": "seo", "walk_pages": "0"}, "must be at least 1"),
         ({"tags": "seo", "articles": "some"}, "use 1 or 0"),
     ],

@@ -106,21 +106,130 @@ def test_the_request_is_a_batch_of_one_operation_with_its_variables() -> None:
         "tagSlug": "seo",
         "timeRange": {"kind": "IN_MONTH", "inMonth": {"year": 2020, "month": 2}},
         "sortOrder": "NEWEST",
-        "first": g.MAX_PAGE_SIZE,  # capped
+        "first": 20,  # capped: a tag's page holds 20
         "after": "abc",
     }
     assert "tagFromSlug(tagSlug: $tagSlug)" in op["query"]
-    user = json.loads(g.user_walk("a").body(None, 5))[0]
+    # the first page of a tag or a publication is asked with "", as clients do
+    assert json.loads(g.tag_walk("seo").body(None, 5))[0]["variables"]["after"] == ""
+    user = json.loads(g.user_walk("a").body(None, 500))[0]
     assert user["variables"] == {
         "username": "a",
-        "homepagePostsLimit": 5,
+        "homepagePostsLimit": 25,
         "homepagePostsFrom": None,
+        "includeDistributedResponses": True,
     }
     pub = json.loads(g.publication_walk("fieldnotes.example").body(None, 5))[0]
-    assert pub["variables"]["ref"] == {"domain": "fieldnotes.example"}
-    assert json.loads(g.publication_walk("the-lab").body(None, 5))[0]["variables"]["ref"] == {
-        "slug": "the-lab"
+    assert pub["variables"] == {
+        "ref": {"slug": None, "domain": "fieldnotes.example"},
+        "first": 5,
+        "after": "",
+        "orderBy": {"publishedAt": "DESC"},
+        "filter": {"published": True},
     }
+    assert json.loads(g.publication_walk("the-lab").body("c", 50))[0]["variables"]["ref"] == {
+        "slug": "the-lab",
+        "domain": None,
+    }
+
+
+WALKS = {
+    g.TAG_OPERATION: [g.tag_walk("seo"), g.tag_walk("seo", (2020, 2))],
+    g.USER_OPERATION: [g.user_walk("a")],
+    g.PUBLICATION_OPERATION: [g.publication_walk("the-lab"), g.publication_walk("f.example")],
+}
+
+
+@pytest.mark.parametrize("checked", g.CHECKED_AGAINST, ids=lambda c: f"{c.operation}:{c.sends}")
+def test_each_part_checked_against_a_client_is_what_harvest_sends(checked: g.Checked) -> None:
+    # a first page of the largest size each walk asks
+    sent = []
+    for walk in WALKS[checked.operation]:
+        op = json.loads(walk.body(None, g.MAX_PAGE_SIZE))[0]
+        sent.append(op["query"] + "\n" + json.dumps(op["variables"], separators=(",", ":")))
+    assert any(checked.sends in text for text in sent), checked
+    assert "/" in checked.client  # a repository named
+
+
+@pytest.mark.parametrize("walk", [w for ws in WALKS.values() for w in ws], ids=lambda w: w.url)
+def test_the_simulator_validates_what_harvest_sends(walk: g.Walk) -> None:
+    for after in (None, "Y3Vyc29y"):
+        op = json.loads(walk.body(after, g.MAX_PAGE_SIZE))[0]
+        assert sim_graphql.validate(op["operationName"], op["query"], op["variables"]) == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "header", "variables", "message"),
+    [
+        # what harvest sent before: a nullable cursor where the schema wants one
+        (
+            g.PUBLICATION_OPERATION,
+            "query PublicationContentDataQuery($ref: PublicationRef!, $first: Int!, "
+            "$after: String, $orderBy: PublicationPostsOrderBy, "
+            "$filter: PublicationPostsFilter)",
+            {"ref": {"slug": "x"}, "first": 5, "after": None},
+            'Variable "$after" of type "String" used in position expecting type "String!".',
+        ),
+        (
+            g.PUBLICATION_OPERATION,
+            None,
+            {"ref": {"slug": "x"}, "first": 5, "after": None},
+            'Variable "$after" of required type "String!" was not provided.',
+        ),
+        (
+            g.USER_OPERATION,
+            "query UserProfileQuery($id: ID, $username: String, "
+            "$homepagePostsLimit: PaginationLimit, $homepagePostsFrom: String = null, "
+            "$includeDistributedResponses: Boolean = true)",
+            {"username": "a"},
+            'Variable "$username" of type "String" used in position expecting type "ID".',
+        ),
+        (
+            g.TAG_OPERATION,
+            "query TagArchiveFeedQuery($tagSlug: String!, $timeRange: TagPostsTimeRange, "
+            "$sortOrder: TagPostsSortOrder!, $first: Int!, $after: String)",
+            {"tagSlug": "seo", "timeRange": {"kind": "ALL_TIME"}, "sortOrder": "NEWEST"},
+            'Variable "$timeRange" of type "TagPostsTimeRange" used in position expecting '
+            'type "TagPostsTimeRange!".',
+        ),
+    ],
+)
+def test_the_simulator_refuses_a_variable_of_another_type_as_the_endpoint_does(
+    operation: str, header: str | None, variables: dict[str, Any], message: str
+) -> None:
+    walk = {w.operation: w for ws in WALKS.values() for w in ws}[operation]
+    query = json.loads(walk.body(None, 5))[0]["query"]
+    if header is not None:
+        query = header + " {" + query.partition("{")[2]
+    assert message in sim_graphql.validate(operation, query, {"first": 5, **variables})
+    body = json.dumps([{"operationName": operation, "variables": variables, "query": query}])
+    status, value = sim_graphql.answer(
+        WORLD, "medium.com", body.encode(), sim_graphql.GraphqlMode()
+    )
+    page = g.read_page(walk, json.dumps(value))
+    assert (status, page.status) == (200, g.ERROR)
+    assert message in page.reason
+
+
+def test_the_simulator_caps_pages_as_the_endpoint_does() -> None:
+    # pgoslatara asks a tag for 100 and gets 20; the reader takes what comes
+    tag = g.tag_walk("seo")
+    op = json.loads(tag.body(None, 20))[0]
+    op["variables"]["first"] = 100
+    _, value = sim_graphql.answer(
+        WORLD, "medium.com", json.dumps([op]).encode(), sim_graphql.GraphqlMode()
+    )
+    assert len(g.read_page(tag, json.dumps(value)).posts) == 20
+    prolific = build_world(seed=2, size=120)
+    for post in prolific.posts:
+        post.author = prolific.authors[0]
+    user = g.user_walk(prolific.authors[0].username)
+    op = json.loads(user.body(None, 25))[0]
+    op["variables"]["homepagePostsLimit"] = 100
+    _, value = sim_graphql.answer(
+        prolific, "medium.com", json.dumps([op]).encode(), sim_graphql.GraphqlMode()
+    )
+    assert len(g.read_page(user, json.dumps(value)).posts) == 25
 
 
 def test_months_go_newest_first_across_years() -> None:
@@ -185,7 +294,7 @@ def test_a_month_walk_lists_that_month_only() -> None:
     ("walk", "value"),
     [
         (g.tag_walk("nosuchtag"), [{"data": {"tagFromSlug": None}}]),
-        (g.publication_walk("nope"), [{"data": {"publicationByRef": None}}]),
+        (g.publication_walk("nope"), [{"data": {"publication": None}}]),
         (g.user_walk("nobody"), [{"data": {"userResult": {"__typename": "UserNotFound"}}}]),
     ],
 )
