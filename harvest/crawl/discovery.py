@@ -216,7 +216,7 @@ class GraphqlDiscovery:
             stats.inc_value(f"{_STATS}graphql/pages_repeated")
             return  # a page asked twice (resumed): its first answer counted
         wanted, stop = self._wanted(walk, page)
-        newest = max([before.newest or "", *(r.published_at or "" for r in page.posts)], default="")
+        newest = max([before.newest or "", *(_position(page, r) or "" for r in page.posts)])
         over_budget = before.pages + 1 >= self.args.walk_pages
         done = not page.more or stop
         stalled = not done and self._stalled(walk, page, asked_with)
@@ -301,12 +301,18 @@ class GraphqlDiscovery:
         wanted: list[PostRef] = []
         seen_before = before_range = False
         for ref in page.posts:
+            # Where the walk is: a publication's goes by listing time, the rest
+            # by publish time; a pinned post comes first whatever its age.
+            at = _when(_position(page, ref))
+            moves = ref.post_id not in page.pinned
             when = _when(ref.published_at)
-            if when is not None and stop_at is not None and when <= stop_at:
-                seen_before = True  # an earlier complete walk saw it, and all after it
+            if at is not None and stop_at is not None and at <= stop_at:
+                # an earlier complete walk saw it (and, unless pinned, all after it)
+                seen_before = seen_before or moves
                 continue
             if when is not None and first_day is not None and when < first_day:
-                before_range = True
+                # published before the range; listed before it too, all after it
+                before_range = before_range or (moves and at is not None and at < first_day)
                 continue
             if when is not None and last_day is not None and when >= last_day:
                 continue
@@ -426,3 +432,9 @@ def _when(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _position(page: WalkPage, ref: PostRef) -> str | None:
+    """The time a walk's order goes by: when the post was listed (a
+    publication's walk), else when it was published."""
+    return page.listed.get(ref.post_id) or ref.published_at

@@ -20,10 +20,15 @@ the schema wants ``String!`` is a validation error, not an answer).
 sends the same (a test holds every part to the requests), so that the next
 change of Medium's schema has a place to be checked against.
 
+A walk's stop decisions follow the listing's own order: a publication's
+walk goes by ``listedAt`` (an old post its publication lists late sits among
+the new), and a pinned post (``pinnedByCreatorAt`` or ``pinnedAt`` above 0,
+fields of Medium's own post-preview fragment, answered 0 when not pinned)
+says nothing of where a walk is.
+
 Not checked against a live answer: the user typenames other than ``User``
 (``UserNotFound``, ``BlockedUser``, ``SuspendedUser`` appear in no client),
-and whether a user's pinned posts and a publication's listing order are as
-the simulator has them.
+and that a user's listing puts pinned posts first (the simulator does).
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ _POST_FIELDS = """
   title
   mediumUrl
   firstPublishedAt
+  pinnedAt
+  pinnedByCreatorAt
   creator { id username name }
   collection { id slug name domain }
 """
@@ -109,7 +116,7 @@ _QUERIES = {
         " publication: publicationByRef(ref: $ref) { __typename id slug domain\n"
         "  publicationPostsConnection(first: $first, after: $after, "
         "orderBy: $orderBy, filter: $filter) {\n"
-        "   edges { node {" + _POST_FIELDS + "} }\n"
+        "   edges { listedAt node {" + _POST_FIELDS + "} }\n"
         "   pageInfo { hasNextPage endCursor }\n"
         "  }\n }\n}"
     ),
@@ -182,6 +189,12 @@ CHECKED_AGAINST: tuple[Checked, ...] = (
         'otosky/medium_stats issue #19 declares $after: String! and sends "" too',
     ),
     Checked(PUBLICATION_OPERATION, "publication: publicationByRef(ref: $ref)", _WEBSCULPT),
+    Checked(
+        PUBLICATION_OPERATION,
+        "edges { listedAt node {",
+        _WEBSCULPT,
+        "its cursor names feed_sort_listed_at: the walk goes by listing time",
+    ),
     Checked(PUBLICATION_OPERATION, '"after":""', _WEBSCULPT, "the first page"),
     Checked(PUBLICATION_OPERATION, '"ref":{"slug":null,"domain":', _WEBSCULPT, "by domain"),
     Checked(PUBLICATION_OPERATION, '"domain":null}', _WEBSCULPT, "by slug"),
@@ -345,6 +358,12 @@ class WalkPage:
     after: str | None = None  # the cursor of the next page; None: this was the last
     reason: str = ""  # error or drift: what the answer said, or which field did not fit
     seen: int = 0  # posts the answer listed, duplicates within it included
+    # posts pinned by their author or publication: a user's come first,
+    # whatever their age, and say nothing of where the walk is
+    pinned: set[str] = field(default_factory=set)
+    # post id -> when its publication listed it (a publication's walk goes in
+    # that order, and an old post added lately sits among the new)
+    listed: dict[str, str] = field(default_factory=dict)
 
     @property
     def more(self) -> bool:
@@ -405,7 +424,7 @@ def _read_publication(data: dict[str, Any]) -> WalkPage:
         raise Drift("data.publication is missing")
     where = "data.publication"
     conn = _obj(_as_obj(pub, where), "publicationPostsConnection", where)
-    return _connection(conn, f"{where}.publicationPostsConnection")
+    return _connection(conn, f"{where}.publicationPostsConnection", listed=True)
 
 
 def _read_user(data: dict[str, Any]) -> WalkPage:
@@ -435,11 +454,11 @@ def _read_user(data: dict[str, Any]) -> WalkPage:
             f"{where}.pagingInfo.next.from",
         )
     page = WalkPage(OK, after=after)
-    _posts(page, [(n, f"{where}.posts[{i}]") for i, n in enumerate(nodes)])
+    _posts(page, [(n, f"{where}.posts[{i}]", None) for i, n in enumerate(nodes)])
     return page
 
 
-def _connection(conn: dict[str, Any], where: str) -> WalkPage:
+def _connection(conn: dict[str, Any], where: str, *, listed: bool = False) -> WalkPage:
     edges = _list(conn, "edges", where)
     info = _obj(conn, "pageInfo", where)
     more = info.get("hasNextPage")
@@ -454,25 +473,53 @@ def _connection(conn: dict[str, Any], where: str) -> WalkPage:
         _cursor(cursor, f"{where}.pageInfo.endCursor")
     nodes = []
     for i, edge in enumerate(edges):
-        nodes.append(
-            (
-                _obj(_as_obj(edge, f"{where}.edges[{i}]"), "node", f"{where}.edges[{i}]"),
-                f"{where}.edges[{i}].node",
-            )
-        )
+        at = f"{where}.edges[{i}]"
+        edge = _as_obj(edge, at)
+        when = _ms(edge, "listedAt", at) if listed else None
+        nodes.append((_obj(edge, "node", at), f"{at}.node", when))
     page = WalkPage(OK, after=cursor if more else None)
     _posts(page, nodes)
     return page
 
 
-def _posts(page: WalkPage, nodes: list[tuple[Any, str]]) -> None:
+def _posts(page: WalkPage, nodes: list[tuple[Any, str, str | None]]) -> None:
     seen: set[str] = set()
-    for node, where in nodes:
-        ref = _post(_as_obj(node, where), where)
+    for node, where, listed in nodes:
+        node = _as_obj(node, where)
+        ref = _post(node, where)
         page.seen += 1
-        if ref.post_id not in seen:
-            seen.add(ref.post_id)
-            page.posts.append(ref)
+        if ref.post_id in seen:
+            continue
+        seen.add(ref.post_id)
+        page.posts.append(ref)
+        if _pinned(node, where):
+            page.pinned.add(ref.post_id)
+        if listed is not None:
+            page.listed[ref.post_id] = listed
+
+
+def _ms(parent: dict[str, Any], name: str, where: str) -> str:
+    """A time in milliseconds (required), as ISO text."""
+    value = parent.get(name, _MISSING)
+    if value is _MISSING:
+        raise Drift(f"{where}.{name} is missing")
+    when = iso_from_ms(value)
+    if when is None:
+        raise Drift(f"{where}.{name}: expected milliseconds, got {_what(value)}")
+    return when
+
+
+def _pinned(node: dict[str, Any], where: str) -> bool:
+    """Whether the post is pinned: Medium answers 0 (or null) when it is not."""
+    pinned = False
+    for name in ("pinnedByCreatorAt", "pinnedAt"):
+        value = node.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise Drift(f"{where}.{name}: expected milliseconds or 0, got {_what(value)}")
+        pinned = pinned or value > 0
+    return pinned
 
 
 def _post(node: dict[str, Any], where: str) -> PostRef:

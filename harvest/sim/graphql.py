@@ -22,7 +22,9 @@ import base64
 import json
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from harvest.sim.model import Post, World
@@ -172,25 +174,45 @@ def _first(variables: dict[str, Any], name: str = "first", cap: int = MAX_FIRST)
     return min(first, cap)
 
 
-def _cursor(post: Post) -> str:
-    """Opaque to clients; the position after ``post`` in newest-first order."""
-    key = f"{int(post.published.timestamp() * 1000)}:{post.post_id}"
-    return base64.urlsafe_b64encode(key.encode()).decode()
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
 
 
-def _after(posts: list[Post], cursor: Any) -> list[Post]:
-    """``posts`` (newest first) after the cursor: by key, so posts published since
-    the walk began neither shift nor repeat what is left."""
+# Each listing's order, as a key its posts come in descending order of: a
+# tag's by publish time, a user's pinned first, a publication's by when it
+# listed each (its cursor names listed_at, as Medium's does).
+Key = Callable[[Post], tuple[Any, ...]]
+
+
+def tag_order(p: Post) -> tuple[Any, ...]:
+    return (_ms(p.published), p.post_id)
+
+
+def user_order(p: Post) -> tuple[Any, ...]:
+    return (int(p.pinned), _ms(p.published), p.post_id)
+
+
+def publication_order(p: Post) -> tuple[Any, ...]:
+    return (_ms(p.listed_at), p.post_id)
+
+
+def _cursor(post: Post, order: Key) -> str:
+    """Opaque to clients; the position after ``post`` in its listing."""
+    return base64.urlsafe_b64encode(json.dumps(order(post)).encode()).decode()
+
+
+def _after(posts: list[Post], cursor: Any, order: Key) -> list[Post]:
+    """``posts`` (in ``order``, descending) after the cursor: by key, so posts
+    published since the walk began neither shift nor repeat what is left."""
     if cursor is None or cursor == "":  # clients send "" for the first page
         return posts
     if not isinstance(cursor, str):
         raise ValueError("after must be a String")
     try:
-        ms_text, _, pid = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        key = (int(ms_text), pid)
-    except (ValueError, UnicodeDecodeError):
+        key = tuple(json.loads(base64.urlsafe_b64decode(cursor.encode()).decode()))
+        return [p for p in posts if order(p) < key]
+    except (ValueError, UnicodeDecodeError, TypeError):
         raise ValueError("invalid cursor") from None
-    return [p for p in posts if (int(p.published.timestamp() * 1000), p.post_id) < key]
 
 
 def _user_id(username: str) -> str:
@@ -204,7 +226,10 @@ def _node(post: Post) -> dict[str, Any]:
         "id": post.post_id,
         "title": post.title,
         "mediumUrl": post.url,
-        "firstPublishedAt": int(post.published.timestamp() * 1000),
+        "firstPublishedAt": _ms(post.published),
+        # Medium answers 0 for a post not pinned
+        "pinnedAt": 0,
+        "pinnedByCreatorAt": _ms(post.published) + 86_400_000 if post.pinned else 0,
         "creator": {
             "__typename": "User",
             "id": _user_id(post.author.username),
@@ -223,16 +248,24 @@ def _node(post: Post) -> dict[str, Any]:
     }
 
 
-def _page(posts: list[Post], variables: dict[str, Any], cap: int) -> dict[str, Any]:
-    rest = _after(posts, variables.get("after"))
+def _page(
+    posts: list[Post], variables: dict[str, Any], cap: int, order: Key, *, listed: bool = False
+) -> dict[str, Any]:
+    rest = _after(posts, variables.get("after"), order)
     first = _first(variables, cap=cap)
     page = rest[:first]
     more = len(rest) > first
+    edges = []
+    for p in page:
+        edge: dict[str, Any] = {"cursor": _cursor(p, order), "node": _node(p)}
+        if listed:
+            edge = {"listedAt": _ms(p.listed_at), **edge}
+        edges.append(edge)
     return {
-        "edges": [{"cursor": _cursor(p), "node": _node(p)} for p in page],
+        "edges": edges,
         "pageInfo": {
             "hasNextPage": more,
-            "endCursor": _cursor(page[-1]) if page else None,
+            "endCursor": _cursor(page[-1], order) if page else None,
         },
     }
 
@@ -265,7 +298,7 @@ def _tag(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
         "tagFromSlug": {
             "__typename": "Tag",
             "id": slug,
-            "posts": _page(posts, v, PAGE_CAPS["TagArchiveFeedQuery"]),
+            "posts": _page(posts, v, PAGE_CAPS["TagArchiveFeedQuery"], tag_order),
         },
     }
 
@@ -275,10 +308,10 @@ def _user(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
     author = next((a for a in world.authors if a.username == name), None)
     if author is None:
         return {"userResult": {"__typename": "UserNotFound"}}
-    posts = world.by_author(author.username)
+    posts = world.profile_listing(author.username)
     cap = PAGE_CAPS["UserProfileQuery"]
     paging = {"first": _first(v, "homepagePostsLimit", cap), "after": v.get("homepagePostsFrom")}
-    page = _page(posts, paging, cap)
+    page = _page(posts, paging, cap, user_order)
     cursor = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     return {
         "userResult": {
@@ -310,7 +343,11 @@ def _publication(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
             "slug": pub.slug,
             "domain": pub.domain,
             "publicationPostsConnection": _page(
-                world.in_publication(pub.slug), v, PAGE_CAPS["PublicationContentDataQuery"]
+                world.publication_listing(pub.slug),
+                v,
+                PAGE_CAPS["PublicationContentDataQuery"],
+                publication_order,
+                listed=True,
             ),
         }
     }

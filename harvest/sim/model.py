@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 ERAS = ("graf2016", "graf2018", "react2020", "pw2022", "pw2025")
@@ -121,6 +122,14 @@ class Post:
     canonical_elsewhere: str | None = None
     # deleted (404), suspended (410 naming Medium's rules), moved (301 elsewhere)
     fate: str | None = None
+    # pinned by its author: first in their profile's listing, whatever its age
+    pinned: bool = False
+    # when its publication listed it, if long after it was published
+    listed: datetime | None = None
+
+    @property
+    def listed_at(self) -> datetime:
+        return self.listed or self.published
 
     @property
     def served_host(self) -> str:
@@ -185,13 +194,17 @@ class World:
     def __post_init__(self) -> None:
         self._by_id = {p.post_id: p for p in self.posts}
 
-    def _newest_first(self, kind: str, key: str, keep: Callable[[Post], bool]) -> list[Post]:
+    def _newest_first(
+        self,
+        kind: str,
+        key: str,
+        keep: Callable[[Post], bool],
+        order: Callable[[Post], Any] = lambda p: (p.published, p.post_id),
+    ) -> list[Post]:
         made = self._lists.get((kind, key))
         if made is not None and made[0] == len(self.posts):
             return made[1]
-        found = sorted(
-            (p for p in self.posts if keep(p)), key=lambda p: (p.published, p.post_id), reverse=True
-        )
+        found = sorted((p for p in self.posts if keep(p)), key=order, reverse=True)
         self._lists[(kind, key)] = (len(self.posts), found)
         return found
 
@@ -204,6 +217,25 @@ class World:
     def in_publication(self, slug: str) -> list[Post]:
         return self._newest_first(
             "publication", slug, lambda p: p.publication is not None and p.publication.slug == slug
+        )
+
+    def profile_listing(self, username: str) -> list[Post]:
+        """A user's posts as their GraphQL listing gives them: pinned first."""
+        return self._newest_first(
+            "profile",
+            username,
+            lambda p: p.author.username == username,
+            lambda p: (p.pinned, p.published, p.post_id),
+        )
+
+    def publication_listing(self, slug: str) -> list[Post]:
+        """A publication's posts as its GraphQL listing gives them: by when it
+        listed each."""
+        return self._newest_first(
+            "listing",
+            slug,
+            lambda p: p.publication is not None and p.publication.slug == slug,
+            lambda p: (p.listed_at, p.post_id),
         )
 
 
@@ -279,6 +311,7 @@ def build_world(seed: int = 1, size: int = 10, *, fates: bool = False) -> World:
         )
         post.links = _post_links(post, rng)
         posts.append(post)
+    _pin_and_list(posts)
     if fates:
         _give_fates(posts, authors)
     return World(seed, posts, authors, pubs, sorted({t for p in posts for t in p.tags}), start)
@@ -302,6 +335,22 @@ def _published(era: str, i: int, size: int, day: int, hour: int) -> datetime:
     span = (last - first).days - 3
     per_era = max(1, -(-size // len(ERAS)))
     return first + timedelta(days=(i // len(ERAS)) * span // per_era + day, hours=hour)
+
+
+def _pin_and_list(posts: list[Post]) -> None:
+    """What listings show besides publish order (chosen by position, as the
+    fates are): one author in three pins their oldest post, and a
+    publication lists one of its posts in eleven 2-15 months after it was
+    published."""
+    own: dict[str, list[Post]] = {}
+    for post in posts:
+        own.setdefault(post.author.username, []).append(post)
+    for k, theirs in enumerate(own.values()):
+        if k % 3 == 1 and len(theirs) >= 2:
+            min(theirs, key=lambda p: (p.published, p.post_id)).pinned = True
+    for i, post in enumerate(posts):
+        if post.publication is not None and i % 11 == 5:
+            post.listed = post.published + timedelta(days=60 + i % 400)
 
 
 def _give_fates(posts: list[Post], authors: list[Author]) -> None:

@@ -11,7 +11,7 @@ import json
 import signal
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,52 @@ def test_a_recrawl_lists_only_what_is_newer_than_the_last_walk(db_dsn: str) -> N
         assert "stopped at the last crawl's newest" in log
 
 
+def test_a_pinned_post_first_in_a_users_listing_does_not_end_the_recrawl(db_dsn: str) -> None:
+    # Medium lists a user's pinned post first, whatever its age: the recrawl
+    # reads past it to the new post below it, and stops at the next one seen.
+    with SimServer(seed=1, size=90) as sim:
+        user = next(
+            a.username
+            for a in sim.world.authors
+            if len(sim.world.by_author(a.username)) >= 3
+            and sim.world.profile_listing(a.username)[0].pinned
+        )
+        crawl(sim, db_dsn, f"users={user}", "history=all", "page_size=1")
+        before = len(operations(sim))
+        fresh = _new_post(sim.world, sim.world.by_author(user)[0], 0)
+        log = crawl(sim, db_dsn, f"users={user}", "history=all", "page_size=1")
+        # the pinned post, the new one, and the newest seen before
+        assert len(operations(sim)) - before == 3
+        assert fresh.post_id in stored_posts(db_dsn)
+        assert "stopped at the last crawl's newest" in log
+
+
+def test_a_publications_walk_goes_by_listing_time(db_dsn: str, tmp_path: Path) -> None:
+    # A post the publication listed long after it was published sits among
+    # newer ones: its age ends neither a month range nor the walk.
+    with SimServer(seed=1, size=300) as sim:
+        listing = sim.world.publication_listing("the-lab")
+        late = max(
+            (p for p in listing if p.listed is not None), key=lambda p: p.listed_at - p.published
+        )
+        start = late.published + timedelta(days=32)
+        first = (start.year, start.month)
+        expected = [p for p in listing if (p.published.year, p.published.month) >= first]
+        below = listing[listing.index(late) + 1 :]
+        assert any(p in expected for p in below)  # posts in the range listed after it
+        feed = tmp_path / "listed.jsonl"
+        crawl(
+            sim,
+            db_dsn,
+            "publications=the-lab",
+            f"history={first[0]}-{first[1]:02d}..2026-12",
+            "page_size=1",
+            "articles=0",
+            FEEDS=json.dumps({str(feed): {"format": "jsonlines"}}),
+        )
+        assert sorted(listed(feed)) == sorted(p.post_id for p in expected)
+
+
 def _new_post(world: World, like: Post, n: int) -> Post:
     """A post published after every other, as if written since the last crawl."""
     post = replace(
@@ -214,6 +260,8 @@ def _new_post(world: World, like: Post, n: int) -> Post:
         slug=f"fresh-post-{n}",
         published=datetime(2026, 11, 20 + n, 9, tzinfo=UTC),
         links=list(like.links),
+        pinned=False,
+        listed=None,
     )
     world.posts.append(post)
     world._by_id[post.post_id] = post

@@ -252,14 +252,18 @@ def test_months_go_newest_first_across_years() -> None:
 def test_a_whole_walk_lists_every_post_once_with_its_facts(walk: g.Walk) -> None:
     expected = {
         "tag": lambda: WORLD.tagged(walk.key),
-        "user": lambda: WORLD.by_author(walk.key),
-        "publication": lambda: WORLD.in_publication("field-notes"),
+        "user": lambda: WORLD.profile_listing(walk.key),
+        "publication": lambda: WORLD.publication_listing("field-notes"),
     }[walk.kind]()
     found, after, pages = [], None, 0
+    pinned: set[str] = set()
+    listed: dict[str, str] = {}
     while True:
         page = g.read_page(walk, json.dumps(answer(walk, after, first=7)))
         assert page.status == g.OK, page.reason
         found.extend(page.posts)
+        pinned |= page.pinned
+        listed |= page.listed
         pages += 1
         if not page.more:
             assert page.after is None
@@ -275,6 +279,49 @@ def test_a_whole_walk_lists_every_post_once_with_its_facts(walk: g.Walk) -> None
     if post.publication is not None:
         assert first.publication == post.publication.slug
         assert first.site == (post.publication.domain or None)
+    assert pinned == {p.post_id for p in expected if p.pinned}
+    if walk.kind == "publication":
+        # each post's listing time, in the order the walk goes
+        assert [listed[r.post_id] for r in found] == sorted(listed.values(), reverse=True)
+        assert {r.post_id for r in found if listed[r.post_id] != r.published_at} == {
+            p.post_id for p in expected if p.listed is not None
+        }
+    else:
+        assert listed == {}
+
+
+def test_the_world_has_pinned_posts_and_posts_listed_late() -> None:
+    # what the walks must not stop at: an old pinned post first in a user's
+    # listing, and an old post high in a publication's
+    users = [a.username for a in WORLD.authors]
+    firsts = [WORLD.profile_listing(u)[0] for u in users if WORLD.profile_listing(u)]
+    assert any(p.pinned and p is not WORLD.by_author(p.author.username)[0] for p in firsts)
+    listing = WORLD.publication_listing("the-lab")
+    late = [i for i, p in enumerate(listing) if p.listed is not None]
+    assert late and any(
+        listing[i].published < listing[i + 1].published for i in late if i + 1 < len(listing)
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("pinnedByCreatorAt", "yes", "pinnedByCreatorAt: expected milliseconds or 0"),
+        ("pinnedAt", -5, "pinnedAt: expected milliseconds or 0"),
+        ("listedAt", None, "edges[0].listedAt: expected milliseconds"),
+        ("listedAt", True, "edges[0].listedAt: expected milliseconds"),
+    ],
+)
+def test_pins_and_listing_times_of_another_shape_are_drift(
+    field: str, value: Any, message: str
+) -> None:
+    walk = g.publication_walk("the-lab")
+    answered = answer(walk)
+    edge = answered[0]["data"]["publication"]["publicationPostsConnection"]["edges"][0]
+    (edge if field == "listedAt" else edge["node"])[field] = value
+    page = g.read_page(walk, json.dumps(answered))
+    assert page.status == g.DRIFT
+    assert message in page.reason
 
 
 def test_a_month_walk_lists_that_month_only() -> None:
