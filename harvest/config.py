@@ -118,6 +118,16 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     _S(
+        "HARVEST_GRAPHQL_DRIFT_WALKS",
+        "int",
+        3,
+        "walks on one host whose GraphQL answers are of an unknown shape before GraphQL "
+        "discovery is turned off on that host for the rest of the crawl (each such walk "
+        "reads its listing page instead)",
+        "crawl",
+        minimum=1,
+    ),
+    _S(
         "HARVEST_WALKS_FILE",
         "text",
         None,

@@ -78,6 +78,8 @@ class GraphqlDiscovery:
     # walk -> the cursors its answers named in this process (a walk that names
     # one again goes round in circles)
     _cursors: dict[str, set[str]]
+    # host -> the walks whose answers drifted there
+    _drifted: dict[str, list[str]]
 
     if TYPE_CHECKING:  # provided by MediumSpider
 
@@ -91,6 +93,7 @@ class GraphqlDiscovery:
         self._stop_at = {}
         self._fallen_back = set()
         self._cursors = {}
+        self._drifted = {}
         if self.frontier is not None:
             self.walks = RedisWalks(self.frontier.server, self.frontier.walks_key)
             return
@@ -331,7 +334,18 @@ class GraphqlDiscovery:
             )
             # Kept like an unparsed page, with the answer, to be read.
             yield self._problem(walk.url, "unparsed", f"GraphQL drift: {page.reason}", response)
-            self._turn_off(host, f"drift ({page.reason[:120]})")
+            # One odd answer (a typename or field one listing has) is that
+            # walk's; GraphQL goes off for the host once several walks drift.
+            drifted = self._drifted.setdefault(host, [])
+            if walk.url not in drifted:
+                drifted.append(walk.url)
+            limit = config.value(self.crawler.settings, "HARVEST_GRAPHQL_DRIFT_WALKS")
+            if len(drifted) >= limit:
+                self._turn_off(
+                    host,
+                    f"drift in {len(drifted)} walks ({', '.join(drifted[:3])}"
+                    f"{', …' if len(drifted) > 3 else ''}; last: {page.reason[:120]})",
+                )
             yield from self._fall_back(walk, "drift")
             return
         stats.inc_value(f"{_STATS}graphql/errors")

@@ -312,7 +312,8 @@ def test_drift_falls_back_to_the_tag_page_and_is_counted_with_the_answer_kept(
             status=3,
             HARVEST_UNPARSED_DIR=str(tmp_path / "unparsed"),
         )
-        assert "GraphQL discovery is off for medium.com" in log
+        # one walk's odd answer sends that walk to its page, not the host's
+        assert "GraphQL discovery is off" not in log
         assert "fell back to listing pages: drift ×1" in log
         report = crawl_report(db_dsn)
         reasons = [f["reason"] for f in report["failures"]]
@@ -325,6 +326,28 @@ def test_drift_falls_back_to_the_tag_page_and_is_counted_with_the_answer_kept(
         first_batch = {p.post_id for p in sim.world.tagged("seo")[:5]}
         assert first_batch <= set(stored_posts(db_dsn))
         assert len(operations(sim)) == after + 1
+
+
+def test_graphql_goes_off_for_a_host_once_several_walks_drift_and_says_which(
+    db_dsn: str,
+) -> None:
+    with SimServer(seed=1, size=60) as sim:
+        sim.graphql.fault = "drift"
+        tags = sim.world.tags[:3]
+        log = crawl(
+            sim,
+            db_dsn,
+            f"tags={','.join(tags)}",
+            "history=all",
+            status=3,
+            HARVEST_GRAPHQL_DRIFT_WALKS="2",
+        )
+        assert (
+            "GraphQL discovery is off for medium.com for the rest of this crawl: drift in 2 walks (https://medium.com/tag/"
+            in log
+        )
+        assert "fell back to listing pages: drift ×3" in log
+        assert len(crawl_report(db_dsn)["failures"]) == 3
 
 
 def test_a_challenged_endpoint_falls_back_and_is_counted_blocked(db_dsn: str) -> None:
