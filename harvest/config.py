@@ -72,6 +72,13 @@ def _dsn(text: str) -> str | None:
     return "must be a postgresql://... URL or a libpq key=value string"
 
 
+def _one_of(*names: str) -> Callable[[str], str | None]:
+    def check(text: str) -> str | None:
+        return None if not text or text in names else f"must be one of {', '.join(names)}"
+
+    return check
+
+
 def _http_url(text: str) -> str | None:
     return (
         None if not text or text.startswith(("http://", "https://")) else "must be an http(s) URL"
@@ -228,6 +235,33 @@ SETTINGS: tuple[Setting, ...] = (
         "limits",
     ),
     # -- the browser -----------------------------------------------------------------
+    _S(
+        "HARVEST_FETCHER",
+        "text",
+        "scrapy",
+        "what fetches pages that are not rendered: `scrapy` (Scrapy's own HTTP client) or "
+        "`impersonate` (curl_cffi through scrapy-impersonate, with a browser's TLS and "
+        "HTTP/2 fingerprint and headers); the host gate, breaker, robots.txt and offsite "
+        "rule are the same for both",
+        "crawl",
+        check_text=_one_of("scrapy", "impersonate"),
+    ),
+    _S(
+        "HARVEST_IMPERSONATE",
+        "text",
+        "chrome",
+        "the browser whose fingerprint HARVEST_FETCHER=impersonate presents "
+        "(a curl_cffi target: chrome, safari, firefox, edge, or a version such as chrome131)",
+        "crawl",
+    ),
+    _S(
+        "HARVEST_IMPERSONATE_CA_FILE",
+        "text",
+        None,
+        "CA certificates (PEM) HARVEST_FETCHER=impersonate trusts instead of its own bundle "
+        "(a private CA, such as a TLS-inspecting proxy's)",
+        "crawl",
+    ),
     _S(
         "HARVEST_BROWSER",
         "bool",

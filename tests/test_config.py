@@ -20,6 +20,7 @@ _TEXT_VALUES = {
     "MEDIUM_BASE_URL": "http://127.0.0.1:8000",
     "HARVEST_DATABASE_URL": "postgresql://db.example/h",
     "HARVEST_REDIS_URL": "redis://r.example:6379/2",
+    "HARVEST_FETCHER": "impersonate",
 }
 
 

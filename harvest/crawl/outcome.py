@@ -242,6 +242,7 @@ def summary_lines(
         ("discovery", _discovery(stats)),
         ("posts", _post_statuses(stats)),
         ("browser", _browser(stats)),
+        ("fetched", _fetchers(stats)),
     )
     lines.extend(f"  {label}: {text}" for label, text in said if text)
     lines.extend(_pages(stats))
@@ -393,6 +394,20 @@ def _browser(stats: Mapping[str, Any]) -> str:
             listed = ", ".join(f"{cause} ×{n}" for cause, n in causes.items())
             parts.append(f"{_plural(total, 'request')} {where} ({listed})")
     return "; ".join(parts)
+
+
+_FETCHERS = (("impersonate", "curl_cffi (a browser's fingerprint)"), ("browser", "the browser"))
+
+
+def _fetchers(stats: Mapping[str, Any]) -> str:
+    """Which client fetched how many requests, when it is not Scrapy's own alone
+    (harvest.crawl.fetchers counts them)."""
+    parts = [
+        f"{_plural(_count(stats, f'harvest/fetch/{name}'), 'request')} by {who}"
+        for name, who in _FETCHERS
+        if _count(stats, f"harvest/fetch/{name}")
+    ]
+    return ", ".join(parts)
 
 
 def _post_statuses(stats: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from harvest import config
-from harvest.crawl import StartupError, resume, unparsed
+from harvest.crawl import StartupError, fetchers, resume, unparsed
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
 from harvest.crawl.browser import GUARD as BROWSER_GUARD
 from harvest.crawl.browser import PIN_META as BROWSER_PIN_META
@@ -80,6 +80,9 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             )
         browser = BrowserConfig.from_settings(settings)
         for key, value in browser.scrapy_settings().items():
+            settings.set(key, value, priority="spider")
+        # after the browser's: this handler holds the browser's own
+        for key, value in fetchers.scrapy_settings(settings).items():
             settings.set(key, value, priority="spider")
         frontier = FrontierConfig.from_settings(settings)
         if frontier is not None:

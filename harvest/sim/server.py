@@ -159,6 +159,10 @@ class SimServer(_Served):
         self.gzip_sitemaps = False
         self.graphql = graphql.GraphqlMode()
         self.graphql_requests: list[dict[str, Any]] = []  # each operation asked, in order
+        # requests by the client they look like: "browser" when they carry a
+        # browser's client hints (sec-ch-ua), as curl_cffi's impersonation does
+        # and Scrapy's client does not, else "plain"
+        self.clients: dict[str, int] = {}
         self._lock = threading.Lock()
         self._serve(type("Handler", (_Handler,), {"sim": self}), port)
 
@@ -369,6 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(self.rfile.read(min(length, 1 << 20)))
 
     def _answer(self, posted: bytes | None) -> None:
+        client = "browser" if self.headers.get("sec-ch-ua") else "plain"
+        with self.sim._lock:
+            self.sim.clients[client] = self.sim.clients.get(client, 0) + 1
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         # A POST is one request per body: each page of a GraphQL walk may fail once.
