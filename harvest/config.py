@@ -239,12 +239,13 @@ SETTINGS: tuple[Setting, ...] = (
         "HARVEST_FETCHER",
         "text",
         "scrapy",
-        "what fetches pages that are not rendered: `scrapy` (Scrapy's own HTTP client) or "
+        "what fetches pages that are not rendered: `scrapy` (Scrapy's own HTTP client), "
         "`impersonate` (curl_cffi through scrapy-impersonate, with a browser's TLS and "
-        "HTTP/2 fingerprint and headers); the host gate, breaker, robots.txt and offsite "
-        "rule are the same for both",
+        "HTTP/2 fingerprint and headers) or `zyte` (Zyte API, a commercial unblocking "
+        "service, through scrapy-zyte-api: needs ZYTE_API_KEY); the host gate, breaker, "
+        "robots.txt and offsite rule are the same for all",
         "crawl",
-        check_text=_one_of("scrapy", "impersonate"),
+        check_text=_one_of("scrapy", "impersonate", "zyte"),
     ),
     _S(
         "HARVEST_IMPERSONATE",

@@ -16,6 +16,8 @@ checks). Each response is counted under the client that fetched it
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
@@ -29,11 +31,18 @@ HANDLER = "harvest.crawl.fetchers.FetchHandler"
 STATS = "harvest/fetch/"
 
 
-def scrapy_settings(settings: Any) -> dict[str, Any]:
+def scrapy_settings(settings: Any, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The Scrapy settings ``HARVEST_FETCHER`` stands for (none for Scrapy's own
     client: the browser's handler, when on, falls back to it by itself)."""
-    if config.value(settings, "HARVEST_FETCHER") != "impersonate":
+    fetcher = config.value(settings, "HARVEST_FETCHER")
+    if fetcher == "scrapy":
         return {}
+    env = os.environ if environ is None else environ
+    if fetcher == "zyte" and not (settings.get("ZYTE_API_KEY") or env.get("ZYTE_API_KEY")):
+        raise config.SettingError(
+            "HARVEST_FETCHER=zyte needs a Zyte API key: -s ZYTE_API_KEY=... or ZYTE_API_KEY "
+            "in the environment"
+        )
     return {"DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER}}
 
 
@@ -61,21 +70,28 @@ class _Body:
 
 
 class FetchHandler(BaseDownloadHandler):
-    """The browser for requests it renders, curl_cffi for the rest."""
+    """The browser for requests it renders, curl_cffi or Zyte API for the rest."""
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
-        # Imported here: a crawl that does not impersonate needs neither.
-        from scrapy_impersonate import ImpersonateDownloadHandler
-
         settings = crawler.settings
+        self.fetcher = config.value(settings, "HARVEST_FETCHER")
         self.target = config.value(settings, "HARVEST_IMPERSONATE")
         ca_file = config.value(settings, "HARVEST_IMPERSONATE_CA_FILE")
         self.args: dict[str, Any] = {"verify": ca_file} if ca_file else {}
         self.stats = crawler.stats
         self.maxsize = settings.getint("DOWNLOAD_MAXSIZE")
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
-        self.impersonate = ImpersonateDownloadHandler.from_crawler(crawler)
+        # Imported here: a crawl uses one of them at most.
+        self.client: Any
+        if self.fetcher == "zyte":
+            from scrapy_zyte_api.handler import ScrapyZyteAPIDownloadHandler
+
+            self.client = ScrapyZyteAPIDownloadHandler.from_crawler(crawler)  # type: ignore[no-untyped-call]
+        else:
+            from scrapy_impersonate import ImpersonateDownloadHandler
+
+            self.client = ImpersonateDownloadHandler.from_crawler(crawler)
         self.browser: Any = None
         if BrowserConfig.from_settings(settings).enabled:
             from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
@@ -87,6 +103,17 @@ class FetchHandler(BaseDownloadHandler):
             self.stats.inc_value(f"{STATS}browser")
             response: Response = await self.browser.download_request(request)
             return response
+        if self.fetcher == "zyte":
+            # the request as it is (method, headers, body), its response body
+            # and headers back; the handler bounds the body by DOWNLOAD_MAXSIZE
+            # Zyte API follows no redirect either: each hop comes back to Scrapy
+            request.meta["zyte_api_automap"] = {"followRedirect": False}
+            self.stats.inc_value(f"{STATS}zyte")
+            response = await self.client.download_request(request)
+            return response
+        return await self._impersonated(request)
+
+    async def _impersonated(self, request: Request) -> Response:
         limit = int(request.meta.get("download_maxsize", self.maxsize))
         body = _Body(limit)
         request.meta["impersonate"] = self.target
@@ -97,7 +124,7 @@ class FetchHandler(BaseDownloadHandler):
         }
         self.stats.inc_value(f"{STATS}impersonate")
         try:
-            got: Response = await self.impersonate.download_request(request)
+            got: Response = await self.client.download_request(request)
         except Exception as exc:
             if body.limit and body.size > body.limit:
                 raise PageTooLarge(
@@ -120,6 +147,6 @@ class FetchHandler(BaseDownloadHandler):
         )
 
     async def close(self) -> None:
-        await self.impersonate.close()
+        await self.client.close()
         if self.browser is not None:
             await self.browser.close()

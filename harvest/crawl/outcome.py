@@ -396,7 +396,11 @@ def _browser(stats: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-_FETCHERS = (("impersonate", "curl_cffi (a browser's fingerprint)"), ("browser", "the browser"))
+_FETCHERS = (
+    ("impersonate", "curl_cffi (a browser's fingerprint)"),
+    ("zyte", "Zyte API"),
+    ("browser", "the browser"),
+)
 
 
 def _fetchers(stats: Mapping[str, Any]) -> str:

@@ -9,12 +9,17 @@ which counts the requests that carry them.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.server
+import json
+import os
 import ssl
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,32 +142,34 @@ def test_scrapys_own_client_sends_no_hints(https: tuple[str, Path, list[Any]]) -
     assert seen[-1]["hints"] is None
 
 
+def crawl_seo(sim: SimServer, dsn: str, **settings: str) -> str:
+    """A crawl of tag seo's walk, which robots.txt refuses, so its page is read
+    instead: the rules hold whichever client fetches; its log."""
+    sim.robots_extra = ["Disallow: /_/graphql"]
+    log = finish(
+        start_crawl(
+            sim.url,
+            dsn,
+            ("tags=seo", "history=all"),
+            {"AUTOTHROTTLE_ENABLED": "0", "HARVEST_BROWSER": "0", **settings},
+        )
+    )
+    assert sim.graphql_requests == []
+    assert "fell back to listing pages: robots.txt ×1" in log
+    conn = connect(dsn)
+    stored = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
+    conn.close()
+    assert {p.post_id for p in sim.world.tagged("seo")[:5]} <= stored
+    return log
+
+
 def test_a_crawl_with_impersonate_keeps_its_rules_and_says_which_client_fetched(
     db_dsn: str,
 ) -> None:
     with SimServer(seed=1, size=60) as sim:
-        # robots.txt still rules: the walk is refused and the tag page read instead
-        sim.robots_extra = ["Disallow: /_/graphql"]
-        log = finish(
-            start_crawl(
-                sim.url,
-                db_dsn,
-                ("tags=seo", "history=all"),
-                {
-                    "AUTOTHROTTLE_ENABLED": "0",
-                    "HARVEST_BROWSER": "0",
-                    "HARVEST_FETCHER": "impersonate",
-                },
-            )
-        )
+        log = crawl_seo(sim, db_dsn, HARVEST_FETCHER="impersonate")
         assert sim.clients.get("plain", 0) == 0, sim.clients
         assert sim.clients["browser"] > 5
-        assert sim.graphql_requests == []
-        assert "fell back to listing pages: robots.txt ×1" in log
-        conn = connect(db_dsn)
-        stored = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
-        conn.close()
-        assert {p.post_id for p in sim.world.tagged("seo")[:5]} <= stored
         assert f"fetched: {sim.clients['browser']} requests by curl_cffi" in log
 
 
@@ -179,3 +186,89 @@ def test_the_setting_is_checked() -> None:
     assert proc.returncode != 0
     assert "HARVEST_FETCHER" in proc.stderr + proc.stdout
     assert "must be one of scrapy, impersonate" in proc.stderr + proc.stdout
+
+
+class _ZyteApi(http.server.BaseHTTPRequestHandler):
+    """Zyte API's extract endpoint, as far as a crawl through scrapy-zyte-api
+    uses it: it fetches the URL (from the simulator) and answers its status,
+    headers and body, following no redirect when asked not to."""
+
+    asked: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.asked.append({"auth": self.headers.get("Authorization"), **query})
+        body = query.get("httpRequestBody")
+        fetch = urllib.request.Request(
+            query["url"],
+            method=query.get("httpRequestMethod", "GET"),
+            data=base64.b64decode(body) if body else None,
+            headers={h["name"]: h["value"] for h in query.get("customHttpRequestHeaders", [])},
+        )
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(fetch, timeout=30) as got:
+                status, data, headers = got.status, got.read(), got.getheaders()
+        except urllib.error.HTTPError as exc:
+            status, data, headers = exc.code, exc.read(), list(exc.headers.items())
+        answer = json.dumps(
+            {
+                "url": query["url"],
+                "statusCode": status,
+                "httpResponseBody": base64.b64encode(data).decode(),
+                "httpResponseHeaders": [{"name": k, "value": v} for k, v in headers],
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def test_a_crawl_through_zyte_api_keeps_its_rules_and_says_so(db_dsn: str) -> None:
+    asked: list[dict[str, Any]] = []
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Zyte", (_ZyteApi,), {"asked": asked})
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with SimServer(seed=1, size=60) as sim:
+            log = crawl_seo(
+                sim,
+                db_dsn,
+                HARVEST_FETCHER="zyte",
+                ZYTE_API_KEY="k-test",
+                ZYTE_API_URL=f"http://127.0.0.1:{server.server_address[1]}/v1/",
+            )
+    finally:
+        server.shutdown()
+    assert len(asked) > 5
+    assert all(a["followRedirect"] is False for a in asked)
+    assert all(a["auth"] == "Basic " + base64.b64encode(b"k-test:").decode() for a in asked)
+    assert any(a["url"].endswith("/robots.txt") for a in asked)
+    assert f"fetched: {len(asked)} requests by Zyte API" in log
+
+
+def test_zyte_without_a_key_is_refused_in_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "medium", "-a", "tags=seo",
+         "-s", "HARVEST_FETCHER=zyte"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "ZYTE_API_KEY"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "HARVEST_FETCHER=zyte needs a Zyte API key" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
