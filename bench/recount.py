@@ -6,9 +6,10 @@ server's temporary files, polled every half second from a second connection).
 The recount reads the links range by range (harvest.db.summaries.RANGE_LINKS
 links a range); --per-range changes it. --rebuild also replaces every summary
 by its recount (as --repair does), then checks again. --baseline first checks
-the way it went before the domain pass read one spill of the facets.
+the way it went before the domain pass read one spill of the facets; --jit
+with the statements compiled (PostgreSQL's JIT).
 
-    .venv/bin/python bench/recount.py URL [--per-range 2000000] [--rebuild] [--baseline]
+    .venv/bin/python bench/recount.py URL [--per-range 2000000] [--rebuild] [--baseline] [--jit]
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--skip-check", action="store_true", help="rebuild without checking first")
     parser.add_argument(
+        "--jit",
+        action="store_true",
+        help="first check with the recount's statements compiled (PostgreSQL's JIT), "
+        "side by side with the check as it stands",
+    )
+    parser.add_argument(
         "--baseline",
         action="store_true",
         help="first check as before the spill (each range of domains read from links), "
@@ -81,6 +88,15 @@ def main() -> None:
         links = int(cur.fetchone()[0])
     conn.commit()
     figures: dict[str, float] = {"links": links}
+    if args.jit:
+        summaries.RECOUNT_JIT = True
+        try:
+            with Peak(args.dsn) as peak:
+                result = summaries.check(conn, per_range=args.per_range)
+        finally:
+            summaries.RECOUNT_JIT = False
+        figures["check_jit_s"] = result.seconds
+        print(f"check with JIT: {result.seconds:,.0f} s", flush=True)
     if args.baseline:
         spilled = summaries.SPILLED
         summaries.SPILLED = ()

@@ -104,9 +104,9 @@ class FetchHandler(BaseDownloadHandler):
             response: Response = await self.browser.download_request(request)
             return response
         if self.fetcher == "zyte":
-            # the request as it is (method, headers, body), its response body
-            # and headers back; the handler bounds the body by DOWNLOAD_MAXSIZE
-            # Zyte API follows no redirect either: each hop comes back to Scrapy
+            # The request as it is (method, headers, body), its response's body
+            # and headers back (bounded by DOWNLOAD_MAXSIZE in the handler),
+            # and no redirect followed: each hop comes back to Scrapy.
             request.meta["zyte_api_automap"] = {"followRedirect": False}
             self.stats.inc_value(f"{STATS}zyte")
             response = await self.client.download_request(request)
@@ -132,6 +132,10 @@ class FetchHandler(BaseDownloadHandler):
                     f"decoded; cancelled at {body.size:,}"
                 ) from exc
             raise
+        finally:
+            # the body's collector is this fetch's: a retry (a copy of the
+            # request, meta and all) gets its own, and a queue never sees it
+            request.meta.pop("impersonate_args", None)
         data = b"".join(body.parts)
         # The handler built its response around an empty body (the callback took
         # it): the same response with its body, of the class the body calls for.

@@ -108,6 +108,11 @@ RANGE_LINKS = 2_000_000
 # that many: once at 10^7, five times at 10^8.
 SPILLED: tuple[str, ...] = ("domain_id",)
 SPILL_LINKS = 20_000_000
+# Whether the recount's statements may be compiled (JIT). Each range's is
+# long enough to pass the planner's threshold, and compiling it took 3.2 s
+# of a 2 M-link range at 10^7 (EXPLAIN ANALYZE); bench/recount.py --jit
+# times both.
+RECOUNT_JIT = False
 # Range bounds are quantiles of a sample of links' pages, about this many
 # links for each range; a harvest of fewer links than the second is read whole.
 _SAMPLE_PER_RANGE = 2_000
@@ -143,6 +148,8 @@ def _recount(cur: Any, *, place: bool, per_range: int, result: CheckResult | Non
     """Recount every summary range by range: compare each with its table
     into ``result``, or (``place``) insert it into its emptied table."""
     ranges = {column: _ranges(cur, column, per_range) for column in summary_defs.PASSES}
+    if not RECOUNT_JIT:
+        cur.execute("SET LOCAL jit = off")
     if place:
         cur.execute(f"TRUNCATE {', '.join(TABLES)}")
     cur.execute(summary_defs.accumulators_sql(place=place))
