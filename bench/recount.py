@@ -62,6 +62,35 @@ class Peak:
         self.conn.close()
 
 
+def timed_check(
+    conn: Any,
+    args: argparse.Namespace,
+    figures: dict[str, float],
+    name: str,
+    what: str,
+    knob: str | None,
+    value: Any,
+) -> None:
+    """A check, with ``summaries.<knob>`` set to ``value`` for its while; its
+    seconds and temporary space go into ``figures`` under ``name``."""
+    before = getattr(summaries, knob) if knob else None
+    if knob:
+        setattr(summaries, knob, value)
+    try:
+        with Peak(args.dsn) as peak:
+            result = summaries.check(conn, per_range=args.per_range)
+    finally:
+        if knob:
+            setattr(summaries, knob, before)
+    figures[f"{name}_s"] = result.seconds
+    figures[f"{name}_temp_bytes"] = peak.peak - peak.base
+    print(
+        f"{what}: {result.seconds:,.0f} s, {sum(result.differing.values())} rows differ, "
+        f"temporary space at its peak {(peak.peak - peak.base) / 2**30:.2f} GiB",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dsn")
@@ -88,40 +117,13 @@ def main() -> None:
         links = int(cur.fetchone()[0])
     conn.commit()
     figures: dict[str, float] = {"links": links}
-    if args.jit:
-        summaries.RECOUNT_JIT = True
-        try:
-            with Peak(args.dsn) as peak:
-                result = summaries.check(conn, per_range=args.per_range)
-        finally:
-            summaries.RECOUNT_JIT = False
-        figures["check_jit_s"] = result.seconds
-        print(f"check with JIT: {result.seconds:,.0f} s", flush=True)
-    if args.baseline:
-        spilled = summaries.SPILLED
-        summaries.SPILLED = ()
-        try:
-            with Peak(args.dsn) as peak:
-                result = summaries.check(conn, per_range=args.per_range)
-        finally:
-            summaries.SPILLED = spilled
-        figures["check_unspilled_s"] = result.seconds
-        figures["check_unspilled_temp_bytes"] = peak.peak - peak.base
-        print(
-            f"check without the spill: {result.seconds:,.0f} s, "
-            f"{sum(result.differing.values())} rows differ, temporary space at its peak "
-            f"{(peak.peak - peak.base) / 2**30:.2f} GiB",
-            flush=True,
-        )
-    if not args.skip_check:
-        with Peak(args.dsn) as peak:
-            result = summaries.check(conn, per_range=args.per_range)
-        figures["check_s"] = result.seconds
-        figures["check_temp_bytes"] = peak.peak - peak.base
-        print(
-            f"check: {result.seconds:,.0f} s, {sum(result.differing.values())} rows differ, "
-            f"temporary space at its peak {(peak.peak - peak.base) / 2**30:.2f} GiB"
-        )
+    for wanted, name, what, knob, value in (
+        (args.jit, "check_jit", "check with JIT", "RECOUNT_JIT", True),
+        (args.baseline, "check_unspilled", "check without the spill", "SPILLED", ()),
+        (not args.skip_check, "check", "check", None, None),
+    ):
+        if wanted:
+            timed_check(conn, args, figures, name, what, knob, value)
     if args.rebuild:
         with Peak(args.dsn) as peak:
             took = summaries.rebuild(conn, per_range=args.per_range)
@@ -133,7 +135,8 @@ def main() -> None:
         assert again.agree, again.differing
         print("the check after the rebuild agrees")
     conn.close()
-    per_link = max(figures.get("check_temp_bytes", 0), figures.get("rebuild_temp_bytes", 0)) / links
+    temp = max(figures.get("check_temp_bytes", 0), figures.get("rebuild_temp_bytes", 0))
+    per_link = temp / max(1, links)
     print(
         "RESULT "
         + " ".join(f"{k}={v:.0f}" for k, v in figures.items())
