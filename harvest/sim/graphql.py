@@ -23,7 +23,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,9 @@ class GraphqlMode:
     drift: str = "renamed_edges"
     after: int = 0
     answered: int = 0
+    # username -> the typename its userResult answers instead of User (one the
+    # reader knows, such as SuspendedUser, or one it does not)
+    typenames: dict[str, str] = field(default_factory=dict)
 
 
 def answer(
@@ -123,6 +126,8 @@ def answer(
         except (TypeError, ValueError) as exc:
             out.append({"errors": [{"message": f"Variable error: {exc}"}]})
             continue
+        if name == "UserProfileQuery" and variables.get("username") in mode.typenames:
+            data = {"userResult": {"__typename": mode.typenames[variables["username"]]}}
         if mode.fault == "drift" and mode.answered > mode.after:
             data = _drift(data, mode.drift)
         elif mode.fault in ("stuck", "empty_more") and mode.answered > mode.after:

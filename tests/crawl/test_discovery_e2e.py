@@ -328,6 +328,25 @@ def test_drift_falls_back_to_the_tag_page_and_is_counted_with_the_answer_kept(
         assert len(operations(sim)) == after + 1
 
 
+def test_a_user_of_an_unknown_typename_falls_back_alone(db_dsn: str) -> None:
+    # One user's answer names a typename the reader does not know: that walk
+    # reads the profile page; the other users are still walked; a user
+    # Medium says is suspended is an empty walk, not drift.
+    with SimServer(seed=1, size=90) as sim:
+        odd, gone, plain = (a.username for a in sim.world.authors[:3])
+        sim.graphql.typenames = {odd: "UnavailableUser", gone: "SuspendedUser"}
+        log = crawl(sim, db_dsn, f"users={odd},{gone},{plain}", "history=all", status=3)
+        assert (
+            f"GraphQL answer of a shape harvest does not know for https://medium.com/@{odd}" in log
+        )
+        assert "expected User, got 'UnavailableUser'" in log
+        assert "GraphQL discovery is off" not in log
+        assert "fell back to listing pages: drift ×1" in log
+        assert f"walked https://medium.com/@{plain} through GraphQL" in log
+        assert {p.post_id for p in sim.world.by_author(plain)} <= set(stored_posts(db_dsn))
+        assert not {p.post_id for p in sim.world.by_author(gone)} & set(stored_posts(db_dsn))
+
+
 def test_graphql_goes_off_for_a_host_once_several_walks_drift_and_says_which(
     db_dsn: str,
 ) -> None:
