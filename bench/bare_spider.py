@@ -5,6 +5,7 @@ bench/crawl.py runs it beside harvest; run alone, it ends with its own figure:
     .venv/bin/scrapy runspider bench/bare_spider.py -a urls_file=URLS [-s NAME=VALUE ...]
 """
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,16 +16,19 @@ import scrapy
 class BareSpider(scrapy.Spider):
     name = "bare"
 
-    def __init__(self, urls_file: str, **kwargs: Any) -> None:
+    def __init__(self, urls_file: str, meta: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         with open(urls_file, encoding="utf-8") as fh:
             self.start_urls = [line.strip() for line in fh if line.strip()]
         self._started = time.perf_counter()
+        # -a meta='{"impersonate": "chrome"}': what a download handler reads
+        # from each request (bench/fetchers.py)
+        self.meta: dict[str, Any] = json.loads(meta) if meta else {}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._started = time.perf_counter()
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse)
+            yield scrapy.Request(url, callback=self.parse, meta=dict(self.meta))
 
     def parse(self, response: Any, **kwargs: Any) -> None:
         # downloading is all it does: the body is dropped unread
