@@ -78,8 +78,9 @@ class GraphqlDiscovery:
     # walk -> the cursors its answers named in this process (a walk that names
     # one again goes round in circles)
     _cursors: dict[str, set[str]]
-    # host -> the walks whose answers drifted there
+    # host -> the walks whose answers drifted there; how many turn GraphQL off
     _drifted: dict[str, list[str]]
+    _drift_walks: int
 
     if TYPE_CHECKING:  # provided by MediumSpider
 
@@ -94,6 +95,7 @@ class GraphqlDiscovery:
         self._fallen_back = set()
         self._cursors = {}
         self._drifted = {}
+        self._drift_walks = config.value(self.crawler.settings, "HARVEST_GRAPHQL_DRIFT_WALKS")
         if self.frontier is not None:
             self.walks = RedisWalks(self.frontier.server, self.frontier.walks_key)
             return
@@ -339,8 +341,7 @@ class GraphqlDiscovery:
             drifted = self._drifted.setdefault(host, [])
             if walk.url not in drifted:
                 drifted.append(walk.url)
-            limit = config.value(self.crawler.settings, "HARVEST_GRAPHQL_DRIFT_WALKS")
-            if len(drifted) >= limit:
+            if len(drifted) >= self._drift_walks:
                 self._turn_off(
                     host,
                     f"drift in {len(drifted)} walks ({', '.join(drifted[:3])}"

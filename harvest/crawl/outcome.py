@@ -406,12 +406,8 @@ _FETCHERS = (
 def _fetchers(stats: Mapping[str, Any]) -> str:
     """Which client fetched how many requests, when it is not Scrapy's own alone
     (harvest.crawl.fetchers counts them)."""
-    parts = [
-        f"{_plural(_count(stats, f'harvest/fetch/{name}'), 'request')} by {who}"
-        for name, who in _FETCHERS
-        if _count(stats, f"harvest/fetch/{name}")
-    ]
-    return ", ".join(parts)
+    counts = ((_count(stats, f"harvest/fetch/{name}"), who) for name, who in _FETCHERS)
+    return ", ".join(f"{_plural(n, 'request')} by {who}" for n, who in counts if n)
 
 
 def _post_statuses(stats: Mapping[str, Any]) -> str:

@@ -24,10 +24,9 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from harvest.sim.model import Post, World
+from harvest.sim.model import Post, World, ms, profile_order, publication_order, tag_order
 
 MAX_FIRST = 50
 DRIFT_KINDS = ("renamed_edges", "cursor_moved", "post_url_gone")
@@ -179,26 +178,8 @@ def _first(variables: dict[str, Any], name: str = "first", cap: int = MAX_FIRST)
     return min(first, cap)
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-# Each listing's order, as a key its posts come in descending order of: a
-# tag's by publish time, a user's pinned first, a publication's by when it
-# listed each (its cursor names listed_at, as Medium's does).
+# A listing's order (harvest.sim.model): its cursors name a post's key in it.
 Key = Callable[[Post], tuple[Any, ...]]
-
-
-def tag_order(p: Post) -> tuple[Any, ...]:
-    return (_ms(p.published), p.post_id)
-
-
-def user_order(p: Post) -> tuple[Any, ...]:
-    return (int(p.pinned), _ms(p.published), p.post_id)
-
-
-def publication_order(p: Post) -> tuple[Any, ...]:
-    return (_ms(p.listed_at), p.post_id)
 
 
 def _cursor(post: Post, order: Key) -> str:
@@ -231,10 +212,10 @@ def _node(post: Post) -> dict[str, Any]:
         "id": post.post_id,
         "title": post.title,
         "mediumUrl": post.url,
-        "firstPublishedAt": _ms(post.published),
+        "firstPublishedAt": ms(post.published),
         # Medium answers 0 for a post not pinned
         "pinnedAt": 0,
-        "pinnedByCreatorAt": _ms(post.published) + 86_400_000 if post.pinned else 0,
+        "pinnedByCreatorAt": ms(post.published) + 86_400_000 if post.pinned else 0,
         "creator": {
             "__typename": "User",
             "id": _user_id(post.author.username),
@@ -264,7 +245,7 @@ def _page(
     for p in page:
         edge: dict[str, Any] = {"cursor": _cursor(p, order), "node": _node(p)}
         if listed:
-            edge = {"listedAt": _ms(p.listed_at), **edge}
+            edge = {"listedAt": ms(p.listed_at), **edge}
         edges.append(edge)
     return {
         "edges": edges,
@@ -316,7 +297,7 @@ def _user(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
     posts = world.profile_listing(author.username)
     cap = PAGE_CAPS["UserProfileQuery"]
     paging = {"first": _first(v, "homepagePostsLimit", cap), "after": v.get("homepagePostsFrom")}
-    page = _page(posts, paging, cap, user_order)
+    page = _page(posts, paging, cap, profile_order)
     cursor = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     return {
         "userResult": {

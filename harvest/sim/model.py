@@ -174,6 +174,26 @@ class Post:
         ]
 
 
+def ms(when: datetime) -> int:
+    """A time as Medium's answers give it: milliseconds since the epoch."""
+    return int(when.timestamp() * 1000)
+
+
+# Each listing's order: the key its posts come in, descending. A tag's go by
+# publish time, a user's profile puts the pinned post first, a publication's
+# go by when it listed each. The keys are JSON (the GraphQL cursors name them).
+def tag_order(p: Post) -> tuple[Any, ...]:
+    return (ms(p.published), p.post_id)
+
+
+def profile_order(p: Post) -> tuple[Any, ...]:
+    return (int(p.pinned), ms(p.published), p.post_id)
+
+
+def publication_order(p: Post) -> tuple[Any, ...]:
+    return (ms(p.listed_at), p.post_id)
+
+
 @dataclass(slots=True)
 class World:
     seed: int
@@ -199,12 +219,12 @@ class World:
         kind: str,
         key: str,
         keep: Callable[[Post], bool],
-        order: Callable[[Post], Any] = lambda p: (p.published, p.post_id),
+        order: Callable[[Post], tuple[Any, ...]] | None = None,
     ) -> list[Post]:
         made = self._lists.get((kind, key))
         if made is not None and made[0] == len(self.posts):
             return made[1]
-        found = sorted((p for p in self.posts if keep(p)), key=order, reverse=True)
+        found = sorted((p for p in self.posts if keep(p)), key=order or tag_order, reverse=True)
         self._lists[(kind, key)] = (len(self.posts), found)
         return found
 
@@ -225,7 +245,7 @@ class World:
             "profile",
             username,
             lambda p: p.author.username == username,
-            lambda p: (p.pinned, p.published, p.post_id),
+            profile_order,
         )
 
     def publication_listing(self, slug: str) -> list[Post]:
@@ -235,7 +255,7 @@ class World:
             "listing",
             slug,
             lambda p: p.publication is not None and p.publication.slug == slug,
-            lambda p: (p.listed_at, p.post_id),
+            publication_order,
         )
 
 
