@@ -50,6 +50,8 @@ class Setting:
     also_setting: tuple[str, ...] = ()
     # What the default means when it is computed at run time (shown in the table).
     default_text: str | None = None
+    # An address that may carry a password: shown masked (`harvest settings`, logs).
+    secret: bool = False
     check_text: Callable[[str], str | None] | None = field(default=None, compare=False)
 
     @property
@@ -313,6 +315,7 @@ SETTINGS: tuple[Setting, ...] = (
         "the PostgreSQL server (postgresql://... or key=value); unset: the embedded server",
         "database",
         also_env=("DATABASE_URL",),
+        secret=True,
         check_text=_dsn,
     ),
     _S(
@@ -383,6 +386,7 @@ SETTINGS: tuple[Setting, ...] = (
         "frontier",
         also_env=("REDIS_URL",),
         also_setting=("REDIS_URL",),
+        secret=True,
         check_text=_url_scheme("redis://", "rediss://", "unix://"),
     ),
     _S("HARVEST_REDIS_JOB", "text", "medium", "the job's name (its Redis keys)", "frontier"),

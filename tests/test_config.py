@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,18 @@ def test_readme_settings_table_is_the_registry() -> None:
     )
     for setting in config.SETTINGS:
         assert f"`{setting.name}`" in text[start:end]
+
+
+def test_the_package_builds_without_setuptools_deprecations() -> None:
+    # A license table made set-up print setuptools' deprecation three times;
+    # the SPDX string needs setuptools 77+, at build time and for scrapyd-deploy.
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)
+    assert "setuptools>=77" in project["build-system"]["requires"]
+    pins = dict(
+        line.split("==", 1)
+        for line in (root / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert tuple(int(p) for p in pins["setuptools"].split(".")[:2]) >= (77, 0)

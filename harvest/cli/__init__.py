@@ -25,6 +25,7 @@ import psycopg2
 from harvest import __version__
 from harvest.cli import analysis, database, demo, extract, frontier, ops, queries, runs
 from harvest.cli.common import CommandError, HelpFormatter, Parser, first_line
+from harvest.config import SettingError
 
 GROUPS = (extract, database, queries, analysis, runs, frontier, ops, demo)
 
@@ -66,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # An expected condition: one line on stderr, never a traceback.
         print(f"harvest {name}: {exc}", file=sys.stderr)
         return exc.status
+    except SettingError as exc:
+        # A setting from the environment or settings file that cannot be used
+        # (DATABASE_URL='garbage://x'): the user's to mend, said in one line.
+        print(f"harvest {name}: {exc}", file=sys.stderr)
+        return 2
     except psycopg2.Error as exc:
         # The server went away or refused mid-command: expected, and said in a line.
         print(f"harvest {name}: database error: {first_line(exc)}", file=sys.stderr)

@@ -44,7 +44,9 @@ def settings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             value: Any = config.value(None, setting.name)
         except config.SettingError as exc:
             value = f"(cannot be used: {exc})"
-        if isinstance(value, str) and ("://" in value or setting.name.endswith("_URL")):
+        # Only the addresses that may carry a password are masked: a user agent
+        # with a URL in it is not a secret.
+        if setting.secret and isinstance(value, str):
             value = mask_dsn(value)
         shown = config.default_text(setting) if value is None else value
         rows.append((setting.name, shown, config.source(None, setting.name)))

@@ -8,8 +8,17 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import psycopg2
+
 from harvest.analysis import output
-from harvest.cli.common import CommandError, command, format_option, positive
+from harvest.cli.common import (
+    CommandError,
+    command,
+    database,
+    first_line,
+    format_option,
+    positive,
+)
 
 
 def add_parsers(sub: Any) -> None:
@@ -90,14 +99,50 @@ def jobs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         listing = Scrapyd(url).list_jobs(args.project)
     except ScrapydError as exc:
         raise CommandError(str(exc)) from None
-    header = ["status", "id", "spider", "start_time", "end_time", "pid"]
-    table = [
-        (status, j.get("id"), j.get("spider"), j.get("start_time"), j.get("end_time"), j.get("pid"))
-        for status in ("pending", "running", "finished")
-        for j in listing[status]
-    ]
+    jobs = [(status, j) for status in ("pending", "running", "finished") for j in listing[status]]
+    runs, why_not = _runs_of(
+        [j["id"] for status, j in jobs if status != "pending"],
+    )
+    if why_not:
+        err.write(f"harvest jobs: no run outcomes: {why_not}\n")
+    header = [
+        "status", "id", "spider", "start_time", "end_time", "pid",
+        "run_id", "outcome", "exit_status", "reason", "log",
+    ]  # fmt: skip
+    table = []
+    for status, j in jobs:
+        run_id, outcome, reason = runs.get(j["id"], (None, None, None))
+        log = j.get("log_url")
+        table.append(
+            (
+                status, j.get("id"), j.get("spider"), j.get("start_time"), j.get("end_time"),
+                j.get("pid"), run_id, outcome, _exit_status(outcome), reason,
+                url.rstrip("/") + log if log else None,
+            )
+        )  # fmt: skip
     output.write(out, args.format, header, table)
     return 0
+
+
+def _runs_of(jobs: list[str]) -> tuple[dict[str, tuple[int, str, str | None]], str | None]:
+    """Each job's run row, or why they cannot be read (no database is not an error:
+    scrapyd's own listing still stands)."""
+    from harvest.db import queries
+
+    if not jobs:
+        return {}, None
+    try:
+        with database() as conn:
+            return queries.runs_of_jobs(conn, jobs), None
+    except (CommandError, psycopg2.Error) as exc:
+        return {}, first_line(exc)
+
+
+def _exit_status(outcome: str | None) -> int | None:
+    """The crawl's exit status, as `scrapy crawl` gave it to scrapyd."""
+    from harvest.crawl.outcome import EXIT_CODES
+
+    return EXIT_CODES.get(outcome) if outcome else None
 
 
 def scrapyd(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from harvest.medium.graphql import MAX_PAGE_SIZE
+from harvest.medium.urls import tag_slug
 
-_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-]{0,99}$")
 _USER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _PUB_RE = re.compile(r"^[a-z0-9][a-z0-9\-._]{0,99}$")
 FOLLOW_KINDS = ("authors", "tags")
@@ -58,13 +58,18 @@ def _whole(name: str, minimum: int) -> Callable[[str], int]:
 
 
 def _tags(raw: str) -> tuple[str, ...]:
-    tags = tuple(t.lower().lstrip("#") for t in _list(raw))
-    for tag in tags:
-        if not _TAG_RE.match(tag):
+    # A tag as a person writes it is slugged the way Medium does:
+    # "Machine Learning" is machine-learning, and 日本語 stays 日本語.
+    tags = []
+    for typed in _list(raw):
+        tag = tag_slug(typed)
+        if not tag:
             raise SpiderArgumentError(
-                f"-a tags: {tag!r} is not a tag slug (like seo or web-development)"
+                f"-a tags: {typed!r} has no letters or digits to make a tag slug of "
+                "(like seo or web-development)"
             )
-    return tags
+        tags.append(tag)
+    return tuple(dict.fromkeys(tags))
 
 
 def _users(raw: str) -> tuple[str, ...]:

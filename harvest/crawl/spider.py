@@ -96,6 +96,8 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         raw = {k: v for k, v in kwargs.items() if k not in ("name", "_job")}
         super().__init__(*args, **{k: v for k, v in kwargs.items() if k in ("name",)})
         self._raw_args = raw
+        # scrapyd's id for this job (its `_job` argument), kept on the run row.
+        self.scrapyd_job: str | None = kwargs.get("_job")
         # Checked again in from_crawler: in distributed mode the arguments may
         # come from Redis instead.
         self.args = self._parse_args(raw, require_target=False)

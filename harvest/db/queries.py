@@ -5,7 +5,7 @@ Each function returns column names and rows; formatting is the CLI's job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -350,6 +350,22 @@ def stats(conn: Any) -> dict[str, Any]:
         )
         out["runs"] = [dict(zip(RUN_COLUMNS, row, strict=True)) for row in cur.fetchall()]
     return out
+
+
+def runs_of_jobs(conn: Any, jobs: Sequence[str]) -> dict[str, tuple[int, str, str | None]]:
+    """The run row each scrapyd job made (its id is kept in the run's arguments):
+    job id -> (run_id, status, reason); a job with no run row yet is absent."""
+    if not jobs:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT DISTINCT ON (arguments->>'scrapyd_job') arguments->>'scrapyd_job',
+                       run_id, {_RUN_STATUS}, {_RUN_REASON}
+                FROM crawl_runs WHERE arguments->>'scrapyd_job' = ANY(%s)
+                ORDER BY arguments->>'scrapyd_job', run_id DESC""",
+            (list(jobs),),
+        )
+        return {job: (run_id, status, reason) for job, run_id, status, reason in cur.fetchall()}
 
 
 def server_version(conn: Any) -> str:

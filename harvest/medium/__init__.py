@@ -15,7 +15,13 @@ from collections.abc import Iterable
 from harvest.medium.api import looks_like_json, parse_api_text
 from harvest.medium.article import main_article, parse_article_tree
 from harvest.medium.dom import MAX_NESTING, Tree, decode, parse_html, too_deep
-from harvest.medium.feeds import parse_feed_root, parse_sitemap_root, parse_xml, xml_kind
+from harvest.medium.feeds import (
+    parse_feed_root,
+    parse_sitemap_root,
+    parse_xml,
+    xml_bytes,
+    xml_kind,
+)
 from harvest.medium.listing import parse_listing_tree
 from harvest.medium.records import (
     Article,
@@ -70,7 +76,7 @@ def extract(
     if stripped.startswith("<?xml") or stripped.startswith(
         ("<rss", "<urlset", "<sitemapindex", "<feed")
     ):
-        root = parse_xml(data.encode("utf-8") if isinstance(data, str) else data)
+        root = parse_xml(xml_bytes(data))
         kind = xml_kind(root) if root is not None else None
         if root is not None and kind == "feed":
             return parse_feed_root(root, url)
@@ -114,6 +120,9 @@ def detect_html_kind(tree: Tree) -> str:
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _readable(data: bytes | str, max_bytes: int) -> bytes | str | PageResult:
     """The page to parse, or the result that says why there is none."""
     size = len(data)
@@ -128,6 +137,13 @@ def _readable(data: bytes | str, max_bytes: int) -> bytes | str | PageResult:
         if isinstance(opened, str):
             return _empty(opened)
         data = opened
+    if isinstance(data, bytes) and data.startswith(_UTF16_BOMS):
+        # A file saved as UTF-16 (as some browsers save a feed): read by its
+        # byte-order mark, so the XML and JSON sniffing below sees text.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return _empty("a UTF-16 byte-order mark on bytes that are not UTF-16")
     if isinstance(data, bytes) and _looks_binary(data):
         return _empty("binary content, not a page")
     return data

@@ -54,6 +54,7 @@ from harvest.medium.records import (
     PageResult,
     Publication,
 )
+from harvest.medium.urls import tag_slug
 
 _APP_LINK_RE = re.compile(r"medium:/{1,2}p/([0-9a-f]{10,12})\b")
 _NAMED_BLOCKS = ", ".join(
@@ -636,7 +637,7 @@ class ArticleParser:
             href = a.attrs.get("href") or ""
             m = _TAG_PATH_RE.search(href.split("?", 1)[0])
             if m and not _in_preview(a):
-                tags.append(m.group(1).lower())
+                tags.append(tag_slug(m.group(1)))
         return tags
 
     # -- links ----------------------------------------------------------------------

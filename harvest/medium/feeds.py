@@ -26,6 +26,20 @@ _ATOM_NS = "{http://www.w3.org/2005/Atom}"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 
 
+# The encoding a text's XML declaration names is the one its bytes had: once
+# decoded (a file read by its UTF-16 byte-order mark), the text is UTF-8's.
+_DECLARED_ENCODING_RE = re.compile(
+    r"""^(\ufeff?\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*["'][^"']*["']"""
+)
+
+
+def xml_bytes(data: bytes | str) -> bytes:
+    """What the XML parser reads: bytes as they are, text as UTF-8 that says so."""
+    if isinstance(data, bytes):
+        return data
+    return _DECLARED_ENCODING_RE.sub(r"\1", data, count=1).encode("utf-8")
+
+
 def parse_xml(data: bytes) -> etree._Element | None:
     try:
         root = etree.fromstring(data, _XML_PARSER)

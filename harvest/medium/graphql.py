@@ -38,12 +38,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from harvest.links import host_of, is_medium_host
 from harvest.medium.dom import iso_from_ms
 from harvest.medium.listing import post_ref_from_url
 from harvest.medium.records import PostRef
+from harvest.medium.urls import TAG_SLUG
 
 ENDPOINT_PATH = "/_/graphql"
 TAG_OPERATION = "TagArchiveFeedQuery"
@@ -69,7 +70,7 @@ Status = Literal["ok", "error", "drift"]
 
 WalkKind = Literal["tag", "user", "publication"]
 
-_TAG_RE = re.compile(r"/tag/([a-z0-9][a-z0-9\-]{0,99})/archive(?:/(\d{4})/(\d{2}))?/?")
+_TAG_RE = re.compile(rf"/tag/({TAG_SLUG})/archive(?:/(\d{{4}})/(\d{{2}}))?/?")
 _USER_RE = re.compile(r"/@([A-Za-z0-9_.\-]{1,100})/?")
 _PUB_RE = re.compile(r"/([a-z0-9][a-z0-9\-]{0,99})/?")
 _ID_RE = re.compile(r"^[0-9a-f]{8,16}$")
@@ -294,12 +295,12 @@ class Walk:
     def html_listing(self) -> str:
         """The listing page harvest reads instead when GraphQL cannot be used."""
         if self.kind == "tag":
-            return f"https://medium.com/tag/{self.key}"
+            return f"https://medium.com/tag/{quote(self.key)}"
         return self.url
 
 
 def tag_walk(tag: str, month: tuple[int, int] | None = None) -> Walk:
-    url = f"https://medium.com/tag/{tag}/archive"
+    url = f"https://medium.com/tag/{quote(tag)}/archive"
     if month is not None:
         url += f"/{month[0]:04d}/{month[1]:02d}"
     return Walk("tag", url, tag, month)

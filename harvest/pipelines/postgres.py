@@ -297,6 +297,10 @@ class PostgresPipeline:
             # What the run's rows describe: a mirror's or the simulator's world,
             # not Medium's (the report says so at its top).
             args["medium_base_url"] = base
+        job = getattr(spider, "scrapyd_job", None)
+        if job:
+            # `harvest jobs` finds a scrapyd job's run, and its outcome, by it.
+            args["scrapyd_job"] = job
         return args or None
 
     def _finish_run(self, status: str, why: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,41 @@ def test_an_output_file_in_a_missing_folder_is_refused_before_any_query(
 def test_spider_dates_say_what_is_wrong(value: str, says: str) -> None:
     with pytest.raises(SpiderArgumentError, match=says):
         CrawlArgs.parse({"tags": "seo", "sitemap": value})
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_a_database_url_that_cannot_be_used_is_one_line(
+    argv: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "garbage://x")
+    code, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "HARVEST_DATABASE_URL must be a postgresql://" in lines[0]
+    assert "(from environment DATABASE_URL)" in lines[0]
+
+
+def test_settings_masks_passwords_and_nothing_else(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://harvest:s3cret@db.example/harvest")
+    monkeypatch.setenv("HARVEST_USER_AGENT", "harvest/0.1 (+https://example.org/bot)")
+    assert main(["settings", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    values = {r["setting"]: r["value"] for r in map(json.loads, out.splitlines())}
+    assert values["HARVEST_DATABASE_URL"] == "postgresql://harvest:***@db.example/harvest"
+    assert values["HARVEST_USER_AGENT"] == "harvest/0.1 (+https://example.org/bot)"
+    assert "s3cret" not in out
+
+
+def test_the_simulator_explains_itself() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harvest.sim", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    for words in ("--seed", "which world", "--size", "MEDIUM_BASE_URL", "/_sim/manifest.json"):
+        assert words in done.stdout

@@ -13,6 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
 from harvest.crawl.browser import CHROMIUM_ARGS, BrowserConfig, BrowserError, browser_meta
+from harvest.medium.graphql import tag_walk, walk_of
 from harvest.medium.urls import BaseUrlError, MediumUrls
 
 
@@ -104,11 +105,34 @@ def test_args_defaults() -> None:
         ({"tags": "seo", "page_size": "26"}, "at most 25, what Medium's clients ask"),
         ({"tags": "seo", "walk_pages": "0"}, "must be at least 1"),
         ({"tags": "seo", "articles": "some"}, "use 1 or 0"),
+        ({"tags": "+++"}, "has no letters or digits to make a tag slug of"),
     ],
 )
 def test_args_errors(raw: dict[str, str], message: str) -> None:
     with pytest.raises(SpiderArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
         CrawlArgs.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("typed", "tags"),
+    [
+        ("machine learning", ("machine-learning",)),
+        ("Machine Learning,#SEO,seo", ("machine-learning", "seo")),
+        ("日本語", ("日本語",)),
+        ("Node.js", ("nodejs",)),
+        ("machine%20learning", ("machine-learning",)),
+    ],
+)
+def test_tags_are_slugged_the_way_medium_slugs_them(typed: str, tags: tuple[str, ...]) -> None:
+    assert CrawlArgs.parse({"tags": typed}).tags == tags
+
+
+def test_a_non_ascii_tag_is_walked_at_its_percent_encoded_address() -> None:
+    walk = tag_walk("日本語", (2024, 5))
+    assert walk.url == "https://medium.com/tag/%E6%97%A5%E6%9C%AC%E8%AA%9E/archive/2024/05"
+    assert walk_of(walk.url) == walk
+    assert walk.html_listing() == "https://medium.com/tag/%E6%97%A5%E6%9C%AC%E8%AA%9E"
+    assert MediumUrls().tag("日本語") == "https://medium.com/tag/%E6%97%A5%E6%9C%AC%E8%AA%9E"
 
 
 @pytest.mark.parametrize(

@@ -190,3 +190,26 @@ def test_a_gzipped_sitemap_is_opened_and_a_gzip_bomb_is_refused() -> None:
     assert bomb.problems == ["gzipped file opens to over the 1000000-byte limit"]
     torn = extract(gzip.compress(xml)[:40], url)
     assert torn.kind == "unknown" and torn.problems[0].startswith("gzipped file that cannot")
+
+
+FEED = "rss_user-feed_2026_linukaarambawela_raw_LinukaAr.xml"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("declared", ["UTF-8", "UTF-16"])
+def test_a_feed_saved_as_utf16_with_its_byte_order_mark_reads_as_saved(
+    encoding: str, declared: str
+) -> None:
+    text = page_bytes(FEED).decode("utf-8").replace('encoding="UTF-8"', f'encoding="{declared}"')
+    bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
+    saved = extract(bom + text.encode(encoding))
+    want = extract(page_bytes(FEED))
+    assert saved.kind == "feed"
+    assert [as_json(r) for r in saved.records()] == [as_json(r) for r in want.records()]
+    assert len(want.records()) == 10
+
+
+def test_a_utf16_mark_on_other_bytes_is_a_problem_not_a_crash() -> None:
+    result = extract(b"\xff\xfe\x00")
+    assert not result.records()
+    assert result.problems == ["a UTF-16 byte-order mark on bytes that are not UTF-16"]

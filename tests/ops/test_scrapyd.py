@@ -114,6 +114,10 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
             assert time.monotonic() < deadline, listed
             time.sleep(1)
     assert len(listed) == 1 and listed[0]["spider"] == "medium"
+    # the job's own run row: its outcome, the exit status scrapyd saw, its log
+    assert listed[0]["outcome"] == "finished" and listed[0]["exit_status"] == 0
+    assert isinstance(listed[0]["run_id"], int)
+    assert listed[0]["log"].startswith(url) and listed[0]["log"].endswith(".log")
 
     conn = connect(db_dsn)
     stored_posts = {r[0] for r in rows(conn, "SELECT medium_id FROM posts")}
@@ -143,6 +147,19 @@ settings = {{ MEDIUM_BASE_URL = "{sim.url}", HARVEST_BROWSER = "0", AUTOTHROTTLE
     last = rows(conn, "SELECT status, reason FROM crawl_runs ORDER BY run_id DESC LIMIT 1")
     conn.close()
     assert last == [("failed", "nothing was reachable: every page failed to connect")]
+    offline = next(
+        json.loads(line)
+        for line in subprocess.run(
+            [str(BIN / "harvest"), "jobs", "--format", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        if json.loads(line)["id"] == job
+    )
+    assert (offline["outcome"], offline["exit_status"]) == ("failed", 1)
+    assert offline["reason"] == "nothing was reachable: every page failed to connect"
     log = (tmp_path / "scrapyd.log").read_text()
     assert "Process died: exitstatus=1" in log and "job='offline'" in log
     # scrapyd's job logs hold URLs and page text: the service user's alone
