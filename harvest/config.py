@@ -415,6 +415,22 @@ SETTINGS: tuple[Setting, ...] = (
         "schedule",
         default_text="~/.local/share/harvest/schedule-state.json",
     ),
+    # -- the explorer (harvest serve) -------------------------------------------------
+    _S(
+        "HARVEST_EXPLORER_ROLE",
+        "text",
+        "harvest_reader",
+        "the read-only role `harvest serve` queries as (`harvest db grant-readonly` makes it)",
+        "explorer",
+    ),
+    _S(
+        "HARVEST_EXPLORER_TOKEN",
+        "text",
+        None,
+        "the token `harvest serve` asks of every request; needed to listen beyond loopback",
+        "explorer",
+        secret=True,
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

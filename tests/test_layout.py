@@ -137,3 +137,12 @@ def test_only_compat_touches_private_parts_of_libraries() -> None:
     assert not offences, "private parts of libraries outside harvest/compat.py:\n" + "\n".join(
         offences
     )
+
+
+def test_the_explorer_reads_through_harvest_db_and_nothing_of_the_crawl() -> None:
+    for path in (p for p in SOURCES if _in(p, "explorer")):
+        for name in _imports(path):
+            assert not name.startswith(
+                ("harvest.crawl", "harvest.pipelines", "harvest.frontier", "harvest.cli", "scrapy")
+            ), (path, name)
+            assert name != "psycopg2", (path, "queries go through harvest.db")

@@ -11,6 +11,7 @@ module                    commands
 ``harvest.cli.frontier``  ``enqueue``
 ``harvest.cli.ops``       ``schedule``, ``jobs``, ``scrapyd``
 ``harvest.cli.demo``      ``demo``, ``settings``
+``harvest.cli.serve``     ``serve``: the explorer
 ========================  ==============================================================
 """
 
@@ -23,11 +24,11 @@ from collections.abc import Sequence
 import psycopg2
 
 from harvest import __version__
-from harvest.cli import analysis, database, demo, extract, frontier, ops, queries, runs
+from harvest.cli import analysis, database, demo, extract, frontier, ops, queries, runs, serve
 from harvest.cli.common import CommandError, HelpFormatter, Parser, first_line
 from harvest.config import SettingError
 
-GROUPS = (extract, database, queries, analysis, runs, frontier, ops, demo)
+GROUPS = (extract, database, queries, analysis, runs, frontier, ops, demo, serve)
 
 
 # Commands whose remaining words belong to another program, and where they go.

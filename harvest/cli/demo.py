@@ -47,7 +47,8 @@ def settings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # Only the addresses that may carry a password are masked: a user agent
         # with a URL in it is not a secret.
         if setting.secret and isinstance(value, str):
-            value = mask_dsn(value)
+            # an address keeps all but its password; a bare token is hidden whole
+            value = mask_dsn(value) if "://" in value or "=" in value else "***"
         shown = config.default_text(setting) if value is None else value
         rows.append((setting.name, shown, config.source(None, setting.name)))
     if args.format == "json":

@@ -84,11 +84,13 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         page = queries.backlinks(
             conn,
             args.domain,
-            dofollow_only=args.dofollow_only,
-            passing_only=args.passing_only,
-            since=args.since,
-            published_since=args.published_since,
-            include_lost=args.include_lost,
+            filters=queries.LinkFilters(
+                dofollow_only=args.dofollow_only,
+                passing_only=args.passing_only,
+                since=args.since,
+                published_since=args.published_since,
+                include_lost=args.include_lost,
+            ),
             limit=None if args.all else args.limit,
             after=args.after,
         )

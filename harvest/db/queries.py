@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
-from harvest.db.report import DOFOLLOW_SQL, REASON_SQL, REL_SQL
+from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -28,6 +28,7 @@ BACKLINK_COLUMNS = (
     "ugc",
     "sponsored",
     "location",
+    "placement",
     "kind",
     "passes",
     "reason",
@@ -44,7 +45,7 @@ BACKLINK_TABLE_COLUMNS = (
     "author",
     "anchor_text",
     "rel",
-    "location",
+    "placement",
     "reason",
     "first_seen",
 )
@@ -80,7 +81,8 @@ _KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "url_key(l.targ
 _BACKLINK_SELECT = f"""SELECT l.target_url, p.medium_id AS post_id,
        coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
        pub.key AS publication, l.anchor_text, {REL_SQL} AS rel, l.nofollow, l.ugc, l.sponsored,
-       l.location, l.kind, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
+       l.location, {PLACEMENT_SQL} AS placement, l.kind,
+       {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
        l.first_seen, l.last_seen, l.lost_at, {", ".join(_KEYSET)}
 FROM links l
 JOIN posts p ON p.post_id = l.post_id
@@ -118,6 +120,8 @@ class BacklinkPage:
     totals: dict[str, int]
     # the token of the next page, None on the last one (and with limit=None)
     after: str | None = None
+    # the token of the page before, None on the first one
+    before: str | None = None
 
 
 def _target_ids(cur: Any, target: str) -> tuple[str, str, int | None, int | None]:
@@ -153,25 +157,88 @@ _NO_TOTALS = dict.fromkeys(
 )
 
 
+# Where on the page a link stands (link_placement, migration 0006), and the
+# rel classes a filter can name.
+PLACEMENTS = ("body", "caption", "link_card", "author_bio")
+REL_CLASSES = {
+    "dofollow": DOFOLLOW_SQL,
+    "nofollow": "l.nofollow",
+    "ugc": "l.ugc",
+    "sponsored": "l.sponsored",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFilters:
+    """What a page of backlinks is narrowed to (the CLI's options, the explorer's
+    query string). Dates are inclusive days."""
+
+    dofollow_only: bool = False
+    passing_only: bool = False
+    placement: str | None = None
+    rel: str | None = None
+    reason: str | None = None
+    since: date | None = None
+    until: date | None = None
+    published_since: date | None = None
+    published_until: date | None = None
+    include_lost: bool = False
+
+    def where(self) -> list[str]:
+        """Conditions on links l and posts p; values go in as parameters."""
+        where = []
+        if self.dofollow_only:
+            where.append(DOFOLLOW_SQL)
+        if self.passing_only:
+            where.append(f"{REASON_SQL} = 'follow'")
+        if self.placement is not None:
+            where.append(f"{PLACEMENT_SQL} = %(placement)s")
+        if self.rel is not None:
+            where.append(REL_CLASSES[self.rel])
+        if self.reason is not None:
+            where.append(f"{REASON_SQL} = %(reason)s")
+        if self.since is not None:
+            where.append("l.first_seen >= %(since)s")
+        if self.until is not None:
+            where.append("l.first_seen < %(until)s::date + 1")
+        if self.published_since is not None:
+            where.append("p.first_published_at >= %(published_since)s")
+        if self.published_until is not None:
+            where.append("p.first_published_at < %(published_until)s::date + 1")
+        if not self.include_lost:
+            where.append("l.lost_at IS NULL")
+        return where
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "placement": self.placement,
+            "reason": self.reason,
+            "since": self.since,
+            "until": self.until,
+            "published_since": self.published_since,
+            "published_until": self.published_until,
+        }
+
+
 def backlinks(
     conn: Any,
     target: str,
     *,
-    dofollow_only: bool = False,
-    passing_only: bool = False,
-    since: date | None = None,
-    published_since: date | None = None,
-    include_lost: bool = False,
+    filters: LinkFilters | None = None,
     limit: int | None = 50,
     after: str | None = None,
+    before: str | None = None,
 ) -> BacklinkPage:
     """One page of the links to a domain or host, in a stable order, with totals.
 
-    ``limit=None`` gives every row, read from a server-side cursor as the
-    caller iterates (``harvest backlinks --all``); the caller then owns the
-    transaction until it has read them.
+    ``after`` gives the page after a row, ``before`` the page before one (both
+    tokens as a page prints them). ``limit=None`` gives every row, read from a
+    server-side cursor as the caller iterates (``harvest backlinks --all``);
+    the caller then owns the transaction until it has read them.
     """
+    filters = filters or LinkFilters()
     key = decode_after(after) if after else None
+    back = decode_after(before) if before else None
     columns = list(BACKLINK_COLUMNS)
     with conn.cursor() as cur:
         kind, _, domain_id, host_id = _target_ids(cur, target)
@@ -187,26 +254,20 @@ def backlinks(
     where = ["l.domain_id = %(domain_id)s"]
     if host_id is not None:
         where.append("l.host_id = %(host_id)s")
-    if key is not None:
-        where.append(f"({', '.join(_KEYSET)}) > (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s::bigint)")
-    if dofollow_only:
-        where.append(DOFOLLOW_SQL)
-    if passing_only:
-        where.append(f"{REASON_SQL} = 'follow'")
-    if since is not None:
-        where.append("l.first_seen >= %(since)s")
-    if published_since is not None:
-        where.append("p.first_published_at >= %(published_since)s")
-    if not include_lost:
-        where.append("l.lost_at IS NULL")
+    keyset = ", ".join(_KEYSET)
+    bound = key or back
+    if bound is not None:
+        side = ">" if key is not None else "<"
+        where.append(f"({keyset}) {side} (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s::bigint)")
+    where.extend(filters.where())
+    order = keyset if back is None else ", ".join(f"{c} DESC" for c in _KEYSET)
     # Only constant fragments are joined here; values go in as parameters.
-    sql = f"{_BACKLINK_SELECT} WHERE {' AND '.join(where)} ORDER BY {', '.join(_KEYSET)}"
+    sql = f"{_BACKLINK_SELECT} WHERE {' AND '.join(where)} ORDER BY {order}"
     params: dict[str, Any] = {
         "domain_id": domain_id,
         "host_id": host_id,
-        "since": since,
-        "published_since": published_since,
-        **({f"k{i}": v for i, v in enumerate(key)} if key else {}),
+        **filters.params(),
+        **({f"k{i}": v for i, v in enumerate(bound)} if bound else {}),
     }
     width = len(columns)
     if limit is None:
@@ -217,15 +278,20 @@ def backlinks(
         cur.itersize = 5000
         cur.execute(sql, params)
         return BacklinkPage(columns, (tuple(r[:width]) for r in cur), totals)
-    # one row more than the page says whether there is a next page
+    # one row more than the page says whether there is a page beyond it
     found = _short_walk(conn, sql + " LIMIT %(n)s", {**params, "n": limit + 1})
     page = found[:limit]
     more = len(found) > limit
+    if back is not None:
+        page.reverse()
+    first = encode_after(tuple(page[0][width:])) if page else None
+    last = encode_after(tuple(page[-1][width:])) if page else None
     return BacklinkPage(
         columns,
         [tuple(r[:width]) for r in page],
         totals,
-        encode_after(tuple(page[-1][width:])) if more else None,
+        after=last if (more if back is None else bool(page)) else None,
+        before=first if (bool(page) and (key is not None or (back is not None and more))) else None,
     )
 
 

@@ -17,6 +17,7 @@ from harvest.db.store import write_batch, write_gone
 from harvest.items import PostGone
 from tests.db.test_store import T0, make_link, make_page
 from tests.db.test_summaries import random_page
+from tests.pg import rows as sql_rows
 from tests.pg import scalar, set_large_domain
 
 
@@ -205,7 +206,9 @@ def all_pages(db: Any, target: str, limit: int, **kw: Any) -> list[tuple[Any, ..
     seen: list[tuple[Any, ...]] = []
     after = None
     while True:
-        page = queries.backlinks(db, target, limit=limit, after=after, **kw)
+        page = queries.backlinks(
+            db, target, limit=limit, after=after, filters=queries.LinkFilters(**kw)
+        )
         got = list(page.rows)
         assert len(got) <= limit
         seen += got
@@ -216,7 +219,9 @@ def all_pages(db: Any, target: str, limit: int, **kw: Any) -> list[tuple[Any, ..
 
 def test_paging_gives_every_row_once_in_a_stable_order(db: Any) -> None:
     random_world(db, 8, posts=40)
-    whole = queries.backlinks(db, "github.com", limit=None, include_lost=True)
+    whole = queries.backlinks(
+        db, "github.com", limit=None, filters=queries.LinkFilters(include_lost=True)
+    )
     everything = list(whole.rows)
     db.rollback()
     assert len(everything) > 20
@@ -230,6 +235,90 @@ def test_paging_gives_every_row_once_in_a_stable_order(db: Any) -> None:
     live = [r for r in everything if r[-1] is None]
     assert page.totals["links"] == len(live)
     assert page.totals["posts"] == len({r[1] for r in live})
+
+
+def test_paging_back_gives_the_same_pages_as_paging_forward(db: Any) -> None:
+    random_world(db, 8, posts=40)
+    forward = []
+    page = queries.backlinks(db, "github.com", limit=3)
+    assert page.before is None
+    while True:
+        forward.append(list(page.rows))
+        if page.after is None:
+            break
+        page = queries.backlinks(db, "github.com", limit=3, after=page.after)
+    assert len(forward) > 3
+    # from the last page back to the first, each page is the one seen going forward
+    back = [list(page.rows)]
+    while page.before is not None:
+        page = queries.backlinks(db, "github.com", limit=3, before=page.before)
+        back.append(list(page.rows))
+        assert page.after is not None
+    assert back[::-1] == forward
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        queries.LinkFilters(placement="body"),
+        queries.LinkFilters(placement="author_bio"),
+        queries.LinkFilters(rel="nofollow"),
+        queries.LinkFilters(rel="dofollow", include_lost=True),
+        queries.LinkFilters(reason="follow"),
+        queries.LinkFilters(since=date(2026, 2, 1), until=date(2026, 5, 1)),
+        queries.LinkFilters(until=date(2026, 3, 14), include_lost=True),
+        queries.LinkFilters(published_until=date(2021, 7, 30)),
+    ],
+    ids=repr,
+)
+def test_each_backlink_filter_matches_a_scan(db: Any, filters: queries.LinkFilters) -> None:
+    months_world(db, 5, posts=30)
+    scan = {
+        (r[0], r[1])
+        for r in sql_rows(
+            db,
+            """SELECT l.target_url, p.medium_id, link_placement(l.location, l.kind, l.block),
+                      l.nofollow, l.ugc, l.sponsored, link_verdict(l, p), l.first_seen,
+                      p.first_published_at, l.lost_at
+               FROM links l JOIN posts p USING (post_id) JOIN domains d USING (domain_id)
+               WHERE d.domain = 'github.com'""",
+        )
+        if _matches(filters, r)
+    }
+    got = {(r[0], r[1]) for r in all_pages(db, "github.com", 4, **_fields(filters))}
+    assert got == scan
+    # each filter leaves some links and drops others: a filter that is ignored fails
+    whole = scalar(
+        db, "SELECT count(*) FROM links JOIN domains USING (domain_id) WHERE domain = 'github.com'"
+    )
+    assert 0 < len(scan) < whole
+
+
+def _fields(filters: queries.LinkFilters) -> dict[str, Any]:
+    return {f: getattr(filters, f) for f in filters.__slots__}
+
+
+def _matches(f: queries.LinkFilters, r: tuple[Any, ...]) -> bool:
+    _, _, placement, nofollow, ugc, sponsored, reason, first_seen, published, lost = r
+    rel = {
+        "dofollow": not (nofollow or ugc or sponsored),
+        "nofollow": nofollow,
+        "ugc": ugc,
+        "sponsored": sponsored,
+    }
+    day = first_seen.date()
+    return (
+        (f.include_lost or lost is None)
+        and (f.placement is None or placement == f.placement)
+        and (f.rel is None or rel[f.rel])
+        and (f.reason is None or reason == f.reason)
+        and (f.since is None or day >= f.since)
+        and (f.until is None or day <= f.until)
+        and (
+            f.published_until is None or published is None or published.date() <= f.published_until
+        )
+        and (f.published_until is None or published is not None)
+    )
 
 
 def key(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,0 +1,278 @@
+"""The read side of the explorer and of the CLI's reports past backlinks: a
+domain's anchors, target pages, new and lost links by month and referrers; a
+post, an author, a publication and a tag; the search box.
+
+Each function returns column names and rows (``Rows``); paging, sorting and
+formatting are the caller's. Sort keys are checked against each query's own
+list, so only constant SQL is ever joined in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harvest.db.queries import LinkFilters, Rows, target_filter
+from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
+
+_COUNTS = f"""count(*) AS links,
+       count(*) FILTER (WHERE {DOFOLLOW_SQL}) AS dofollow_links,
+       count(*) FILTER (WHERE {REASON_SQL} = 'follow') AS passing_links,
+       count(DISTINCT l.post_id) AS posts"""
+
+# What each grouping of a domain's links is keyed by, and how its rows may be ordered.
+GROUPINGS = {
+    "anchors": ("coalesce(l.anchor_text, '')", "anchor_text"),
+    "targets": ("l.target_url", "target_url"),
+    "authors": ("a.username", "author"),
+    "publications": ("pub.slug", "publication"),
+}
+GROUP_SORTS = ("links", "dofollow_links", "passing_links", "posts")
+
+
+class UnknownSort(ValueError):
+    """A sort key no table of this kind has."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A domain or host as stored: what backlinks and the sections are keyed by."""
+
+    kind: str  # "domain" or "host"
+    name: str
+    domain_id: int
+    host_id: int | None
+
+
+def find_target(conn: Any, typed: str) -> Target | None:
+    kind, value = target_filter(typed)
+    with conn.cursor() as cur:
+        if kind == "domain":
+            cur.execute("SELECT domain_id FROM domains WHERE domain = %s", (value,))
+            row = cur.fetchone()
+            return Target(kind, value, row[0], None) if row else None
+        cur.execute("SELECT domain_id, host_id FROM hosts WHERE host = %s", (value,))
+        row = cur.fetchone()
+        return Target(kind, value, row[0], row[1]) if row else None
+
+
+def _run(conn: Any, sql: str, params: dict[str, Any]) -> Rows:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return [d[0] for d in cur.description], cur.fetchall()
+
+
+def _target_where(target: Target) -> list[str]:
+    where = ["l.domain_id = %(domain_id)s"]
+    if target.host_id is not None:
+        where.append("l.host_id = %(host_id)s")
+    return where
+
+
+def grouped(
+    conn: Any,
+    target: Target,
+    grouping: str,
+    filters: LinkFilters,
+    *,
+    sort: str = "links",
+    limit: int = 25,
+    offset: int = 0,
+) -> Rows:
+    """A target's links grouped by anchor text, target page, author or
+    publication, with links, dofollow, passing and posts per group."""
+    if sort not in GROUP_SORTS:
+        raise UnknownSort(sort)
+    key, name = GROUPINGS[grouping]
+    where = [*_target_where(target), *filters.where()]
+    joins = "JOIN posts p ON p.post_id = l.post_id"
+    if grouping == "authors":
+        joins += " JOIN authors a ON a.author_id = p.author_id"
+    elif grouping == "publications":
+        joins += " JOIN publications pub ON pub.publication_id = p.publication_id"
+    # key, name, joins and sort are constants of this module; values are parameters
+    sql = (
+        f"SELECT {key} AS {name}, {_COUNTS} FROM links l {joins} "
+        f"WHERE {' AND '.join(where)} GROUP BY 1 "
+        f"ORDER BY {sort} DESC, 1 LIMIT %(limit)s OFFSET %(offset)s"
+    )
+    params = {
+        "domain_id": target.domain_id,
+        "host_id": target.host_id,
+        "limit": limit,
+        "offset": offset,
+        **filters.params(),
+    }
+    return _run(conn, sql, params)
+
+
+def months(conn: Any, target: Target, filters: LinkFilters) -> Rows:
+    """New and lost links by month: first seen in it, and found gone in it."""
+    where = [*_target_where(target), *_without_lost(filters).where()]
+    sql = f"""WITH m AS (
+        SELECT date_trunc('month', l.first_seen AT TIME ZONE 'UTC')::date AS month,
+               1 AS new, 0 AS lost, {DOFOLLOW_SQL} AS dofollow
+        FROM links l JOIN posts p ON p.post_id = l.post_id WHERE {" AND ".join(where)}
+        UNION ALL
+        SELECT date_trunc('month', l.lost_at AT TIME ZONE 'UTC')::date, 0, 1, {DOFOLLOW_SQL}
+        FROM links l JOIN posts p ON p.post_id = l.post_id
+        WHERE {" AND ".join(where)} AND l.lost_at IS NOT NULL)
+    SELECT month, sum(new)::bigint AS new_links,
+           sum(new) FILTER (WHERE dofollow)::bigint AS new_dofollow_links,
+           sum(lost)::bigint AS lost_links,
+           sum(lost) FILTER (WHERE dofollow)::bigint AS lost_dofollow_links
+    FROM m GROUP BY 1 ORDER BY 1 DESC"""
+    params = {"domain_id": target.domain_id, "host_id": target.host_id, **filters.params()}
+    columns, rows = _run(conn, sql, params)
+    return columns, [(r[0], r[1], r[2] or 0, r[3], r[4] or 0) for r in rows]
+
+
+def _without_lost(filters: LinkFilters) -> LinkFilters:
+    """Lost links count in the month they were lost whatever the filter says."""
+    fields = {f: getattr(filters, f) for f in LinkFilters.__slots__}
+    return LinkFilters(**{**fields, "include_lost": True})
+
+
+# -- a post, an author, a publication, a tag ----------------------------------------
+
+POST_LINK_COLUMNS = (
+    "target_url",
+    "anchor_text",
+    "rel",
+    "placement",
+    "reason",
+    "first_seen",
+    "lost_at",
+)
+
+
+def post(conn: Any, medium_id: str) -> tuple[dict[str, Any] | None, Rows]:
+    """A post's own row and every link harvested from it, in page order."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT p.post_id, p.medium_id AS post_id_medium, p.title,
+                      coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
+                      pub.slug AS publication, pub.name AS publication_name,
+                      p.first_published_at, p.tags, p.last_crawled_at
+               FROM posts p LEFT JOIN authors a ON a.author_id = p.author_id
+               LEFT JOIN publications pub ON pub.publication_id = p.publication_id
+               WHERE p.medium_id = %s""",
+            (medium_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None, (list(POST_LINK_COLUMNS), [])
+        names = [d[0] for d in cur.description]
+        found = dict(zip(names, row, strict=True))
+    sql = f"""SELECT l.target_url, l.anchor_text, {REL_SQL} AS rel, {PLACEMENT_SQL} AS placement,
+                     {REASON_SQL} AS reason, l.first_seen, l.lost_at
+              FROM links l JOIN posts p ON p.post_id = l.post_id
+              WHERE l.post_id = %(post_id)s ORDER BY l.location, l.position"""
+    return found, _run(conn, sql, {"post_id": found.pop("post_id")})
+
+
+POST_LIST_COLUMNS = ("post_id", "title", "author", "publication", "first_published_at", "links")
+
+_POST_LIST = """SELECT p.medium_id AS post_id, p.title, a.username AS author,
+       pub.slug AS publication, p.first_published_at,
+       (SELECT count(*) FROM links l WHERE l.post_id = p.post_id AND l.lost_at IS NULL) AS links
+FROM posts p LEFT JOIN authors a ON a.author_id = p.author_id
+LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""
+
+
+def author(conn: Any, username: str) -> dict[str, Any] | None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT author_id, username AS author, name AS author_name FROM authors "
+            "WHERE username = %s",
+            (username.removeprefix("@"),),
+        )
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+
+def publication(conn: Any, ref: str) -> dict[str, Any] | None:
+    """A publication by its slug, key, own domain or name (any case)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT publication_id, slug AS publication, name AS publication_name,
+                      domain AS publication_domain
+               FROM publications WHERE %(ref)s IN (slug, key, domain)
+                  OR lower(name) = lower(%(ref)s)
+               ORDER BY (%(ref)s IN (slug, key, domain)) DESC, publication_id LIMIT 1""",
+            {"ref": ref},
+        )
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+
+def posts_of(
+    conn: Any, *, author_id: int | None = None, publication_id: int | None = None,
+    tag: str | None = None, limit: int = 25, offset: int = 0,
+) -> Rows:  # fmt: skip
+    """Posts, newest first, of an author, a publication or a tag."""
+    if author_id is not None:
+        where = "p.author_id = %(author_id)s"
+    elif publication_id is not None:
+        where = "p.publication_id = %(publication_id)s"
+    else:
+        where = "p.tags @> ARRAY[%(tag)s::text]"
+    sql = (
+        f"{_POST_LIST} WHERE {where} "
+        "ORDER BY p.first_published_at DESC NULLS LAST, p.post_id LIMIT %(limit)s OFFSET %(offset)s"
+    )
+    params = {
+        "author_id": author_id,
+        "publication_id": publication_id,
+        "tag": tag,
+        "limit": limit,
+        "offset": offset,
+    }
+    return _run(conn, sql, params)
+
+
+def author_domains(
+    conn: Any, author_id: int, *, sort: str = "links", limit: int = 25, offset: int = 0
+) -> Rows:
+    """The domains an author's posts link to (live links): an author's links are
+    few enough to count as asked, where tags and publications have summaries."""
+    if sort not in GROUP_SORTS:
+        raise UnknownSort(sort)
+    sql = f"""SELECT d.domain, {_COUNTS}
+        FROM links l JOIN posts p ON p.post_id = l.post_id
+        JOIN domains d ON d.domain_id = l.domain_id
+        WHERE p.author_id = %(author_id)s AND l.lost_at IS NULL GROUP BY 1
+        ORDER BY {sort} DESC, 1 LIMIT %(limit)s OFFSET %(offset)s"""
+    return _run(conn, sql, {"author_id": author_id, "limit": limit, "offset": offset})
+
+
+def tag_exists(conn: Any, tag: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM tag_stats WHERE tag = %s)", (tag,))
+        return bool(cur.fetchone()[0])
+
+
+# -- the search box -------------------------------------------------------------------
+
+SEARCH_COLUMNS = ("kind", "name", "label")
+
+
+def search(conn: Any, text: str, *, limit: int = 20) -> Rows:
+    """Domains, hosts, authors, publications and tags whose name starts with the text."""
+    prefix = text.strip().lower().removeprefix("@")
+    if not prefix:
+        return list(SEARCH_COLUMNS), []
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sql = """(SELECT 'domain' AS kind, domain AS name, domain AS label FROM domains
+              WHERE domain LIKE %(like)s ORDER BY length(domain), domain LIMIT %(limit)s)
+        UNION ALL
+        (SELECT 'author', username, coalesce(name, username) FROM authors
+              WHERE lower(username) LIKE %(like)s ORDER BY length(username) LIMIT %(limit)s)
+        UNION ALL
+        (SELECT 'publication', slug, coalesce(name, slug) FROM publications
+              WHERE slug IS NOT NULL AND (slug LIKE %(like)s OR lower(name) LIKE %(like)s)
+              ORDER BY length(slug) LIMIT %(limit)s)
+        UNION ALL
+        (SELECT DISTINCT ON (length(tag), tag) 'tag', tag, tag FROM tag_stats
+              WHERE tag LIKE %(like)s AND tag <> '' ORDER BY length(tag), tag LIMIT %(limit)s)"""
+    return _run(conn, sql, {"like": like, "limit": limit})
