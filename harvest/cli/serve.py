@@ -49,6 +49,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db.readers import ReaderError, ReaderPool
     from harvest.explorer.app import create_app
     from harvest.explorer.guard import Guard, UnsafeBind
+    from harvest.explorer.sections import SectionCache
 
     token = args.token or config.value(None, "HARVEST_EXPLORER_TOKEN")
     made = token == "new"  # noqa: S105 (the word that asks for a new token)
@@ -77,9 +78,18 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     address = f"http://{shown}:{port}/" + (f"?token={token}" if made else "")
     out.write(f"harvest explorer on {address} (as role {role}; Ctrl-C stops it)\n")
     out.flush()
+    sections = SectionCache()
+
+    # the largest domains' groupings take seconds: computed ahead, while it serves
+    def warmed(domains: int, seconds: float) -> None:
+        if domains:
+            out.write(f"grouped the {domains} largest domains' links ahead in {seconds:.0f} s\n")
+            out.flush()
+
+    sections.warm(pool, done=warmed)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(pool, guard),
+            create_app(pool, guard, sections),
             log_level="warning",
             server_header=False,
             proxy_headers=False,

@@ -25,7 +25,7 @@ GROUPINGS = {
     "anchors": ("coalesce(l.anchor_text, '')", "anchor_text"),
     "targets": ("l.target_url", "target_url"),
     "authors": ("a.username", "author"),
-    "publications": ("pub.slug", "publication"),
+    "publications": ("pub.key", "publication"),
 }
 GROUP_SORTS = ("links", "dofollow_links", "passing_links", "posts")
 
@@ -69,6 +69,28 @@ def _target_where(target: Target) -> list[str]:
     return where
 
 
+def _grouped_from(target: Target, grouping: str, filters: LinkFilters) -> tuple[str, str]:
+    """The SELECT list's key and the FROM ... GROUP BY of a grouping."""
+    key, name = GROUPINGS[grouping]
+    where = [*_target_where(target), *filters.where()]
+    joins = "JOIN posts p ON p.post_id = l.post_id"
+    if grouping == "authors":
+        joins += " JOIN authors a ON a.author_id = p.author_id"
+    elif grouping == "publications":
+        joins += " JOIN publications pub ON pub.publication_id = p.publication_id"
+    # key, name and joins are constants of this module; values are parameters
+    return (
+        f"{key} AS {name}",
+        f"FROM links l {joins} WHERE {' AND '.join(where)} GROUP BY 1",
+    )
+
+
+def _params(target: Target, filters: LinkFilters, **more: Any) -> dict[str, Any]:
+    return {"domain_id": target.domain_id, "host_id": target.host_id, **filters.params(), **more}
+
+
+# Ties go by the group's name in code point order (COLLATE "C"), the order
+# Python's own sort gives: pages cut from a kept top and pages queried agree.
 def grouped(
     conn: Any,
     target: Target,
@@ -83,32 +105,63 @@ def grouped(
     publication, with links, dofollow, passing and posts per group."""
     if sort not in GROUP_SORTS:
         raise UnknownSort(sort)
-    key, name = GROUPINGS[grouping]
-    where = [*_target_where(target), *filters.where()]
-    joins = "JOIN posts p ON p.post_id = l.post_id"
-    if grouping == "authors":
-        joins += " JOIN authors a ON a.author_id = p.author_id"
-    elif grouping == "publications":
-        joins += " JOIN publications pub ON pub.publication_id = p.publication_id"
-    # key, name, joins and sort are constants of this module; values are parameters
+    key, source = _grouped_from(target, grouping, filters)
+    name = GROUPINGS[grouping][1]
+    # (the groups are named in an outer query: inside, anchor_text is the link's column)
     sql = (
-        f"SELECT {key} AS {name}, {_COUNTS} FROM links l {joins} "
-        f"WHERE {' AND '.join(where)} GROUP BY 1 "
-        f"ORDER BY {sort} DESC, 1 LIMIT %(limit)s OFFSET %(offset)s"
+        f"SELECT * FROM (SELECT {key}, {_COUNTS} {source}) g "
+        f'ORDER BY {sort} DESC, {name} COLLATE "C" LIMIT %(limit)s OFFSET %(offset)s'
     )
-    params = {
-        "domain_id": target.domain_id,
-        "host_id": target.host_id,
-        "limit": limit,
-        "offset": offset,
-        **filters.params(),
-    }
-    return _run(conn, sql, params)
+    return _run(conn, sql, _params(target, filters, limit=limit, offset=offset))
+
+
+def grouped_tops(
+    conn: Any, target: Target, grouping: str, filters: LinkFilters, keep: int
+) -> tuple[Rows, int]:
+    """The first ``keep`` groups by each sort, in one pass over the links (the
+    rows of all sorts together, each once), and how many groups there are."""
+    key, source = _grouped_from(target, grouping, filters)
+    name = GROUPINGS[grouping][1]
+    tops = " UNION ".join(
+        f'(SELECT * FROM g ORDER BY {sort} DESC, {name} COLLATE "C" LIMIT %(keep)s)'
+        for sort in GROUP_SORTS
+    )
+    sql = f"""WITH g AS MATERIALIZED (SELECT {key}, {_COUNTS} {source})
+        SELECT t.*, (SELECT count(*) FROM g) AS groups FROM ({tops}) t"""
+    columns, rows = _run(conn, sql, _params(target, filters, keep=keep))
+    groups = rows[0][-1] if rows else 0
+    return (columns[:-1], [tuple(r[:-1]) for r in rows]), int(groups)
+
+
+def freshness(conn: Any, target: Target) -> tuple[Any, ...]:
+    """What changes when the target's links or their posts may have: the
+    server's count of rows written to links and posts (its statistics, which
+    every writing transaction adds to within a second), and the target's
+    maintained totals."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT (SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables
+                       WHERE relname IN ('links', 'posts') AND schemaname = current_schema()),
+                      (SELECT row(t.*)::text FROM domain_totals t WHERE t.domain_id = %s)""",
+            (target.domain_id,),
+        )
+        return tuple(cur.fetchone())
+
+
+def large_domains(conn: Any, least: int) -> list[str]:
+    """Domains with at least ``least`` live links, the most linked first."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT d.domain FROM domain_totals t JOIN domains d USING (domain_id) "
+            "WHERE t.links >= %s ORDER BY t.links DESC, t.domain_id",
+            (least,),
+        )
+        return [r[0] for r in cur.fetchall()]
 
 
 def months(conn: Any, target: Target, filters: LinkFilters) -> Rows:
     """New and lost links by month: first seen in it, and found gone in it."""
-    where = [*_target_where(target), *_without_lost(filters).where()]
+    where = [*_target_where(target), *_with_lost(filters).where()]
     sql = f"""WITH m AS (
         SELECT date_trunc('month', l.first_seen AT TIME ZONE 'UTC')::date AS month,
                1 AS new, 0 AS lost, {DOFOLLOW_SQL} AS dofollow
@@ -122,12 +175,11 @@ def months(conn: Any, target: Target, filters: LinkFilters) -> Rows:
            sum(lost)::bigint AS lost_links,
            sum(lost) FILTER (WHERE dofollow)::bigint AS lost_dofollow_links
     FROM m GROUP BY 1 ORDER BY 1 DESC"""
-    params = {"domain_id": target.domain_id, "host_id": target.host_id, **filters.params()}
-    columns, rows = _run(conn, sql, params)
+    columns, rows = _run(conn, sql, _params(target, filters))
     return columns, [(r[0], r[1], r[2] or 0, r[3], r[4] or 0) for r in rows]
 
 
-def _without_lost(filters: LinkFilters) -> LinkFilters:
+def _with_lost(filters: LinkFilters) -> LinkFilters:
     """Lost links count in the month they were lost whatever the filter says."""
     fields = {f: getattr(filters, f) for f in LinkFilters.__slots__}
     return LinkFilters(**{**fields, "include_lost": True})

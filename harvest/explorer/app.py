@@ -31,6 +31,7 @@ from harvest.db import explore, queries
 from harvest.db.readers import ReaderPool
 from harvest.db.report import Filters, report_numbers
 from harvest.explorer.guard import Guard
+from harvest.explorer.sections import SectionCache
 
 # Rows a table shows at once unless ?n= says (at most MAX_ROWS).
 PAGE = 25
@@ -192,8 +193,9 @@ View = Callable[[Request, Any, explore.Target, queries.LinkFilters], tuple[Table
 
 
 class Explorer:
-    def __init__(self, pool: ReaderPool) -> None:
+    def __init__(self, pool: ReaderPool, sections: SectionCache) -> None:
         self.pool = pool
+        self.sections = sections
         self.env = _env()
         self.views: dict[str, View] = {
             "backlinks": self._backlinks,
@@ -320,9 +322,13 @@ class Explorer:
         ) -> tuple[Table, dict[str, int]]:
             page, n = _page_number(request), rows_per_page(request)
             sort = _choice(request, "sort", explore.GROUP_SORTS) or "links"
-            columns, rows = explore.grouped(
-                conn, target, grouping, filters, sort=sort, limit=n + 1, offset=(page - 1) * n,
-            )  # fmt: skip
+            tops = self.sections.tops(conn, target, grouping, filters)
+            columns, rows = tops.columns, tops.page(sort, (page - 1) * n, n + 1)
+            if rows is None:  # past the groups kept: asked of the database
+                columns, rows = explore.grouped(
+                    conn, target, grouping, filters, sort=sort, limit=n + 1,
+                    offset=(page - 1) * n,
+                )  # fmt: skip
             table = Table(
                 grouping, title, columns, rows, links=links, sorts=explore.GROUP_SORTS, sort=sort
             )
@@ -334,7 +340,7 @@ class Explorer:
     def _months(
         self, request: Request, conn: Any, target: explore.Target, filters: queries.LinkFilters
     ) -> tuple[Table, dict[str, int]]:
-        columns, rows = explore.months(conn, target, filters)
+        columns, rows = self.sections.months(conn, target, filters)
         return Table("months", "New and lost links by month", columns, rows), _totals(conn, target)
 
     def post(self, request: Request) -> Response:
@@ -433,8 +439,8 @@ def _totals(conn: Any, target: explore.Target) -> dict[str, int]:
     return queries.backlinks(conn, target.name, limit=0).totals
 
 
-def create_app(pool: ReaderPool, guard: Guard) -> Starlette:
-    explorer = Explorer(pool)
+def create_app(pool: ReaderPool, guard: Guard, sections: SectionCache | None = None) -> Starlette:
+    explorer = Explorer(pool, sections or SectionCache())
     routes = [
         Route("/", explorer.home),
         Route("/search", explorer.search),

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -287,3 +288,51 @@ def test_refusals_are_one_line(harvested: str, args: list[str], says: str) -> No
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
+
+
+def test_kept_groups_page_as_the_database_does_and_follow_writes(
+    harvested: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harvest.db import explore
+    from harvest.db.queries import LinkFilters
+    from harvest.db.store import write_batch
+    from harvest.explorer import sections
+    from tests.db.test_store import T0, make_link, make_page
+
+    monkeypatch.setattr(sections, "KEEP", 4)
+    cache = sections.SectionCache()
+    conn = connect(harvested)
+    conn.autocommit = True
+    target = explore.find_target(conn, "github.com")
+    assert target is not None
+    for grouping in ("anchors", "targets", "authors", "publications"):
+        tops = cache.tops(conn, target, grouping, LinkFilters())
+        # (the world's anchors are few; its target pages many more than four)
+        assert grouping != "targets" or not tops.complete
+        for sort in explore.GROUP_SORTS:
+            for offset in range(0, 6):
+                kept = tops.page(sort, offset, 3)
+                want = explore.grouped(
+                    conn, target, grouping, LinkFilters(), sort=sort, limit=3, offset=offset
+                )[1]
+                if kept is None:
+                    assert offset + 3 > 4 and not tops.complete
+                else:
+                    assert kept == want, (grouping, sort, offset)
+    hits = cache.hits
+    cache.tops(conn, target, "targets", LinkFilters())
+    assert cache.hits == hits + 1
+    # a write to the links: the next use sees it
+    page = make_page("0feedface0aa", [make_link("https://github.com/brand-new", 0)], T0)
+    write_batch(conn, [page])
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+    time.sleep(1.2)
+    targets = cache.tops(conn, target, "targets", LinkFilters()).by_sort["links"]
+    seen = {r[0] for r in targets} | {
+        r[0]
+        for r in explore.grouped(conn, target, "targets", LinkFilters(), limit=1000)[1]
+    }
+    assert "https://github.com/brand-new" in seen
+    assert cache.misses >= 5
+    conn.close()
