@@ -27,6 +27,7 @@ table { max-width: 100%; }
 th { cursor: pointer; background: #f6f6f6; user-select: none; }
 th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " \\25BC"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.id { white-space: nowrap; overflow-wrap: normal; font-family: ui-monospace, monospace; }
 .chart svg { max-width: 100%; height: auto; }
 .muted { color: #777; }
 """
@@ -64,6 +65,10 @@ _share_chart = charts.share_bars
 
 
 def _cell(value: Any, column: str = "") -> str:
+    if column in _WHOLE:
+        # an id is read whole: it never breaks across lines
+        esc = html.escape("" if value is None else str(value))
+        return f'<td class="id" data-v="{esc}">{esc}</td>'
     if column == "year":
         value = "unknown" if value is None else str(value)
     if isinstance(value, bool):
@@ -79,6 +84,9 @@ def _cell(value: Any, column: str = "") -> str:
     if text.startswith(("https://", "http://")):
         return f'<td data-v="{esc}"><a href="{esc}" rel="nofollow noopener">{esc}</a></td>'
     return f'<td data-v="{esc}">{esc}</td>'
+
+
+_WHOLE = frozenset({"post_id", "medium_id"})
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
@@ -163,8 +171,9 @@ def _summary(numbers: dict[str, Any]) -> list[str]:
         parts.append(f'<div class="card"><b>{o[key]:,}</b>{label}</div>')
     for key in _RELS:
         n = o[f"{key}_links"]
-        share = n / o["links"] if o["links"] else 0
-        parts.append(f'<div class="card"><b>{share:.1%}</b>{key} ({n:,})</div>')
+        # no links is no data, not a share of 0 %
+        share = f"{n / o['links']:.1%}" if o["links"] else "no data"
+        parts.append(f'<div class="card"><b>{share}</b>{key} ({n:,})</div>')
     parts.append("</div>")
     return parts
 
@@ -290,20 +299,44 @@ def _by_group(numbers: dict[str, Any]) -> list[str]:
         "<h2>By publication</h2>",
         _table(numbers["by_publication"], ["publication", "publication_domain", *_GROUP_COLUMNS]),
         "<h2>By tag</h2>",
-        _table(numbers["by_tag"], ["tag", *_GROUP_COLUMNS])
-        if numbers["by_tag"] is not None
-        else "<p class=muted>Not kept per target domain: run the report with --tag, "
-        "or harvest export links --domain for the rows.</p>",
+        *_by_tag(numbers),
     ]
+
+
+def _by_tag(numbers: dict[str, Any]) -> list[str]:
+    tags = numbers["by_tag"]
+    if tags is None:
+        return [
+            "<p class=muted>Not kept per target domain: run the report with --tag, "
+            "or harvest export links --domain for the rows.</p>"
+        ]
+    crawled = set(numbers.get("crawled_tags") or [])
+    rows = [{**t, "crawled": t["tag"] in crawled} for t in tags]
+    partial = sum(1 for r in rows if not r["crawled"])
+    note = (
+        f"<p>{partial:,} of these tags were not crawled themselves: their rows count only "
+        "the posts reached through the crawled tags, authors or publications (partial). "
+        "The crawled column says which were.</p>"
+        if partial
+        else ""
+    )
+    return [note, _table(rows, ["tag", "crawled", *_GROUP_COLUMNS])]
 
 
 def _dofollow_exceptions(numbers: dict[str, Any]) -> list[str]:
     exceptions = numbers["dofollow_exceptions"]
+    by_reason = numbers["verdict"]["dofollow_by_reason"]
+    passing = sum(r["links"] for r in by_reason if r["reason"] == "follow")
+    # the exceptions are the dofollow anchors that pass nothing; those that pass are a count
+    failing = [r for r in by_reason if r["reason"] != "follow"]
     return [
         "<h2>Dofollow exceptions</h2>",
         "<p>Outbound links that carry none of nofollow, ugc or sponsored: where a Medium "
-        "backlink may pass value. Whether it does depends on the page too:</p>",
-        _table(numbers["verdict"]["dofollow_by_reason"], ["reason", "links"]),
+        f"backlink may pass value. {passing:,} of them do; whether one does depends on the "
+        "page too, and these do not, by why:</p>",
+        _table(failing, ["reason", "links"])
+        if failing
+        else "<p class=muted>none: every dofollow link passes value</p>",
         _table(exceptions["by_publication_and_location"])
         if exceptions["by_publication_and_location"] is not None
         else "<p class=muted>By publication and placement: not kept per target domain "

@@ -11,6 +11,7 @@ from harvest.analysis import output
 from harvest.analysis.exports import GRAPH_FORMATS, ROW_FORMATS
 from harvest.cli.common import (
     CommandError,
+    check_filters,
     command,
     database,
     filter_options,
@@ -66,9 +67,13 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.analysis.report import render
     from harvest.db.report import report_numbers
 
+    chosen = filters(args)
     with database() as conn:
-        numbers = report_numbers(conn, filters(args), top=args.top)
+        check_filters(conn, chosen)
+        numbers = report_numbers(conn, chosen, top=args.top)
         note_pending(conn, err)
+    if not numbers["verdict"]["links"]:
+        err.write("no harvested link matches these filters: the report says so\n")
     if args.format == "json":
         text = json.dumps(numbers, default=output.plain, ensure_ascii=False, indent=1) + "\n"
     else:
@@ -102,15 +107,17 @@ def export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _export(args: argparse.Namespace, fmt: str, target: Any, err: TextIO) -> None:
     from harvest.analysis import exports
 
+    chosen = filters(args)
     with database() as conn:
+        check_filters(conn, chosen)
         conn.autocommit = False  # a named (server-side) cursor needs a transaction
         if args.what == "graph":
-            edges = export_sql.graph_edges(conn, args.level, filters(args))
+            edges = export_sql.graph_edges(conn, args.level, chosen)
             nodes, n_edges = exports.write_graph(edges, fmt, target)
             conn.rollback()
             err.write(f"{nodes} nodes, {n_edges} edges\n")
             return
-        columns, batches = export_sql.rows(conn, args.what, filters(args))
+        columns, batches = export_sql.rows(conn, args.what, chosen)
         n = exports.write_rows(columns, batches, fmt, target)
         conn.rollback()
-    err.write(f"{n} rows\n")
+    err.write(f"{n} rows\n" if n else "0 rows: no harvested link matches these filters\n")

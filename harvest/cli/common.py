@@ -223,15 +223,36 @@ def since_options(parser: argparse.ArgumentParser) -> None:
 
 def filters(args: argparse.Namespace) -> Any:
     from harvest.db.report import Filters
+    from harvest.medium.urls import tag_slug
 
     domain = args.domain.lower().strip() if getattr(args, "domain", None) else None
     return Filters(
         domain=domain,
-        tag=args.tag.lower().lstrip("#") if args.tag else None,
+        # "Machine Learning" is machine-learning, as Medium slugs it
+        tag=tag_slug(args.tag) if args.tag else None,
         publication=args.publication,
         since=args.since,
         published_since=args.published_since,
     )
+
+
+def check_names(conn: Any, **named: str | None) -> None:
+    """A --domain, --tag or --publication (or backlinks' target) that names
+    nothing in this harvest is a mistake: one line, exit 2, and the nearest name
+    the harvest has. (A name it has whose links the other filters leave out is
+    an empty answer, said by the command.)"""
+    from harvest.db import explore
+
+    for kind, value in named.items():
+        if not value or explore.known(conn, kind, value):
+            continue
+        close = explore.nearest(conn, kind, value)
+        hint = f"; the nearest it has: {close}" if close else ""
+        raise CommandError(f"no {kind} {value!r} in this harvest{hint}", 2)
+
+
+def check_filters(conn: Any, f: Any) -> None:
+    check_names(conn, domain=f.domain, tag=f.tag, publication=f.publication)
 
 
 def command(sub: Any, name: str, help: str, description: str | None = None) -> Any:

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from harvest.analysis import output
 from harvest.cli.common import (
+    check_names,
     command,
     database,
     folder,
@@ -81,6 +82,7 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"error: {exc}\n")
         return 2
     with database() as conn:
+        check_names(conn, domain=args.domain)
         page = queries.backlinks(
             conn,
             args.domain,

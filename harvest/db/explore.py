@@ -328,3 +328,46 @@ def search(conn: Any, text: str, *, limit: int = 20) -> Rows:
         (SELECT DISTINCT ON (length(tag), tag) 'tag', tag, tag FROM tag_stats
               WHERE tag LIKE %(like)s AND tag <> '' ORDER BY length(tag), tag LIMIT %(limit)s)"""
     return _run(conn, sql, {"like": like, "limit": limit})
+
+
+# -- filters that name nothing -----------------------------------------------------------
+
+# How many names of a kind are compared with a misspelt one (those sharing its
+# first letters, for domains: the dictionary may hold millions).
+_NEAREST_POOL = 5000
+
+
+def _names(conn: Any, kind: str, value: str) -> list[str]:
+    """Names of ``kind`` the harvest has that ``value`` may have meant."""
+    if kind == "tag":
+        sql = "SELECT DISTINCT tag FROM tag_stats WHERE tag <> '' LIMIT %(n)s"
+    elif kind == "publication":
+        sql = """SELECT name FROM (SELECT unnest(ARRAY[slug, key, domain, name]) AS name
+                 FROM publications) n WHERE name IS NOT NULL LIMIT %(n)s"""
+    else:
+        # those that start alike, and the most linked (a misspelling's likely aim)
+        sql = """(SELECT domain FROM domains WHERE domain LIKE %(prefix)s LIMIT %(n)s)
+                 UNION (SELECT host FROM hosts WHERE host LIKE %(prefix)s LIMIT %(n)s)
+                 UNION (SELECT d.domain FROM domain_totals t JOIN domains d USING (domain_id)
+                        ORDER BY t.links DESC LIMIT %(n)s)"""
+    prefix = value[:1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with conn.cursor() as cur:
+        cur.execute(sql, {"n": _NEAREST_POOL, "prefix": prefix})
+        return [r[0] for r in cur.fetchall()]
+
+
+def known(conn: Any, kind: str, value: str) -> bool:
+    """Whether the harvest has a domain or host, tag or publication of this name."""
+    if kind == "domain":
+        return find_target(conn, value) is not None
+    if kind == "tag":
+        return tag_exists(conn, value)
+    return publication(conn, value) is not None
+
+
+def nearest(conn: Any, kind: str, value: str) -> str | None:
+    """The harvest's name of ``kind`` closest to ``value``, if one is close."""
+    import difflib
+
+    found = difflib.get_close_matches(value.lower(), _names(conn, kind, value.lower()), n=1)
+    return found[0] if found else None

@@ -163,6 +163,7 @@ def report_numbers(conn: Any, filters: Filters, *, top: int = 25) -> dict[str, A
     else:
         out = report_numbers_scan(conn, filters, top=top)
     out["crawled_from"] = crawled_from(conn)
+    out["crawled_tags"] = crawled_tags(conn)
     # Only the summaries can trail the links (a scan reads them whole).
     out["not_counted_yet"] = summaries.pending(conn) if summarised(filters) else 0
     return out
@@ -174,6 +175,17 @@ def crawled_from(conn: Any) -> list[str]:
         cur.execute(
             "SELECT DISTINCT arguments->>'medium_base_url' FROM crawl_runs "
             "WHERE arguments ? 'medium_base_url' ORDER BY 1"
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def crawled_tags(conn: Any) -> list[str]:
+    """The tags crawl runs walked (-a tags): a tag's figures are whole only for
+    these; any other tag counts just the posts reached another way."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT jsonb_array_elements_text(arguments->'tags') FROM crawl_runs "
+            "WHERE jsonb_typeof(arguments->'tags') = 'array' ORDER BY 1"
         )
         return [row[0] for row in cur.fetchall()]
 
