@@ -4,8 +4,6 @@ answer said in one line, exit 0."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from harvest.cli import main

@@ -64,9 +64,7 @@ def jsonl(served: Served, path: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.splitlines()]
 
 
-def walk(
-    served: Served, first: str, rel: str = "next"
-) -> tuple[list[list[dict[str, Any]]], str]:
+def walk(served: Served, first: str, rel: str = "next") -> tuple[list[list[dict[str, Any]]], str]:
     """Every page from ``first`` on by its next (or prev) links, and the last
     page's address."""
     pages, path = [], first
@@ -330,8 +328,7 @@ def test_kept_groups_page_as_the_database_does_and_follow_writes(
     time.sleep(1.2)
     targets = cache.tops(conn, target, "targets", LinkFilters()).by_sort["links"]
     seen = {r[0] for r in targets} | {
-        r[0]
-        for r in explore.grouped(conn, target, "targets", LinkFilters(), limit=1000)[1]
+        r[0] for r in explore.grouped(conn, target, "targets", LinkFilters(), limit=1000)[1]
     }
     assert "https://github.com/brand-new" in seen
     assert cache.misses >= 5
