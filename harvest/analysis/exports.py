@@ -79,7 +79,7 @@ def _write_parquet(columns: list[str], batches: Iterator[list[tuple[Any, ...]]],
 
 def write_graph(batches: Batches, fmt: str, out: Path | IO[str]) -> tuple[int, int]:
     """Nodes and edges written, from batches of (source, target, links,
-    nofollow_share, dofollow). For GEXF and GraphML, edges are streamed to a
+    nofollow_share, dofollow_links). For GEXF and GraphML, edges are streamed to a
     temporary file first, as both want every node before the first edge."""
     if fmt not in GRAPH_FORMATS:
         raise ValueError(f"unknown graph format {fmt!r}")
@@ -107,7 +107,7 @@ def write_graph(batches: Batches, fmt: str, out: Path | IO[str]) -> tuple[int, i
 
 def _edges_csv(batches: Batches, fh: IO[str]) -> tuple[int, int]:
     writer = csv.writer(fh)
-    writer.writerow(["source", "target", "links", "nofollow_share", "dofollow"])
+    writer.writerow(["source", "target", "links", "nofollow_share", "dofollow_links"])
     nodes: set[str] = set()
     edges = 0
     for batch in batches:
@@ -122,13 +122,13 @@ def _edges_csv(batches: Batches, fh: IO[str]) -> tuple[int, int]:
 _GEXF_EDGE = (
     '<edge id="e{n}" source="{src}" target="{dst}" weight="{w}">'
     '<attvalues><attvalue for="nofollow_share" value="{s}"/>'
-    '<attvalue for="dofollow" value="{d}"/></attvalues></edge>\n'
+    '<attvalue for="dofollow_links" value="{d}"/></attvalues></edge>\n'
 )
 _GRAPHML_EDGE = (
     '<edge id="e{n}" source="{src}" target="{dst}">'
     '<data key="weight">{w}</data>'
     '<data key="nofollow_share">{s}</data>'
-    '<data key="dofollow">{d}</data></edge>\n'
+    '<data key="dofollow_links">{d}</data></edge>\n'
 )
 
 
@@ -141,7 +141,7 @@ def _gexf(fh: IO[str], nodes: dict[str, str], edges: IO[str]) -> None:
         "</attributes>\n"
         '<attributes class="edge">'
         '<attribute id="nofollow_share" title="nofollow_share" type="double"/>'
-        '<attribute id="dofollow" title="dofollow" type="long"/></attributes>\n'
+        '<attribute id="dofollow_links" title="dofollow_links" type="long"/></attributes>\n'
         "<nodes>\n"
     )
     from xml.sax.saxutils import quoteattr  # its import costs every command ~17 ms
@@ -166,7 +166,7 @@ def _graphml(fh: IO[str], nodes: dict[str, str], edges: IO[str]) -> None:
         '<key id="weight" for="edge" attr.name="weight" attr.type="long"/>\n'
         '<key id="nofollow_share" for="edge" attr.name="nofollow_share" '
         'attr.type="double"/>\n'
-        '<key id="dofollow" for="edge" attr.name="dofollow" attr.type="long"/>\n'
+        '<key id="dofollow_links" for="edge" attr.name="dofollow_links" attr.type="long"/>\n'
         '<graph edgedefault="directed">\n'
     )
     from xml.sax.saxutils import escape, quoteattr

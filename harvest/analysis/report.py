@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harvest.analysis import charts
+from harvest.vocabulary import REASONS
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; padding: 0 1.5rem;
@@ -206,20 +207,8 @@ def _not_medium(numbers: dict[str, Any]) -> list[str]:
     ]
 
 
-# What each verdict reason means, in the report's words (README.md has the rules).
-REASON_TEXT = {
-    "follow": "passes value: a followed anchor on an indexable page Medium still serves",
-    "nofollow": "the anchor says nofollow",
-    "ugc": "the anchor says ugc (user-generated content)",
-    "sponsored": "the anchor says sponsored",
-    "page_noindex": "the page is noindex (robots meta or X-Robots-Tag)",
-    "page_nofollow": "the page is nofollow (robots meta or X-Robots-Tag)",
-    "canonical_elsewhere": "the canonical is off Medium (a cross-post): value goes to that page",
-    "preview_only": "member-only: not in the preview a logged-out reader or crawler gets",
-    "lost": "no longer on the post",
-    "post_deleted": "the post was deleted",
-    "post_suspended": "the post's account was suspended",
-}
+# What each verdict reason means (harvest.vocabulary declares them).
+REASON_TEXT = REASONS
 
 
 def _nothing(numbers: dict[str, Any]) -> list[str]:

@@ -204,6 +204,27 @@ def filter_options(parser: argparse.ArgumentParser) -> None:
         type=filter_text,
         help="only posts of this publication (its slug, name or own domain)",
     )
+    link_options(parser)
+
+
+def link_options(parser: argparse.ArgumentParser) -> None:
+    """The filters on a link itself and its post's author and dates."""
+    from harvest import vocabulary
+
+    parser.add_argument("--author", type=filter_text, help="only posts by this username")
+    parser.add_argument(
+        "--placement",
+        choices=list(vocabulary.PLACEMENTS),
+        help="only links standing there on the page",
+    )
+    parser.add_argument(
+        "--rel", choices=list(vocabulary.REL_CLASSES), help="only links of this rel class"
+    )
+    parser.add_argument(
+        "--reason",
+        choices=list(vocabulary.REASONS),
+        help="only links of this verdict (follow: those that pass value)",
+    )
     since_options(parser)
 
 
@@ -215,9 +236,17 @@ def since_options(parser: argparse.ArgumentParser) -> None:
         "--since", type=a_date, help="only links harvest first saw on or after this date"
     )
     parser.add_argument(
+        "--until", type=a_date, help="only links harvest first saw on or before this date"
+    )
+    parser.add_argument(
         "--published-since",
         type=a_date,
         help="only links of posts first published on or after this date",
+    )
+    parser.add_argument(
+        "--published-until",
+        type=a_date,
+        help="only links of posts first published on or before this date",
     )
 
 
@@ -231,8 +260,14 @@ def filters(args: argparse.Namespace) -> Any:
         # "Machine Learning" is machine-learning, as Medium slugs it
         tag=tag_slug(args.tag) if args.tag else None,
         publication=args.publication,
+        author=args.author.removeprefix("@") if args.author else None,
         since=args.since,
+        until=args.until,
         published_since=args.published_since,
+        published_until=args.published_until,
+        placement=args.placement,
+        rel=args.rel,
+        reason=args.reason,
     )
 
 
@@ -252,7 +287,7 @@ def check_names(conn: Any, **named: str | None) -> None:
 
 
 def check_filters(conn: Any, f: Any) -> None:
-    check_names(conn, domain=f.domain, tag=f.tag, publication=f.publication)
+    check_names(conn, domain=f.domain, tag=f.tag, publication=f.publication, author=f.author)
 
 
 def command(sub: Any, name: str, help: str, description: str | None = None) -> Any:

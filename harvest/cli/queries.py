@@ -15,9 +15,9 @@ from harvest.cli.common import (
     database,
     folder,
     format_option,
+    link_options,
     note_pending,
     positive,
-    since_options,
     target,
 )
 
@@ -33,7 +33,7 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="only links that pass value (reason follow: the page and the post count too)",
     )
-    since_options(p)
+    link_options(p)
     p.add_argument(
         "--include-lost", action="store_true", help="also links a recrawl no longer found"
     )
@@ -49,12 +49,30 @@ def add_parsers(sub: Any) -> None:
         metavar="TOKEN",
         help="the page after the one that printed this token (default: the first page)",
     )
+    p.add_argument(
+        "--by",
+        choices=["anchors", "targets", "authors", "publications", "months"],
+        help="the links grouped: by anchor text, target page, referring author or "
+        "publication (--limit of them, by --sort), or new and lost by month",
+    )
+    p.add_argument(
+        "--sort",
+        choices=["links", "dofollow_links", "passing_links", "posts"],
+        default="links",
+        help="with --by: what the groups are ranked by",
+    )
     format_option(p)
     p.set_defaults(func=backlinks)
 
     p = command(sub, "top-domains", "most linked-to domains with their nofollow share")
     p.add_argument("--limit", type=positive, default=25, help="how many domains")
-    p.add_argument("--dofollow-only", action="store_true", help="rank by dofollow links")
+    p.add_argument(
+        "--sort",
+        choices=["links", "dofollow_links", "posts", "authors"],
+        default="links",
+        help="rank by live links, dofollow links, referring posts or authors",
+    )
+    p.add_argument("--dofollow-only", action="store_true", help="the same as --sort dofollow_links")
     format_option(p)
     p.set_defaults(func=top_domains)
 
@@ -72,6 +90,8 @@ def add_parsers(sub: Any) -> None:
 def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db import queries
 
+    if args.by:
+        return grouped_backlinks(args, out, err)
     if args.all and args.format == "table":
         err.write("error: --all is for csv and json; a table shows one page (--limit)\n")
         return 2
@@ -82,17 +102,11 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"error: {exc}\n")
         return 2
     with database() as conn:
-        check_names(conn, domain=args.domain)
+        check_names(conn, domain=args.domain, author=args.author)
         page = queries.backlinks(
             conn,
             args.domain,
-            filters=queries.LinkFilters(
-                dofollow_only=args.dofollow_only,
-                passing_only=args.passing_only,
-                since=args.since,
-                published_since=args.published_since,
-                include_lost=args.include_lost,
-            ),
+            filters=_link_filters(args),
             limit=None if args.all else args.limit,
             after=args.after,
         )
@@ -102,6 +116,49 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         shown = output.write(out, args.format, columns, rows)
         note_pending(conn, err)
     err.write(backlink_summary(args.domain, page.totals, shown, page.after) + "\n")
+    return 0
+
+
+def _link_filters(args: argparse.Namespace) -> Any:
+    from harvest.db.queries import LinkFilters
+
+    return LinkFilters(
+        dofollow_only=args.dofollow_only,
+        passing_only=args.passing_only,
+        author=args.author.removeprefix("@") if args.author else None,
+        placement=args.placement,
+        rel=args.rel,
+        reason=args.reason,
+        since=args.since,
+        until=args.until,
+        published_since=args.published_since,
+        published_until=args.published_until,
+        include_lost=args.include_lost,
+    )
+
+
+def grouped_backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """backlinks --by: the target's links grouped, or new and lost by month."""
+    from harvest.db import explore
+
+    if args.all or args.after:
+        err.write("error: --by prints one table (--limit rows); --all and --after page backlinks\n")
+        return 2
+    with database() as conn:
+        check_names(conn, domain=args.domain, author=args.author)
+        target = explore.find_target(conn, args.domain)
+        assert target is not None  # checked just above
+        filters = _link_filters(args)
+        if args.by == "months":
+            columns, rows = explore.months(conn, target, filters)
+        else:
+            columns, rows = explore.grouped(
+                conn, target, args.by, filters, sort=args.sort, limit=args.limit
+            )
+        note_pending(conn, err)
+    output.write(out, args.format, columns, rows)
+    if not rows:
+        err.write(f"{args.domain}: no links match these filters\n")
     return 0
 
 
@@ -133,9 +190,8 @@ def top_domains(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.db import queries
 
     with database() as conn:
-        columns, rows = queries.top_domains(
-            conn, limit=args.limit, dofollow_only=args.dofollow_only
-        )
+        sort = "dofollow_links" if args.dofollow_only else args.sort
+        columns, rows = queries.top_domains(conn, limit=args.limit, sort=sort)
         note_pending(conn, err)
     if args.format == "table":
         columns, rows = reading_columns(columns, rows, queries.TOP_DOMAIN_TABLE_COLUMNS)

@@ -341,6 +341,9 @@ def _names(conn: Any, kind: str, value: str) -> list[str]:
     """Names of ``kind`` the harvest has that ``value`` may have meant."""
     if kind == "tag":
         sql = "SELECT DISTINCT tag FROM tag_stats WHERE tag <> '' LIMIT %(n)s"
+    elif kind == "author":
+        sql = """SELECT username FROM authors WHERE lower(username) LIKE %(prefix)s
+                 LIMIT %(n)s"""
     elif kind == "publication":
         sql = """SELECT name FROM (SELECT unnest(ARRAY[slug, key, domain, name]) AS name
                  FROM publications) n WHERE name IS NOT NULL LIMIT %(n)s"""
@@ -362,6 +365,8 @@ def known(conn: Any, kind: str, value: str) -> bool:
         return find_target(conn, value) is not None
     if kind == "tag":
         return tag_exists(conn, value)
+    if kind == "author":
+        return author(conn, value) is not None
     return publication(conn, value) is not None
 
 

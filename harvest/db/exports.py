@@ -23,7 +23,9 @@ Batches = Iterator[list[tuple[Any, ...]]]
 
 QUERIES = {
     "links": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS post_url,
-       a.username AS author, coalesce(pub.slug, pub.key) AS publication, l.target_url,
+       p.title AS post_title, a.username AS author, a.name AS author_name,
+       coalesce(pub.slug, pub.key) AS publication, pub.name AS publication_name,
+       p.first_published_at, l.target_url,
        l.target_url_raw, h.host, d.domain, l.location, {PLACEMENT_SQL} AS placement, l.kind,
        l.position, l.anchor_text, {REL_SQL} AS rel, l.nofollow, l.ugc,
        l.sponsored, {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
@@ -47,9 +49,9 @@ GROUP BY p.post_id, a.username, pub.slug, pub.key
 ORDER BY p.post_id""",
     "domains": f"""SELECT d.domain, count(*) AS links, count(DISTINCT l.post_id) AS posts,
        count(DISTINCT p.author_id) AS authors,
-       count(*) FILTER (WHERE l.nofollow) AS nofollow,
-       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow,
-       count(*) FILTER (WHERE {REASON_SQL} = 'follow') AS passing,
+       count(*) FILTER (WHERE l.nofollow) AS nofollow_links,
+       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow_links,
+       count(*) FILTER (WHERE {REASON_SQL} = 'follow') AS passing_links,
        round(avg(l.nofollow::int), 4) AS nofollow_share
 {LINK_JOINS}
 {FILTER_WHERE} AND l.lost_at IS NULL
@@ -79,7 +81,7 @@ def _graph_sql(level: str) -> str:
     source, target = _GRAPH[level]
     return f"""SELECT {source} AS source, {target} AS target, count(*) AS links,
        round(avg(l.nofollow::int), 4) AS nofollow_share,
-       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow
+       count(*) FILTER (WHERE NOT (l.nofollow OR l.ugc OR l.sponsored)) AS dofollow_links
 {LINK_JOINS}
 {FILTER_WHERE} AND l.lost_at IS NULL AND a.username IS NOT NULL
 GROUP BY 1, 2

@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
+from harvest import vocabulary
 from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
@@ -157,9 +158,9 @@ _NO_TOTALS = dict.fromkeys(
 )
 
 
-# Where on the page a link stands (link_placement, migration 0006), and the
-# rel classes a filter can name.
-PLACEMENTS = ("body", "caption", "link_card", "author_bio")
+# Where on the page a link stands, and the rel classes a filter can name
+# (harvest.vocabulary), as conditions on links l.
+PLACEMENTS = tuple(vocabulary.PLACEMENTS)
 REL_CLASSES = {
     "dofollow": DOFOLLOW_SQL,
     "nofollow": "l.nofollow",
@@ -175,6 +176,7 @@ class LinkFilters:
 
     dofollow_only: bool = False
     passing_only: bool = False
+    author: str | None = None
     placement: str | None = None
     rel: str | None = None
     reason: str | None = None
@@ -191,6 +193,10 @@ class LinkFilters:
             where.append(DOFOLLOW_SQL)
         if self.passing_only:
             where.append(f"{REASON_SQL} = 'follow'")
+        if self.author is not None:
+            where.append(
+                "p.author_id = (SELECT author_id FROM authors WHERE username = %(author)s)"
+            )
         if self.placement is not None:
             where.append(f"{PLACEMENT_SQL} = %(placement)s")
         if self.rel is not None:
@@ -211,6 +217,7 @@ class LinkFilters:
 
     def params(self) -> dict[str, Any]:
         return {
+            "author": self.author,
             "placement": self.placement,
             "reason": self.reason,
             "since": self.since,
@@ -326,10 +333,22 @@ TOP_DOMAIN_TABLE_COLUMNS = (
 )
 
 
-def top_domains(conn: Any, *, limit: int = 25, dofollow_only: bool = False) -> Rows:
+# What top-domains ranks by, and the domain_totals column each is.
+TOP_DOMAIN_ORDER = {
+    "links": "t.links",
+    "dofollow_links": "t.dofollow",
+    "posts": "t.posts",
+    "authors": "t.authors",
+}
+
+
+def top_domains(
+    conn: Any, *, limit: int = 25, dofollow_only: bool = False, sort: str = "links"
+) -> Rows:
     """The most linked-to domains, from the maintained domain_totals."""
-    order = "t.dofollow" if dofollow_only else "t.links"
-    # "order" is one of two constants; the ORDER BY matches an index of domain_totals.
+    order = TOP_DOMAIN_ORDER["dofollow_links" if dofollow_only else sort]
+    # "order" is one of the constants above; links and dofollow match an index
+    # of domain_totals, posts and authors sort its rows (~200,000 at 10^7 links).
     sql = (
         "SELECT d.domain, t.links, t.posts, t.authors, t.publications, "
         "t.nofollow AS nofollow_links, t.ugc AS ugc_links, t.sponsored AS sponsored_links, "

@@ -67,11 +67,25 @@ def _publication_is(column: str) -> str:
 
 
 # The filters on a link's own columns, and those on its post's.
-_LINK_CONDITIONS = """(%(domain)s::text IS NULL
+# (A filter left out is a NULL parameter: its condition folds to true when the
+# statement is planned, and costs nothing.)
+_LINK_CONDITIONS = f"""(%(domain)s::text IS NULL
        OR l.domain_id = (SELECT domain_id FROM domains WHERE domain = %(domain)s::text))
-  AND (%(since)s::date IS NULL OR l.first_seen >= %(since)s::date::timestamp AT TIME ZONE 'UTC')"""
+  AND (%(since)s::date IS NULL OR l.first_seen >= %(since)s::date::timestamp AT TIME ZONE 'UTC')
+  AND (%(until)s::date IS NULL
+       OR l.first_seen < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC')
+  AND (%(placement)s::text IS NULL OR {PLACEMENT_SQL} = %(placement)s::text)
+  AND (%(rel)s::text IS NULL OR CASE %(rel)s::text
+        WHEN 'dofollow' THEN {DOFOLLOW_SQL} WHEN 'nofollow' THEN l.nofollow
+        WHEN 'ugc' THEN l.ugc WHEN 'sponsored' THEN l.sponsored END)
+  AND (%(reason)s::text IS NULL OR link_verdict(l,
+        (SELECT pv FROM posts pv WHERE pv.post_id = l.post_id)) = %(reason)s::text)"""
 _POST_CONDITIONS = f"""(%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
   AND {_publication_is("p.publication_id")}
+  AND (%(author)s::text IS NULL
+       OR p.author_id = (SELECT author_id FROM authors WHERE username = %(author)s::text))
+  AND (%(published_until)s::date IS NULL
+       OR p.first_published_at < (%(published_until)s::date + 1)::timestamp AT TIME ZONE 'UTC')
   AND (%(published_since)s::date IS NULL
        OR p.first_published_at >= %(published_since)s::date::timestamp AT TIME ZONE 'UTC')"""
 FILTER_WHERE = f"WHERE {_LINK_CONDITIONS}\n  AND {_POST_CONDITIONS}"
@@ -87,11 +101,19 @@ _LIVE = " AND l.lost_at IS NULL"
 
 @dataclass(frozen=True, slots=True)
 class Filters:
+    """What a report, an export or the explorer's group pages are narrowed to."""
+
     domain: str | None = None
     tag: str | None = None
     publication: str | None = None
+    author: str | None = None
     since: date | None = None
+    until: date | None = None
     published_since: date | None = None
+    published_until: date | None = None
+    placement: str | None = None
+    rel: str | None = None
+    reason: str | None = None
 
     def params(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,6 +216,11 @@ def summarised(filters: Filters) -> bool:
     """Whether the summaries keep what these filters ask: a domain alone; tag /
     publication / a published-since on the first of a year, without a domain; or
     a since on the first of a month alone (migration 0009)."""
+    # kept by no summary: a scan answers them
+    if any((filters.author, filters.until, filters.published_until, filters.placement)) or any(
+        (filters.rel, filters.reason)
+    ):
+        return False
     if filters.since is not None:
         return filters.since.day == 1 and (
             filters.domain,

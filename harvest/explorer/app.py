@@ -241,15 +241,14 @@ class Explorer:
 
     def home(self, request: Request) -> Response:
         page, n = _page_number(request), rows_per_page(request)
-        sort = _choice(request, "sort", ("links", "dofollow_links")) or "links"
+        sorts = tuple(queries.TOP_DOMAIN_ORDER)
+        sort = _choice(request, "sort", sorts) or "links"
         with self.pool.connection() as conn:
             numbers = report_numbers(conn, Filters(), top=1)
-            columns, rows = queries.top_domains(
-                conn, limit=page * n + 1, dofollow_only=sort == "dofollow_links"
-            )
+            columns, rows = queries.top_domains(conn, limit=page * n + 1, sort=sort)
         table = Table(
             "domains", "Most linked domains", columns, rows[(page - 1) * n :],
-            links={"domain": "domain"}, sorts=("links", "dofollow_links"), sort=sort,
+            links={"domain": "domain"}, sorts=sorts, sort=sort,
         )  # fmt: skip
         _offset_paging(request, table, page)
         return self.render(request, "home.html", [table], numbers=numbers)

@@ -4,11 +4,14 @@ answer said in one line, exit 0."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harvest.cli import main
 from harvest.db.connection import connect
 from tests.db.test_report_summaries import random_world
+from tests.pg import rows
 
 
 @pytest.fixture
@@ -77,3 +80,60 @@ def test_a_name_it_has_whose_links_are_filtered_away_is_an_empty_answer(
         capsys, "export", "links", "--domain", "github.com", "--since", "2031-01-01"
     )
     assert code == 0 and err.strip().endswith("0 rows: no harvested link matches these filters")
+
+
+@pytest.mark.parametrize(
+    ("by", "key", "sql_key"),
+    [
+        ("anchors", "anchor_text", "coalesce(l.anchor_text, '')"),
+        ("targets", "target_url", "l.target_url"),
+        ("authors", "author", "a.username"),
+        ("publications", "publication", "pub.key"),
+    ],
+)
+def test_backlinks_by_a_grouping_count_what_a_scan_counts(
+    world: str, capsys: pytest.CaptureFixture[str], by: str, key: str, sql_key: str
+) -> None:
+    conn = connect(world)
+    want = rows(
+        conn,
+        f"""SELECT name, n FROM (SELECT {sql_key} AS name, count(*) AS n
+            FROM links l JOIN posts p USING (post_id)
+            JOIN authors a ON a.author_id = p.author_id
+            LEFT JOIN publications pub ON pub.publication_id = p.publication_id
+            JOIN domains d USING (domain_id)
+            WHERE d.domain = 'github.com' AND l.lost_at IS NULL AND l.ugc
+              AND ({sql_key}) IS NOT NULL GROUP BY 1) g
+            ORDER BY n DESC, name COLLATE "C" LIMIT 3""",
+    )
+    conn.close()
+    code, out, _ = run(
+        capsys, "backlinks", "github.com", "--by", by, "--rel", "ugc", "--limit", "3",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [(g[key], g["links"]) for g in got] == want
+
+
+def test_backlinks_by_month_adds_up_and_top_domains_ranks_by_what_is_asked(
+    world: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conn = connect(world)
+    total = rows(
+        conn,
+        "SELECT count(*) FROM links JOIN domains USING (domain_id) WHERE domain = 'github.com'",
+    )[0][0]
+    by_posts = rows(
+        conn,
+        "SELECT d.domain FROM links l JOIN domains d USING (domain_id) WHERE l.lost_at IS NULL "
+        "GROUP BY 1 ORDER BY count(DISTINCT l.post_id) DESC, min(d.domain_id) LIMIT 1",
+    )[0][0]
+    conn.close()
+    code, out, _ = run(
+        capsys, "backlinks", "github.com", "--by", "months", "--include-lost", "--format", "json"
+    )
+    assert code == 0
+    assert sum(json.loads(line)["new_links"] for line in out.splitlines()) == total
+    code, out, _ = run(capsys, "top-domains", "--sort", "posts", "--limit", "1", "--format", "json")
+    assert code == 0 and json.loads(out)["domain"] == by_posts
