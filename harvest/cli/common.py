@@ -260,15 +260,22 @@ def filters(args: argparse.Namespace) -> Any:
         # "Machine Learning" is machine-learning, as Medium slugs it
         tag=tag_slug(args.tag) if args.tag else None,
         publication=args.publication,
-        author=args.author.removeprefix("@") if args.author else None,
-        since=args.since,
-        until=args.until,
-        published_since=args.published_since,
-        published_until=args.published_until,
-        placement=args.placement,
-        rel=args.rel,
-        reason=args.reason,
+        **link_values(args),
     )
+
+
+def link_values(args: argparse.Namespace) -> dict[str, Any]:
+    """What link_options read, as the filters' own fields."""
+    return {
+        "author": args.author.removeprefix("@") if args.author else None,
+        "placement": args.placement,
+        "rel": args.rel,
+        "reason": args.reason,
+        "since": args.since,
+        "until": args.until,
+        "published_since": args.published_since,
+        "published_until": args.published_until,
+    }
 
 
 def check_names(conn: Any, **named: str | None) -> None:

@@ -16,6 +16,7 @@ from harvest.cli.common import (
     folder,
     format_option,
     link_options,
+    link_values,
     note_pending,
     positive,
     target,
@@ -125,15 +126,8 @@ def _link_filters(args: argparse.Namespace) -> Any:
     return LinkFilters(
         dofollow_only=args.dofollow_only,
         passing_only=args.passing_only,
-        author=args.author.removeprefix("@") if args.author else None,
-        placement=args.placement,
-        rel=args.rel,
-        reason=args.reason,
-        since=args.since,
-        until=args.until,
-        published_since=args.published_since,
-        published_until=args.published_until,
         include_lost=args.include_lost,
+        **link_values(args),
     )
 
 
