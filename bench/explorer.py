@@ -99,6 +99,11 @@ def _pages(picked: dict[str, str], deep: str) -> dict[str, str]:
         "publication": f"/publication/{picked['publication']}",
         "tag": f"/tag/{picked['tag']}",
         "search": "/search?q=dom",
+        # competitors of middling size (a few thousand links each), and one of the
+        # largest three (a million links to read)
+        "intersect": "/intersect?with=site50.example,site51.example,site52.example"
+        "&not=site53.example",
+        "intersect_largest": "/intersect?with=site2.example,site3.example&not=site1.example",
         "export_csv": f"/domain/{top}?format=csv&table=backlinks&n=500",
     }
 

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from harvest.analysis import output
 from harvest.cli.common import (
+    CommandError,
     check_names,
     command,
     database,
@@ -76,6 +77,37 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--dofollow-only", action="store_true", help="the same as --sort dofollow_links")
     format_option(p)
     p.set_defaults(func=top_domains)
+
+    p = command(
+        sub,
+        "intersect",
+        "who links to your competitors but not to you: authors or publications",
+        "The authors (or publications) whose live links reach the competitors' domains "
+        "but none of yours: the outreach list, with how many of the competitors each "
+        "links to, its links to them and their dofollow share.",
+    )
+    p.add_argument("competitors", nargs="+", type=target, help="the competitors' domains")
+    p.add_argument(
+        "--not",
+        dest="mine",
+        action="append",
+        type=target,
+        default=[],
+        metavar="DOMAIN",
+        help="your domain: who links to it is left out (repeatable)",
+    )
+    p.add_argument(
+        "--by", choices=["authors", "publications"], default="authors", help="who is listed"
+    )
+    p.add_argument(
+        "--sort",
+        choices=["domains", "links", "dofollow_links", "posts"],
+        default="domains",
+        help="rank by how many competitors they link to, links, dofollow links or posts",
+    )
+    p.add_argument("--limit", type=positive, default=50, help="how many")
+    format_option(p)
+    p.set_defaults(func=intersect)
 
     p = command(sub, "stats", "posts, links, rel shares and recent crawl runs")
     format_option(p)
@@ -153,6 +185,35 @@ def grouped_backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     output.write(out, args.format, columns, rows)
     if not rows:
         err.write(f"{args.domain}: no links match these filters\n")
+    return 0
+
+
+def intersect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from harvest.db import explore, queries
+
+    named = [queries.target_filter(t) for t in (*args.competitors, *args.mine)]
+    hosts = [value for kind, value in named if kind != "domain"]
+    if hosts:
+        raise CommandError(
+            f"intersect compares registered domains, not hosts: {', '.join(hosts)}", 2
+        )
+    theirs = [value for _, value in named[: len(args.competitors)]]
+    mine = [value for _, value in named[len(args.competitors) :]]
+    with database() as conn:
+        for domain in (*theirs, *mine):
+            check_names(conn, domain=domain)
+        columns, rows = explore.intersect(
+            conn, theirs, mine, by=args.by, sort=args.sort, limit=args.limit
+        )
+        note_pending(conn, err)
+    output.write(out, args.format, columns, rows)
+    who = "author" if args.by == "authors" else "publication"
+    err.write(
+        f"{len(rows):,} {who}s link to {', '.join(theirs)}"
+        + (f" and not to {', '.join(mine)}" if mine else "")
+        + (f" (the first {args.limit:,})" if len(rows) == args.limit else "")
+        + "\n"
+    )
     return 0
 
 

@@ -376,3 +376,56 @@ def nearest(conn: Any, kind: str, value: str) -> str | None:
 
     found = difflib.get_close_matches(value.lower(), _names(conn, kind, value.lower()), n=1)
     return found[0] if found else None
+
+
+# -- link intersect --------------------------------------------------------------------
+
+# Per kind: the post's column, its table, key and name, and the output's word.
+INTERSECT_BY = {
+    "authors": ("p.author_id", "authors", "author_id", "username", "author"),
+    "publications": ("p.publication_id", "publications", "publication_id", "key", "publication"),
+}
+INTERSECT_SORTS = ("domains", "links", "dofollow_links", "posts")
+
+
+def intersect(
+    conn: Any,
+    competitors: list[str],
+    mine: list[str],
+    *,
+    by: str = "authors",
+    sort: str = "domains",
+    limit: int = 50,
+    offset: int = 0,
+) -> Rows:
+    """The authors (or publications) whose live links reach the competitors'
+    domains but none of ``mine``: the outreach list. Per row: how many of the
+    competitors it links to and which, its links to them, how many are
+    dofollow (and the share), and from how many posts. Each domain's links are
+    read once: the cost grows with the domains named, not with the harvest."""
+    if sort not in INTERSECT_SORTS:
+        raise UnknownSort(sort)
+    column, table, key, name, label = INTERSECT_BY[by]
+    # the names above and sort are constants of this module; values are parameters
+    sql = f"""WITH
+        theirs AS (SELECT domain_id, domain FROM domains WHERE domain = ANY (%(theirs)s)),
+        ours AS (
+            SELECT DISTINCT {column} AS who FROM domains d
+            JOIN links l ON l.domain_id = d.domain_id JOIN posts p ON p.post_id = l.post_id
+            WHERE d.domain = ANY (%(ours)s) AND l.lost_at IS NULL AND {column} IS NOT NULL),
+        w AS (
+            SELECT {column} AS who, count(DISTINCT t.domain_id) AS domains,
+                   array_agg(DISTINCT t.domain ORDER BY t.domain) AS linked_domains,
+                   count(*) AS links, count(*) FILTER (WHERE {DOFOLLOW_SQL}) AS dofollow_links,
+                   count(DISTINCT l.post_id) AS posts
+            FROM theirs t JOIN links l ON l.domain_id = t.domain_id
+            JOIN posts p ON p.post_id = l.post_id
+            WHERE l.lost_at IS NULL AND {column} IS NOT NULL
+            GROUP BY 1)
+        SELECT g.{name} AS {label}, w.domains, w.linked_domains, w.links, w.dofollow_links,
+               round(w.dofollow_links::numeric / w.links, 4) AS dofollow_share, w.posts
+        FROM w JOIN {table} g ON g.{key} = w.who
+        WHERE NOT EXISTS (SELECT 1 FROM ours o WHERE o.who = w.who)
+        ORDER BY {sort} DESC, w.links DESC, 1 LIMIT %(limit)s OFFSET %(offset)s"""
+    params = {"theirs": competitors, "ours": mine, "limit": limit, "offset": offset}
+    return _run(conn, sql, params)

@@ -149,6 +149,15 @@ def _page_number(request: Request) -> int:
     return int(text)
 
 
+def _domains(request: Request, name: str) -> list[str]:
+    """Domains typed into one box, separated by commas or spaces."""
+    text = request.query_params.get(name, "")
+    words = [w for w in text.replace(",", " ").split() if w]
+    if len(words) > 20:
+        raise BadRequest(f"{name}: at most 20 domains")
+    return [queries.target_filter(w)[1] for w in words]
+
+
 def link_filters(request: Request) -> queries.LinkFilters:
     return queries.LinkFilters(
         placement=_choice(request, "placement", queries.PLACEMENTS),
@@ -342,6 +351,38 @@ class Explorer:
         columns, rows = self.sections.months(conn, target, filters)
         return Table("months", "New and lost links by month", columns, rows), _totals(conn, target)
 
+    def intersect(self, request: Request) -> Response:
+        """Who links to the competitors' domains and not to yours."""
+        theirs = _domains(request, "with")
+        mine = _domains(request, "not")
+        by = _choice(request, "by", tuple(explore.INTERSECT_BY)) or "authors"
+        sort = _choice(request, "sort", explore.INTERSECT_SORTS) or "domains"
+        page, n = _page_number(request), rows_per_page(request)
+        tables = []
+        unknown: list[str] = []
+        if theirs:
+            with self.pool.connection() as conn:
+                unknown = [d for d in (*theirs, *mine) if not explore.known(conn, "domain", d)]
+                columns, rows = explore.intersect(
+                    conn, theirs, mine, by=by, sort=sort, limit=n + 1, offset=(page - 1) * n
+                )
+            label = "author" if by == "authors" else "publication"
+            table = Table(
+                "intersect", f"{by.capitalize()} linking to {', '.join(theirs)}"
+                + (f" and not to {', '.join(mine)}" if mine else ""),
+                columns, rows, links={label: label}, sorts=explore.INTERSECT_SORTS, sort=sort,
+            )  # fmt: skip
+            if unknown:
+                table.note = f"Not in this harvest: {', '.join(unknown)}."
+            elif not rows:
+                table.note = "Nobody links to those and not to yours."
+            _offset_paging(request, table, page)
+            tables.append(table)
+        return self.render(
+            request, "intersect.html", tables, theirs=", ".join(theirs), mine=", ".join(mine),
+            by=by,
+        )  # fmt: skip
+
     def post(self, request: Request) -> Response:
         medium_id = request.path_params["medium_id"]
         with self.pool.connection() as conn:
@@ -443,6 +484,7 @@ def create_app(pool: ReaderPool, guard: Guard, sections: SectionCache | None = N
     routes = [
         Route("/", explorer.home),
         Route("/search", explorer.search),
+        Route("/intersect", explorer.intersect),
         Route("/domain/{name}", explorer.domain),
         Route("/post/{medium_id}", explorer.post),
         Route("/author/{name}", explorer.author),

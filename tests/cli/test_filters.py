@@ -5,6 +5,7 @@ answer said in one line, exit 0."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,48 @@ def test_backlinks_by_month_adds_up_and_top_domains_ranks_by_what_is_asked(
     assert sum(json.loads(line)["new_links"] for line in out.splitlines()) == total
     code, out, _ = run(capsys, "top-domains", "--sort", "posts", "--limit", "1", "--format", "json")
     assert code == 0 and json.loads(out)["domain"] == by_posts
+
+
+def test_intersect_lists_who_links_to_the_competitors_and_not_to_you(
+    db_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from harvest.db.store import write_batch
+    from tests.db.test_store import T0, make_link, make_page
+
+    def page(n: int, author: str, *urls: str, rel: tuple[str, ...] = ("nofollow",)) -> Any:
+        links = [make_link(u, i, rel=rel) for i, u in enumerate(urls)]
+        return make_page(f"{n:012x}", links, T0 + timedelta(hours=n), author=author)
+
+    conn = connect(db_dsn)
+    write_batch(
+        conn,
+        [
+            page(1, "ann", "https://a.example/1", "https://b.example/1"),
+            page(2, "ann", "https://a.example/2", rel=()),
+            page(3, "bob", "https://a.example/3", "https://mine.example/"),
+            page(4, "cyd", "https://b.example/2", rel=()),
+            page(5, "dee", "https://c.example/"),
+        ],
+    )
+    conn.close()
+    monkeypatch.setenv("DATABASE_URL", db_dsn)
+    code, out, err = run(
+        capsys, "intersect", "a.example", "b.example", "--not", "mine.example", "--format", "json"
+    )
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [
+        (r["author"], r["domains"], r["links"], r["dofollow_links"], r["posts"]) for r in got
+    ] == [
+        ("ann", 2, 3, 1, 2),
+        ("cyd", 1, 1, 1, 1),
+    ]
+    assert got[0]["linked_domains"] == ["a.example", "b.example"]
+    assert got[0]["dofollow_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert "2 authors link to a.example, b.example and not to mine.example" in err
+    code, _, err = run(capsys, "intersect", "a.example", "--not", "mine.exampel")
+    assert code == 2 and "the nearest it has: mine.example" in err
+    code, _, err = run(capsys, "intersect", "blog.a.example")
+    assert code == 2 and "not hosts: blog.a.example" in err

@@ -333,3 +333,23 @@ def test_kept_groups_page_as_the_database_does_and_follow_writes(
     assert "https://github.com/brand-new" in seen
     assert cache.misses >= 5
     conn.close()
+
+
+def test_link_intersect_lists_who_links_to_them_and_not_to_you(served: Served) -> None:
+    conn = connect(served.dsn)
+    want = rows(
+        conn,
+        """SELECT a.username FROM links l JOIN posts p USING (post_id)
+           JOIN authors a USING (author_id) JOIN domains d USING (domain_id)
+           WHERE l.lost_at IS NULL AND d.domain IN ('github.com', 'youtube.com')
+           EXCEPT
+           SELECT a.username FROM links l JOIN posts p USING (post_id)
+           JOIN authors a USING (author_id) JOIN domains d USING (domain_id)
+           WHERE l.lost_at IS NULL AND d.domain = 'evil.example'""",
+    )
+    conn.close()
+    got = jsonl(served, "/intersect?with=github.com,youtube.com&not=evil.example")
+    assert sorted(r["author"] for r in got) == sorted(w[0] for w in want) != []
+    assert all(set(r["linked_domains"]) <= {"github.com", "youtube.com"} for r in got)
+    status, _, html = get(f"{served.url}intersect?with=githib.com")
+    assert status == 200 and "Not in this harvest: githib.com." in html
