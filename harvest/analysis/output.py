@@ -91,50 +91,113 @@ def write(
     fmt: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
-    max_width: int = 60,
+    *,
+    whole: Sequence[str] = (),
+    width: int | None = None,
+    priority: Sequence[str] = (),
 ) -> int:
-    """Write ``rows`` in ``fmt``; returns how many. csv and json stream an iterator."""
-    n = 0
+    """Write ``rows`` in ``fmt``; returns how many. csv and json stream an iterator.
+
+    A table fits the terminal it is written to (``width`` columns, else the
+    terminal's own) and is written whole anywhere else (a pipe, a file): a
+    script never reads a shortened value. ``whole`` names columns never cut
+    (besides ids, domains, hosts and times); where the terminal is too narrow,
+    columns are left out from the last, those named in ``priority`` last of all
+    (the first named last)."""
     if fmt == "json":
-        for row in rows:
-            n += 1
-            out.write(
-                json.dumps(
-                    dict(zip(columns, (plain(v) for v in row), strict=True)), ensure_ascii=False
-                )
-                + "\n"
-            )
-    elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            n += 1
-            writer.writerow([csv_safe(text_cell(v)) for v in row])
-    else:
-        rows = list(rows)
-        n = len(rows)
-        shares = [c.endswith("_share") for c in columns]
-        cells = [
-            [_clip(_table_cell(v, share), max_width) for v, share in zip(row, shares, strict=True)]
-            for row in rows
-        ]
-        widths = [len(c) for c in columns]
-        for row in cells:
-            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-        # Times keep their width: a clipped time says nothing.
-        fixed = [any(isinstance(row[i], datetime) for row in rows) for i in range(len(columns))]
-        widths = _fit(widths, columns, shutil.get_terminal_size((120, 24)).columns, fixed)
-        cells = [[_clip(c, w) for c, w in zip(row, widths, strict=True)] for row in cells]
-        out.write(
-            "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n"
-        )
-        out.write("  ".join("-" * w for w in widths) + "\n")
-        for row in cells:
-            out.write(
-                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
-            )
-        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+        return _write_json(out, columns, rows)
+    if fmt == "csv":
+        return _write_csv(out, columns, rows)
+    rows = list(rows)
+    if width is None and _is_terminal(out):
+        width = shutil.get_terminal_size((120, 24)).columns
+    lines, left_out = table_lines(columns, rows, width, whole, priority)
+    out.write("".join(line + "\n" for line in lines))
+    said = f"({len(rows)} row{'s' if len(rows) != 1 else ''}"
+    if left_out:
+        said += f"; left out to fit: {', '.join(left_out)} (--format csv has every column)"
+    out.write(said + ")\n")
+    return len(rows)
+
+
+def _write_json(out: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    n = 0
+    for row in rows:
+        n += 1
+        record = dict(zip(columns, (plain(v) for v in row), strict=True))
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return n
+
+
+def _write_csv(out: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    n = 0
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        n += 1
+        writer.writerow([csv_safe(text_cell(v)) for v in row])
+    return n
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# Columns read whole or not at all: names, ids and times.
+WHOLE = frozenset({"domain", "host", "post_id", "run_id", "setting", "metric", "field", "reason"})
+# A column is never squeezed below its header or this; a URL below _MIN_URL.
+_MIN_COLUMN = 8
+_MIN_URL = 24
+
+
+def table_lines(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    width: int | None,
+    whole: Sequence[str] = (),
+    priority: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """The table's lines (header, rule, rows) within ``width`` characters (None:
+    as wide as its values), and the columns left out to fit, the last first."""
+    shares = [c.endswith("_share") for c in columns]
+    cells = [
+        [_one_line(_table_cell(v, share)) for v, share in zip(row, shares, strict=True)]
+        for row in rows
+    ]
+    natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    kept = list(range(len(columns)))
+    widths = natural
+    if width is not None:
+        keep_whole = [
+            c in WHOLE or c in whole or any(isinstance(r[i], datetime) for r in rows)
+            for i, c in enumerate(columns)
+        ]
+        floors = [
+            n if keep_whole[i] else min(n, max(len(c), _MIN_URL if _is_url(c) else _MIN_COLUMN))
+            for i, (c, n) in enumerate(zip(columns, natural, strict=True))
+        ]
+        # the last columns go first, until what is left can fit; the first one and
+        # those the caller needs whole stay (the terminal wraps them if it must)
+        rank = {c: n for n, c in enumerate(priority)}
+        droppable = sorted(
+            (i for i in kept[1:] if columns[i] not in whole),
+            key=lambda i: (columns[i] not in rank, rank.get(columns[i], 0), i),
+        )
+        while droppable and sum(floors[i] for i in kept) + 2 * (len(kept) - 1) > width:
+            kept.remove(droppable.pop())
+        widths = _fit([natural[i] for i in kept], width, [floors[i] for i in kept])
+    names = [columns[i] for i in kept]
+    shown = [[_cut(row[i], w, _is_url(columns[i])) for i, w in zip(kept, widths, strict=True)]
+             for row in cells]  # fmt: skip
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(names, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+        *("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in shown),
+    ]
+    return lines, [c for i, c in enumerate(columns) if i not in kept]
 
 
 # Characters a terminal acts on instead of showing (escape sequences, BEL,
@@ -195,29 +258,38 @@ def share_rows(rows: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
     ]
 
 
-# A column is never squeezed below this (or its header), however narrow the terminal.
-_MIN_COLUMN = 8
-
-
-def _fit(widths: list[int], columns: Sequence[str], room: int, fixed: Sequence[bool]) -> list[int]:
+def _fit(widths: list[int], room: int, floors: list[int]) -> list[int]:
     """Column widths that fit ``room`` characters: the widest columns (URLs,
-    anchors) give way first, down to their header or _MIN_COLUMN; ``fixed`` ones
-    (times) keep their width."""
+    anchors) give way first, each down to its floor."""
     widths = list(widths)
-    floor = [
-        w if keep else min(w, max(len(c), _MIN_COLUMN))
-        for w, c, keep in zip(widths, columns, fixed, strict=True)
-    ]
     excess = sum(widths) + 2 * (len(widths) - 1) - room
     while excess > 0:
-        i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
-        if widths[i] <= floor[i]:
+        i = max(range(len(widths)), key=lambda k: widths[k] - floors[k])
+        if widths[i] <= floors[i]:
             break  # as narrow as it goes: the terminal wraps the rest
         widths[i] -= 1
         excess -= 1
     return widths
 
 
-def _clip(text: str, width: int) -> str:
-    text = terminal_safe(" ".join(text.split()))  # newlines and tabs would break the table
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _is_url(column: str) -> bool:
+    return column == "url" or column.endswith("_url")
+
+
+def _one_line(text: str) -> str:
+    # newlines and tabs would break the table; control characters act on the terminal
+    return terminal_safe(" ".join(text.split()))
+
+
+def _cut(text: str, width: int, middle: bool) -> str:
+    """``text`` in ``width`` characters: a URL keeps its start (the host) and its
+    end (the page), other text its start."""
+    if len(text) <= width:
+        return text
+    if middle and width >= 8:
+        # the scheme and host whole where they leave room for some of the end
+        slash = text.find("/", text.find("://") + 3)
+        host = slash + 1 if slash > 0 else 0
+        head = min(max(host, (width - 1) // 2), width - 5)
+        return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+    return text[: width - 1] + "…"

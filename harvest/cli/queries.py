@@ -146,7 +146,11 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         columns, rows = page.columns, page.rows
         if args.format == "table":
             columns, rows = reading_columns(columns, rows, queries.BACKLINK_TABLE_COLUMNS)
-        shown = output.write(out, args.format, columns, rows)
+        # at 80 columns: the link, what it is worth, where from, before the rest
+        shown = output.write(
+            out, args.format, columns, rows,
+            priority=("target_url", "reason", "post_url", "anchor_text", "rel", "placement"),
+        )  # fmt: skip
         note_pending(conn, err)
     err.write(backlink_summary(args.domain, page.totals, shown, page.after) + "\n")
     return 0

@@ -63,11 +63,12 @@ def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for key in sorted(k for k in counts if k.startswith(prefix)):
         summary.append((f"pages skipped: {key[len(prefix) :]}", counts[key]))
     summary.append(("failures recorded", len(failures)))
-    output.write(out, args.format, ["field", "value"], summary)
+    output.write(out, args.format, ["field", "value"], summary, whole=("value",))
     if failures:
         if args.format == "table":
             out.write("\npages not harvested\n")
-        output.write(out, args.format, columns, failures)
+        # the page that failed is the one thing needed: its URL is never shortened
+        output.write(out, args.format, columns, failures, whole=("url",))
     return 0
 
 

@@ -19,26 +19,48 @@ ROWS = [
 ]
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def table(width: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv("COLUMNS", str(width))
-    out = io.StringIO()
+    out = Terminal()
     output.write(out, "table", COLUMNS, ROWS)
     return out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize("width", [60, 80, 120])
+@pytest.mark.parametrize("width", [72, 80, 120])
 def test_a_table_fits_the_terminal(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = table(width, monkeypatch)
     assert all(len(line) <= width for line in lines), lines
     assert "…" in lines[2]  # the long URL and anchor are cut, visibly
     assert "2026-03-04 05:06" in lines[2]  # times are never cut
+    # a URL keeps its host and its end
+    url = lines[2].split()[0]
+    assert url.startswith("https://example.com") and url.endswith("aaa") and "…" in url
     assert lines[2].rstrip().endswith("25.0%") and lines[3].rstrip().endswith("100.0%")
     assert lines[-1] == "(2 rows)"
 
 
-def test_too_narrow_a_terminal_keeps_headers_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = table(20, monkeypatch)
-    assert lines[0].split() == COLUMNS
+def test_too_narrow_a_terminal_leaves_out_the_last_columns_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = table(50, monkeypatch)
+    assert lines[0].split() == COLUMNS[:2]
+    assert all(len(line) <= 50 for line in lines[:-1]), lines
+    assert lines[-1] == (
+        "(2 rows; left out to fit: first_seen, nofollow_share (--format csv has every column))"
+    )
+
+
+def test_a_table_into_a_pipe_or_file_cuts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    out = io.StringIO()
+    output.write(out, "table", COLUMNS, ROWS)
+    text = out.getvalue()
+    assert ROWS[0][0] in text and ROWS[0][1].strip() in text and "…" not in text
 
 
 def test_csv_and_json_keep_full_values_and_fractions() -> None:
