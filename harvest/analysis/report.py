@@ -87,7 +87,7 @@ def _cell(value: Any, column: str = "") -> str:
     return f'<td data-v="{esc}">{esc}</td>'
 
 
-_WHOLE = frozenset({"post_id", "medium_id"})
+_WHOLE = frozenset({"post_id"})
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
@@ -122,7 +122,7 @@ def render(numbers: dict[str, Any]) -> str:
         _verdict,
         _rel_distribution,
         _by_year,
-        _by_location,
+        _by_placement,
         _by_group,
         _dofollow_exceptions,
         _top_domains,
@@ -231,7 +231,7 @@ def _verdict_line(numbers: dict[str, Any]) -> str:
     why = "; ".join(f"{r['links']:,} {r['reason']}" for r in others) or "none"
     return (
         f"<p class=verdict>Of {v['links']:,} links{target}, "
-        f"<b>{v['passing']:,} pass value</b> ({(v['passing_share'] or 0):.1%}). "
+        f"<b>{v['passing_links']:,} pass value</b> ({(v['passing_share'] or 0):.1%}). "
         f"Why the others don't: {html.escape(why)}.</p>"
     )
 
@@ -272,14 +272,14 @@ def _by_year(numbers: dict[str, Any]) -> list[str]:
     return parts
 
 
-def _by_location(numbers: dict[str, Any]) -> list[str]:
-    loc = numbers["by_location"]
+def _by_placement(numbers: dict[str, Any]) -> list[str]:
+    loc = numbers["by_placement"]
     parts = ["<h2>By link location</h2>"]
     if loc:
-        labels = [r["location"] for r in loc]
+        labels = [r["placement"] for r in loc]
         series = {r: [x[f"{r}_links"] for x in loc] for r in _RELS}
         parts.append(_chart(_bar_chart("Links by location", labels, series, "where on the page")))
-    parts.append(_table(loc, ["location", *_GROUP_COLUMNS]))
+    parts.append(_table(loc, ["placement", *_GROUP_COLUMNS]))
     return parts
 
 
@@ -326,8 +326,8 @@ def _dofollow_exceptions(numbers: dict[str, Any]) -> list[str]:
         _table(failing, ["reason", "links"])
         if failing
         else "<p class=muted>none: every dofollow link passes value</p>",
-        _table(exceptions["by_publication_and_location"])
-        if exceptions["by_publication_and_location"] is not None
+        _table(exceptions["by_publication_and_placement"])
+        if exceptions["by_publication_and_placement"] is not None
         else "<p class=muted>By publication and placement: not kept per target domain "
         "(the tables above split them apart).</p>",
         _table(exceptions["posts"]),

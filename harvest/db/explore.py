@@ -202,9 +202,9 @@ def post(conn: Any, medium_id: str) -> tuple[dict[str, Any] | None, Rows]:
     """A post's own row and every link harvested from it, in page order."""
     with conn.cursor() as cur:
         cur.execute(
-            """SELECT p.post_id, p.medium_id AS post_id_medium, p.title,
+            """SELECT p.post_id AS row_id, p.medium_id AS post_id, p.title AS post_title,
                       coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
-                      pub.slug AS publication, pub.name AS publication_name,
+                      pub.key AS publication, pub.name AS publication_name,
                       p.first_published_at, p.tags, p.last_crawled_at
                FROM posts p LEFT JOIN authors a ON a.author_id = p.author_id
                LEFT JOIN publications pub ON pub.publication_id = p.publication_id
@@ -220,13 +220,16 @@ def post(conn: Any, medium_id: str) -> tuple[dict[str, Any] | None, Rows]:
                      {REASON_SQL} AS reason, l.first_seen, l.lost_at
               FROM links l JOIN posts p ON p.post_id = l.post_id
               WHERE l.post_id = %(post_id)s ORDER BY l.location, l.position"""
-    return found, _run(conn, sql, {"post_id": found.pop("post_id")})
+    # the row's own id stays here: what is shown is Medium's id
+    return found, _run(conn, sql, {"post_id": found.pop("row_id")})
 
 
-POST_LIST_COLUMNS = ("post_id", "title", "author", "publication", "first_published_at", "links")
+POST_LIST_COLUMNS = (
+    "post_id", "post_title", "author", "publication", "first_published_at", "links",
+)  # fmt: skip
 
-_POST_LIST = """SELECT p.medium_id AS post_id, p.title, a.username AS author,
-       pub.slug AS publication, p.first_published_at,
+_POST_LIST = """SELECT p.medium_id AS post_id, p.title AS post_title, a.username AS author,
+       pub.key AS publication, p.first_published_at,
        (SELECT count(*) FROM links l WHERE l.post_id = p.post_id AND l.lost_at IS NULL) AS links
 FROM posts p LEFT JOIN authors a ON a.author_id = p.author_id
 LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""

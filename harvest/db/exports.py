@@ -33,10 +33,11 @@ QUERIES = {
 {LINK_JOINS}
 {FILTER_WHERE}
 ORDER BY l.post_id, l.location, l.position""",
-    "posts": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS url, p.title,
-       a.username AS author, coalesce(pub.slug, pub.key) AS publication,
+    "posts": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS post_url,
+       p.title AS post_title, a.username AS author, coalesce(pub.slug, pub.key) AS publication,
        array_to_string(p.tags, ',') AS tags, p.first_published_at, p.last_crawled_at,
-       p.status, p.status_at, p.access, p.complete, array_to_string(p.robots, ',') AS robots,
+       p.status AS post_status, p.status_at AS post_status_at, p.access AS post_access,
+       p.complete AS post_complete, array_to_string(p.robots, ',') AS robots,
        array_to_string(p.x_robots, ',') AS x_robots, p.canonical_elsewhere, p.word_count,
        p.language, p.claps, p.responses, p.author_followers, p.publication_followers,
        count(*) FILTER (WHERE l.lost_at IS NULL) AS links,

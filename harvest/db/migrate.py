@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from psycopg2 import sql
+
+from harvest import vocabulary
 from harvest.db import summary_defs
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,9 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
                     _install_layer(cur)
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied_now.append(mig)
+        if wanted:
+            with conn, conn.cursor() as cur:
+                _comment_views(cur)
         if wanted and wanted[-1].version >= LAYER_FROM and not applied_now:
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT checksum FROM summary_layer")
@@ -113,6 +119,44 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
         conn.commit()
     return applied_now
+
+
+# What each view is for; their columns are explained by harvest.vocabulary.
+VIEW_COMMENTS = {
+    "backlinks": "every harvested link with its post, author, publication and verdict",
+    "domain_summary": "per target domain: live links, posts, authors and rel counts",
+    "rel_summary": "live links by rel class, per publication and per tag",
+}
+
+
+def _comment_views(cur: Any) -> None:
+    """The views' comments as harvest.vocabulary declares them, so that
+    ``\\d+ backlinks`` in psql explains every column; only what differs is
+    written (a comment takes a lock on the view)."""
+    cur.execute(
+        """SELECT c.relname, a.attname, col_description(c.oid, a.attnum),
+                  obj_description(c.oid, 'pg_class')
+           FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+           WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace
+             AND a.attnum > 0 AND NOT a.attisdropped AND c.relname = ANY (%s)""",
+        (list(VIEW_COMMENTS),),
+    )
+    views = set()
+    for view, column, have, view_have in cur.fetchall():
+        want = vocabulary.FIELDS.get(column)
+        if want is not None and have != want:
+            cur.execute(
+                sql.SQL("COMMENT ON COLUMN {}.{} IS %s").format(
+                    sql.Identifier(view), sql.Identifier(column)
+                ),
+                (want,),
+            )
+        if view_have != VIEW_COMMENTS[view] and view not in views:
+            views.add(view)
+            cur.execute(
+                sql.SQL("COMMENT ON VIEW {} IS %s").format(sql.Identifier(view)),
+                (VIEW_COMMENTS[view],),
+            )
 
 
 def _install_layer(cur: Any) -> None:

@@ -378,7 +378,7 @@ RUN_COLUMNS = (
     "finished_at",
     "pages",
     "links",
-    "links_lost",
+    "lost_links",
 )
 
 
@@ -405,7 +405,7 @@ def stats(conn: Any) -> dict[str, Any]:
             publications=pubs,
             domains=domains,
             links=links,
-            links_lost=lost,
+            lost_links=lost,
         )
         cur.execute(
             """SELECT reason, sum(links), sum(dofollow + lost_dofollow) FROM tag_stats

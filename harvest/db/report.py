@@ -139,7 +139,7 @@ def _verdict_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
     passing = sum(r["links"] for r in rows if r["reason"] == "follow")
     return {
         "links": links,
-        "passing": passing,
+        "passing_links": passing,
         "passing_share": round(passing / links, 4) if links else None,
         "by_reason": [{"reason": r["reason"], "links": r["links"]} for r in rows],
         "dofollow_by_reason": [
@@ -259,11 +259,10 @@ def report_numbers_scan(conn: Any, filters: Filters, *, top: int = 25) -> dict[s
                 params,
             )
         )
-        out["by_location"] = _with_share(
+        out["by_placement"] = _with_share(
             _rows(
                 cur,
-                f"SELECT pl.placement AS location, {_COUNTS} {_FROM}{_LIVE} "
-                "GROUP BY 1 ORDER BY links DESC, 1",
+                f"SELECT pl.placement, {_COUNTS} {_FROM}{_LIVE} GROUP BY 1 ORDER BY links DESC, 1",
                 params,
             )
         )
@@ -290,19 +289,20 @@ def report_numbers_scan(conn: Any, filters: Filters, *, top: int = 25) -> dict[s
         # Where links pass value: dofollow links, by publication and placement,
         # and the posts that carry the most of them.
         out["dofollow_exceptions"] = {
-            "by_publication_and_location": _rows(
+            "by_publication_and_placement": _rows(
                 cur,
                 f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
-                f"pl.placement AS location, count(*) AS links "
+                f"pl.placement, count(*) AS links "
                 f"{_FROM}{_LIVE}{_DOFOLLOW} GROUP BY 1, 2 ORDER BY links DESC, 1, 2 LIMIT %(top)s",
                 params,
             ),
             "posts": _rows(
                 cur,
-                f"SELECT p.medium_id, p.title, coalesce(p.canonical_url, p.url) AS url, "
-                f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
-                f"count(*) AS dofollow_links, array_agg(DISTINCT pl.placement) AS locations "
-                f"{_FROM}{_LIVE}{_DOFOLLOW} GROUP BY p.post_id, 1, 2, 3, 4, 5 "
+                f"SELECT p.medium_id AS post_id, p.title AS post_title, "
+                f"coalesce(p.canonical_url, p.url) AS post_url, a.username AS author, "
+                f"pub.key AS publication, pub.name AS publication_name, "
+                f"count(*) AS dofollow_links, array_agg(DISTINCT pl.placement) AS placements "
+                f"{_FROM}{_LIVE}{_DOFOLLOW} GROUP BY p.post_id, 1, 2, 3, 4, 5, 6 "
                 "ORDER BY dofollow_links DESC, p.post_id LIMIT %(top)s",
                 params,
             ),
@@ -454,10 +454,10 @@ def _backlink_rows(cur: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The first BACKLINK_ROWS links to the domain, in backlinks' page order."""
     return _rows(
         cur,
-        f"SELECT coalesce(p.canonical_url, p.url) AS post_url, p.title, "
-        f"a.username AS author, coalesce(pub.name, pub.slug) AS publication, "
+        f"SELECT coalesce(p.canonical_url, p.url) AS post_url, p.title AS post_title, "
+        f"a.username AS author, pub.key AS publication, pub.name AS publication_name, "
         f"l.target_url, h.host, l.anchor_text, {REL_SQL} AS rel, "
-        f"l.nofollow, l.ugc, l.sponsored, pl.placement AS location, "
+        f"l.nofollow, l.ugc, l.sponsored, pl.placement, "
         f"{REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason, "
         f"l.first_seen, l.last_seen, l.lost_at {_FROM} "
         "ORDER BY l.host_id, l.post_id, l.location, l.position, url_key(l.target_url) "
@@ -646,7 +646,7 @@ def _group_sections(
     else:
         posts_from = _GROUP_DOFOLLOW_POSTS
     out["dofollow_exceptions"] = {
-        "by_publication_and_location": _dofollow_by_publication(cur, pub_from, params),
+        "by_publication_and_placement": _dofollow_by_publication(cur, pub_from, params),
         "posts": _dofollow_posts(
             cur, f"{posts_from} ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s", params
         ),
@@ -688,10 +688,9 @@ def _years_and_placements(
         f"SELECT s.year, {_SUMS} {source} GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
         params,
     )
-    out["by_location"] = _summed(
+    out["by_placement"] = _summed(
         cur,
-        f"SELECT s.placement AS location, {_SUMS} {source} GROUP BY 1{_LIVE_GROUPS} "
-        "ORDER BY links DESC, 1",
+        f"SELECT s.placement, {_SUMS} {source} GROUP BY 1{_LIVE_GROUPS} ORDER BY links DESC, 1",
         params,
     )
 
@@ -702,7 +701,7 @@ def _dofollow_by_publication(cur: Any, source: str, params: dict[str, Any]) -> l
     return _rows(
         cur,
         f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
-        f"s.placement AS location, sum(s.dofollow)::bigint AS links {source} "
+        f"s.placement, sum(s.dofollow)::bigint AS links {source} "
         "GROUP BY 1, 2 HAVING sum(s.dofollow) > 0 ORDER BY links DESC, 1, 2 LIMIT %(top)s",
         params,
     )
@@ -713,9 +712,10 @@ def _dofollow_posts(cur: Any, top_posts: str, params: dict[str, Any]) -> list[di
     their (post_id, dofollow) rows, the first ones already."""
     return _rows(
         cur,
-        f"""SELECT p.medium_id, p.title, coalesce(p.canonical_url, p.url) AS url,
-               a.username AS author, coalesce(pub.name, pub.slug) AS publication,
-               g.dofollow AS dofollow_links, {_DOFOLLOW_LOCATIONS} AS locations
+        f"""SELECT p.medium_id AS post_id, p.title AS post_title,
+               coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
+               pub.key AS publication, pub.name AS publication_name,
+               g.dofollow AS dofollow_links, {_DOFOLLOW_LOCATIONS} AS placements
         FROM ({top_posts}) g
         JOIN posts p ON p.post_id = g.post_id
         LEFT JOIN authors a ON a.author_id = p.author_id
@@ -746,10 +746,9 @@ def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> N
         f"SELECT s.year, {_SUMS} {stats} GROUP BY 1{_LIVE_GROUPS} ORDER BY 1 NULLS LAST",
         params,
     )
-    out["by_location"] = _summed(
+    out["by_placement"] = _summed(
         cur,
-        f"SELECT s.placement AS location, {_SUMS} {stats} GROUP BY 1{_LIVE_GROUPS} "
-        "ORDER BY links DESC, 1",
+        f"SELECT s.placement, {_SUMS} {stats} GROUP BY 1{_LIVE_GROUPS} ORDER BY links DESC, 1",
         params,
     )
     out["by_publication"] = _summed(
@@ -768,7 +767,7 @@ def _domain_sections(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> N
     out["by_tag"] = None
     out["top_domains"] = _with_share(totals)
     out["dofollow_exceptions"] = {
-        "by_publication_and_location": None,
+        "by_publication_and_placement": None,
         "posts": _dofollow_posts(
             cur,
             f"{dofollow_posts} ORDER BY g.dofollow DESC, g.post_id LIMIT %(top)s",
@@ -897,7 +896,7 @@ def _since_numbers(cur: Any, out: dict[str, Any], params: dict[str, Any]) -> Non
         params,
     )
     out["dofollow_exceptions"] = {
-        "by_publication_and_location": _dofollow_by_publication(
+        "by_publication_and_placement": _dofollow_by_publication(
             cur, _SEEN_PUBLICATIONS_FROM, params
         ),
         "posts": _dofollow_posts(

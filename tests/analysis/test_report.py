@@ -89,9 +89,9 @@ def test_report_numbers_match_independent_sql(crawled: str) -> None:
         "AND extract(year FROM p.first_published_at) = %s",
         (year["year"],),
     )
-    bio = next(r for r in numbers["by_location"] if r["location"] == "author_bio")
+    bio = next(r for r in numbers["by_placement"] if r["placement"] == "author_bio")
     assert bio["links"] == scalar(conn, f"SELECT count(*) {live} AND location = 'author_bio'")
-    cards = [r for r in numbers["by_location"] if r["location"] == "link_card"]
+    cards = [r for r in numbers["by_placement"] if r["placement"] == "link_card"]
     assert sum(r["links"] for r in cards) == scalar(
         conn, f"SELECT count(*) {live} AND kind = 'link_card' AND location = 'body'"
     )
@@ -113,7 +113,7 @@ def test_report_numbers_match_independent_sql(crawled: str) -> None:
         (tag["tag"],),
     )
     # dofollow exceptions add up to the dofollow total (by publication x location)
-    exc = numbers["dofollow_exceptions"]["by_publication_and_location"]
+    exc = numbers["dofollow_exceptions"]["by_publication_and_placement"]
     assert sum(e["links"] for e in exc) <= o["dofollow_links"]
     # --domain: every backlink, and the filter narrows every figure
     domain = top["domain"]
