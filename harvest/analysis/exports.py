@@ -30,7 +30,8 @@ def write_rows(
     n = 0
     try:
         if fmt == "csv":
-            writer = csv.writer(fh)
+            # lines end as the server's COPY ends them (harvest.db.exports.copy_csv)
+            writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(columns)
             for batch in batches:
                 for row in batch:

@@ -15,12 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from harvest import cells
+
 FORMATS = ("table", "csv", "json")
-# Spreadsheets run cells that start with these as formulas (CSV injection),
-# the full-width forms too (some locales' spreadsheets read ＝ as =), and
-# they skip leading blanks before they look.
-_FORMULA_FIRST = frozenset("=+-@\t\r\n|＝＋－＠")
-_BLANKS = " \t\r\n\u00a0\u3000"
+# The formula guard (harvest.cells); a cell whose first character is neither
+# a sign nor a blank needs no look further.
+_LOOK_FIRST = frozenset(cells.FORMULA_SIGNS + cells.BLANKS)
+_FORMULA = re.compile(cells.FORMULA)
+_NUMBER = re.compile(cells.NUMBER)
 
 
 def plain(value: Any) -> Any:
@@ -50,20 +52,19 @@ def text_cell(value: Any) -> str:
 
 def csv_safe(cell: str) -> str:
     """Neutralize a cell a spreadsheet would evaluate, keeping its text visible:
-    the one CSV formula guard, for tables and exports alike."""
-    if not cell or (cell[0] not in _FORMULA_FIRST and cell[0] not in _BLANKS):
+    the one CSV formula guard (harvest.cells), for tables and exports alike."""
+    if not cell or cell[0] not in _LOOK_FIRST:
         return cell
-    first = cell.lstrip(_BLANKS)[:1]
-    if (first and first not in _FORMULA_FIRST) or (not first and cell[0] == " "):
-        return cell
-    # Numbers such as -3 are data, not formulas.
-    if first in ("+", "-"):
-        try:
-            float(cell)
-            return cell
-        except ValueError:
-            pass
-    return "'" + cell
+    if _FORMULA.search(cell) and not _NUMBER.search(cell):
+        return "'" + cell
+    return cell
+
+
+def float_text(value: float) -> str:
+    """A fraction as CSV carries it, as PostgreSQL writes a float8 (1, 0.25,
+    1e-05): the same whether harvest or the server's COPY wrote the file."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def csv_cell(value: Any) -> Any:
@@ -77,8 +78,10 @@ def csv_cell(value: Any) -> Any:
         return ""
     if kind is bool:
         return "true" if value else "false"
-    if kind is int or kind is float:
+    if kind is int:
         return value  # the csv module writes these itself; never a formula
+    if kind is float or kind is Decimal:
+        return float_text(float(value))
     if kind is list:
         # rel is an array everywhere; a CSV cell holds its tokens as HTML writes them
         return csv_safe(text_cell(value))

@@ -142,10 +142,16 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             filters=_link_filters(args),
             limit=None if args.all else args.limit,
             after=args.after,
+            # every row as CSV: written by the server, at COPY's own speed
+            csv_to=out if args.all and args.format == "csv" else None,
         )
         columns, rows = page.columns, page.rows
         if args.format == "table":
             columns, rows = reading_columns(columns, rows, queries.BACKLINK_TABLE_COLUMNS)
+        if page.written is not None:
+            note_pending(conn, err)
+            err.write(backlink_summary(args.domain, page.totals, page.written, None) + "\n")
+            return 0
         # at 80 columns: the link, what it is worth, where from, before the rest
         shown = output.write(
             out, args.format, columns, rows,

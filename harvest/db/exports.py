@@ -7,8 +7,9 @@ whatever the table size; harvest.analysis.exports formats them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
+from harvest import cells
 from harvest.db.report import (
     FILTER_WHERE,
     LINK_JOINS,
@@ -32,7 +33,7 @@ QUERIES = {
        l.first_seen, l.last_seen, l.lost_at
 {LINK_JOINS}
 {FILTER_WHERE}
-ORDER BY l.post_id, l.location, l.position""",
+ORDER BY l.post_id, l.location, l.position, url_key(l.target_url)""",
     "posts": f"""SELECT p.medium_id AS post_id, coalesce(p.canonical_url, p.url) AS post_url,
        p.title AS post_title, a.username AS author, coalesce(pub.slug, pub.key) AS publication,
        array_to_string(p.tags, ',') AS tags, p.first_published_at, p.last_crawled_at,
@@ -101,6 +102,75 @@ def graph_edges(conn: Any, level: str, filters: Filters) -> Batches:
     if level not in _GRAPH:
         raise ValueError(f"level must be one of {sorted(_GRAPH)}")
     return _stream(conn, _graph_sql(level), filters)[1]
+
+
+# -- CSV written by the server ------------------------------------------------------
+#
+# COPY (SELECT ...) TO STDOUT is the most the database can give; harvest's CSV
+# is that, each column written as harvest's own CSV writer writes it
+# (harvest.analysis.output.csv_cell): text under the formula guard
+# (harvest.cells), booleans true/false, times in ISO 8601 in UTC, numbers as
+# numbers, arrays as their tokens, an empty text the same as no value.
+
+_BOOL, _NUMERIC, _TIMESTAMPTZ, _DATE = 16, 1700, 1184, 1082
+_PLAIN_NUMBERS = frozenset({20, 21, 23, 700, 701})
+_TEXT_ARRAYS = frozenset({1009, 1015})
+_QUOTE = "''''"  # a single quote, as an SQL literal
+
+
+def _guarded(expr: str) -> str:
+    text = f"nullif({expr}, '')"
+    return (
+        f"CASE WHEN {text} ~ %(_formula)s AND {text} !~ %(_number)s "
+        f"THEN {_QUOTE} || {text} ELSE {text} END"
+    )
+
+
+def _csv_column(name: str, type_oid: int) -> str:
+    """The expression that writes column ``name`` of q as harvest writes it."""
+    col = f'q."{name}"'
+    if type_oid in _PLAIN_NUMBERS:
+        return col
+    if type_oid == _NUMERIC:
+        return f"{col}::float8"
+    if type_oid == _BOOL:
+        return f"CASE WHEN {col} THEN 'true' WHEN NOT {col} THEN 'false' END"
+    if type_oid == _TIMESTAMPTZ:
+        utc = f"({col} AT TIME ZONE 'UTC')"
+        return (
+            f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || """
+            f"CASE WHEN date_trunc('second', {col}) = {col} THEN '' "
+            f"ELSE to_char({utc}, '.US') END || '+00:00'"
+        )
+    if type_oid == _DATE:
+        return f"{col}::text"
+    if type_oid in _TEXT_ARRAYS:
+        return _guarded(f"array_to_string({col}, ' ')")
+    return _guarded(f"{col}::text")
+
+
+def copy_csv(conn: Any, query: str, params: dict[str, Any], out: IO[str]) -> int:
+    """Write the rows of ``query`` to ``out`` as CSV (a header, then the rows)
+    by the server's COPY, in the query's order; returns how many rows."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM ({query}) q LIMIT 0", params)
+        # (the column names are harvest's own, from its queries: plain words)
+        select = ", ".join(
+            f'{_csv_column(d.name, d.type_code)} AS "{d.name}"' for d in cur.description
+        )
+        statement = cur.mogrify(
+            f"COPY (SELECT {select} FROM ({query}) q) TO STDOUT WITH (FORMAT csv, HEADER)",
+            {**params, "_formula": cells.FORMULA, "_number": cells.NUMBER},
+        )
+        cur.copy_expert(statement, out, size=1 << 16)
+        return max(int(cur.rowcount), 0)
+
+
+def copy_export(conn: Any, what: str, filters: Filters, out: IO[str]) -> int:
+    """An export's rows as CSV written by the server (``what``: a key of QUERIES)."""
+    if what not in QUERIES:
+        raise ValueError(f"no export named {what!r}")
+    return copy_csv(conn, QUERIES[what], filters.params(), out)
 
 
 def _stream(conn: Any, sql: str, filters: Filters) -> tuple[list[str], Batches]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from harvest import vocabulary
+from harvest.db.exports import copy_csv
 from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
@@ -79,16 +80,23 @@ def _run(conn: Any, sql: str, params: Any) -> Rows:
 # within a post, of its unique key (links_key, 0022); printed as one token.
 _KEYSET = ("l.host_id", "l.post_id", "l.location", "l.position", "url_key(l.target_url)")
 
-_BACKLINK_SELECT = f"""SELECT l.target_url, p.medium_id AS post_id,
+_BACKLINK_FIELDS = f"""l.target_url, p.medium_id AS post_id,
        coalesce(p.canonical_url, p.url) AS post_url, a.username AS author,
        pub.key AS publication, l.anchor_text, {REL_SQL} AS rel, l.nofollow, l.ugc, l.sponsored,
        l.location, {PLACEMENT_SQL} AS placement, l.kind,
        {REASON_SQL} = 'follow' AS passes, {REASON_SQL} AS reason,
-       l.first_seen, l.last_seen, l.lost_at, {", ".join(_KEYSET)}
-FROM links l
+       l.first_seen, l.last_seen, l.lost_at"""
+_BACKLINK_FROM = """FROM links l
 JOIN posts p ON p.post_id = l.post_id
 LEFT JOIN authors a ON a.author_id = p.author_id
 LEFT JOIN publications pub ON pub.publication_id = p.publication_id"""
+_BACKLINK_SELECT = f"SELECT {_BACKLINK_FIELDS}, {', '.join(_KEYSET)}\n{_BACKLINK_FROM}"
+# Every live backlink to one domain (%(domain)s) in page order, as plain SQL:
+# what bench/export.py gives PostgreSQL's own COPY as the baseline.
+EVERY_BACKLINK_SQL = f"""SELECT {_BACKLINK_FIELDS}
+{_BACKLINK_FROM}
+WHERE l.domain_id = (SELECT domain_id FROM domains WHERE domain = %(domain)s) AND l.lost_at IS NULL
+ORDER BY {", ".join(_KEYSET)}"""
 
 
 class BadCursor(ValueError):
@@ -123,6 +131,8 @@ class BacklinkPage:
     after: str | None = None
     # the token of the page before, None on the first one
     before: str | None = None
+    # rows written as CSV by the server (csv_to), instead of rows
+    written: int | None = None
 
 
 def _target_ids(cur: Any, target: str) -> tuple[str, str, int | None, int | None]:
@@ -235,13 +245,16 @@ def backlinks(
     limit: int | None = 50,
     after: str | None = None,
     before: str | None = None,
+    csv_to: IO[str] | None = None,
 ) -> BacklinkPage:
     """One page of the links to a domain or host, in a stable order, with totals.
 
     ``after`` gives the page after a row, ``before`` the page before one (both
     tokens as a page prints them). ``limit=None`` gives every row, read from a
     server-side cursor as the caller iterates (``harvest backlinks --all``);
-    the caller then owns the transaction until it has read them.
+    the caller then owns the transaction until it has read them; with
+    ``csv_to`` they are written there as CSV by the server instead (COPY), and
+    the page's ``written`` says how many.
     """
     filters = filters or LinkFilters()
     key = decode_after(after) if after else None
@@ -277,6 +290,11 @@ def backlinks(
         **({f"k{i}": v for i, v in enumerate(bound)} if bound else {}),
     }
     width = len(columns)
+    if limit is None and csv_to is not None:
+        condition = " AND ".join(where)
+        every = f"SELECT {_BACKLINK_FIELDS}\n{_BACKLINK_FROM} WHERE {condition} ORDER BY {order}"
+        written = copy_csv(conn, every, params, csv_to)
+        return BacklinkPage(columns, [], totals, written=written)
     if limit is None:
         # A server-side cursor lives in a transaction: the caller's, from here on.
         if conn.autocommit:
