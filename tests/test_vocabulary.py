@@ -14,7 +14,7 @@ from harvest.analysis.exports import write_graph
 from harvest.db import explore, exports, queries
 from harvest.db.report import Filters, report_numbers
 from harvest.explorer.app import BACKLINK_PAGE_COLUMNS
-from tests.db.test_report_summaries import random_world
+from tests.factories import random_world
 from tests.pg import rows
 
 

@@ -20,7 +20,7 @@ from harvest.db.connection import connect
 from harvest.db.migrate import available as _available
 from harvest.db.store import write_batch
 from harvest.items import ArticlePage
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 
 LATEST = max(m.version for m in _available())
 

@@ -11,7 +11,7 @@ import pytest
 
 from harvest.cli import main
 from harvest.db.connection import connect
-from tests.db.test_report_summaries import random_world
+from tests.factories import random_world
 from tests.pg import rows
 
 
@@ -146,7 +146,7 @@ def test_intersect_lists_who_links_to_the_competitors_and_not_to_you(
     from datetime import timedelta
 
     from harvest.db.store import write_batch
-    from tests.db.test_store import T0, make_link, make_page
+    from tests.factories import T0, make_link, make_page
 
     def page(n: int, author: str, *urls: str, rel: tuple[str, ...] = ("nofollow",)) -> Any:
         links = [make_link(u, i, rel=rel) for i, u in enumerate(urls)]

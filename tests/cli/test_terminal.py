@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harvest.db.connection import connect
-from tests.db.test_report_summaries import random_world
+from tests.factories import random_world
 
 BIN = Path(sys.executable).parent
 LONG_FAILURE = "https://medium.com/@blocked/always-challenged-" + "x" * 90 + "-0123456789ab"

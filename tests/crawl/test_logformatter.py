@@ -11,7 +11,7 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
 from harvest.crawl.logformatter import HarvestLogFormatter
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 
 ITEM = make_page(
     "0123456789ab",

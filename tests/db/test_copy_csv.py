@@ -19,8 +19,7 @@ from harvest.analysis.output import csv_safe
 from harvest.db import exports, queries
 from harvest.db.report import Filters
 from harvest.db.store import write_batch
-from tests.db.test_report_summaries import months_world
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page, months_world
 
 HOSTILE = [
     '=HYPERLINK("http://x")',

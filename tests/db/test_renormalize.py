@@ -7,7 +7,7 @@ from typing import Any
 
 from harvest.db.renormalize import renormalize
 from harvest.db.store import write_batch
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 from tests.pg import rows
 
 

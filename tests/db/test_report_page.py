@@ -9,7 +9,7 @@ from typing import Any
 
 from harvest.analysis.report import render
 from harvest.db.report import Filters, report_numbers
-from tests.db.test_report_summaries import random_world
+from tests.factories import random_world
 
 
 def _section(page: str, title: str) -> str:

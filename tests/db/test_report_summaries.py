@@ -4,7 +4,6 @@ row twice and none missed, also while a writer adds links between pages."""
 
 from __future__ import annotations
 
-import random
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,40 +12,12 @@ import pytest
 from harvest.analysis.report import render
 from harvest.db import queries, report
 from harvest.db.report import Filters, report_numbers, report_numbers_scan, summarised
-from harvest.db.store import write_batch, write_gone
-from harvest.items import PostGone
-from tests.db.test_store import T0, make_link, make_page
-from tests.db.test_summaries import random_page
+from harvest.db.store import write_batch
+from tests.factories import T0, make_link, make_page, months_world, random_world
 from tests.pg import rows as sql_rows
 from tests.pg import scalar, set_large_domain
 
 
-def random_world(db: Any, seed: int, posts: int = 30) -> None:
-    rng = random.Random(seed)
-    ids = [f"{n:012x}" for n in range(1, posts + 1)]
-    for step in range(12):
-        write_batch(
-            db, [random_page(rng, p, T0 + timedelta(hours=step)) for p in rng.sample(ids, 8)]
-        )
-    write_gone(
-        db, [PostGone(ids[0], "https://medium.com/p/x", "deleted", 404, T0 + timedelta(days=1))]
-    )
-
-
-def months_world(db: Any, seed: int, posts: int = 30) -> None:
-    """Crawls over eight months: posts recrawled later keep their links' first
-    sight, gain links first seen then and lose others; one post is deleted."""
-    rng = random.Random(seed)
-    ids = [f"{n:012x}" for n in range(1, posts + 1)]
-    for step in range(12):
-        at = T0 + timedelta(days=21 * step, hours=step)
-        write_batch(db, [random_page(rng, p, at) for p in rng.sample(ids, 8)])
-    write_gone(
-        db, [PostGone(ids[1], "https://medium.com/p/x", "deleted", 404, T0 + timedelta(days=200))]
-    )
-
-
-# What each path leaves out on purpose (deploy/README.md, "Summaries").
 def comparable(numbers: dict[str, Any]) -> dict[str, Any]:
     aside = ("generated_at", "source", "crawled_from", "crawled_tags")
     out = {k: v for k, v in numbers.items() if k not in aside}

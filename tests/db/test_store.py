@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -13,63 +13,9 @@ from harvest.db.connection import connect
 from harvest.db.migrate import available, current_version, migrate
 from harvest.db.store import HostIds, copy_text, write_batch
 from harvest.items import ArticlePage, ProfilePage
-from harvest.links import host_of, registered_domain
-from harvest.medium.records import Article, Author, Link, PageFacts, Publication
+from tests.factories import T0, make_link, make_page
 from tests.medium.helpers import all_pages, parsed
 from tests.pg import rows, scalar
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def make_link(
-    url: str,
-    position: int,
-    *,
-    rel: tuple[str, ...] = ("nofollow",),
-    text: str = "t",
-    location: str = "body",
-    raw: str | None = None,
-) -> Link:
-    host = host_of(url)
-    return Link(
-        post_id=None,
-        target_url=url,
-        target_url_raw=raw or url,
-        domain=registered_domain(host),
-        host=host,
-        anchor_text=text,
-        kind="text",
-        rel=list(rel),
-        nofollow="nofollow" in rel,
-        ugc="ugc" in rel,
-        sponsored="sponsored" in rel,
-        location=location,  # type: ignore[arg-type]
-        position=position,
-        block="paragraph",
-    )
-
-
-def make_page(
-    post_id: str,
-    links: list[Link],
-    at: datetime,
-    *,
-    title: str = "A post",
-    author: str = "writer",
-    tags: list[str] | None = None,
-) -> ArticlePage:
-    art = Article(
-        post_id=post_id,
-        url=f"https://medium.com/@{author}/p-{post_id}",
-        canonical_url=f"https://medium.com/@{author}/p-{post_id}",
-        author=Author(author, "A Writer"),
-        publication=Publication("pub", "The Pub", None),
-        title=title,
-        published_at="2020-01-01T00:00:00Z",
-        tags=tags or ["seo"],
-        facts=PageFacts(access="public", complete=True),
-    )
-    return ArticlePage(article=art, links=links, fetched_at=at)
 
 
 def real_pages(at: datetime) -> list[ArticlePage]:

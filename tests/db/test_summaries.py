@@ -17,27 +17,16 @@ from harvest.db.connection import connect
 from harvest.db.migrate import migrate
 from harvest.db.renormalize import renormalize
 from harvest.db.store import write_batch, write_gone
-from harvest.items import ArticlePage, PostGone
-from harvest.medium.records import Author, PageFacts, Publication
-from tests.db.test_store import T0, make_link, make_page
+from harvest.items import PostGone
+from harvest.medium.records import Author, Publication
 from tests.db.writers import side_by_side
+from tests.factories import (
+    T0,
+    make_link,
+    make_page,
+    random_page,
+)
 from tests.pg import rows, scalar, set_large_domain
-
-DOMAINS = [
-    "github.com",
-    "www.github.com",
-    "gist.github.com",
-    "example.org",
-    "blog.example.org",
-    "youtube.com",
-    "a.co.uk",
-    "b.io",
-]
-RELS = [(), ("nofollow",), ("ugc", "nofollow"), ("sponsored",), ("noopener",)]
-AUTHORS = ["ann", "bob", "cyd", "dee"]
-PUBLICATIONS = [None, Publication("pub", "The Pub", None), Publication("two", "Two", "two.example")]
-TAGS = ["seo", "python", "writing", "data"]
-
 
 # A threshold the worlds here cross: some domains keep rows in the
 # large-domains-only tables, the others are counted from their links, and
@@ -48,43 +37,6 @@ LARGE = 8
 @pytest.fixture(autouse=True)
 def _large_domains_in_reach(db_dsn: str) -> None:
     set_large_domain(db_dsn, LARGE)
-
-
-def random_page(rng: random.Random, post_id: str, at: Any) -> ArticlePage:
-    links = [
-        make_link(
-            f"https://{rng.choice(DOMAINS)}/{rng.randint(0, 6)}",
-            position,
-            rel=rng.choice(RELS),
-            location=rng.choice(["body", "body", "author_bio"]),
-        )
-        for position in range(rng.randint(0, 6))
-    ]
-    page = make_page(
-        post_id, links, at, author=rng.choice(AUTHORS), tags=rng.sample(TAGS, rng.randint(0, 3))
-    )
-    art = page.article
-    art.author = Author(rng.choice(AUTHORS), None)
-    art.publication = rng.choice(PUBLICATIONS)
-    art.published_at = rng.choice(
-        [
-            None,
-            "2016-03-02T00:00:00Z",
-            "2021-07-30T00:00:00Z",
-            "2021-12-31T23:00:00Z",
-            "2025-01-15T00:00:00Z",
-        ]
-    )
-    preview = rng.random() < 0.15
-    art.facts = PageFacts(
-        access="member_only" if preview else "public",
-        complete=not preview,
-        robots=rng.choice([[], [], ["noindex"], ["nofollow"]]),
-        canonical_elsewhere=rng.random() < 0.15,
-    )
-    if preview:
-        page.status = "member_only"
-    return page
 
 
 def assert_agree(db: Any, per_range: int = summaries.RANGE_LINKS) -> None:

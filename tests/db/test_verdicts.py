@@ -11,7 +11,7 @@ import pytest
 from harvest.db.store import write_batch, write_gone
 from harvest.items import ArticlePage, FetchFacts, PostGone
 from harvest.medium.records import PageFacts
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 from tests.medium.helpers import parsed
 from tests.pg import rows, scalar
 

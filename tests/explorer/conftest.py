@@ -19,8 +19,7 @@ import pytest
 from harvest.db.connection import connect
 from harvest.db.roles import grant_readonly
 from harvest.db.store import write_batch
-from tests.db.test_report_summaries import months_world
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page, months_world
 from tests.pg import Server
 
 BIN = Path(sys.executable).parent

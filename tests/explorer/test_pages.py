@@ -295,7 +295,7 @@ def test_kept_groups_page_as_the_database_does_and_follow_writes(
     from harvest.db.queries import LinkFilters
     from harvest.db.store import write_batch
     from harvest.explorer import sections
-    from tests.db.test_store import T0, make_link, make_page
+    from tests.factories import T0, make_link, make_page
 
     monkeypatch.setattr(sections, "KEEP", 4)
     cache = sections.SectionCache()

@@ -16,7 +16,7 @@ from harvest.medium.records import Article, Author, Link
 from harvest.pipelines.normalize import MAX_TEXT_LENGTH, NormalizePipeline
 from harvest.sim.model import build_world
 from harvest.sim.render import article_page, profile_page
-from tests.db.test_store import make_link
+from tests.factories import make_link
 from tests.medium.helpers import all_pages, parsed
 
 

@@ -21,7 +21,7 @@ from harvest.crawl.signals import crawl_outcome
 from harvest.db.config import ConfigError, DbConfig
 from harvest.db.connection import Embedded, connect
 from harvest.pipelines.postgres import PostgresPipeline
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 from tests.pg import rows, scalar, with_database
 
 

@@ -15,7 +15,7 @@ from harvest.crawl.parsing import Parser, ParserDied
 from harvest.db.connection import connect
 from harvest.medium import extract
 from harvest.pipelines.normalize import NormalizePipeline
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 from tests.pg import rows, scalar
 from tests.pipelines.test_postgres import close, make_pipeline
 

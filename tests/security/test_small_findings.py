@@ -22,7 +22,7 @@ from harvest.analysis import output
 from harvest.crawl.unparsed import UnparsedStore
 from harvest.pipelines.normalize import NormalizePipeline
 from harvest.secrets import mask_dsn
-from tests.db.test_store import T0, make_link, make_page
+from tests.factories import T0, make_link, make_page
 from tests.pipelines.test_postgres import close, make_pipeline
 
 BIN = Path(sys.executable).parent
