@@ -3,6 +3,11 @@
 Scrapy's LogStats says "Crawled N pages" once a minute; a harvest wants to
 know more and sooner: pages fetched and their rate, pages stored, what is
 still queued, and what went wrong so far.
+
+In a terminal the line is drawn in place at the bottom, under the log (a log
+record clears it first, the next tick draws it again), and written into the
+log once at the end; anywhere else (a pipe, a file, scrapyd) it is a log line
+each time.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -51,11 +58,64 @@ def progress_line(stats: Mapping[str, Any], elapsed: float, last: tuple[float, i
     return "progress: " + "; ".join(parts)
 
 
+class StatusLine(logging.Filter):
+    """One line at the foot of a terminal, redrawn in place."""
+
+    _CLEAR = "\r\x1b[K"
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        width = shutil.get_terminal_size((120, 24)).columns
+        # (the line is harvest's own counts: nothing in it acts on the terminal)
+        self.stream.write(self._CLEAR + text[: max(width - 1, 10)])
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write(self._CLEAR)
+            self.stream.flush()
+            self.shown = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # a log line is about to be written to the same terminal
+        self.clear()
+        return True
+
+    @classmethod
+    def on_terminal(cls) -> StatusLine | None:
+        """A status line on stderr, if stderr is a terminal the log goes to."""
+        if not sys.stderr.isatty():
+            return None
+        handlers = [
+            h
+            for h in logging.getLogger().handlers
+            if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr
+        ]
+        if not handlers:
+            return None
+        status = cls(sys.stderr)
+        for handler in handlers:
+            handler.addFilter(status)
+        return status
+
+    def detach(self) -> None:
+        self.clear()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self)
+
+
 class Progress:
     def __init__(self, crawler: Any, interval: float) -> None:
         self.crawler = crawler
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._status: StatusLine | None = None
+        self._last_line: str | None = None
         crawler.signals.connect(self._opened, signal=signals.spider_opened)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
 
@@ -67,6 +127,7 @@ class Progress:
         return cls(crawler, float(interval))
 
     def _opened(self, spider: Any = None) -> None:
+        self._status = StatusLine.on_terminal()
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -76,7 +137,12 @@ class Progress:
             await asyncio.sleep(self.interval)
             stats = self.crawler.stats.get_stats()
             elapsed = time.monotonic() - started
-            log.info("%s", progress_line(stats, elapsed, last))
+            line = progress_line(stats, elapsed, last)
+            if self._status is not None:
+                self._status.show(line)
+                self._last_line = line
+            else:
+                log.info("%s", line)
             last = (elapsed, int(stats.get("response_received_count", 0) or 0))
 
     async def _closed(self, spider: Any = None, reason: str = "") -> None:
@@ -84,3 +150,8 @@ class Progress:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._status is not None:
+            self._status.detach()
+            if self._last_line:
+                # the last state stays in the log and the scrollback
+                log.info("%s", self._last_line)
