@@ -126,6 +126,7 @@ def render(numbers: dict[str, Any]) -> str:
         _by_group,
         _dofollow_exceptions,
         _top_domains,
+        _domain_groupings,
         _backlinks,
     )
     if not numbers["verdict"]["links"]:
@@ -350,6 +351,26 @@ def _top_domains(numbers: dict[str, Any]) -> list[str]:
         )
     else:
         parts.append(_table(top, ["domain", "posts", *_GROUP_COLUMNS]))
+    return parts
+
+
+# A domain's report: its anchors, target pages and referrers, and new and lost
+# links by month (the explorer's tabs and backlinks --by, the same queries).
+_GROUPING_TITLES = {
+    "anchors": "Anchor texts",
+    "targets": "Target pages",
+    "authors": "Referring authors",
+    "publications": "Referring publications",
+    "months": "New and lost links by month",
+}
+
+
+def _domain_groupings(numbers: dict[str, Any]) -> list[str]:
+    groupings = numbers.get("groupings") or {}
+    parts = []
+    for name, title in _GROUPING_TITLES.items():
+        if name in groupings:
+            parts += [f"<h2>{title}</h2>", _table(groupings[name])]
     return parts
 
 

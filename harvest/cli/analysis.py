@@ -72,6 +72,8 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with database() as conn:
         check_filters(conn, chosen)
         numbers = report_numbers(conn, chosen, top=args.top)
+        if chosen.domain:
+            numbers["groupings"] = _groupings(conn, chosen, args.top)
         note_pending(conn, err)
     if not numbers["verdict"]["links"]:
         err.write("no harvested link matches these filters: the report says so\n")
@@ -86,6 +88,29 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(text)
     return 0
+
+
+def _groupings(conn: Any, chosen: Any, top: int) -> dict[str, list[dict[str, Any]]]:
+    """A domain's report's groupings, narrowed as its links are (the filters on
+    a link and its post's author and dates; a tag or publication is not one)."""
+    from harvest.db import explore
+    from harvest.db.queries import LinkFilters
+
+    target = explore.find_target(conn, chosen.domain)
+    if target is None:
+        return {}
+    filters = LinkFilters(
+        author=chosen.author, placement=chosen.placement, rel=chosen.rel,
+        reason=chosen.reason, since=chosen.since, until=chosen.until,
+        published_since=chosen.published_since, published_until=chosen.published_until,
+    )  # fmt: skip
+    out = {}
+    for grouping in explore.GROUPINGS:
+        columns, rows = explore.grouped(conn, target, grouping, filters, limit=top)
+        out[grouping] = [dict(zip(columns, row, strict=True)) for row in rows]
+    columns, rows = explore.months(conn, target, filters)
+    out["months"] = [dict(zip(columns, row, strict=True)) for row in rows]
+    return out
 
 
 def export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

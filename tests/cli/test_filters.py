@@ -183,3 +183,33 @@ def test_intersect_lists_who_links_to_the_competitors_and_not_to_you(
     assert code == 2 and "the nearest it has: mine.example" in err
     code, _, err = run(capsys, "intersect", "blog.a.example")
     assert code == 2 and "not hosts: blog.a.example" in err
+
+
+def test_a_domain_s_report_has_its_groupings_as_a_scan_counts_them(
+    world: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harvest import vocabulary
+    from tests.test_vocabulary import keys
+
+    conn = connect(world)
+    anchors = dict(
+        rows(
+            conn,
+            """SELECT coalesce(l.anchor_text, ''), count(*) FROM links l
+               JOIN domains d USING (domain_id)
+               WHERE d.domain = 'github.com' AND l.lost_at IS NULL AND l.nofollow GROUP BY 1""",
+        )
+    )
+    conn.close()
+    code, out, _ = run(
+        capsys, "report", "--domain", "github.com", "--rel", "nofollow", "--format", "json"
+    )
+    assert code == 0
+    numbers = json.loads(out)
+    got = {g["anchor_text"]: g["links"] for g in numbers["groupings"]["anchors"]}
+    assert got == anchors
+    assert sum(m["new_links"] for m in numbers["groupings"]["months"]) > 0
+    assert set(keys(numbers)) <= set(vocabulary.FIELDS)
+    code, page, _ = run(capsys, "report", "--domain", "github.com", "-o", "-")
+    for title in ("Anchor texts", "Target pages", "Referring authors", "New and lost links"):
+        assert f"<h2>{title}" in page
