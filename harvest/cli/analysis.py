@@ -36,6 +36,12 @@ def add_parsers(sub: Any) -> None:
         "--format", choices=["html", "json"], default="html", help="the page, or its numbers"
     )
     p.add_argument("--top", type=positive, default=25, help="rows in the top-N tables")
+    p.add_argument(
+        "--groupings",
+        action="store_true",
+        help="with --domain: its anchors, target pages, referrers and new and lost links by "
+        "month too (a pass over its links each: seconds for the largest domains of 10^7)",
+    )
     p.set_defaults(func=report)
 
     p = command(
@@ -72,7 +78,7 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with database() as conn:
         check_filters(conn, chosen)
         numbers = report_numbers(conn, chosen, top=args.top)
-        if chosen.domain:
+        if chosen.domain and args.groupings:
             numbers["groupings"] = _groupings(conn, chosen, args.top)
         note_pending(conn, err)
     if not numbers["verdict"]["links"]:

@@ -202,14 +202,18 @@ def test_a_domain_s_report_has_its_groupings_as_a_scan_counts_them(
     )
     conn.close()
     code, out, _ = run(
-        capsys, "report", "--domain", "github.com", "--rel", "nofollow", "--format", "json"
-    )
+        capsys, "report", "--domain", "github.com", "--rel", "nofollow", "--groupings",
+        "--format", "json",
+    )  # fmt: skip
     assert code == 0
     numbers = json.loads(out)
     got = {g["anchor_text"]: g["links"] for g in numbers["groupings"]["anchors"]}
     assert got == anchors
     assert sum(m["new_links"] for m in numbers["groupings"]["months"]) > 0
     assert set(keys(numbers)) <= set(vocabulary.FIELDS)
-    code, page, _ = run(capsys, "report", "--domain", "github.com", "-o", "-")
+    code, page, _ = run(capsys, "report", "--domain", "github.com", "--groupings", "-o", "-")
     for title in ("Anchor texts", "Target pages", "Referring authors", "New and lost links"):
         assert f"<h2>{title}" in page
+    # without --groupings a domain's report reads only the summaries
+    code, page, _ = run(capsys, "report", "--domain", "github.com", "-o", "-")
+    assert "<h2>Anchor texts" not in page
