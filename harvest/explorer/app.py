@@ -159,7 +159,9 @@ def _domains(request: Request, name: str) -> list[str]:
 
 
 def link_filters(request: Request) -> queries.LinkFilters:
+    author = request.query_params.get("author", "").strip().removeprefix("@") or None
     return queries.LinkFilters(
+        author=author,
         placement=_choice(request, "placement", queries.PLACEMENTS),
         rel=_choice(request, "rel", tuple(queries.REL_CLASSES)),
         reason=_choice(request, "reason", tuple(REASON_TEXT)),

@@ -353,3 +353,17 @@ def test_link_intersect_lists_who_links_to_them_and_not_to_you(served: Served) -
     assert all(set(r["linked_domains"]) <= {"github.com", "youtube.com"} for r in got)
     status, _, html = get(f"{served.url}intersect?with=githib.com")
     assert status == 200 and "Not in this harvest: githib.com." in html
+
+
+def test_the_author_filter_narrows_a_domain_s_backlinks(served: Served) -> None:
+    conn = connect(served.dsn)
+    want = rows(
+        conn,
+        """SELECT l.target_url, p.medium_id FROM links l JOIN posts p USING (post_id)
+           JOIN authors a USING (author_id) JOIN domains d USING (domain_id)
+           WHERE d.domain = 'github.com' AND l.lost_at IS NULL AND a.username = 'bob'""",
+    )
+    conn.close()
+    pages, _ = walk(served, "/domain/github.com?n=9&author=bob")
+    got = [(r["target_url"], r["post_id"]) for page in pages for r in page]
+    assert want and sorted(got) == sorted(want)
