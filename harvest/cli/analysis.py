@@ -157,9 +157,11 @@ def _export(args: argparse.Namespace, fmt: str, target: Any, err: TextIO) -> Non
             conn.rollback()
             err.write(f"{nodes} nodes, {n_edges} edges\n")
             return
-        if fmt == "csv":
-            # written by the server as harvest writes CSV: at COPY's own speed
-            n = _to_text(target, lambda fh: export_sql.copy_export(conn, args.what, chosen, fh))
+        if fmt in export_sql.COPIERS:
+            # written by the server as harvest writes them: at COPY's own speed
+            n = _to_text(
+                target, lambda fh: export_sql.copy_export(conn, args.what, chosen, fh, fmt)
+            )
         else:
             columns, batches = export_sql.rows(conn, args.what, chosen)
             n = exports.write_rows(columns, batches, fmt, target)

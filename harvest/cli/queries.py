@@ -142,8 +142,9 @@ def backlinks(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             filters=_link_filters(args),
             limit=None if args.all else args.limit,
             after=args.after,
-            # every row as CSV: written by the server, at COPY's own speed
-            csv_to=out if args.all and args.format == "csv" else None,
+            # every row: written by the server, at COPY's own speed
+            csv_to=out if args.all else None,
+            fmt="jsonl" if args.format == "json" else "csv",
         )
         columns, rows = page.columns, page.rows
         if args.format == "table":

@@ -13,7 +13,7 @@ from typing import IO, Any
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from harvest import vocabulary
-from harvest.db.exports import copy_csv
+from harvest.db.exports import COPIERS
 from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
@@ -246,6 +246,7 @@ def backlinks(
     after: str | None = None,
     before: str | None = None,
     csv_to: IO[str] | None = None,
+    fmt: str = "csv",
 ) -> BacklinkPage:
     """One page of the links to a domain or host, in a stable order, with totals.
 
@@ -253,8 +254,8 @@ def backlinks(
     tokens as a page prints them). ``limit=None`` gives every row, read from a
     server-side cursor as the caller iterates (``harvest backlinks --all``);
     the caller then owns the transaction until it has read them; with
-    ``csv_to`` they are written there as CSV by the server instead (COPY), and
-    the page's ``written`` says how many.
+    ``csv_to`` they are written there by the server instead (COPY), as CSV or
+    (``fmt`` jsonl) JSON Lines, and the page's ``written`` says how many.
     """
     filters = filters or LinkFilters()
     key = decode_after(after) if after else None
@@ -293,7 +294,7 @@ def backlinks(
     if limit is None and csv_to is not None:
         condition = " AND ".join(where)
         every = f"SELECT {_BACKLINK_FIELDS}\n{_BACKLINK_FROM} WHERE {condition} ORDER BY {order}"
-        written = copy_csv(conn, every, params, csv_to)
+        written = COPIERS[fmt](conn, every, params, csv_to)
         return BacklinkPage(columns, [], totals, written=written)
     if limit is None:
         # A server-side cursor lives in a transaction: the caller's, from here on.

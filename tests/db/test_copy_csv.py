@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -99,3 +100,38 @@ def test_the_guard_is_one_rule_in_python_and_postgresql(db: Any, cell: str) -> N
         guarded = cur.fetchone()[0] and cell != ""
     db.rollback()
     assert guarded == (csv_safe(cell) != cell), repr(cell)
+
+
+def python_jsonl(db: Any, what: str, filters: Filters) -> list[dict[str, Any]]:
+    columns, batches = exports.rows(db, what, filters)
+    out = io.StringIO()
+    write_rows(columns, batches, "jsonl", out)
+    db.rollback()
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("what", list(exports.QUERIES))
+def test_the_server_writes_the_json_lines_harvest_writes(world: Any, what: str) -> None:
+    server = io.StringIO()
+    n = exports.copy_export(world, what, Filters(), server, "jsonl")
+    world.rollback()
+    lines = server.getvalue().splitlines()
+    assert n == len(lines) > 0
+    # the same objects (JSON's own spelling may differ: 0.2500 and 0.25 are one number)
+    assert [json.loads(line) for line in lines] == python_jsonl(world, what, Filters())
+    if what == "links":
+        anchors = {json.loads(line)["anchor_text"] for line in lines}
+        assert set(HOSTILE) <= anchors  # quotes, line breaks and backslashes survive
+
+
+def test_backlinks_all_as_json_lines_are_the_rows_backlinks_gives(world: Any) -> None:
+    server = io.StringIO()
+    page = queries.backlinks(world, "github.com", limit=None, csv_to=server, fmt="jsonl")
+    world.rollback()
+    whole = queries.backlinks(world, "github.com", limit=None)
+    out = io.StringIO()
+    write_rows(whole.columns, iter([list(whole.rows)]), "jsonl", out)
+    world.rollback()
+    mine = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [json.loads(line) for line in server.getvalue().splitlines()] == mine
+    assert page.written == len(mine)
