@@ -133,17 +133,16 @@ def grouped_tops(
     return (columns[:-1], [tuple(r[:-1]) for r in rows]), int(groups)
 
 
-def freshness(conn: Any, target: Target) -> tuple[Any, ...]:
-    """What changes when the target's links or their posts may have: the
-    server's count of rows written to links and posts (its statistics, which
-    every writing transaction adds to within a second), and the target's
-    maintained totals."""
+def freshness(conn: Any, target: Target | None = None) -> tuple[Any, ...]:
+    """What changes when links or posts may have: the server's count of rows
+    written to links and posts (its statistics, which every writing transaction
+    adds to within a second), and the target's maintained totals."""
     with conn.cursor() as cur:
         cur.execute(
             """SELECT (SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables
                        WHERE relname IN ('links', 'posts') AND schemaname = current_schema()),
                       (SELECT row(t.*)::text FROM domain_totals t WHERE t.domain_id = %s)""",
-            (target.domain_id,),
+            (target.domain_id if target else None,),
         )
         return tuple(cur.fetchone())
 

@@ -365,8 +365,8 @@ class Explorer:
         if theirs:
             with self.pool.connection() as conn:
                 unknown = [d for d in (*theirs, *mine) if not explore.known(conn, "domain", d)]
-                columns, rows = explore.intersect(
-                    conn, theirs, mine, by=by, sort=sort, limit=n + 1, offset=(page - 1) * n
+                columns, rows = self.sections.intersect(
+                    conn, theirs, mine, by, sort, n + 1, (page - 1) * n
                 )
             label = "author" if by == "authors" else "publication"
             table = Table(

@@ -103,6 +103,20 @@ class SectionCache:
             key, explore.freshness(conn, target), lambda: explore.months(conn, target, filters)
         )
 
+    def intersect(
+        self, conn: Any, theirs: list[str], mine: list[str], by: str, sort: str, limit: int,
+        offset: int,
+    ) -> Rows:  # fmt: skip
+        """Link intersect, kept as the groupings are: a second look is free."""
+        key = ("intersect", tuple(theirs), tuple(mine), by, sort, limit, offset)
+        return self._get(  # type: ignore[no-any-return]
+            key,
+            explore.freshness(conn),
+            lambda: explore.intersect(
+                conn, theirs, mine, by=by, sort=sort, limit=limit, offset=offset
+            ),
+        )
+
     def warm(
         self,
         pool: ReaderPool,
