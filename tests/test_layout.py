@@ -48,7 +48,7 @@ def test_every_folder_says_its_job_in_its_opening_docstring(path: Path) -> None:
 
 
 def test_the_parsers_know_nothing_of_scrapy_the_network_or_storage() -> None:
-    allowed_harvest = ("harvest.medium", "harvest.links")
+    allowed_harvest = ("harvest.medium", "harvest.links", "harvest.slugs")
     for path in (p for p in SOURCES if _in(p, "medium")):
         for name in _imports(path):
             top = name.split(".")[0]

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from harvest.medium.graphql import MAX_PAGE_SIZE
-from harvest.medium.urls import tag_slug
+from harvest.slugs import tag_slug
 
 _USER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _PUB_RE = re.compile(r"^[a-z0-9][a-z0-9\-._]{0,99}$")

@@ -364,6 +364,15 @@ def _names(conn: Any, kind: str, value: str) -> list[str]:
 def known(conn: Any, kind: str, value: str) -> bool:
     """Whether the harvest has a domain or host, tag or publication of this name."""
     if kind == "domain":
+        # as stored, first: the public suffix list (find_target) only for the rest
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM domains WHERE domain = %(v)s) "
+                "OR EXISTS (SELECT 1 FROM hosts WHERE host = %(v)s)",
+                {"v": value},
+            )
+            if cur.fetchone()[0]:
+                return True
         return find_target(conn, value) is not None
     if kind == "tag":
         return tag_exists(conn, value)

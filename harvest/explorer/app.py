@@ -429,7 +429,7 @@ class Explorer:
             )  # fmt: skip
 
     def tag(self, request: Request) -> Response:
-        from harvest.medium.urls import tag_slug
+        from harvest.slugs import tag_slug
 
         typed = request.path_params["tag"]
         tag = tag_slug(typed)

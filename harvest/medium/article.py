@@ -54,7 +54,7 @@ from harvest.medium.records import (
     PageResult,
     Publication,
 )
-from harvest.medium.urls import tag_slug
+from harvest.slugs import tag_slug
 
 _APP_LINK_RE = re.compile(r"medium:/{1,2}p/([0-9a-f]{10,12})\b")
 _NAMED_BLOCKS = ", ".join(

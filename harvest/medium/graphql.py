@@ -44,7 +44,7 @@ from harvest.links import host_of, is_medium_host
 from harvest.medium.dom import iso_from_ms
 from harvest.medium.listing import post_ref_from_url
 from harvest.medium.records import PostRef
-from harvest.medium.urls import TAG_SLUG
+from harvest.slugs import TAG_SLUG
 
 ENDPOINT_PATH = "/_/graphql"
 TAG_OPERATION = "TagArchiveFeedQuery"

@@ -8,11 +8,9 @@ address a request is sent to changes when ``MEDIUM_BASE_URL`` names a mirror:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from harvest.links import host_of, is_medium_host
 
@@ -23,27 +21,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class BaseUrlError(ValueError):
     pass
-
-
-# A tag slug as Medium writes it in /tag/<slug>: letters and digits of any
-# script, joined by single hyphens (/tag/machine-learning, /tag/日本語).
-TAG_SLUG = r"[^\W_](?:[^\W_]|-(?=[^\W_])){0,99}"
-_TAG_SLUG_RE = re.compile(TAG_SLUG)
-_NOT_IN_SLUG = re.compile(r"[^\w\s\-]|_")
-_SEPARATORS = re.compile(r"[\s\-]+")
-
-
-def tag_slug(text: str) -> str:
-    """The slug Medium gives a tag as a person types it ("Machine Learning",
-    "#SEO", "日本語", "machine%20learning"): lower case, spaces to hyphens, other
-    punctuation dropped; "" when nothing of it is left."""
-    words = unicodedata.normalize("NFKC", unquote(text)).strip().lower().lstrip("#")
-    words = _NOT_IN_SLUG.sub("", words)
-    return _SEPARATORS.sub("-", words).strip("-")[:100].rstrip("-")
-
-
-def is_tag_slug(text: str) -> bool:
-    return _TAG_SLUG_RE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,3 +217,19 @@ def test_a_domain_s_report_has_its_groupings_as_a_scan_counts_them(
     # without --groupings a domain's report reads only the summaries
     code, page, _ = run(capsys, "report", "--domain", "github.com", "-o", "-")
     assert "<h2>Anchor texts" not in page
+
+
+def test_a_report_by_domain_or_tag_does_not_load_the_public_suffix_list(world: str) -> None:
+    import subprocess
+    import sys
+
+    # 0.2 s of a command's start: only commands that read hosts or URLs pay it
+    code = (
+        "import sys; from harvest.cli import main; "
+        "assert main(['report', '--domain', 'github.com', '--tag', 'SEO', '-o', '/dev/null']) == 0; "
+        "assert 'publicsuffixlist' not in sys.modules, 'loaded'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
