@@ -168,18 +168,27 @@ def main() -> None:
         print(f"serve: {warmed.strip()} (waited {warm_s:.0f} s)", flush=True)
         figures: dict[str, float] = {}
         for name, path in _pages(picked, deep).items():
-            server_ms, direct_ms = [], []
+            server_ms, direct_ms, ready_s = [], [], []
             for _ in range(args.rounds):
+                asked = time.perf_counter()
                 with urllib.request.urlopen(base + path, timeout=120) as resp:
-                    resp.read()
+                    body = resp.read()
                     timing = resp.headers["Server-Timing"]
                 server_ms.append(float(timing.split("dur=")[1]))
+                # a page worked out in the background refreshes until it is ready
+                while b'http-equiv="refresh"' in body:
+                    time.sleep(0.1)
+                    with urllib.request.urlopen(base + path, timeout=120) as resp:
+                        body = resp.read()
+                ready_s.append(time.perf_counter() - asked)
                 started = time.perf_counter()
                 _baseline(conn, name, picked, deep)
                 direct_ms.append((time.perf_counter() - started) * 1000)
             figures[name] = statistics.median(server_ms)
             direct = statistics.median(direct_ms)
             shown = f", its queries alone {direct:.0f} ms" if direct > 0.5 else ""
+            if max(ready_s) > 0.5:
+                shown += f", the answer ready after {max(ready_s):.1f} s at most"
             print(
                 f"{name:28} {figures[name]:7.1f} ms server (median of {args.rounds}, "
                 f"max {max(server_ms):.0f}){shown}",

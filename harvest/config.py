@@ -424,6 +424,15 @@ SETTINGS: tuple[Setting, ...] = (
         "explorer",
     ),
     _S(
+        "HARVEST_EXPLORER_LARGE",
+        "int",
+        40_000,
+        "a domain with this many live links is grouped by `harvest serve` at start-up, and "
+        "its filtered pages are worked out in the background (a pass over its links)",
+        "explorer",
+        minimum=1,
+    ),
+    _S(
         "HARVEST_EXPLORER_TOKEN",
         "text",
         None,

@@ -78,7 +78,8 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     address = f"http://{shown}:{port}/" + (f"?token={token}" if made else "")
     out.write(f"harvest explorer on {address} (as role {role}; Ctrl-C stops it)\n")
     out.flush()
-    sections = SectionCache()
+    large = config.value(None, "HARVEST_EXPLORER_LARGE")
+    sections = SectionCache(pool=pool)
 
     # the largest domains' groupings take seconds: computed ahead, while it serves
     def warmed(domains: int, seconds: float) -> None:
@@ -86,10 +87,10 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(f"grouped the {domains} largest domains' links ahead in {seconds:.0f} s\n")
             out.flush()
 
-    sections.warm(pool, done=warmed)
+    sections.warm(pool, least=large, done=warmed)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(pool, guard, sections),
+            create_app(pool, guard, sections, large),
             log_level="warning",
             server_header=False,
             proxy_headers=False,

@@ -31,8 +31,10 @@ from harvest.db import explore, queries
 from harvest.db.readers import ReaderPool
 from harvest.db.report import Filters, report_numbers
 from harvest.explorer.guard import Guard
-from harvest.explorer.sections import SectionCache
+from harvest.explorer.sections import WARM_FROM, NotYet, SectionCache
 
+# Seconds before a page whose answer is being worked out asks again.
+WORKING_REFRESH = 1
 # Rows a table shows at once unless ?n= says (at most MAX_ROWS).
 PAGE = 25
 MAX_ROWS = 500
@@ -200,13 +202,19 @@ def _offset_paging(request: Request, table: Table, page: int) -> None:
 # The tabs of a domain's page, in the order they are shown.
 DOMAIN_VIEWS = ("backlinks", "anchors", "targets", "authors", "publications", "months")
 
-View = Callable[[Request, Any, explore.Target, queries.LinkFilters], tuple[Table, dict[str, int]]]
+# A tab of a domain's page: the request, a connection, the domain, the filters,
+# and whether its answer is worked out in the background (a large domain).
+View = Callable[
+    [Request, Any, explore.Target, queries.LinkFilters, bool], tuple[Table, dict[str, int]]
+]
 
 
 class Explorer:
-    def __init__(self, pool: ReaderPool, sections: SectionCache) -> None:
+    def __init__(self, pool: ReaderPool, sections: SectionCache, large: int) -> None:
         self.pool = pool
         self.sections = sections
+        # a domain with this many live links is grouped and filtered in the background
+        self.large = large
         self.env = _env()
         self.views: dict[str, View] = {
             "backlinks": self._backlinks,
@@ -288,26 +296,37 @@ class Explorer:
             target = explore.find_target(conn, name)
             if target is None:
                 return self._missing(request, conn, "domain or host", name)
-            table, totals = self.views[view](request, conn, target, filters)
+            totals = _totals(conn, target)
+            # (a download waits for its rows: a page says it is working instead)
+            later = totals["links"] >= self.large and not request.query_params.get("format")
+            try:
+                table, totals = self.views[view](request, conn, target, filters, later)
+            except NotYet:
+                return self._working(request, f"{totals['links']:,} links to {target.name}")
         return self.render(
             request, "domain.html", [table], target=target, totals=totals, view=view,
             views=DOMAIN_VIEWS, filters=filters,
         )  # fmt: skip
 
     def _backlinks(
-        self, request: Request, conn: Any, target: explore.Target, filters: queries.LinkFilters
+        self,
+        request: Request,
+        conn: Any,
+        target: explore.Target,
+        filters: queries.LinkFilters,
+        later: bool,
     ) -> tuple[Table, dict[str, int]]:
         after = request.query_params.get("after") or None
         before = request.query_params.get("before") or None
+        n = rows_per_page(request)
         try:
-            page = queries.backlinks(
-                conn,
-                target.name,
-                filters=filters,
-                limit=rows_per_page(request),
-                after=after,
-                before=before,
-            )
+            if later and filters != queries.LinkFilters():
+                # a rare filter walks most of a large domain's links: in the background
+                page = self.sections.backlinks(conn, target, filters, n, after, before)
+            else:
+                page = queries.backlinks(
+                    conn, target.name, filters=filters, limit=n, after=after, before=before
+                )
         except queries.BadCursor as exc:
             raise BadRequest(str(exc)) from None
         table = Table(
@@ -328,11 +347,15 @@ class Explorer:
 
     def _grouped(self, grouping: str, title: str, links: dict[str, str]) -> View:
         def view(
-            request: Request, conn: Any, target: explore.Target, filters: queries.LinkFilters
+            request: Request,
+            conn: Any,
+            target: explore.Target,
+            filters: queries.LinkFilters,
+            later: bool,
         ) -> tuple[Table, dict[str, int]]:
             page, n = _page_number(request), rows_per_page(request)
             sort = _choice(request, "sort", explore.GROUP_SORTS) or "links"
-            tops = self.sections.tops(conn, target, grouping, filters)
+            tops = self.sections.tops(conn, target, grouping, filters, later)
             columns, rows = tops.columns, tops.page(sort, (page - 1) * n, n + 1)
             if rows is None:  # past the groups kept: asked of the database
                 columns, rows = explore.grouped(
@@ -348,9 +371,14 @@ class Explorer:
         return view
 
     def _months(
-        self, request: Request, conn: Any, target: explore.Target, filters: queries.LinkFilters
+        self,
+        request: Request,
+        conn: Any,
+        target: explore.Target,
+        filters: queries.LinkFilters,
+        later: bool,
     ) -> tuple[Table, dict[str, int]]:
-        columns, rows = self.sections.months(conn, target, filters)
+        columns, rows = self.sections.months(conn, target, filters, later)
         return Table("months", "New and lost links by month", columns, rows), _totals(conn, target)
 
     def intersect(self, request: Request) -> Response:
@@ -365,9 +393,13 @@ class Explorer:
         if theirs:
             with self.pool.connection() as conn:
                 unknown = [d for d in (*theirs, *mine) if not explore.known(conn, "domain", d)]
-                columns, rows = self.sections.intersect(
-                    conn, theirs, mine, by, sort, n + 1, (page - 1) * n
-                )
+                try:
+                    columns, rows = self.sections.intersect(
+                        conn, theirs, mine, by, sort, n + 1, (page - 1) * n,
+                        later=not request.query_params.get("format"),
+                    )  # fmt: skip
+                except NotYet:
+                    return self._working(request, f"the links to {', '.join(theirs)}")
             label = "author" if by == "authors" else "publication"
             table = Table(
                 "intersect", f"{by.capitalize()} linking to {', '.join(theirs)}"
@@ -384,6 +416,14 @@ class Explorer:
             request, "intersect.html", tables, theirs=", ".join(theirs), mine=", ".join(mine),
             by=by,
         )  # fmt: skip
+
+    def _working(self, request: Request, what: str) -> Response:
+        """The answer is being worked out: say so, and ask again in a moment
+        (a refresh, no script)."""
+        html = self.env.get_template("working.html").render(
+            request=request, what=what, again=WORKING_REFRESH
+        )
+        return Response(html, media_type="text/html; charset=utf-8")
 
     def post(self, request: Request) -> Response:
         medium_id = request.path_params["medium_id"]
@@ -481,8 +521,13 @@ def _totals(conn: Any, target: explore.Target) -> dict[str, int]:
     return queries.backlinks(conn, target.name, limit=0).totals
 
 
-def create_app(pool: ReaderPool, guard: Guard, sections: SectionCache | None = None) -> Starlette:
-    explorer = Explorer(pool, sections or SectionCache())
+def create_app(
+    pool: ReaderPool,
+    guard: Guard,
+    sections: SectionCache | None = None,
+    large: int = WARM_FROM,
+) -> Starlette:
+    explorer = Explorer(pool, sections or SectionCache(pool=pool), large)
     routes = [
         Route("/", explorer.home),
         Route("/search", explorer.search),

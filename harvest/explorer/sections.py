@@ -18,19 +18,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from harvest.db import explore
-from harvest.db.queries import LinkFilters, Rows
+from harvest.db import explore, queries
+from harvest.db.queries import BacklinkPage, LinkFilters, Rows
 from harvest.db.readers import ReaderPool
 
 log = logging.getLogger(__name__)
 
 # Groups kept per sort: twenty pages of 25.
 KEEP = 500
-# Domains with at least this many live links are grouped at start-up: fewer
-# group in under ~150 ms (3.2 µs a link at 10^7, bench/explorer.py).
+# Domains with at least this many live links (HARVEST_EXPLORER_LARGE) are
+# grouped at start-up and filtered in the background: fewer group in under
+# ~150 ms (3.2 µs a link at 10^7, bench/explorer.py).
 WARM_FROM = 40_000
 ENTRIES = 256
 
@@ -64,57 +66,145 @@ def tops_of(rows: Rows, groups: int) -> Tops:
     return Tops(columns, by_sort, complete=groups <= KEEP)
 
 
-class SectionCache:
-    """Least recently used results, each under the freshness it was computed at."""
+# A result computed in the background serves pages for this long after a
+# write made it stale: while a crawl writes, the counters move every second,
+# and a page must not wait for a recount that a second write outdates again.
+STALE_OK = 60.0
 
-    def __init__(self, entries: int = ENTRIES) -> None:
-        self._entries: OrderedDict[Hashable, tuple[tuple[Any, ...], Any]] = OrderedDict()
+
+class NotYet(Exception):
+    """The answer is being worked out in the background: the page asks again."""
+
+
+class SectionCache:
+    """Least recently used results, each under the freshness it was computed at.
+
+    ``later`` answers are worked out on a thread of their own, with a
+    connection of their own, while the page that asked says so and asks again
+    (NotYet): no page waits seconds for a pass over a large domain's links."""
+
+    def __init__(self, entries: int = ENTRIES, pool: ReaderPool | None = None) -> None:
+        self._entries: OrderedDict[Hashable, tuple[tuple[Any, ...], Any, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._size = entries
+        self.pool = pool
+        self._running: set[Hashable] = set()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest-serve-work")
         self.hits = self.misses = 0
 
-    def _get(self, key: Hashable, fresh: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    def _get(
+        self,
+        conn: Any,
+        key: Hashable,
+        fresh: tuple[Any, ...],
+        compute: Callable[[Any], Any],
+        later: bool = False,
+    ) -> Any:
         with self._lock:
             found = self._entries.get(key)
-            if found is not None and found[0] == fresh:
+            if found is not None and (
+                found[0] == fresh or (later and time.monotonic() - found[2] < STALE_OK)
+            ):
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return found[1]
-        value = compute()
+            if later and self.pool is not None:
+                if key not in self._running:
+                    self._running.add(key)
+                    self._worker.submit(self._in_background, key, fresh, compute)
+                raise NotYet
+        value = compute(conn)
+        self._keep(key, fresh, value)
+        return value
+
+    def _keep(self, key: Hashable, fresh: tuple[Any, ...], value: Any) -> None:
         with self._lock:
             self.misses += 1
-            self._entries[key] = (fresh, value)
+            self._entries[key] = (fresh, value, time.monotonic())
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
-        return value
 
-    def tops(self, conn: Any, target: explore.Target, grouping: str, filters: LinkFilters) -> Tops:
+    def _in_background(
+        self, key: Hashable, fresh: tuple[Any, ...], compute: Callable[[Any], Any]
+    ) -> None:
+        assert self.pool is not None
+        try:
+            with self.pool.connection() as conn:
+                self._keep(key, fresh, compute(conn))
+        except Exception:  # the page asks again, and says what the log says
+            log.exception("working out %r failed", key)
+        finally:
+            with self._lock:
+                self._running.discard(key)
+
+    def tops(
+        self,
+        conn: Any,
+        target: explore.Target,
+        grouping: str,
+        filters: LinkFilters,
+        later: bool = False,
+    ) -> Tops:
         key = ("tops", target.domain_id, target.host_id, grouping, filters)
         return self._get(  # type: ignore[no-any-return]
+            conn,
             key,
             explore.freshness(conn, target),
-            lambda: tops_of(*explore.grouped_tops(conn, target, grouping, filters, KEEP)),
+            lambda c: tops_of(*explore.grouped_tops(c, target, grouping, filters, KEEP)),
+            later,
         )
 
-    def months(self, conn: Any, target: explore.Target, filters: LinkFilters) -> Rows:
+    def months(
+        self, conn: Any, target: explore.Target, filters: LinkFilters, later: bool = False
+    ) -> Rows:
         key = ("months", target.domain_id, target.host_id, filters)
         return self._get(  # type: ignore[no-any-return]
-            key, explore.freshness(conn, target), lambda: explore.months(conn, target, filters)
+            conn,
+            key,
+            explore.freshness(conn, target),
+            lambda c: explore.months(c, target, filters),
+            later,
+        )
+
+    def backlinks(
+        self,
+        conn: Any,
+        target: explore.Target,
+        filters: LinkFilters,
+        limit: int,
+        after: str | None,
+        before: str | None,
+        later: bool = True,
+    ) -> BacklinkPage:
+        """A filtered page of a large domain's backlinks, worked out in the
+        background: a rare filter walks most of the domain's links."""
+        key = ("backlinks", target.domain_id, target.host_id, filters, limit, after, before)
+        return self._get(  # type: ignore[no-any-return]
+            conn,
+            key,
+            explore.freshness(conn, target),
+            lambda c: queries.backlinks(
+                c, target.name, filters=filters, limit=limit, after=after, before=before
+            ),
+            later,
         )
 
     def intersect(
         self, conn: Any, theirs: list[str], mine: list[str], by: str, sort: str, limit: int,
-        offset: int,
+        offset: int, later: bool = True,
     ) -> Rows:  # fmt: skip
-        """Link intersect, kept as the groupings are: a second look is free."""
+        """Link intersect, worked out in the background and then kept as the
+        groupings are: its cost grows with the domains named."""
         key = ("intersect", tuple(theirs), tuple(mine), by, sort, limit, offset)
         return self._get(  # type: ignore[no-any-return]
+            conn,
             key,
             explore.freshness(conn),
-            lambda: explore.intersect(
-                conn, theirs, mine, by=by, sort=sort, limit=limit, offset=offset
+            lambda c: explore.intersect(
+                c, theirs, mine, by=by, sort=sort, limit=limit, offset=offset
             ),
+            later,
         )
 
     def warm(

@@ -46,6 +46,17 @@ class Links(HTMLParser):
             self.found.append({k: v or "" for k, v in attrs})
 
 
+def settled(url: str, **headers: str) -> tuple[int, dict[str, str], str]:
+    """The page once it is no longer being worked out (it refreshes until then)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status, found, html = get(url, **headers)
+        if 'http-equiv="refresh"' not in html:
+            return status, found, html
+        assert time.monotonic() < deadline, "still working after 60 s"
+        time.sleep(0.2)
+
+
 def links(html: str) -> list[dict[str, str]]:
     parser = Links()
     parser.feed(html)
@@ -351,7 +362,7 @@ def test_link_intersect_lists_who_links_to_them_and_not_to_you(served: Served) -
     got = jsonl(served, "/intersect?with=github.com,youtube.com&not=evil.example")
     assert sorted(r["author"] for r in got) == sorted(w[0] for w in want) != []
     assert all(set(r["linked_domains"]) <= {"github.com", "youtube.com"} for r in got)
-    status, _, html = get(f"{served.url}intersect?with=githib.com")
+    status, _, html = settled(f"{served.url}intersect?with=githib.com")
     assert status == 200 and "Not in this harvest: githib.com." in html
 
 
@@ -367,3 +378,38 @@ def test_the_author_filter_narrows_a_domain_s_backlinks(served: Served) -> None:
     pages, _ = walk(served, "/domain/github.com?n=9&author=bob")
     got = [(r["target_url"], r["post_id"]) for page in pages for r in page]
     assert want and sorted(got) == sorted(want)
+
+
+def test_a_large_domain_s_filtered_pages_are_worked_out_in_the_background(
+    harvested: str,
+) -> None:
+    # every domain of this harvest with 10 links or more counts as large
+    running = start(harvested, env={"HARVEST_EXPLORER_LARGE": "10"})
+    try:
+        conn = connect(harvested)
+        want = dict(
+            rows(
+                conn,
+                """SELECT coalesce(l.anchor_text, ''), count(*) FROM links l
+                   JOIN domains d USING (domain_id)
+                   WHERE d.domain = 'github.com' AND l.lost_at IS NULL AND l.ugc GROUP BY 1""",
+            )
+        )
+        conn.close()
+        url = f"{running.url}domain/github.com?view=anchors&rel=ugc"
+        started = time.monotonic()
+        status, headers, first = get(url)
+        assert status == 200 and 'http-equiv="refresh"' in first and "Working it out" in first
+        assert float(headers["server-timing"].split("dur=")[1]) < 300
+        assert time.monotonic() - started < 5
+        status, _, html = settled(url)
+        assert status == 200 and "<h2>Anchor texts</h2>" in html
+        shown = jsonl(running, "/domain/github.com?view=anchors&rel=ugc&n=500")
+        assert {r["anchor_text"]: r["links"] for r in shown} == want
+        # a filtered page of backlinks too; the same page twice is kept
+        page_url = f"{running.url}domain/github.com?placement=author_bio&n=3"
+        assert 'http-equiv="refresh"' in get(page_url)[2]
+        assert "<h2>Backlinks</h2>" in settled(page_url)[2]
+        assert 'http-equiv="refresh"' not in get(page_url)[2]
+    finally:
+        stop(running)
