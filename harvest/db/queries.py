@@ -237,6 +237,19 @@ class LinkFilters:
         }
 
 
+def target_totals(conn: Any, domain_id: int, host_id: int | None = None) -> dict[str, int]:
+    """Of every live link to a domain (or, with ``host_id``, one of its hosts):
+    links, dofollow_links, passing_links, lost_links, posts, authors, publications."""
+    with conn.cursor() as cur:
+        if host_id is None:
+            cur.execute(_DOMAIN_TOTALS_SQL, (domain_id,))
+        else:
+            cur.execute(_HOST_TOTALS_SQL, (domain_id, host_id))
+        row = cur.fetchone()
+        names = [d[0] for d in cur.description]
+    return dict(zip(names, row, strict=True)) if row else dict(_NO_TOTALS)
+
+
 def backlinks(
     conn: Any,
     target: str,
@@ -262,16 +275,10 @@ def backlinks(
     back = decode_after(before) if before else None
     columns = list(BACKLINK_COLUMNS)
     with conn.cursor() as cur:
-        kind, _, domain_id, host_id = _target_ids(cur, target)
-        if domain_id is None:
-            return BacklinkPage(columns, [], dict(_NO_TOTALS))
-        if kind == "domain":
-            cur.execute(_DOMAIN_TOTALS_SQL, (domain_id,))
-        else:
-            cur.execute(_HOST_TOTALS_SQL, (domain_id, host_id))
-        row = cur.fetchone()
-        names = [d[0] for d in cur.description]
-        totals = dict(zip(names, row, strict=True)) if row else dict(_NO_TOTALS)
+        _, _, domain_id, host_id = _target_ids(cur, target)
+    if domain_id is None:
+        return BacklinkPage(columns, [], dict(_NO_TOTALS))
+    totals = target_totals(conn, domain_id, host_id)
     where = ["l.domain_id = %(domain_id)s"]
     if host_id is not None:
         where.append("l.host_id = %(host_id)s")

@@ -204,9 +204,7 @@ DOMAIN_VIEWS = ("backlinks", "anchors", "targets", "authors", "publications", "m
 
 # A tab of a domain's page: the request, a connection, the domain, the filters,
 # and whether its answer is worked out in the background (a large domain).
-View = Callable[
-    [Request, Any, explore.Target, queries.LinkFilters, bool], tuple[Table, dict[str, int]]
-]
+View = Callable[[Request, Any, explore.Target, queries.LinkFilters, bool], Table]
 
 
 class Explorer:
@@ -296,11 +294,11 @@ class Explorer:
             target = explore.find_target(conn, name)
             if target is None:
                 return self._missing(request, conn, "domain or host", name)
-            totals = _totals(conn, target)
+            totals = queries.target_totals(conn, target.domain_id, target.host_id)
             # (a download waits for its rows: a page says it is working instead)
             later = totals["links"] >= self.large and not request.query_params.get("format")
             try:
-                table, totals = self.views[view](request, conn, target, filters, later)
+                table = self.views[view](request, conn, target, filters, later)
             except NotYet:
                 return self._working(request, f"{totals['links']:,} links to {target.name}")
         return self.render(
@@ -315,7 +313,7 @@ class Explorer:
         target: explore.Target,
         filters: queries.LinkFilters,
         later: bool,
-    ) -> tuple[Table, dict[str, int]]:
+    ) -> Table:
         after = request.query_params.get("after") or None
         before = request.query_params.get("before") or None
         n = rows_per_page(request)
@@ -343,7 +341,7 @@ class Explorer:
             table.next = _with(request, after=page.after, before=None)
         if not table.rows:
             table.note = "No backlinks match these filters."
-        return table, page.totals
+        return table
 
     def _grouped(self, grouping: str, title: str, links: dict[str, str]) -> View:
         def view(
@@ -352,7 +350,7 @@ class Explorer:
             target: explore.Target,
             filters: queries.LinkFilters,
             later: bool,
-        ) -> tuple[Table, dict[str, int]]:
+        ) -> Table:
             page, n = _page_number(request), rows_per_page(request)
             sort = _choice(request, "sort", explore.GROUP_SORTS) or "links"
             tops = self.sections.tops(conn, target, grouping, filters, later)
@@ -366,7 +364,7 @@ class Explorer:
                 grouping, title, columns, rows, links=links, sorts=explore.GROUP_SORTS, sort=sort
             )
             _offset_paging(request, table, page)
-            return table, _totals(conn, target)
+            return table
 
         return view
 
@@ -377,9 +375,9 @@ class Explorer:
         target: explore.Target,
         filters: queries.LinkFilters,
         later: bool,
-    ) -> tuple[Table, dict[str, int]]:
+    ) -> Table:
         columns, rows = self.sections.months(conn, target, filters, later)
-        return Table("months", "New and lost links by month", columns, rows), _totals(conn, target)
+        return Table("months", "New and lost links by month", columns, rows)
 
     def intersect(self, request: Request) -> Response:
         """Who links to the competitors' domains and not to yours."""
@@ -515,10 +513,6 @@ class Explorer:
             request=request, kind=kind, name=name, tables=[table], url_with=lambda **c: "",
         )  # fmt: skip
         return Response(html, status_code=404, media_type="text/html; charset=utf-8")
-
-
-def _totals(conn: Any, target: explore.Target) -> dict[str, int]:
-    return queries.backlinks(conn, target.name, limit=0).totals
 
 
 def create_app(
