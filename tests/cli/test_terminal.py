@@ -3,13 +3,9 @@ columns, and whole when the output is a pipe."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +13,7 @@ import pytest
 
 from harvest.db.connection import connect
 from tests.factories import random_world
+from tests.terminal import run_in_terminal
 
 BIN = Path(sys.executable).parent
 LONG_FAILURE = "https://medium.com/@blocked/always-challenged-" + "x" * 90 + "-0123456789ab"
@@ -49,30 +46,11 @@ def harvested(pg_server: object) -> Iterator[str]:
 
 def in_terminal(dsn: str, columns: int, *argv: str) -> list[str]:
     """What ``harvest argv`` shows in a terminal ``columns`` wide (stdout only)."""
-    out_master, out_slave = pty.openpty()
-    fcntl.ioctl(out_slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["DATABASE_URL"] = dsn
-    proc = subprocess.Popen(
-        [str(BIN / "harvest"), *argv],
-        stdout=out_slave,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(out_slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(out_master, 65536)
-        except OSError:  # the other end closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(out_master)
-    assert proc.wait(timeout=60) == 0
-    return b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+    status, shown = run_in_terminal([str(BIN / "harvest"), *argv], columns, log=False, env=env)
+    assert status == 0, shown
+    return shown.replace("\r\n", "\n").splitlines()
 
 
 def table_rows(lines: list[str]) -> list[str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import pty
-import subprocess
 import sys
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from harvest.crawl.progress import StatusLine
 from harvest.sim.server import SimServer
 from tests.sim.crawl import ROOT
+from tests.terminal import run_in_terminal
 
 CLEAR = "\r\x1b[K"
 
@@ -53,7 +52,6 @@ def test_no_status_line_where_stderr_is_not_a_terminal(monkeypatch: pytest.Monke
 @pytest.mark.slow
 def test_a_crawl_in_a_terminal_draws_its_progress_in_place(db_dsn: str) -> None:
     with SimServer(seed=3, size=20) as sim:
-        master, slave = pty.openpty()
         env = {**os.environ, "DATABASE_URL": db_dsn}
         env.pop("HARVEST_PGDATA", None)
         cmd = [sys.executable, "-m", "scrapy", "crawl", "medium", "-a", "tags=seo,python"]
@@ -66,22 +64,8 @@ def test_a_crawl_in_a_terminal_draws_its_progress_in_place(db_dsn: str) -> None:
             "LOG_LEVEL": "INFO",
         }.items():
             cmd += ["-s", f"{key}={value}"]
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL
-        )
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        assert proc.wait(timeout=300) == 0
-    shown = b"".join(chunks).decode(errors="replace")
+        status, shown = run_in_terminal(cmd, cwd=ROOT, env=env)
+        assert status == 0, shown[-3000:]
     # drawn in place while it ran, then once into the log
     assert f"{CLEAR}progress: " in shown
     assert shown.count("[harvest.crawl.progress] INFO: progress: ") == 1
