@@ -279,12 +279,13 @@ class Explorer:
             if target is not None:
                 return RedirectResponse(f"/domain/{target.name}", status_code=303)
             columns, rows = explore.search(conn, text)
-        kinds = {"domain": "domain", "author": "author", "publication": "publication", "tag": "tag"}
-        table = Table("matches", f"Names starting with {text!r}", columns, rows)
-        table.links = {"name": "kind"}
+        # each name links to the page of its kind (the row's first column)
+        table = Table(
+            "matches", f"Names starting with {text!r}", columns, rows, links={"name": "kind"}
+        )
         if not rows:
             table.note = "Nothing harvested has a name starting with that."
-        return self.render(request, "search.html", [table], text=text, kinds=kinds)
+        return self.render(request, "search.html", [table], text=text)
 
     def domain(self, request: Request) -> Response:
         name = request.path_params["name"]
