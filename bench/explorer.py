@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harvest.db import explore, queries
 from harvest.db.connection import connect
-from harvest.db.report import Filters, report_numbers
+from harvest.db.report_numbers import Filters, report_numbers
 from harvest.db.roles import grant_readonly
 
 BIN = Path(sys.executable).parent

@@ -1,6 +1,6 @@
 """The formula guard of a CSV cell a spreadsheet may open (CSV injection): one
 rule, for harvest's own CSV writers and for the CSV the database server writes
-itself (COPY, harvest.db.exports). Below both; imports nothing of harvest's.
+itself (COPY, harvest.db.export_rows). Below both; imports nothing of harvest's.
 
 Spreadsheets run a cell as a formula when it starts with one of FORMULA_SIGNS,
 the full-width forms too, after any BLANKS; such a cell is written with a

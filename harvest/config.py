@@ -444,6 +444,12 @@ SETTINGS: tuple[Setting, ...] = (
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 
+def default(name: str) -> Any:
+    """The declared default of setting ``name``: a class that holds settings
+    read once takes its fields' defaults from here, never a literal of its own."""
+    return BY_NAME[name].default
+
+
 def _source_value(
     setting: Setting, settings: Any, environ: Mapping[str, str]
 ) -> tuple[Any, str] | None:

@@ -76,7 +76,7 @@ DOWNLOADER_MIDDLEWARES = {
     # (550) does, and stamps each request's real send time.
     "harvest.crawl.hostgate.HostGateMiddleware": 590,
     # After Scrapy's RobotsTxtMiddleware (100): a walk's page must be allowed too.
-    "harvest.crawl.walks.WalkRobotsMiddleware": 110,
+    "harvest.crawl.walk_robots.WalkRobotsMiddleware": 110,
 }
 
 SPIDER_MIDDLEWARES = {

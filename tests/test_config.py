@@ -12,8 +12,8 @@ from scrapy.settings import Settings
 
 from harvest import config
 from harvest.crawl.browser import BrowserConfig
-from harvest.crawl.parsing import Parser
-from harvest.db.config import DbConfig
+from harvest.crawl.parse_pool import Parser
+from harvest.db.store_config import DbConfig
 from harvest.frontier import FrontierConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"

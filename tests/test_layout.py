@@ -146,3 +146,131 @@ def test_the_explorer_reads_through_harvest_db_and_nothing_of_the_crawl() -> Non
                 ("harvest.crawl", "harvest.pipelines", "harvest.frontier", "harvest.cli", "scrapy")
             ), (path, name)
             assert name != "psycopg2", (path, "queries go through harvest.db")
+
+
+# -- imports run one way, down README's table ------------------------------------------
+
+README = HARVEST.parent / "README.md"
+
+
+def _layers() -> list[tuple[str, ...]]:
+    """README's "Where things live" rows, top to bottom: the paths each names."""
+    text = README.read_text()
+    section = text.split("\n## Where things live\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `harvest"):
+            first = line.split("|")[1]
+            rows.append(tuple(re.findall(r"`(harvest[^`]*)`", first)))
+    return rows
+
+
+def _row_of(module: str, layers: list[tuple[str, ...]]) -> int | None:
+    path = "harvest/__init__" if module == "harvest" else module.replace(".", "/")
+    best: tuple[int, int] | None = None
+    for i, paths in enumerate(layers):
+        for p in paths:
+            stem = p.removesuffix(".py").rstrip("/")
+            inside = path == stem or path.startswith(stem + "/")
+            if inside and (best is None or len(stem) > best[1]):
+                best = (i, len(stem))
+    return None if best is None else best[0]
+
+
+def _harvest_imports(path: Path) -> set[str]:
+    """The harvest modules ``path`` imports, wherever in it (a function's import
+    counts the same): ``from harvest import config`` is harvest.config."""
+    modules = {_module(p) for p in SOURCES}
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("harvest"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not node.module.startswith("harvest"):
+                continue
+            subs = {f"{node.module}.{a.name}" for a in node.names} & modules
+            found.update(subs or {node.module})
+    return found
+
+
+def test_readme_names_a_row_for_every_module() -> None:
+    layers = _layers()
+    assert len(layers) > 10, "README's layout table was not found"
+    homeless = [_module(p) for p in SOURCES if _row_of(_module(p), layers) is None]
+    assert not homeless, f"modules with no row in README's layout table: {homeless}"
+
+
+def test_imports_run_down_the_readme_table() -> None:
+    layers = _layers()
+    wrong = []
+    for path in SOURCES:
+        here = _module(path)
+        row = _row_of(here, layers)
+        assert row is not None
+        for name in _harvest_imports(path):
+            there = _row_of(name, layers)
+            if there is not None and there < row:
+                wrong.append(f"{here} (row {row + 1}) imports {name} (row {there + 1})")
+    assert not wrong, "imports that run up README's layout table:\n" + "\n".join(wrong)
+
+
+def test_no_two_modules_import_each_other_even_through_others() -> None:
+    modules = {_module(p): p for p in SOURCES}
+    graph = {m: _harvest_imports(p) & modules.keys() - {m} for m, p in modules.items()}
+    # A package's __init__ that gathers its modules is not a way back up.
+    for m in graph:
+        graph[m] = {
+            n for n in graph[m] if not (modules[n].name == "__init__.py" and m.startswith(n + "."))
+        }
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(m: str, trail: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycles.append([*trail[trail.index(n) :], n] if n in trail else [m, n])
+            elif n not in state:
+                visit(n, [*trail, n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "modules that import each other: " + "; ".join(
+        " -> ".join(c) for c in cycles
+    )
+
+
+def test_the_table_lists_a_wrong_way_import_as_wrong() -> None:
+    """The check above can fail: a parser importing the crawl is caught."""
+    layers = _layers()
+    parser, crawl = (
+        _row_of("harvest.medium.article", layers),
+        _row_of("harvest.crawl.spider", layers),
+    )
+    assert parser is not None and crawl is not None and crawl < parser
+
+
+# -- one home for each default ---------------------------------------------------------
+
+
+def test_classes_read_from_settings_take_their_defaults_from_the_declaration() -> None:
+    """A class built ``from_settings`` declares no default of its own: a literal
+    there is a second home for a HARVEST_* setting's default."""
+    offences = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+            if "from_settings" not in methods:
+                continue
+            for item in node.body:
+                if (
+                    isinstance(item, ast.AnnAssign)
+                    and isinstance(item.value, ast.Constant)
+                    and item.value.value is not None
+                ):
+                    offences.append(f"{path}:{item.lineno}: {ast.unparse(item)}")
+    assert not offences, "\n".join(offences)

@@ -11,8 +11,8 @@ import pytest
 
 from harvest import vocabulary
 from harvest.analysis.exports import write_graph
-from harvest.db import explore, exports, queries
-from harvest.db.report import Filters, report_numbers
+from harvest.db import explore, export_rows, queries
+from harvest.db.report_numbers import Filters, report_numbers
 from harvest.explorer.app import BACKLINK_PAGE_COLUMNS
 from tests.factories import random_world
 from tests.pg import rows
@@ -54,8 +54,8 @@ def answer_fields(db: Any) -> dict[str, set[str]]:
     for f in (Filters(), Filters(domain="github.com"), Filters(tag="seo"), Filters(since=None)):
         found.setdefault("report", set()).update(keys(report_numbers(db, f)))
     db.rollback()
-    for what in exports.QUERIES:
-        columns, batches = exports.rows(db, what, Filters())
+    for what in export_rows.QUERIES:
+        columns, batches = export_rows.rows(db, what, Filters())
         list(batches)
         found[f"export {what}"] = set(columns)
         db.rollback()

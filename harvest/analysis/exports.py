@@ -1,6 +1,6 @@
 """Streaming exports: rows in CSV, JSON Lines or Parquet; link graphs for network tools.
 
-Formatting only: the rows come in batches from harvest.db.exports, and are
+Formatting only: the rows come in batches from harvest.db.export_rows, and are
 written as they come, so memory stays flat whatever the table size; CSV cells
 that a spreadsheet would run as a formula are neutralized (output.csv_cell).
 """
@@ -30,7 +30,7 @@ def write_rows(
     n = 0
     try:
         if fmt == "csv":
-            # lines end as the server's COPY ends them (harvest.db.exports.copy_csv)
+            # lines end as the server's COPY ends them (harvest.db.export_rows.copy_csv)
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(columns)
             for batch in batches:

@@ -21,7 +21,7 @@ from harvest.cli.common import (
     output_file,
     positive,
 )
-from harvest.db import exports as export_sql
+from harvest.db import export_rows as export_sql
 
 
 def add_parsers(sub: Any) -> None:
@@ -72,7 +72,7 @@ def add_parsers(sub: Any) -> None:
 
 def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harvest.analysis.report import render
-    from harvest.db.report import report_numbers
+    from harvest.db.report_numbers import report_numbers
 
     chosen = filters(args)
     with database() as conn:

@@ -251,7 +251,7 @@ def since_options(parser: argparse.ArgumentParser) -> None:
 
 
 def filters(args: argparse.Namespace) -> Any:
-    from harvest.db.report import Filters
+    from harvest.db.report_numbers import Filters
     from harvest.slugs import tag_slug
 
     domain = args.domain.lower().strip() if getattr(args, "domain", None) else None

@@ -140,7 +140,7 @@ def _runs_of(jobs: list[str]) -> tuple[dict[str, tuple[int, str, str | None]], s
 
 def _exit_status(outcome: str | None) -> int | None:
     """The crawl's exit status, as `scrapy crawl` gave it to scrapyd."""
-    from harvest.crawl.outcome import EXIT_CODES
+    from harvest.contract.tally import EXIT_CODES
 
     return EXIT_CODES.get(outcome) if outcome else None
 

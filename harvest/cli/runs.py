@@ -30,8 +30,15 @@ def add_parsers(sub: Any) -> None:
 
 
 def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from harvest.crawl.outcome import POST_ENDS, POST_SKIPS, pages_without_end, posts_without_end
-    from harvest.crawl.pages import ENDED_STAT, FOUND_STAT, PAGE_ENDS
+    from harvest.contract.tally import (
+        ENDED_STAT,
+        FOUND_STAT,
+        PAGE_ENDS,
+        POST_ENDS,
+        POST_SKIPS,
+        pages_without_end,
+        posts_without_end,
+    )
     from harvest.db import queries
 
     with database() as conn:

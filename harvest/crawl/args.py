@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import Field, asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -203,33 +203,110 @@ def _date(name: str, raw: str) -> date:
         raise SpiderArgumentError(f"-a {name}={raw!r}: {exc}") from None
 
 
+def _arg(default: Any, read: Callable[[str], Any], example: str, help: str, **more: str) -> Any:
+    """One spider argument, declared where its field is: its default, its reader (a
+    non-empty ``-a`` value in, the typed value out, or SpiderArgumentError saying
+    how to fix it), how it is written, and what it does. The README's table, the
+    list of known arguments and the parsing all come from these."""
+    return field(default=default, metadata={"read": read, "example": example, "help": help, **more})
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlArgs:
-    tags: tuple[str, ...] = ()
-    users: tuple[str, ...] = ()
-    publications: tuple[str, ...] = ()
-    urls: tuple[str, ...] = ()
-    feeds: bool = False
-    sitemap: tuple[date, date] | None = None
-    max_posts: int | None = None
-    since: date | None = None
-    follow: tuple[str, ...] = ()
-    depth: int = 0
-    recrawl: bool = False
-    recrawl_days: int = 7
-    browser: bool = True
+    tags: tuple[str, ...] = _arg(
+        (), _tags, "seo,marketing", "tag pages (and with `feeds=1` their RSS feeds)"
+    )
+    users: tuple[str, ...] = _arg(
+        (), _users, "@someone,@other", "profile pages: their posts, and the author's bio links"
+    )
+    publications: tuple[str, ...] = _arg(
+        (),
+        _publications,
+        "slug,...",
+        "publication pages, by slug or by the publication's own domain "
+        "(its listing and GraphQL are asked on that domain)",
+    )
+    urls: tuple[str, ...] = _arg((), _urls, "https://...", "article pages to fetch directly")
+    # Read with urls and added to them; a shared job carries the URLs instead.
+    urls_file: str | None = _arg(
+        None,
+        str,
+        "PATH",
+        "article pages to fetch directly, one URL per line (`#` starts a comment)",
+    )
+    feeds: bool = _arg(
+        False, _flag("feeds"), "1", "also read the RSS feeds of the tags, users and publications"
+    )
+    sitemap: tuple[date, date] | None = _arg(
+        None,
+        _sitemap,
+        "2024-01-01..2024-01-31",
+        "posts from Medium's per-day sitemaps in that range",
+    )
+    max_posts: int | None = _arg(None, _whole("max_posts", 1), "N", "fetch at most N article pages")
+    since: date | None = _arg(
+        None, _since, "2024-01-01", "skip posts first published before this date"
+    )
+    follow: tuple[str, ...] = _arg(
+        (),
+        _follow,
+        "authors,tags",
+        "snowball: the profiles and tags of harvested posts (`depth` steps out, 1 unless given)",
+    )
+    depth: int = _arg(0, _whole("depth", 0), "N", "how many steps `follow` goes out")
+    recrawl: bool = _arg(
+        False, _flag("recrawl"), "1", "fetch posts again even if harvested within `recrawl_days`"
+    )
+    recrawl_days: int = _arg(
+        7, _whole("recrawl_days", 0), "N", "a post harvested within N days is not fetched again"
+    )
+    browser: bool = _arg(
+        True,
+        _flag("browser"),
+        "0",
+        "no Chromium for this crawl (listings give only their server-rendered posts)",
+    )
     # Scrolls stop as soon as two bring nothing new; this only bounds a listing
     # that never ends (Medium's recommended feeds lazy-load 80 posts and more).
-    scroll: int = 50
+    scroll: int = _arg(
+        50,
+        _whole("scroll", 0),
+        "N",
+        "how many scrolls a listing gets at most (it stops earlier once two bring nothing new)",
+    )
     # GraphQL walks: every post of each tag, user and publication ("all"), or a
     # tag's posts month by month over (first, last) months; None: listing pages.
-    history: tuple[tuple[int, int], tuple[int, int]] | str | None = None
-    page_size: int = 25
+    history: tuple[tuple[int, int], tuple[int, int]] | str | None = _arg(
+        None,
+        _history,
+        "all",
+        "every post of the tags, users and publications, through Medium's GraphQL "
+        "(see below); `history=2019-01..2020-12`: a tag's posts of those months, walked "
+        "month by month (users' and publications' posts of those months)",
+        default_text="listing pages",
+    )
+    page_size: int = _arg(
+        25,
+        _page_size,
+        "N",
+        f"posts per GraphQL request (1 to {MAX_PAGE_SIZE}; a tag's pages hold at most 20)",
+    )
     # GraphQL requests per walk at most: a guard against a listing that never
     # ends (at 20 posts a page, 200,000 posts in one month of a tag, or by one
     # author or publication)
-    walk_pages: int = 10_000
-    articles: bool = True  # False: list the posts found, fetch none
+    walk_pages: int = _arg(
+        10_000,
+        _whole("walk_pages", 1),
+        "N",
+        "at most N GraphQL requests per listing (a month is one listing); "
+        "a guard against a listing that never ends",
+    )
+    articles: bool = _arg(
+        True,
+        _flag("articles"),
+        "0",
+        "list the posts found (as items, for `-o posts.jsonl`), fetch none",
+    )
 
     @classmethod
     def parse(
@@ -243,20 +320,14 @@ class CrawlArgs:
                 f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}"
             )
         values: dict[str, Any] = {}
-        for name, read in FIELDS.items():
-            given = raw.get(name)
+        for f in fields(cls):
+            given = raw.get(f.name)
             text = "" if given is None else str(given)
             if text:  # an empty argument is the default
-                values[name] = read(text)
-        if raw.get("urls_file"):
-            values["urls"] = values.get("urls", ()) + _local_urls(str(raw["urls_file"]), local)
-        if "depth" not in values and values.get("follow"):
-            values["depth"] = 1  # following at all means one step
-        args = cls(**values)
+                values[f.name] = f.metadata["read"](text)
+        args = cls(**_settle(values, local))
         if require_target:
             args.check_target()
-        if args.depth and not args.follow:
-            raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
         return args
 
     def published_before_since(self, published_at: str | None) -> bool:
@@ -295,6 +366,7 @@ class CrawlArgs:
     def as_record(self) -> dict[str, Any]:
         """The arguments as the crawl run row stores them."""
         data = asdict(self)
+        del data["urls_file"]  # its URLs are in urls
         if self.sitemap:
             data["sitemap"] = [d.isoformat() for d in self.sitemap]
         if self.since:
@@ -304,27 +376,38 @@ class CrawlArgs:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
-# Each argument, its reader (a non-empty -a value in, the typed value out, or
-# SpiderArgumentError saying how to fix it); an empty or missing one keeps the
-# CrawlArgs default. urls_file is read with urls (it adds to them).
-FIELDS: dict[str, Callable[[str], Any]] = {
-    "tags": _tags,
-    "users": _users,
-    "publications": _publications,
-    "urls": _urls,
-    "feeds": _flag("feeds"),
-    "sitemap": _sitemap,
-    "max_posts": _whole("max_posts", 1),
-    "since": _since,
-    "follow": _follow,
-    "depth": _whole("depth", 0),
-    "recrawl": _flag("recrawl"),
-    "recrawl_days": _whole("recrawl_days", 0),
-    "browser": _flag("browser"),
-    "scroll": _whole("scroll", 0),
-    "history": _history,
-    "page_size": _page_size,
-    "walk_pages": _whole("walk_pages", 1),
-    "articles": _flag("articles"),
-}
-KNOWN = (*tuple(FIELDS)[:4], "urls_file", *tuple(FIELDS)[4:])
+def _settle(values: dict[str, Any], local: bool) -> dict[str, Any]:
+    """The rules between arguments, all here: urls_file adds to urls (on this
+    machine only), following at all means one step, and a depth needs something
+    to follow."""
+    if values.get("urls_file"):
+        values["urls"] = values.get("urls", ()) + _local_urls(values["urls_file"], local)
+    if "depth" not in values and values.get("follow"):
+        values["depth"] = 1
+    if values.get("depth") and not values.get("follow"):
+        raise SpiderArgumentError("-a depth needs -a follow=authors,tags to say what to follow")
+    return values
+
+
+KNOWN = tuple(f.name for f in fields(CrawlArgs))
+
+
+def _default_text(f: Field[Any]) -> str:
+    if "default_text" in f.metadata:
+        return str(f.metadata["default_text"])
+    value = f.default
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if value in ((), None):
+        return "none"
+    return str(value)
+
+
+def markdown_table() -> str:
+    """README's table of spider arguments, made from their declarations."""
+    lines = ["| argument | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(CrawlArgs):
+        lines.append(
+            f"| `{f.name}={f.metadata['example']}` | {_default_text(f)} | {f.metadata['help']} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -229,7 +229,7 @@ class BrowserConfig:
     max_pages: int
     navigation_timeout_ms: int
     scroll_pause_ms: int
-    scroll_wait_ms: int = 2_000
+    scroll_wait_ms: int
 
     @classmethod
     def from_settings(cls, settings: Any) -> BrowserConfig:

@@ -17,26 +17,19 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from harvest import config
+from harvest.contract.meta import WALK_META
+from harvest.contract.signals import walk_done, walk_marks
 from harvest.crawl.args import CrawlArgs
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable
-from harvest.crawl.signals import walk_done, walk_marks
-from harvest.crawl.walks import (
-    AFTER_META,
-    ROBOTS_PAGE_REFUSAL,
-    ROBOTS_REFUSAL,
-    WALK_META,
-    LocalWalks,
-    RedisWalks,
-    WalkCursor,
-    WalkStore,
-)
+from harvest.crawl.walk_cursors import AFTER_META, LocalWalks, RedisWalks, WalkCursor, WalkStore
+from harvest.crawl.walk_robots import ROBOTS_PAGE_REFUSAL, ROBOTS_REFUSAL
 from harvest.frontier.schema import QueueEntryError
 from harvest.items import PageProblem, WalkDone
 from harvest.links import host_of
@@ -61,44 +54,54 @@ WALK_PRIORITY = 10
 _STATS = "harvest/discovery/"
 
 
-class GraphqlDiscovery:
-    """Mixed into MediumSpider: its walk requests, their callback and errback."""
+class Router(Protocol):
+    """What discovery needs of the spider that holds it: its arguments and URLs,
+    the crawler, the shared frontier, the requests it makes for listings and
+    articles, and the two methods its walk requests are called back on (a
+    request's callbacks must be the spider's own methods for a JOBDIR or a
+    shared queue to keep it)."""
 
     args: CrawlArgs
     urls: Any
     crawler: Any
     frontier: Any
-    scheduled_posts: set[str]
+
+    def listing(self, medium_url: str, depth: int, *, browser: bool = False) -> Any: ...
+    async def articles(self, posts: Any, depth: int, check: bool = True) -> list[Any]: ...
+    def problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem: ...
+    def learn_domain(self, host: str, *, share: bool = True) -> bool: ...
+    def parse_walk(self, response: Response) -> AsyncIterator[Any]: ...
+    def errback_close_page(self, failure: Any) -> AsyncIterator[Any]: ...
+
+
+class GraphqlDiscovery:
+    """The spider's GraphQL walks: which to make, their requests, what their
+    answers list, and the fallback to listing pages. The spider holds one and
+    routes its walk callbacks here."""
+
     walks: WalkStore
-    # host -> why GraphQL is off there for the rest of the crawl
-    graphql_off: dict[str, str]
-    # walk -> the newest publish time a complete earlier walk saw (stop there)
-    _stop_at: dict[str, str]
-    _fallen_back: set[str]
-    # walk -> the cursors its answers named in this process (a walk that names
-    # one again goes round in circles)
-    _cursors: dict[str, set[str]]
-    # host -> the walks whose answers drifted there; how many turn GraphQL off
-    _drifted: dict[str, list[str]]
-    _drift_walks: int
 
-    if TYPE_CHECKING:  # provided by MediumSpider
+    def __init__(self, spider: Router) -> None:
+        self.spider = spider
+        self.args = spider.args
+        self.crawler = spider.crawler
+        # host -> why GraphQL is off there for the rest of the crawl
+        self.graphql_off: dict[str, str] = {}
+        # walk -> the newest publish time a complete earlier walk saw (stop there)
+        self._stop_at: dict[str, str] = {}
+        self._fallen_back: set[str] = set()
+        # walk -> the cursors its answers named in this process (a walk that
+        # names one again goes round in circles)
+        self._cursors: dict[str, set[str]] = {}
+        # host -> the walks whose answers drifted there; how many turn GraphQL off
+        self._drifted: dict[str, list[str]] = {}
+        self._drift_walks: int = config.value(self.crawler.settings, "HARVEST_GRAPHQL_DRIFT_WALKS")
+        self.walks = self._open_store()
 
-        def _listing(self, medium_url: str, depth: int, *, browser: bool = False) -> Any: ...
-        async def _articles(self, posts: Any, depth: int, check: bool = True) -> list[Any]: ...
-        def _problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem: ...
-        def _learn_domain(self, host: str, *, share: bool = True) -> bool: ...
-
-    def open_walks(self) -> None:
-        self.graphql_off = {}
-        self._stop_at = {}
-        self._fallen_back = set()
-        self._cursors = {}
-        self._drifted = {}
-        self._drift_walks = config.value(self.crawler.settings, "HARVEST_GRAPHQL_DRIFT_WALKS")
-        if self.frontier is not None:
-            self.walks = RedisWalks(self.frontier.server, self.frontier.walks_key)
-            return
+    def _open_store(self) -> WalkStore:
+        frontier = self.spider.frontier
+        if frontier is not None:
+            return RedisWalks(frontier.server, frontier.walks_key)
         settings = self.crawler.settings
         path = config.value(settings, "HARVEST_WALKS_FILE")
         if not path and settings.get("JOBDIR"):
@@ -106,12 +109,7 @@ class GraphqlDiscovery:
         local = LocalWalks(Path(path) if path else None)
         if local.refused:
             self.crawler.stats.inc_value(f"{_STATS}walks/refused_lines", local.refused)
-        self.walks = local
-
-    def close_walks(self) -> None:
-        walks = getattr(self, "walks", None)
-        if walks is not None:
-            walks.close()
+        return local
 
     # -- which walks -------------------------------------------------------------
 
@@ -134,12 +132,12 @@ class GraphqlDiscovery:
         planned = self.planned_walks()
         for walk in planned:
             if walk.by_domain:
-                self._learn_domain(walk.key)
+                self.spider.learn_domain(walk.key)
         marks = await self._marks([w.url for w in planned]) if not self.args.recrawl else {}
         found = self.walks.found()
         if found:
             self.crawler.stats.inc_value(f"{_STATS}resumed_posts", len(found))
-            for request in await self._articles(found, depth=0):
+            for request in await self.spider.articles(found, depth=0):
                 yield request
         for walk in planned:
             cursor = self.walks.get(walk.url)
@@ -176,12 +174,12 @@ class GraphqlDiscovery:
 
     def walk_request(self, walk: Walk, after: str | None) -> scrapy.Request:
         return scrapy.Request(
-            self.urls.fetch_url(walk.endpoint),
+            self.spider.urls.fetch_url(walk.endpoint),
             method="POST",
             body=walk.body(after, self.args.page_size),
             headers=walk.headers(),
-            callback=self.parse_walk,
-            errback=self.errback_close_page,  # type: ignore[attr-defined]
+            callback=self.spider.parse_walk,
+            errback=self.spider.errback_close_page,
             priority=WALK_PRIORITY,
             # Every page is its own request, and a resumed one must go again.
             dont_filter=True,
@@ -204,7 +202,7 @@ class GraphqlDiscovery:
 
     # -- answers -----------------------------------------------------------------
 
-    async def parse_walk(self, response: Response) -> AsyncIterator[Any]:
+    async def walk_answer(self, response: Response) -> AsyncIterator[Any]:
         meta = response.meta
         walk = walk_of(meta[WALK_META])
         assert walk is not None
@@ -237,8 +235,17 @@ class GraphqlDiscovery:
             return
         stats.inc_value(f"{_STATS}graphql/posts", len(wanted))
         stats.inc_value(f"{_STATS}graphql/listed", page.seen)
-        for item in await self._articles(wanted, depth=0):
+        for item in await self.spider.articles(wanted, depth=0):
             yield item
+        for request in self._walk_goes_on(walk, page.after, step, done=done, stalled=stalled):
+            yield request
+
+    def _walk_goes_on(
+        self, walk: Walk, after: str | None, step: WalkCursor, *, done: bool, stalled: bool
+    ) -> Iterator[scrapy.Request]:
+        """After a page: the walk's end said, or its next request (or its
+        listing page, where GraphQL went off meanwhile)."""
+        stats = self.crawler.stats
         if done:
             stats.inc_value(f"{_STATS}walks/complete")
             seen = [w for w in (_when(self._stop_at.get(walk.url)), _when(step.newest)) if w]
@@ -267,7 +274,7 @@ class GraphqlDiscovery:
                 step.pages,
                 step.posts,
             )
-        elif over_budget:
+        elif step.pages >= self.args.walk_pages:
             stats.inc_value(f"{_STATS}walks/over_budget")
             log.warning(
                 "stopped walking %s after %d requests (walk_pages): %d posts, more remain",
@@ -276,10 +283,9 @@ class GraphqlDiscovery:
                 step.posts,
             )
         elif host_of(walk.url) in self.graphql_off:
-            for request in self._fall_back(walk, self.graphql_off[host_of(walk.url) or ""]):
-                yield request
+            yield from self._fall_back(walk, self.graphql_off[host_of(walk.url) or ""])
         else:
-            yield self.walk_request(walk, page.after)
+            yield self.walk_request(walk, after)
 
     def _stalled(self, walk: Walk, page: WalkPage, asked_with: str | None) -> bool:
         """Whether a page that says more follow leads nowhere: it lists nothing
@@ -335,7 +341,9 @@ class GraphqlDiscovery:
                 "GraphQL answer of a shape harvest does not know for %s: %s", walk.url, page.reason
             )
             # Kept like an unparsed page, with the answer, to be read.
-            yield self._problem(walk.url, "unparsed", f"GraphQL drift: {page.reason}", response)
+            yield self.spider.problem(
+                walk.url, "unparsed", f"GraphQL drift: {page.reason}", response
+            )
             # One odd answer (a typename or field one listing has) is that
             # walk's; GraphQL goes off for the host once several walks drift.
             drifted = self._drifted.setdefault(host, [])
@@ -377,7 +385,7 @@ class GraphqlDiscovery:
             return
         self._fallen_back.add(page)
         log.info("reading %s from its page instead of GraphQL (%s)", page, cause)
-        yield self._listing(page, 0)
+        yield self.spider.listing(page, 0)
 
     async def walk_failed(self, failure: Any) -> AsyncIterator[Any]:
         """The errback's part for a walk request that failed for good."""
@@ -429,13 +437,13 @@ class GraphqlDiscovery:
         for req in self._fall_back(walk, reason):
             yield req
 
-    def discovery_close(self) -> None:
+    def close(self) -> None:
         stats = self.crawler.stats
         for walk in self.planned_walks() if self.args.history else []:
             cursor = self.walks.get(walk.url)
             if cursor is not None and not cursor.done:
                 stats.inc_value(f"{_STATS}walks/unfinished")
-        self.close_walks()
+        self.walks.close()
 
 
 def _when(value: str | None) -> datetime | None:

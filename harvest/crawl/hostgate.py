@@ -118,14 +118,14 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
 
 @dataclass(frozen=True, slots=True)
 class GateConfig:
-    retry_after_max: float = 120.0
-    backoff: float = 1.0
-    strikes: int = 3
-    window: float = 600.0
-    cooldown: float = 60.0
-    cooldown_max: float = 900.0
-    trips: int = 3
-    unreachable_after: int = 2
+    retry_after_max: float = config.default("HARVEST_RETRY_AFTER_MAX")
+    backoff: float = config.default("HARVEST_RETRY_BACKOFF")
+    strikes: int = config.default("HARVEST_BREAKER_STRIKES")
+    window: float = config.default("HARVEST_BREAKER_WINDOW")
+    cooldown: float = config.default("HARVEST_BREAKER_COOLDOWN")
+    cooldown_max: float = config.default("HARVEST_BREAKER_COOLDOWN_MAX")
+    trips: int = config.default("HARVEST_BREAKER_TRIPS")
+    unreachable_after: int = config.default("HARVEST_UNREACHABLE_AFTER")
 
     @classmethod
     def from_settings(cls, settings: Any) -> GateConfig:

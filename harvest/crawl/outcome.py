@@ -1,27 +1,6 @@
-"""A crawl's outcome: decided once, from the crawl's own counts, and said plainly.
-
-Every page the crawl found ends one way: harvested (stored), deliberately
-skipped (robots.txt, ``since``, harvested recently, over ``max_posts``), or not
-harvested: failed, unparsed, blocked, dropped, lost to a callback error or
-never fetched because the crawl stopped. :func:`decide` turns those counts and
-Scrapy's close reason into one status:
-
-========================  ====  ================================================
-status                    exit  when
-========================  ====  ================================================
-finished                  0     every page found was harvested or skipped
-failed                    1     the crawl could not do its job: the database was
-                                unreachable, pages could not be stored, nothing
-                                was reachable, or it stopped before its end
-(usage)                   2     a wrong spider argument or setting; nothing ran
-finished_with_failures    3     some pages failed, were unparsed or blocked
-blocked                   4     Medium blocked the crawl (the breaker gave up on
-                                a host, or every page fetched was a challenge)
-========================  ====  ================================================
-
-The status goes to the process exit status (``harvest.crawl.commands.crawl``),
-the ``crawl_runs`` row (the store listens to :data:`harvest.crawl.signals.crawl_outcome`)
-and the summary printed at the end.
+"""The crawl's outcome extension: it counts every page's and post's end as the
+crawl goes, decides the outcome at close (:func:`harvest.contract.tally.decide`),
+sends it to the store (:data:`harvest.contract.signals.crawl_outcome`) and says it.
 """
 
 from __future__ import annotations
@@ -30,245 +9,30 @@ import logging
 import shlex
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from scrapy import signals
 
-from harvest.crawl.pages import ENDED_STAT, FOUND_STAT, PAGE_ENDS, PageLedger
-from harvest.crawl.signals import crawl_outcome
+from harvest.contract.signals import crawl_outcome
+from harvest.contract.tally import (
+    OUTCOME_STAT,
+    POST_ENDS,
+    Outcome,
+    count_problem,
+    decide,
+    summary_lines,
+)
+from harvest.crawl.pages import ledger_of
 from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage
-from harvest.medium.ids import post_id_from_url
 from harvest.medium.records import PostRef
+from harvest.medium.urls import post_id_from_url
 
 log = logging.getLogger(__name__)
 
-EXIT_CODES = {"finished": 0, "failed": 1, "finished_with_failures": 3, "blocked": 4}
-USAGE_EXIT = 2
-# Close reasons that end a crawl on purpose (CLOSESPIDER_* limits included).
-_DELIBERATE = ("finished",)
-_PREFIX = "harvest/outcome/"
-# Why a found post was not fetched: each distinct post is counted under one of
-# these (the spider's _skip), in this order of words.
-POST_SKIPS = (
-    ("harvest/posts/skipped_recent", "harvested recently"),
-    ("harvest/posts/stored_before_resume", "stored before the resume"),
-    ("harvest/posts/skipped_before_since", "published before since"),
-    ("harvest/posts/over_max_posts", "over max_posts"),
-)
-# How a fetched post ended, best first: each distinct post is counted under one.
-POST_ENDS = ("harvested", "blocked", "unparsed", "failed", "skipped")
 # Set by the crawl command when the log goes to the terminal: the summary is
 # printed when the process ends instead of logged at close.
 SUMMARY_AT_EXIT = False
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status: str
-    why: str
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
-
-
-def _count(stats: Mapping[str, Any], key: str) -> int:
-    value = stats.get(key, 0)
-    return int(value) if isinstance(value, (int, float)) else 0
-
-
-def _by_cause(stats: Mapping[str, Any], kind: str) -> dict[str, int]:
-    prefix = f"{_PREFIX}{kind}/"
-    return {
-        k[len(prefix) :]: _count(stats, k)
-        for k in sorted(stats)
-        if isinstance(k, str) and k.startswith(prefix)
-    }
-
-
-def posts_without_end(stats: Mapping[str, Any]) -> int:
-    """Posts found and fetched that reached no end: neither stored nor recorded as
-    failed, unparsed, blocked or skipped. Whatever lost them (a dropped item, a
-    callback error, a request never sent), they were not harvested."""
-    found = _count(stats, "harvest/posts/found")
-    if not found:
-        return 0
-    skipped = sum(_count(stats, key) for key, _ in POST_SKIPS)
-    ended = sum(_count(stats, f"harvest/posts/ended/{end}") for end in POST_ENDS)
-    return max(0, found - skipped - ended)
-
-
-def pages_without_end(stats: Mapping[str, Any]) -> int:
-    """Pages this process found (took from the scheduler last) that reached no end
-    (harvest.crawl.pages): a callback error, or the crawl stopped with them in flight."""
-    found = _count(stats, FOUND_STAT)
-    ended = sum(_count(stats, ENDED_STAT + end) for end in PAGE_ENDS)
-    return max(0, found - ended)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """The counts an outcome is decided on, read from the crawl stats."""
-
-    harvested: int
-    failed: int
-    unparsed: int
-    blocked: int
-    unreachable: int
-    lost: int  # dropped items, item and callback errors, pages never fetched
-    not_stored: int
-    gave_up: int
-
-    @classmethod
-    def of(cls, stats: Mapping[str, Any]) -> Counts:
-        c = _count
-        if "harvest/db/run_id" in stats:
-            harvested = c(stats, "harvest/db/pages") + c(stats, "harvest/db/profiles")
-        else:
-            harvested = c(stats, f"{_PREFIX}pages")
-        return cls(
-            harvested=harvested,
-            failed=c(stats, f"{_PREFIX}failed"),
-            unparsed=c(stats, f"{_PREFIX}unparsed"),
-            blocked=c(stats, f"{_PREFIX}blocked"),
-            unreachable=c(stats, f"{_PREFIX}failed/unreachable"),
-            lost=max(
-                c(stats, "item_dropped_count")
-                + c(stats, f"{_PREFIX}item_errors")
-                + c(stats, "spider_exceptions/count")
-                + c(stats, "harvest/hosts/abandoned"),
-                posts_without_end(stats),
-                pages_without_end(stats),
-            ),
-            not_stored=c(stats, "harvest/db/pages_not_stored"),
-            gave_up=c(stats, "harvest/hosts/gave_up"),
-        )
-
-    @property
-    def problems(self) -> int:
-        return self.failed + self.unparsed + self.lost
-
-
-def decide(stats: Mapping[str, Any], reason: str) -> Outcome:
-    """The outcome of a crawl with these stats that closed for ``reason``."""
-    n = Counts.of(stats)
-    if reason == "database_unavailable":
-        return Outcome("failed", "the database was unreachable when the crawl started")
-    if n.not_stored:
-        return Outcome("failed", f"{_plural(n.not_stored, 'harvested page')} could not be stored")
-    if reason == "shutdown":
-        return Outcome("failed", "interrupted (Ctrl-C or a stop signal) before its end")
-    if reason not in _DELIBERATE and not reason.startswith("closespider_"):
-        return Outcome("failed", f"the crawl stopped before its end ({reason})")
-    if n.gave_up or (n.harvested == 0 and n.blocked and not n.problems):
-        hosts = f"gave up on {_plural(n.gave_up, 'host')}; " if n.gave_up else ""
-        return Outcome(
-            "blocked", f"Medium blocked the crawl: {hosts}{_plural(n.blocked, 'page')} blocked"
-        )
-    if (
-        n.harvested == 0
-        and n.failed
-        and n.unreachable == n.failed
-        and not (n.unparsed or n.lost or n.blocked)
-    ):
-        return Outcome("failed", "nothing was reachable: every page failed to connect")
-    if n.problems or n.blocked:
-        parts = [
-            f"{count} {word}"
-            for count, word in (
-                (n.failed, "failed"),
-                (n.unparsed, "unparsed"),
-                (n.blocked, "blocked"),
-                (n.lost, "lost"),
-            )
-            if count
-        ]
-        total = n.problems + n.blocked
-        return Outcome(
-            "finished_with_failures",
-            f"{_plural(total, 'page')} not harvested: {', '.join(parts)}",
-        )
-    return Outcome("finished", "every page found was harvested or deliberately skipped")
-
-
-_HEADLINES = {
-    "finished": "crawl finished",
-    "finished_with_failures": "crawl finished with failures",
-    "blocked": "crawl blocked",
-    "failed": "crawl failed",
-}
-
-
-def _causes(stats: Mapping[str, Any], kind: str) -> str:
-    causes = _by_cause(stats, kind)
-    return ", ".join(f"{cause} ×{n}" for cause, n in causes.items())
-
-
-def summary_lines(
-    stats: Mapping[str, Any], outcome: Outcome, host_lines: Sequence[str] = ()
-) -> list[str]:
-    """The end-of-crawl summary: what was harvested, what was not and why, where it went."""
-    c = _count
-    n = Counts.of(stats)
-    lines = [
-        f"{_HEADLINES[outcome.status]} (exit status {outcome.exit_code}): {outcome.why}",
-    ]
-    posts_new, posts_again = (
-        c(stats, "harvest/db/posts_new"),
-        c(stats, "harvest/db/posts_recrawled"),
-    )
-    profiles = c(stats, "harvest/db/profiles")
-    stored = "harvest/db/run_id" in stats
-    if stored:
-        lines.append(
-            f"  harvested: {_plural(n.harvested, 'page')} "
-            f"({_plural(posts_new + posts_again, 'post')}: {posts_new} new, "
-            f"{posts_again} recrawled; {_plural(profiles, 'profile')})"
-        )
-        links_new, links_seen = c(stats, "harvest/db/links_new"), c(stats, "harvest/db/links_seen")
-        lines.append(
-            f"  links: {c(stats, 'harvest/db/links')} stored ({links_new} new, "
-            f"{links_seen} seen again), {c(stats, 'harvest/db/links_lost')} lost"
-        )
-    elif "harvest/db/unavailable" not in stats:
-        lines.append(f"  harvested: {_plural(n.harvested, 'page')} (not stored: no database)")
-    said = (
-        ("discovery", _discovery(stats)),
-        ("posts", _post_statuses(stats)),
-        ("browser", _browser(stats)),
-        ("fetched", _fetchers(stats)),
-    )
-    lines.extend(f"  {label}: {text}" for label, text in said if text)
-    lines.extend(_pages(stats))
-    lines.extend(_found_and_skipped(stats))
-    if n.problems or n.blocked:
-        parts = []
-        for kind, count in (("failed", n.failed), ("unparsed", n.unparsed), ("blocked", n.blocked)):
-            if count:
-                causes = _causes(stats, kind)
-                parts.append(f"{kind} {count}" + (f" ({causes})" if causes else ""))
-        if n.lost:
-            parts.append(f"lost {n.lost} (dropped, errors, or never fetched)")
-        lines.append("  not harvested: " + "; ".join(parts))
-    lines.extend(f"  host: {line}" for line in host_lines)
-    where = stats.get("harvest/db/where")
-    run_id = stats.get("harvest/db/run_id")
-    if where:
-        lines.append(f"  data: {where}" + (f" (run {run_id})" if run_id is not None else ""))
-    kept = stats.get("harvest/unparsed/dir")
-    if kept:
-        lines.append(f"  unparsed pages kept in {kept} (harvest reparse)")
-    if run_id is not None:
-        lines.append(f"  next: harvest crawl-report {run_id}")
-    if stats.get(f"{_PREFIX}interrupted"):
-        lines.append(f"  resume: {stats[f'{_PREFIX}interrupted']}")
-    return lines
 
 
 def resume_command(argv: Sequence[str], jobdir: str | None) -> str:
@@ -285,161 +49,6 @@ def resume_command(argv: Sequence[str], jobdir: str | None) -> str:
     return f"{command}   (with -s JOBDIR=DIR next time, the queue itself is kept)"
 
 
-def _end_parts(stats: Mapping[str, Any], prefix: str, ends: Sequence[str], lost: int) -> list[str]:
-    """Each end reached, as "N end" (counted under ``prefix``), and what reached none."""
-    parts = [f"{n} {end}" for end in ends if (n := _count(stats, prefix + end))]
-    if lost:
-        parts.append(f"{lost} lost (no end reached)")
-    return parts
-
-
-def _pages(stats: Mapping[str, Any]) -> list[str]:
-    """Distinct pages fetched (listings, walks, profiles, posts) and how each ended."""
-    found = _count(stats, FOUND_STAT)
-    if not found:
-        return []
-    parts = _end_parts(stats, ENDED_STAT, PAGE_ENDS, pages_without_end(stats))
-    ends = " + ".join(parts) or "none ended"
-    return [f"  pages: {_plural(found, 'distinct page')} sent = {ends}"]
-
-
-def _found_and_skipped(stats: Mapping[str, Any]) -> list[str]:
-    """How many distinct posts the listings named, and what was not fetched and why."""
-    c = _count
-    lines = []
-    posts_skipped = [(c(stats, key), what) for key, what in POST_SKIPS]
-    skipped = [
-        *posts_skipped,
-        *((count, f"by {cause}") for cause, count in _by_cause(stats, "skipped").items()),
-    ]
-    found = c(stats, "harvest/posts/found")
-    if found:
-        # Distinct posts: each counted once, under the first thing that happened
-        # to it, so found = skipped + each way a fetch ended (+ what no end reached).
-        fetched = found - sum(n for n, _ in posts_skipped)
-        parts = _end_parts(stats, "harvest/posts/ended/", POST_ENDS, posts_without_end(stats))
-        lines.append(
-            f"  found: {_plural(found, 'distinct post')} = {found - fetched} skipped + "
-            f"{fetched} fetched ({', '.join(parts) or 'none ended'})"
-        )
-    if any(count for count, _ in skipped):
-        lines.append(
-            "  skipped: " + ", ".join(f"{count} {what}" for count, what in skipped if count)
-        )
-    return lines
-
-
-def _discovery(stats: Mapping[str, Any]) -> str:
-    """Which path the listings took: GraphQL walks, and what fell back to pages and why."""
-    c, d = _count, "harvest/discovery/"
-    requests = c(stats, f"{d}graphql/requests")
-    fallbacks = {
-        k[len(f"{d}fallback/") :]: _count(stats, k)
-        for k in sorted(stats)
-        if isinstance(k, str) and k.startswith(f"{d}fallback/")
-    }
-    if not requests and not fallbacks:
-        return ""
-    parts = [
-        f"GraphQL {_plural(c(stats, f'{d}graphql/posts'), 'post')} in "
-        f"{_plural(requests, 'request')}, {_plural(c(stats, f'{d}walks/complete'), 'walk')} "
-        "complete"
-    ]
-    for key, what in (
-        ("walks/over_budget", "stopped at walk_pages"),
-        ("walks/stalled", "stopped where the listing did not move"),
-        ("walks/unfinished", "unfinished"),
-        ("walks/skipped_walked", "skipped (walked whole before)"),
-        ("walks/reached_last_seen", "stopped at the last crawl's newest"),
-        ("graphql/pages_repeated", "pages answered twice (resumed)"),
-        ("resumed_posts", "posts found before a resume"),
-        ("walks/refused_lines", "walks-file lines refused"),
-    ):
-        if c(stats, d + key):
-            parts.append(f"{c(stats, d + key)} {what}")
-    if fallbacks:
-        parts.append(
-            "fell back to listing pages: "
-            + ", ".join(f"{cause} ×{n}" for cause, n in fallbacks.items())
-        )
-    off = [
-        f"{k[len(f'{d}graphql_off/') :]} ({stats[k]})"
-        for k in sorted(stats)
-        if isinstance(k, str) and k.startswith(f"{d}graphql_off/")
-    ]
-    if off:
-        parts.append("GraphQL off for " + "; ".join(off))
-    return "; ".join(parts)
-
-
-# What the browser's pages were refused, by where it was stopped: in the page
-# (Playwright's route) or on the way out (the egress proxy, harvest.crawl.egress).
-_BROWSER_REFUSALS: tuple[tuple[str, str, frozenset[str]], ...] = (
-    ("harvest/browser/aborted/", "stopped in the page", frozenset({"resource"})),
-    ("harvest/browser/refused/", "refused at the proxy", frozenset()),
-)
-
-
-def _browser(stats: Mapping[str, Any]) -> str:
-    """What pages tried to reach off Medium from the crawl's browser, and where it stopped."""
-    parts = []
-    for prefix, where, quiet in _BROWSER_REFUSALS:
-        causes = {
-            k[len(prefix) :]: _count(stats, k)
-            for k in sorted(stats)
-            if isinstance(k, str) and k.startswith(prefix) and k[len(prefix) :] not in quiet
-        }
-        if causes:
-            total = sum(causes.values())
-            listed = ", ".join(f"{cause} ×{n}" for cause, n in causes.items())
-            parts.append(f"{_plural(total, 'request')} {where} ({listed})")
-    return "; ".join(parts)
-
-
-_FETCHERS = (
-    ("impersonate", "curl_cffi (a browser's fingerprint)"),
-    ("zyte", "Zyte API"),
-    ("browser", "the browser"),
-)
-
-
-def _fetchers(stats: Mapping[str, Any]) -> str:
-    """Which client fetched how many requests, when it is not Scrapy's own alone
-    (harvest.crawl.fetchers counts them)."""
-    counts = ((_count(stats, f"harvest/fetch/{name}"), who) for name, who in _FETCHERS)
-    return ", ".join(f"{_plural(n, 'request')} by {who}" for n, who in counts if n)
-
-
-def _post_statuses(stats: Mapping[str, Any]) -> str:
-    """What the pages said about their posts: gone, or read only in part."""
-    prefix = "harvest/posts/gone/"
-    parts = [
-        f"{_count(stats, k)} {k[len(prefix) :]}"
-        for k in sorted(stats)
-        if isinstance(k, str) and k.startswith(prefix)
-    ]
-    previews = _count(stats, "harvest/posts/previews")
-    if previews:
-        parts.append(f"{previews} member-only previews (links below the cut kept, not lost)")
-    unknown = _count(stats, "harvest/posts/completeness_unknown")
-    if unknown:
-        parts.append(f"{unknown} locked with no word count (nothing marked lost)")
-    return ", ".join(parts)
-
-
-def count_problem(stats: Any, problem: PageProblem) -> None:
-    """Count a page that was not harvested where the outcome reads it."""
-    stats.inc_value(f"{_PREFIX}{problem.kind}")
-    stats.inc_value(f"{_PREFIX}{problem.kind}/{problem_cause(problem)}")
-
-
-def problem_cause(problem: PageProblem) -> str:
-    """The short cause a problem is counted under (its reason without detail)."""
-    if problem.cause:
-        return problem.cause
-    return problem.reason.split(":", 1)[0].strip()[:60] or problem.kind
-
-
 class CrawlOutcome:
     """Counts every page's end, decides the outcome at close, records and says it."""
 
@@ -450,7 +59,7 @@ class CrawlOutcome:
         self.summary: list[str] = []
         self.level = logging.INFO
         self._post_ends: dict[str, str] = {}  # post id -> how its fetch ended
-        self.pages = PageLedger()
+        self.pages = ledger_of(crawler)
         sig = crawler.signals
         sig.connect(self._scraped, signal=signals.item_scraped)
         sig.connect(self._scheduled, signal=signals.request_scheduled)
@@ -469,7 +78,7 @@ class CrawlOutcome:
             if post_id and item.kind in POST_ENDS:
                 self._post_end(post_id, item.kind)
         elif isinstance(item, (ArticlePage, ProfilePage)):
-            self.stats.inc_value(f"{_PREFIX}pages")
+            self.stats.inc_value(f"{OUTCOME_STAT}pages")
             if isinstance(item, ArticlePage) and item.article.post_id:
                 self._post_end(item.article.post_id, "harvested")
         elif isinstance(item, PostGone):
@@ -488,7 +97,7 @@ class CrawlOutcome:
             self._post_ends[post_id] = end
 
     def _error(self, item: Any, **kwargs: Any) -> None:
-        self.stats.inc_value(f"{_PREFIX}item_errors")
+        self.stats.inc_value(f"{OUTCOME_STAT}item_errors")
 
     async def _closed(self, spider: Any = None, reason: str = "finished") -> None:
         for end, n in Counter(self._post_ends.values()).items():
@@ -497,14 +106,14 @@ class CrawlOutcome:
             self.stats.set_value(key, n)
         if reason == "shutdown":
             self.stats.set_value(
-                f"{_PREFIX}interrupted",
+                f"{OUTCOME_STAT}interrupted",
                 resume_command(sys.argv, self.crawler.settings.get("JOBDIR")),
             )
         stats = self.stats.get_stats()
         outcome = decide(stats, reason)
         self.outcome = outcome
-        self.stats.set_value(f"{_PREFIX}status", outcome.status)
-        self.stats.set_value(f"{_PREFIX}exit_code", outcome.exit_code)
+        self.stats.set_value(f"{OUTCOME_STAT}status", outcome.status)
+        self.stats.set_value(f"{OUTCOME_STAT}exit_code", outcome.exit_code)
         await self.crawler.signals.send_catch_log_async(signal=crawl_outcome, outcome=outcome)
         self.summary = summary_lines(self.stats.get_stats(), outcome, self._host_lines())
         self.level = {

@@ -18,25 +18,24 @@ A page ends once:
   "harvested": the callback that read a listing may still find it unparsed).
 
 What was found and reached no end (a callback error, a crawl stopped with the
-page in flight) is lost, and :mod:`harvest.crawl.outcome` counts it so.
+page in flight) is lost, and :mod:`harvest.contract.tally` counts it so.
 """
 
 from __future__ import annotations
 
 import itertools
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 
+from harvest.contract.tally import ENDED_STAT, FOUND_STAT, PAGE_ENDS
 from harvest.items import PageProblem, PostGone
 
 PAGE_META = "harvest_page"
-PAGE_ENDS = ("harvested", "skipped", "failed", "blocked", "unparsed")
-FOUND_STAT = "harvest/pages/found"
-ENDED_STAT = "harvest/pages/ended/"
 
 
 class PageLedger:
@@ -101,6 +100,19 @@ class PageLedger:
         return {FOUND_STAT: self.found, **{ENDED_STAT + e: n for e, n in by_end.items()}}
 
 
+# One ledger per crawler, found by whoever writes to it (the outcome extension
+# and the two middlewares), whichever Scrapy builds first.
+_LEDGERS: weakref.WeakKeyDictionary[Any, PageLedger] = weakref.WeakKeyDictionary()
+
+
+def ledger_of(crawler: Any) -> PageLedger:
+    """The crawler's ledger, made on first use."""
+    ledger = _LEDGERS.get(crawler)
+    if ledger is None:
+        ledger = _LEDGERS[crawler] = PageLedger()
+    return ledger
+
+
 def same_page(new: Request, old: Any) -> Request:
     """``new`` is another try of ``old``'s page (built afresh, not copied): it
     carries the mark, so the page is found once and ends with its last try."""
@@ -111,33 +123,21 @@ def same_page(new: Request, old: Any) -> Request:
 
 
 class _LedgerUser:
-    """A middleware that writes to the crawl's ledger (CrawlOutcome's), looked up
-    once it exists: extensions are reachable only after the engine is built."""
+    """A middleware that writes to the crawl's ledger."""
 
     def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-        self._ledger: PageLedger | None = None
+        self.ledger = ledger_of(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Any:
         return cls(crawler)
-
-    @property
-    def ledger(self) -> PageLedger | None:
-        if self._ledger is None:
-            from harvest.crawl.outcome import CrawlOutcome
-
-            outcome = self.crawler.get_extension(CrawlOutcome)
-            self._ledger = outcome.pages if outcome is not None else None
-        return self._ledger
 
 
 class PageFoundMiddleware(_LedgerUser):
     """Downloader middleware, first of all: marks each page as it leaves the scheduler."""
 
     def process_request(self, request: Request) -> None:
-        if self.ledger is not None:
-            self.ledger.find(request)
+        self.ledger.find(request)
 
 
 class PageEndMiddleware(_LedgerUser):
@@ -153,5 +153,5 @@ class PageEndMiddleware(_LedgerUser):
             if mark is not None and isinstance(out, Request) and out.meta.get(PAGE_META) == mark:
                 handed_on = True  # the same page tried again: that try ends it
             yield out
-        if self.ledger is not None and request is not None and not handed_on:
+        if request is not None and not handed_on:
             self.ledger.end(request, "harvested")

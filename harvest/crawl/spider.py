@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from harvest import config
+from harvest.contract.meta import WALK_META
+from harvest.contract.signals import recent_posts, request_failed, store_opened
 from harvest.crawl import StartupError, fetchers, resume, unparsed
 from harvest.crawl.args import CrawlArgs, SpiderArgumentError
 from harvest.crawl.browser import GUARD as BROWSER_GUARD
@@ -35,17 +37,15 @@ from harvest.crawl.browser import BrowserConfig, browser_meta
 from harvest.crawl.discovery import GraphqlDiscovery
 from harvest.crawl.hostgate import Blocked, HostGivenUp, HostUnreachable, Postponed
 from harvest.crawl.pages import same_page
-from harvest.crawl.parsing import Parser, ParserDied, ParserError
+from harvest.crawl.parse_pool import Parser, ParserDied, ParserError
 from harvest.crawl.resume import ResumeState
-from harvest.crawl.signals import recent_posts, request_failed, store_opened
-from harvest.crawl.walks import ROBOTS_REFUSAL, WALK_META
+from harvest.crawl.walk_robots import ROBOTS_REFUSAL
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.items import ArticlePage, FetchFacts, PageProblem, PostGone, ProfilePage
 from harvest.links import host_of, is_medium_host, is_public_hostname, robots_tokens
 from harvest.medium import PageResult, PostRef
-from harvest.medium.ids import author_from_url, post_id_from_url
 from harvest.medium.status import fetched_status, gone_status
-from harvest.medium.urls import BaseUrlError, MediumUrls
+from harvest.medium.urls import BaseUrlError, MediumUrls, author_from_url, post_id_from_url
 from harvest.secrets import mask_dsn
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ _MORE_CARDS_JS = (
 )
 
 
-class MediumSpider(GraphqlDiscovery, scrapy.Spider):
+class MediumSpider(scrapy.Spider):
     name = "medium"
     # Offsite is decided per request by refusal() (OffsiteGuardMiddleware).
     allowed_domains = None
@@ -66,6 +66,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
     parser: Parser
     unparsed: unparsed.UnparsedStore | None
     browser_on_challenge: bool
+    discovery: GraphqlDiscovery
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -146,7 +147,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             # go back to the queue); a local job needs to know whether its last
             # crawl died before Scrapy opens the job's queue.
             spider._claim_job(settings)
-        spider.open_walks()
+        spider.discovery = GraphqlDiscovery(spider)
         return spider
 
     def _claim_job(self, settings: Any) -> None:
@@ -234,7 +235,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         """Chromium for listings: on unless HARVEST_BROWSER=0 or -a browser=0."""
         return self.browser.enabled and self.args.browser
 
-    def _learn_domain(self, host: str, *, share: bool = True) -> bool:
+    def learn_domain(self, host: str, *, share: bool = True) -> bool:
         """Medium named a post on ``host``: the publication's own domain, which the
         crawl may fetch from, unless it is no public name (an address, a local name)."""
         if host in self.publication_domains:
@@ -253,7 +254,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         if host in self.publication_domains:
             return True
         if self.frontier is not None and self.frontier.has_domain(host):
-            return self._learn_domain(host, share=False)
+            return self.learn_domain(host, share=False)
         return False
 
     def refusal(self, url: str) -> str | None:
@@ -283,7 +284,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         if a.history is not None:
             # GraphQL walks list the tags, users and publications, with their
             # listing pages as the fallback.
-            async for request in self.walk_starts():
+            async for request in self.discovery.walk_starts():
                 yield request
         else:
             for page in (
@@ -291,25 +292,25 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                 *(u.profile(user) for user in a.users),
                 *(u.publication(p) for p in a.publications),
             ):
-                yield self._listing(page, depth=0)
+                yield self.listing(page, depth=0)
         if a.feeds:
             for feed in (
                 *(u.tag_feed(t) for t in a.tags),
                 *(u.user_feed(user) for user in a.users),
                 *(u.publication_feed(p) for p in a.publications),
             ):
-                yield self._listing(feed, depth=0)
+                yield self.listing(feed, depth=0)
         if a.sitemap:
-            yield self._listing(u.sitemap_index(), depth=0)
+            yield self.listing(u.sitemap_index(), depth=0)
         for url in a.urls:
-            for request in await self._articles(
+            for request in await self.articles(
                 [PostRef(post_id="", url=url)], depth=0, check=False
             ):
                 yield request
 
     # -- requests -----------------------------------------------------------------
 
-    def _listing(self, medium_url: str, depth: int, *, browser: bool = False) -> scrapy.Request:
+    def listing(self, medium_url: str, depth: int, *, browser: bool = False) -> scrapy.Request:
         meta: dict[str, Any] = {"medium_url": medium_url, "harvest_depth": depth}
         if browser:
             meta.update(browser_meta(include_page=True))
@@ -321,38 +322,16 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             dont_filter=browser,  # the same listing, once more, in the browser
         )
 
-    async def _articles(
+    async def articles(
         self, posts: Iterable[PostRef], depth: int, check: bool = True
     ) -> list[scrapy.Request]:
-        a = self.args
-        fresh: list[PostRef] = []
-        for ref in posts:
-            key = _post_key(ref)
-            if key in self.scheduled_posts or key in self.skipped_posts:
-                continue
-            self.found_posts.add(key)
-            if a.published_before_since(ref.published_at):
-                self._skip(key, "harvest/posts/skipped_before_since")
-                continue
-            host = host_of(ref.url)
-            if host and not is_medium_host(host) and not self._learn_domain(host):
-                continue
-            fresh.append(ref)
+        """Requests for the posts not scheduled or skipped before; with ``check``,
+        not those a store says were harvested recently or before a resume."""
+        fresh = self._unseen(posts)
         out: list[Any] = []
-        days = 0 if a.recrawl else a.recrawl_days
-        if check and fresh and (days > 0 or self.resumed_runs):
-            known = await self._known_posts([r.post_id for r in fresh if r.post_id], days)
-            for post_id, facts in known.items():
-                if facts.get("why") == "resumed":
-                    # Stored by the dead run this crawl resumes: done, but its
-                    # follow-ups may not have been made before the death.
-                    self._skip(post_id, "harvest/posts/stored_before_resume")
-                    out.extend(
-                        self._follow_ups(facts.get("author"), facts.get("tags") or [], depth)
-                    )
-                else:
-                    self._skip(post_id, "harvest/posts/skipped_recent")
-            fresh = [r for r in fresh if r.post_id not in known]
+        if check and fresh:
+            fresh = await self._drop_known(fresh, depth, out)
+        a = self.args
         for ref in fresh:
             key = _post_key(ref)
             if a.max_posts is not None and len(self.scheduled_posts) >= a.max_posts:
@@ -367,6 +346,41 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             self.crawler.stats.inc_value("harvest/posts/scheduled")
             out.append(self._article(ref.url, depth))
         return out
+
+    def _unseen(self, posts: Iterable[PostRef]) -> list[PostRef]:
+        """The posts met for the first time, counted as found; those published
+        before ``since`` skipped, those on a host the crawl may not learn left out."""
+        fresh: list[PostRef] = []
+        for ref in posts:
+            key = _post_key(ref)
+            if key in self.scheduled_posts or key in self.skipped_posts:
+                continue
+            self.found_posts.add(key)
+            if self.args.published_before_since(ref.published_at):
+                self._skip(key, "harvest/posts/skipped_before_since")
+                continue
+            host = host_of(ref.url)
+            if host and not is_medium_host(host) and not self.learn_domain(host):
+                continue
+            fresh.append(ref)
+        return fresh
+
+    async def _drop_known(self, fresh: list[PostRef], depth: int, out: list[Any]) -> list[PostRef]:
+        """``fresh`` without the posts a store harvested recently or stored before
+        this crawl's resume (whose follow-ups go to ``out``)."""
+        days = 0 if self.args.recrawl else self.args.recrawl_days
+        if days <= 0 and not self.resumed_runs:
+            return fresh
+        known = await self._known_posts([r.post_id for r in fresh if r.post_id], days)
+        for post_id, facts in known.items():
+            if facts.get("why") == "resumed":
+                # Stored by the dead run this crawl resumes: done, but its
+                # follow-ups may not have been made before the death.
+                self._skip(post_id, "harvest/posts/stored_before_resume")
+                out.extend(self._follow_ups(facts.get("author"), facts.get("tags") or [], depth))
+            else:
+                self._skip(post_id, "harvest/posts/skipped_recent")
+        return [r for r in fresh if r.post_id not in known]
 
     def _skip(self, key: str, stat: str) -> None:
         """A post found and deliberately not fetched (or not kept): counted once,
@@ -396,15 +410,15 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         """One of this spider's requests, rebuilt from a shared-queue entry's fields
         (harvest.frontier.schema): nothing of the entry's beyond them reaches it."""
         if kind == "listing":
-            request = self._listing(medium_url, depth)
+            request = self.listing(medium_url, depth)
         elif kind == "listing_browser":
-            request = self._listing(medium_url, depth, browser=True)
+            request = self.listing(medium_url, depth, browser=True)
         elif kind == "article":
             request = self._article(medium_url, depth)
         elif kind == "article_browser":
             request = self._article_in_browser(self.urls.fetch_url(medium_url), medium_url, depth)
         elif kind == "walk":
-            request = self.walk_request_for(medium_url)
+            request = self.discovery.walk_request_for(medium_url)
         else:
             raise ValueError(f"no request of kind {kind!r}")
         if retry_times is not None:
@@ -434,9 +448,9 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             return []
         out = []
         if "authors" in self.args.follow and author:
-            out.append(self._listing(self.urls.profile(author), depth + 1))
+            out.append(self.listing(self.urls.profile(author), depth + 1))
         if "tags" in self.args.follow:
-            out.extend(self._listing(self.urls.tag(tag), depth + 1) for tag in tags)
+            out.extend(self.listing(self.urls.tag(tag), depth + 1) for tag in tags)
         return out
 
     async def closed(self, reason: str) -> None:
@@ -445,7 +459,9 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         # worker's count can add up, so none is given.
         if self.frontier is None:
             self.crawler.stats.set_value("harvest/posts/found", len(self.found_posts))
-        self.discovery_close()
+        discovery = getattr(self, "discovery", None)  # none if from_crawler failed
+        if discovery is not None:
+            discovery.close()
         await self.parser.aclose()
 
     # -- callbacks ----------------------------------------------------------------
@@ -489,14 +505,14 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             yield item
         if result.kind == "unknown":
             reason = "; ".join(result.problems) or "not a listing"
-            yield self._problem(medium_url, "unparsed", reason, response)
+            yield self.problem(medium_url, "unparsed", reason, response)
         if (
             self.use_browser
             and self.args.scroll > 0
             and result.kind in ("listing", "profile")
             and b'data-testid="post-preview"' in response.body
         ):
-            yield self._listing(medium_url, depth, browser=True)
+            yield self.listing(medium_url, depth, browser=True)
 
     async def parse_listing_browser(self, response: Response) -> AsyncIterator[Any]:
         page = response.meta["playwright_page"]
@@ -535,7 +551,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
                 log.warning(
                     "listing %s failed in the browser (%s); trying once more", medium_url, reason
                 )
-                retry = self._listing(
+                retry = self.listing(
                     medium_url, response.meta.get("harvest_depth", 0), browser=True
                 )
                 same_page(retry, response.request)
@@ -609,8 +625,8 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             log.warning("unparsed listing %s: %s", medium_url, "; ".join(result.problems))
         for sitemap in result.sitemaps:
             if self._sitemap_wanted(sitemap.url):
-                yield self._listing(sitemap.url, depth)
-        for request in await self._articles(result.posts, depth):
+                yield self.listing(sitemap.url, depth)
+        for request in await self.articles(result.posts, depth):
             yield request
         if result.kind == "profile" and result.links:
             owner = author_from_url(medium_url)
@@ -643,7 +659,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             reason = "; ".join(result.problems) or f"not an article ({result.kind})"
             self.crawler.stats.inc_value("harvest/pages/unparsed")
             log.warning("unparsed article %s: %s", medium_url, reason)
-            yield self._problem(medium_url, "unparsed", reason, response)
+            yield self.problem(medium_url, "unparsed", reason, response)
             return
         if self.args.published_before_since(art.published_at):
             # Listed without a date, fetched, and older than since: skipped after all.
@@ -652,7 +668,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             self._skip(art.post_id, "harvest/posts/skipped_before_since")
             return
         if art.publication and art.publication.domain:
-            self._learn_domain(art.publication.domain)
+            self.learn_domain(art.publication.domain)
         self.scheduled_posts.add(art.post_id)
         fetch = self._fetch_facts(response)
         status = fetched_status(art, medium_url, fetch.final_url)
@@ -698,6 +714,10 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             return None
         return PostGone(post_id=post_id, url=url, status=status, http_status=response.status)
 
+    async def parse_walk(self, response: Response) -> AsyncIterator[Any]:
+        async for item in self.discovery.walk_answer(response):
+            yield item
+
     async def errback_close_page(self, failure: Any) -> AsyncIterator[Any]:
         request = failure.request
         page = request.meta.get("playwright_page")
@@ -708,56 +728,62 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             return  # its host is paused; the gate sends it again when the pause ends
         self.crawler.signals.send_catch_log(signal=request_failed, request=request)
         if WALK_META in request.meta:
-            async for item in self.walk_failed(failure):
+            async for item in self.discovery.walk_failed(failure):
                 yield item
             return
         url = request.meta.get("medium_url") or request.url
+        for item in self._page_failed(failure, request, url):
+            yield item
+
+    def _page_failed(self, failure: Any, request: Any, url: str) -> Iterator[Any]:
+        """What a page's request that failed for good leaves: a problem of the
+        kind its failure is, a try in the browser, or the post measured gone."""
+        stats = self.crawler.stats
         if failure.check(Blocked):
             cause = "gave up on host" if failure.check(HostGivenUp) else "challenge"
             retry = self._in_browser_after_challenge(request, url) if cause == "challenge" else None
             if retry is not None:
                 yield retry
                 return
-            self.crawler.stats.inc_value("harvest/requests/blocked")
+            stats.inc_value("harvest/requests/blocked")
             log.warning("blocked %s: %s", url, failure.value)
             yield PageProblem(url=url, kind="blocked", reason=str(failure.value), cause=cause)
-            return
-        if failure.check(HostUnreachable):
+        elif failure.check(HostUnreachable):
             # The host was reported once, when it was found unreachable.
-            self.crawler.stats.inc_value("harvest/requests/failed")
+            stats.inc_value("harvest/requests/failed")
             yield PageProblem(
                 url=url, kind="failed", reason=str(failure.value), cause="unreachable"
             )
-            return
-        if failure.check(IgnoreRequest) and not getattr(failure.value, "response", None):
-            text = str(failure.value)
-            if request.meta.get("redirect_urls"):
-                # Medium's page sent us to a host the crawl may not fetch: not harvested.
-                self.crawler.stats.inc_value("harvest/requests/failed")
-                log.warning("failed %s: redirected to %s (%s)", url, request.url[:200], text)
-                yield PageProblem(
-                    url=url,
-                    kind="failed",
-                    reason=f"redirected to {request.url[:500]}: {text}",
-                    cause="redirected offsite",
-                )
-                return
-            cause = "robots.txt" if text == ROBOTS_REFUSAL else "offsite"
-            self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
-            log.info("skipped %s: %s", url, text)
-            yield PageProblem(url=url, kind="skipped", reason=text, cause=cause)
-            return
-        gone = self._gone(request, url, failure)
-        if gone is not None:
+        elif failure.check(IgnoreRequest) and not getattr(failure.value, "response", None):
+            yield self._refused(request, url, str(failure.value))
+        elif (gone := self._gone(request, url, failure)) is not None:
             # Not a failure: the crawl measured that the post is no longer there.
-            self.crawler.stats.inc_value(f"harvest/posts/gone/{gone.status}")
+            stats.inc_value(f"harvest/posts/gone/{gone.status}")
             log.info("%s: post %s (HTTP %d)", url, gone.status, gone.http_status)
             yield gone
-            return
-        reason, cause = _failure_reason(failure)
-        self.crawler.stats.inc_value("harvest/requests/failed")
-        log.warning("failed %s: %s", url, reason)
-        yield PageProblem(url=url, kind="failed", reason=reason, cause=cause)
+        else:
+            reason, cause = _failure_reason(failure)
+            stats.inc_value("harvest/requests/failed")
+            log.warning("failed %s: %s", url, reason)
+            yield PageProblem(url=url, kind="failed", reason=reason, cause=cause)
+
+    def _refused(self, request: Any, url: str, text: str) -> PageProblem:
+        """A request harvest itself would not send (robots.txt, offsite), or a
+        redirect to a host the crawl may not fetch."""
+        if request.meta.get("redirect_urls"):
+            # Medium's page sent us to a host the crawl may not fetch: not harvested.
+            self.crawler.stats.inc_value("harvest/requests/failed")
+            log.warning("failed %s: redirected to %s (%s)", url, request.url[:200], text)
+            return PageProblem(
+                url=url,
+                kind="failed",
+                reason=f"redirected to {request.url[:500]}: {text}",
+                cause="redirected offsite",
+            )
+        cause = "robots.txt" if text == ROBOTS_REFUSAL else "offsite"
+        self.crawler.stats.inc_value(f"harvest/requests/skipped/{cause}")
+        log.info("skipped %s: %s", url, text)
+        return PageProblem(url=url, kind="skipped", reason=text, cause=cause)
 
     def _in_browser_after_challenge(self, request: Any, url: str) -> scrapy.Request | None:
         """HARVEST_BROWSER_ON_CHALLENGE: a page plain HTTP got a challenge for, once in
@@ -768,7 +794,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
         depth = request.meta.get("harvest_depth", 0)
         if request.callback == self.parse_article:
             return same_page(self._article_in_browser(request.url, url, depth), request)
-        return same_page(self._listing(url, depth, browser=True), request)
+        return same_page(self.listing(url, depth, browser=True), request)
 
     def _article_in_browser(self, fetch_url: str, medium_url: str, depth: int) -> scrapy.Request:
         return scrapy.Request(
@@ -785,7 +811,7 @@ class MediumSpider(GraphqlDiscovery, scrapy.Spider):
             dont_filter=True,
         )
 
-    def _problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem:
+    def problem(self, url: str, kind: str, reason: str, response: Response) -> PageProblem:
         raw_path = None
         if self.unparsed is not None:
             ctype = response.headers.get("Content-Type")

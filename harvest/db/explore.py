@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harvest.db.queries import LinkFilters, Rows, target_filter
-from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
+from harvest.db.report_numbers import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
 
 _COUNTS = f"""count(*) AS links,
        count(*) FILTER (WHERE {DOFOLLOW_SQL}) AS dofollow_links,

@@ -13,8 +13,8 @@ from typing import IO, Any
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from harvest import vocabulary
-from harvest.db.exports import COPIERS
-from harvest.db.report import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
+from harvest.db.export_rows import COPIERS
+from harvest.db.report_numbers import DOFOLLOW_SQL, PLACEMENT_SQL, REASON_SQL, REL_SQL
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -198,15 +198,14 @@ class LinkFilters:
 
     def where(self) -> list[str]:
         """Conditions on links l and posts p; values go in as parameters."""
+        return self._on_links() + self._on_posts()
+
+    def _on_links(self) -> list[str]:
         where = []
         if self.dofollow_only:
             where.append(DOFOLLOW_SQL)
         if self.passing_only:
             where.append(f"{REASON_SQL} = 'follow'")
-        if self.author is not None:
-            where.append(
-                "p.author_id = (SELECT author_id FROM authors WHERE username = %(author)s)"
-            )
         if self.placement is not None:
             where.append(f"{PLACEMENT_SQL} = %(placement)s")
         if self.rel is not None:
@@ -217,12 +216,20 @@ class LinkFilters:
             where.append("l.first_seen >= %(since)s")
         if self.until is not None:
             where.append("l.first_seen < %(until)s::date + 1")
+        if not self.include_lost:
+            where.append("l.lost_at IS NULL")
+        return where
+
+    def _on_posts(self) -> list[str]:
+        where = []
+        if self.author is not None:
+            where.append(
+                "p.author_id = (SELECT author_id FROM authors WHERE username = %(author)s)"
+            )
         if self.published_since is not None:
             where.append("p.first_published_at >= %(published_since)s")
         if self.published_until is not None:
             where.append("p.first_published_at < %(published_until)s::date + 1")
-        if not self.include_lost:
-            where.append("l.lost_at IS NULL")
         return where
 
     def params(self) -> dict[str, Any]:
@@ -562,7 +569,7 @@ def crawl_report(conn: Any, run: str | int) -> tuple[dict[str, Any] | None, Rows
 
 def walk_marks(conn: Any, walks: list[str]) -> dict[str, dict[str, Any]]:
     """Where earlier crawls' complete GraphQL walks of ``walks`` ended
-    (:data:`harvest.crawl.signals.walk_marks`)."""
+    (:data:`harvest.contract.signals.walk_marks`)."""
     if not walks:
         return {}
     with conn.cursor() as cur:

@@ -29,7 +29,7 @@ from harvest.analysis import output
 from harvest.analysis.report import REASON_TEXT
 from harvest.db import explore, queries
 from harvest.db.readers import ReaderPool
-from harvest.db.report import Filters, report_numbers
+from harvest.db.report_numbers import Filters, report_numbers
 from harvest.explorer.guard import Guard
 from harvest.explorer.sections import WARM_FROM, NotYet, SectionCache
 

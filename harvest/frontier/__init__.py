@@ -8,7 +8,7 @@ themselves when the whole job has gone quiet, and the job's crawl arguments
 live in Redis, where ``harvest enqueue`` puts them.
 """
 
-from harvest.frontier.config import FrontierConfig, FrontierConfigError
+from harvest.frontier.redis_config import FrontierConfig, FrontierConfigError
 from harvest.frontier.redis_frontier import Frontier
 
 __all__ = ["Frontier", "FrontierConfig", "FrontierConfigError"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from harvest.frontier.config import FrontierConfig
+from harvest.frontier.redis_config import FrontierConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Frontier:
         # Publication domains the job's workers learnt from Medium's own pages.
         self.domains_key = config.key("domains")
         self.seeded_key = config.key("seeded")
-        # GraphQL walks' cursors (harvest.crawl.walks.RedisWalks)
+        # GraphQL walks' cursors (harvest.crawl.walk_cursors.RedisWalks)
         self.walks_key = config.key("walks")
         self.held_key = self._held_key(self.worker)
         self.alive_key = self._alive_key(self.worker)

@@ -27,7 +27,7 @@ from twisted.internet import task
 
 from harvest import compat
 from harvest.frontier import schema
-from harvest.frontier.config import FrontierConfig
+from harvest.frontier.redis_config import FrontierConfig
 from harvest.frontier.redis_frontier import Frontier
 from harvest.frontier.tokens import TOKEN
 

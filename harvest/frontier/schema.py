@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harvest.crawl.walks import WALK_META
+from harvest.contract.meta import WALK_META
 from harvest.links import host_of, is_medium_host
 
 VERSION = 1
@@ -34,7 +34,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "listing_browser": ("parse_listing_browser", True),
     "article": ("parse_article", False),
     "article_browser": ("parse_article", True),
-    # url: the walk's listing page; its cursor is the job's (harvest.crawl.walks)
+    # url: the walk's listing page; its cursor is the job's (harvest.crawl.walk_cursors)
     "walk": ("parse_walk", False),
 }
 MAX_ENTRY_BYTES = 16 * 1024

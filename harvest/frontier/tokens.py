@@ -8,7 +8,7 @@ callback itself has ended. A request that failed for good is done at once; a
 retry or redirect copy that goes back into the queue frees its original.
 
 Everything here is driven by Scrapy's signals and harvest's own
-(:mod:`harvest.crawl.signals`), plus the spider-middleware pass over a
+(:mod:`harvest.contract.signals`), plus the spider-middleware pass over a
 callback's output, so neither the spider nor the pipelines know tokens exist.
 An item is done when scraped, unless a store announced itself
 (``store_opened``): then it is done when the store sends ``items_stored``.
@@ -22,8 +22,8 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
-from harvest.crawl import signals as harvest_signals
-from harvest.frontier.config import FrontierConfig
+from harvest.contract import signals as harvest_signals
+from harvest.frontier.redis_config import FrontierConfig
 
 TOKEN = "harvest_frontier_token"  # noqa: S105 (a meta key, not a secret)
 # The token of the response whose callback made this request.

@@ -50,6 +50,23 @@ def parse_api_text(text: str, url: str | None) -> PageResult:
         if not result.posts:
             result.problems.append("JSON could not be decoded and names no post URL")
         return result
+    users, collections, posts = _objects(value)
+    seen: set[str] = set()
+    for obj in posts:
+        ref = _ref(obj, users, collections)
+        if ref is None or ref.post_id in seen:
+            continue
+        seen.add(ref.post_id)
+        result.posts.append(ref)
+    if not result.posts:
+        result.problems.append("JSON names no posts")
+    return result
+
+
+def _objects(
+    value: Any,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The answer's users and collections by id, and its posts in order."""
     users: dict[str, dict[str, Any]] = {}
     collections: dict[str, dict[str, Any]] = {}
     posts: list[dict[str, Any]] = []
@@ -67,16 +84,7 @@ def parse_api_text(text: str, url: str | None) -> PageResult:
             "uniqueSlug" in obj or "mediumUrl" in obj or obj.get("__typename") == "Post"
         ):
             posts.append(obj)
-    seen: set[str] = set()
-    for obj in posts:
-        ref = _ref(obj, users, collections)
-        if ref is None or ref.post_id in seen:
-            continue
-        seen.add(ref.post_id)
-        result.posts.append(ref)
-    if not result.posts:
-        result.problems.append("JSON names no posts")
-    return result
+    return users, collections, posts
 
 
 def _ref(

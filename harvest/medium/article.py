@@ -44,7 +44,6 @@ from harvest.medium.dom import (
     squash,
 )
 from harvest.medium.facts import FactsReader
-from harvest.medium.ids import author_from_url, is_not_post_url, post_id_on_hosts
 from harvest.medium.outbound import LinkRecorder
 from harvest.medium.records import (
     Article,
@@ -54,6 +53,7 @@ from harvest.medium.records import (
     PageResult,
     Publication,
 )
+from harvest.medium.urls import author_from_url, is_not_post_url, post_id_on_hosts
 from harvest.slugs import tag_slug
 
 _APP_LINK_RE = re.compile(r"medium:/{1,2}p/([0-9a-f]{10,12})\b")

@@ -10,13 +10,10 @@ states, several of them locked.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harvest.medium.dom import Node, ancestors, iso, iso_from_ms, node_text
 from harvest.medium.records import Access, PageFacts
-
-if TYPE_CHECKING:
-    from harvest.medium.article import ArticleParser
 
 # A preview holding four fifths of the post's words reads as the post; Medium's
 # own count differs from a split on whitespace by a few percent either way.
@@ -31,10 +28,48 @@ _BADGE_SELECTOR = (
 )
 
 
+class HeadSays(Protocol):
+    """What the facts read of the document head."""
+
+    @property
+    def robots(self) -> list[str]: ...
+    @property
+    def published_time(self) -> str | None: ...
+    @property
+    def modified_time(self) -> str | None: ...
+
+
+class StateSays(Protocol):
+    """What the facts read of the page's state objects."""
+
+    def resolve(self, value: Any) -> dict[str, Any] | None: ...
+    def with_id(self, ident: str, *needed: str) -> dict[str, Any] | None: ...
+
+
+class ArticleSource(Protocol):
+    """All the facts read of an article page, as the article parser has it: its
+    head, JSON-LD and state, and where the post's body is. Nothing else of the
+    parser reaches them (:class:`harvest.medium.article.ArticleParser` is one)."""
+
+    @property
+    def head(self) -> HeadSays: ...
+    @property
+    def ld(self) -> dict[str, Any]: ...
+    @property
+    def state(self) -> StateSays: ...
+    @property
+    def canonical_foreign(self) -> bool: ...
+
+    def state_post(self) -> dict[str, Any] | None: ...
+    def article_node(self) -> Node | None: ...
+    def body_blocks(self) -> list[Node]: ...
+    def body_regions(self) -> tuple[list[Node], bool]: ...
+
+
 class FactsReader:
     """One method per fact, each reading the post's own state, JSON-LD or markup."""
 
-    def __init__(self, parser: ArticleParser) -> None:
+    def __init__(self, parser: ArticleSource) -> None:
         self.p = parser
         self.post = parser.state_post() or {}
         self.content = self._content()

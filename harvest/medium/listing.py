@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 from harvest.links import host_of, is_medium_host, normalize_url, strip_medium_tracking
 from harvest.medium.article import read_head
 from harvest.medium.dom import Node, Tree, ancestors
-from harvest.medium.ids import author_from_url, post_id_from_url
 from harvest.medium.outbound import LinkRecorder
 from harvest.medium.records import PageResult, PostRef
+from harvest.medium.urls import author_from_url, post_id_from_url
 
 
 def is_profile(tree: Tree, url: str | None) -> bool:
@@ -82,27 +82,7 @@ def _read_container(
     card: bool,
 ) -> None:
     owner = _CardOwner()
-    found: dict[str, PostRef] = {}
-    foreign: dict[str, Node] = {}  # post id -> the element naming it, on a host not Medium's
-    # The bio's own links, found from the bio down: walking up from every anchor
-    # asked two attributes of a dozen ancestors each, a fifth of a listing's parse.
-    in_bio = {a.mem_id for bio in container.css(_BIO) for a in bio.css("a[href], [data-href]")}
-    for node in container.css("a[href], [data-href]"):
-        if node.mem_id in in_bio:
-            continue
-        for u in _node_urls(node, base):
-            pid = post_id_from_url(u)
-            if pid is None:
-                if card:
-                    owner.saw(u)
-                continue
-            if pid in posts or pid in found:
-                continue
-            ref = _post_ref(pid, u)
-            host = host_of(ref.url) or ""
-            if not is_medium_host(host) and host not in own_hosts:
-                foreign[pid] = node
-            found[pid] = ref
+    found, foreign = _named_posts(container, base, posts, own_hosts, owner if card else None)
     for pid, ref in found.items():
         named_by = foreign.get(pid)
         if named_by is not None and not _attributed(
@@ -113,6 +93,39 @@ def _read_container(
             ref.author = ref.author or owner.author
             ref.site = ref.site or owner.publication
         posts[pid] = ref
+
+
+def _named_posts(
+    container: Node,
+    base: str | None,
+    posts: dict[str, PostRef],
+    own_hosts: set[str],
+    owner: _CardOwner | None,
+) -> tuple[dict[str, PostRef], dict[str, Node]]:
+    """The posts ``container`` links to that ``posts`` lacks, and of those on a host
+    not Medium's, the element naming each; a card's other links go to ``owner``."""
+    found: dict[str, PostRef] = {}
+    foreign: dict[str, Node] = {}
+    # The bio's own links, found from the bio down: walking up from every anchor
+    # asked two attributes of a dozen ancestors each, a fifth of a listing's parse.
+    in_bio = {a.mem_id for bio in container.css(_BIO) for a in bio.css("a[href], [data-href]")}
+    for node in container.css("a[href], [data-href]"):
+        if node.mem_id in in_bio:
+            continue
+        for u in _node_urls(node, base):
+            pid = post_id_from_url(u)
+            if pid is None:
+                if owner is not None:
+                    owner.saw(u)
+                continue
+            if pid in posts or pid in found:
+                continue
+            ref = _post_ref(pid, u)
+            host = host_of(ref.url) or ""
+            if not is_medium_host(host) and host not in own_hosts:
+                foreign[pid] = node
+            found[pid] = ref
+    return found, foreign
 
 
 class _CardOwner:

@@ -197,6 +197,28 @@ def prepare_scrapyd(
     which no web page can command or read.
     """
     section = _section(config)
+    _check_file(config, section)
+    _credentials(allow_no_auth, err)
+    checked = _exposure(section)
+    _check_listener(checked, allow_no_auth)
+    scrapyd = shutil.which("scrapyd", path=str(Path(sys.executable).parent)) or shutil.which(
+        "scrapyd"
+    )
+    if scrapyd is None:
+        raise UnsafeScrapyd("scrapyd is not installed (pip install -r requirements.txt)")
+    _laid_out(config, workdir)
+    actual = _check_effective(config, workdir, checked)
+    if not actual.authenticated:
+        err.write(
+            "harvest scrapyd: warning: no credentials (--no-auth); every process on this "
+            f"machine that reaches {actual.bind_address or actual.unix_socket_path} can run "
+            "code through it\n"
+        )
+    return workdir, [scrapyd]
+
+
+def _check_file(config: Path, section: dict[str, str]) -> None:
+    """The configuration file holds no credentials and keeps harvest's web root."""
     if section.get("username") or section.get("password"):
         raise UnsafeScrapyd(
             f"{config} holds credentials; set SCRAPYD_USERNAME/SCRAPYD_PASSWORD in the "
@@ -207,8 +229,10 @@ def prepare_scrapyd(
             f"{config} sets webroot = {section['webroot']}: harvest's ({WEBROOT}) is what "
             "keeps web pages from commanding scrapyd"
         )
-    _credentials(allow_no_auth, err)
-    checked = _exposure(section)
+
+
+def _check_listener(checked: Exposure, allow_no_auth: bool) -> None:
+    """No listener off loopback without credentials, nor on TCP unless allowed."""
     exposed = checked.bind_address and not _is_loopback(checked.bind_address)
     if exposed and not checked.authenticated:
         raise UnsafeScrapyd(
@@ -222,12 +246,11 @@ def prepare_scrapyd(
             "no credentials for a TCP listener: every process on this machine could run code "
             "through it (--no-auth to start it so all the same)"
         )
-    scrapyd = shutil.which("scrapyd", path=str(Path(sys.executable).parent)) or shutil.which(
-        "scrapyd"
-    )
-    if scrapyd is None:
-        raise UnsafeScrapyd("scrapyd is not installed (pip install -r requirements.txt)")
-    _laid_out(config, workdir)
+
+
+def _check_effective(config: Path, workdir: Path, checked: Exposure) -> Exposure:
+    """What scrapyd will read from ``workdir`` (every file it looks at, not only
+    ours) is what was checked; returns it."""
     actual, origin = effective(workdir)
     for option in _EXPOSURE:
         want, got = getattr(checked, option), getattr(actual, option)
@@ -249,10 +272,4 @@ def prepare_scrapyd(
             f"scrapyd would take webroot = {actual.webroot!r} from "
             f"{origin.get('webroot', 'its defaults')}: remove it there"
         )
-    if not actual.authenticated:
-        err.write(
-            "harvest scrapyd: warning: no credentials (--no-auth); every process on this "
-            f"machine that reaches {actual.bind_address or actual.unix_socket_path} can run "
-            "code through it\n"
-        )
-    return workdir, [scrapyd]
+    return actual

@@ -1,3 +1,3 @@
 """Item pipelines: links normalized and checked (``normalize``), pages stored in
 PostgreSQL in batches (``postgres``), which also tells the spider which posts
-it stored recently (harvest.crawl.signals.recent_posts)."""
+it stored recently (harvest.contract.signals.recent_posts)."""

@@ -16,7 +16,7 @@ outcome is ``failed``.
 A database that cannot be reached when the crawl starts stops the crawl at
 once (close reason ``database_unavailable``) with one line saying so. The
 crawl's run row is finished with the status the outcome extension decides
-(:data:`harvest.crawl.signals.crawl_outcome`).
+(:data:`harvest.contract.signals.crawl_outcome`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from harvest import config
-from harvest.crawl.outcome import count_problem, decide
-from harvest.crawl.signals import (
+from harvest.contract.signals import (
     crawl_outcome,
     items_stored,
     recent_posts,
@@ -44,9 +43,9 @@ from harvest.crawl.signals import (
     walk_done,
     walk_marks,
 )
+from harvest.contract.tally import count_problem, decide
 from harvest.db import connection as dbconn
 from harvest.db import summaries
-from harvest.db.config import ConfigError, DbConfig
 from harvest.db.migrate import migrate
 from harvest.db.queries import known_posts
 from harvest.db.queries import walk_marks as read_walk_marks
@@ -63,6 +62,7 @@ from harvest.db.store import (
     write_problems,
     write_walks,
 )
+from harvest.db.store_config import ConfigError, DbConfig
 from harvest.items import ArticlePage, PageProblem, PostGone, ProfilePage, WalkDone
 from harvest.secrets import mask_dsn
 
@@ -155,7 +155,7 @@ class PostgresPipeline:
     ) -> dict[str, dict[str, Any]]:
         """Which of ``post_ids`` this store harvested within ``days`` days, or stored in
         one of ``runs`` (dead runs being resumed): the spider skips them
-        (:data:`harvest.crawl.signals.recent_posts`). A database that does not
+        (:data:`harvest.contract.signals.recent_posts`). A database that does not
         answer skips nothing: the posts are fetched again."""
         if self.dsn is None or self.run_id is None or not post_ids:
             return {}

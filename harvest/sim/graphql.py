@@ -99,40 +99,33 @@ def answer(
     if not isinstance(batch, list) or not batch or not all(isinstance(op, dict) for op in batch):
         return 400, {"errors": [{"message": "Expected a batch of operations"}]}
     mode.answered += 1
-    out: list[dict[str, Any]] = []
-    for op in batch:
-        name = op.get("operationName")
-        variables = op.get("variables") or {}
-        if mode.fault == "error" and mode.answered > mode.after:
-            out.append({"errors": [{"message": "Internal server error", "path": [name]}]})
-            continue
-        if name not in _OPERATIONS:
-            out.append({"errors": [{"message": f"Unknown operation {name!r}"}]})
-            continue
-        invalid = validate(name, op.get("query"), variables)
-        if invalid:
-            out.append(
-                {
-                    "errors": [
-                        {"message": m, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
-                        for m in invalid
-                    ]
-                }
-            )
-            continue
-        try:
-            data = _OPERATIONS[name](world, host, variables)
-        except (TypeError, ValueError) as exc:
-            out.append({"errors": [{"message": f"Variable error: {exc}"}]})
-            continue
-        if name == "UserProfileQuery" and variables.get("username") in mode.typenames:
-            data = {"userResult": {"__typename": mode.typenames[variables["username"]]}}
-        if mode.fault == "drift" and mode.answered > mode.after:
-            data = _drift(data, mode.drift)
-        elif mode.fault in ("stuck", "empty_more") and mode.answered > mode.after:
-            _stall(data, mode.fault, variables)
-        out.append({"data": data})
-    return 200, out
+    return 200, [_one(world, host, op, mode) for op in batch]
+
+
+def _one(world: World, host: str, op: dict[str, Any], mode: GraphqlMode) -> dict[str, Any]:
+    """The answer to one operation of a batch, with the fault ``mode`` plays."""
+    name = op.get("operationName")
+    variables = op.get("variables") or {}
+    faulty = mode.answered > mode.after
+    if mode.fault == "error" and faulty:
+        return {"errors": [{"message": "Internal server error", "path": [name]}]}
+    if name not in _OPERATIONS:
+        return {"errors": [{"message": f"Unknown operation {name!r}"}]}
+    invalid = validate(name, op.get("query"), variables)
+    if invalid:
+        code = {"code": "GRAPHQL_VALIDATION_FAILED"}
+        return {"errors": [{"message": m, "extensions": code} for m in invalid]}
+    try:
+        data = _OPERATIONS[name](world, host, variables)
+    except (TypeError, ValueError) as exc:
+        return {"errors": [{"message": f"Variable error: {exc}"}]}
+    if name == "UserProfileQuery" and variables.get("username") in mode.typenames:
+        data = {"userResult": {"__typename": mode.typenames[variables["username"]]}}
+    if mode.fault == "drift" and faulty:
+        data = _drift(data, mode.drift)
+    elif mode.fault in ("stuck", "empty_more") and faulty:
+        _stall(data, mode.fault, variables)
+    return {"data": data}
 
 
 def validate(operation: str, query: Any, variables: dict[str, Any]) -> list[str]:

@@ -138,38 +138,7 @@ def _body_graf(post: Post, variant: int) -> str:
         if link.location != "body":
             continue
         pid += 1
-        a = _a(link, "markup--anchor markup--p-anchor")
-        if link.block == "paragraph":
-            out.append(f'<p name="p{pid}" class="graf graf--p">Some words, then {a}, and more.</p>')
-        elif link.block == "list":
-            out.append(f'<ul class="postList"><li class="graf graf--li">Item: {a}</li></ul>')
-        elif link.block == "quote":
-            out.append(f'<blockquote class="graf graf--blockquote">Quoted {a}</blockquote>')
-        elif link.block == "heading":
-            out.append(f'<h3 class="graf graf--h3">About {a}</h3>')
-        elif link.block == "caption":
-            out.append(
-                f'<figure class="graf graf--figure"><img class="graf-image" src="/i{pid}.jpg">'
-                f'<figcaption class="imageCaption">Photo: {a}</figcaption></figure>'
-            )
-        elif link.block == "figure":
-            rel = f' rel="{link.rel}"' if link.rel else ""
-            out.append(
-                f'<figure class="graf graf--figure"><a href="{escape(link.href)}"{rel}>'
-                f'<img class="graf-image" alt="{escape(link.text)}" src="/i{pid}.png"></a></figure>'
-            )
-        elif link.block == "link_card":
-            if link.text:
-                rel = f' rel="{link.rel}"' if link.rel else ""
-                out.append(
-                    f'<div class="graf graf--mixtapeEmbed"><a href="{escape(link.href)}" '
-                    f'class="markup--anchor markup--mixtapeEmbed-anchor"{rel}>'
-                    f'<strong class="markup--strong">{escape(link.text)}</strong></a>'
-                )
-            else:
-                out.append(
-                    f'<a href="{escape(link.href)}" class="js-mixtapeImage mixtapeImage"></a></div>'
-                )
+        out.append(_graf_block(link, pid))
     out.append(f'<p class="graf graf--p">{_internal_and_skipped(post)}</p>')
     return (
         '<div class="postArticle-content js-postField"><section class="section section--body">'
@@ -177,6 +146,41 @@ def _body_graf(post: Post, variant: int) -> str:
         + "".join(out)
         + "</div></div></section></div>"
     )
+
+
+def _graf_block(link: SimLink, pid: int) -> str:
+    """One body block of the 2015-2019 markup carrying ``link``."""
+    a = _a(link, "markup--anchor markup--p-anchor")
+    if link.block == "paragraph":
+        return f'<p name="p{pid}" class="graf graf--p">Some words, then {a}, and more.</p>'
+    elif link.block == "list":
+        return f'<ul class="postList"><li class="graf graf--li">Item: {a}</li></ul>'
+    elif link.block == "quote":
+        return f'<blockquote class="graf graf--blockquote">Quoted {a}</blockquote>'
+    elif link.block == "heading":
+        return f'<h3 class="graf graf--h3">About {a}</h3>'
+    elif link.block == "caption":
+        return (
+            f'<figure class="graf graf--figure"><img class="graf-image" src="/i{pid}.jpg">'
+            f'<figcaption class="imageCaption">Photo: {a}</figcaption></figure>'
+        )
+    elif link.block == "figure":
+        rel = f' rel="{link.rel}"' if link.rel else ""
+        return (
+            f'<figure class="graf graf--figure"><a href="{escape(link.href)}"{rel}>'
+            f'<img class="graf-image" alt="{escape(link.text)}" src="/i{pid}.png"></a></figure>'
+        )
+    elif link.block == "link_card":
+        if link.text:
+            rel = f' rel="{link.rel}"' if link.rel else ""
+            return (
+                f'<div class="graf graf--mixtapeEmbed"><a href="{escape(link.href)}" '
+                f'class="markup--anchor markup--mixtapeEmbed-anchor"{rel}>'
+                f'<strong class="markup--strong">{escape(link.text)}</strong></a>'
+            )
+        else:
+            return f'<a href="{escape(link.href)}" class="js-mixtapeImage mixtapeImage"></a></div>'
+    return ""
 
 
 def _served_links(post: Post, variant: int) -> list[SimLink]:
@@ -230,42 +234,48 @@ def _body_react(post: Post, variant: int, pclass: str) -> str:
         if link.location != "body":
             continue
         pid += 1
-        a = _a(link, "au mi")
-        ident = f"{pid:04x}"
-        if link.block == "paragraph":
-            out.append(f'<p id="{ident}"{cls}>Some words, then {a}, and more.</p>')
-        elif link.block == "list":
-            out.append(f'<ul><li id="{ident}"{cls}>Item: {a}</li></ul>')
-        elif link.block == "quote":
-            out.append(f'<blockquote><p id="{ident}">Quoted {a}</p></blockquote>')
-        elif link.block == "heading":
-            out.append(f'<h2 id="{ident}">About {a}</h2>')
-        elif link.block == "caption":
-            out.append(
-                f'<figure><div><img src="/i{pid}.jpg"></div>'
-                f"<figcaption>Photo: {a}</figcaption></figure>"
-            )
-        elif link.block == "figure":
-            rel = f' rel="{link.rel}"' if link.rel else ""
-            out.append(
-                f'<figure id="{ident}"><div><a href="{escape(link.href)}"{rel}>'
-                f'<img alt="{escape(link.text)}" src="/i{pid}.png"></a></div></figure>'
-            )
-        elif link.block == "link_card":
-            rel = f' rel="{link.rel}"' if link.rel else ""
-            out.append(
-                f'<div><a href="{escape(link.href)}"{rel} target="_blank">'
-                f"<div><h2>{escape(link.text)}</h2>"
-                f"<div><h3>A card about it</h3></div>"
-                f"<div><p>{escape(link.href.split('/')[2])}</p></div>"
-                f"</div></a></div>"
-            )
+        out.append(_react_block(link, pid, cls))
     out.append(f'<p id="ffff"{cls}>{_internal_and_skipped(post)}</p>')
     return (
         "<article><div><section><div><div>"
         + "".join(out)
         + "</div></div></section></div></article>"
     )
+
+
+def _react_block(link: SimLink, pid: int, cls: str) -> str:
+    """One body block of the 2020-2026 markup carrying ``link``."""
+    a = _a(link, "au mi")
+    ident = f"{pid:04x}"
+    if link.block == "paragraph":
+        return f'<p id="{ident}"{cls}>Some words, then {a}, and more.</p>'
+    elif link.block == "list":
+        return f'<ul><li id="{ident}"{cls}>Item: {a}</li></ul>'
+    elif link.block == "quote":
+        return f'<blockquote><p id="{ident}">Quoted {a}</p></blockquote>'
+    elif link.block == "heading":
+        return f'<h2 id="{ident}">About {a}</h2>'
+    elif link.block == "caption":
+        return (
+            f'<figure><div><img src="/i{pid}.jpg"></div>'
+            f"<figcaption>Photo: {a}</figcaption></figure>"
+        )
+    elif link.block == "figure":
+        rel = f' rel="{link.rel}"' if link.rel else ""
+        return (
+            f'<figure id="{ident}"><div><a href="{escape(link.href)}"{rel}>'
+            f'<img alt="{escape(link.text)}" src="/i{pid}.png"></a></div></figure>'
+        )
+    elif link.block == "link_card":
+        rel = f' rel="{link.rel}"' if link.rel else ""
+        return (
+            f'<div><a href="{escape(link.href)}"{rel} target="_blank">'
+            f"<div><h2>{escape(link.text)}</h2>"
+            f"<div><h3>A card about it</h3></div>"
+            f"<div><p>{escape(link.href.split('/')[2])}</p></div>"
+            f"</div></a></div>"
+        )
+    return ""
 
 
 def _tags_list(post: Post) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from scrapy.statscollectors import MemoryStatsCollector
 
-from harvest.crawl.outcome import EXIT_CODES, Outcome, decide, problem_cause, summary_lines
+from harvest.contract.tally import EXIT_CODES, Outcome, decide, problem_cause, summary_lines
 from harvest.crawl.progress import progress_line
 from harvest.items import PageProblem
 

@@ -12,8 +12,8 @@ from scrapy.http import HtmlResponse
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
-from harvest.crawl.outcome import Outcome, decide, pages_without_end, summary_lines
-from harvest.crawl.pages import PAGE_META, PageEndMiddleware, PageLedger, same_page
+from harvest.contract.tally import Outcome, decide, pages_without_end, summary_lines
+from harvest.crawl.pages import PAGE_META, PageEndMiddleware, PageLedger, ledger_of, same_page
 from harvest.items import PageProblem, PostGone
 
 
@@ -138,11 +138,7 @@ def test_items_end_their_page_through_the_response_or_the_failure() -> None:
 
 
 class _Crawler:
-    def __init__(self, ledger: PageLedger) -> None:
-        self.ledger = ledger
-
-    def get_extension(self, cls: Any) -> Any:
-        return type("Outcome", (), {"pages": self.ledger})()
+    """A crawler as the middlewares see it: one ledger each, found by ledger_of."""
 
 
 async def _drain(mw: PageEndMiddleware, response: Any, outputs: list[Any]) -> list[Any]:
@@ -154,29 +150,32 @@ async def _drain(mw: PageEndMiddleware, response: Any, outputs: list[Any]) -> li
 
 
 def test_a_callback_that_ran_to_its_end_harvested_its_page() -> None:
-    ledger = PageLedger()
+    crawler = _Crawler()
+    ledger = ledger_of(crawler)
     request = req()
     ledger.find(request)
-    mw = PageEndMiddleware(_Crawler(ledger))
+    mw = PageEndMiddleware(crawler)
     out = asyncio.run(_drain(mw, response_to(request), [req("https://medium.com/p/x")]))
     assert len(out) == 1
     assert ledger.counts()["harvest/pages/ended/harvested"] == 1
 
 
 def test_a_callback_that_hands_its_page_on_has_not_ended_it() -> None:
-    ledger = PageLedger()
+    crawler = _Crawler()
+    ledger = ledger_of(crawler)
     request = req()
     ledger.find(request)
-    mw = PageEndMiddleware(_Crawler(ledger))
+    mw = PageEndMiddleware(crawler)
     asyncio.run(_drain(mw, response_to(request), [same_page(req(), request)]))
     assert pages_without_end(ledger.counts()) == 1
 
 
 def test_a_callback_that_raised_lost_its_page_and_the_crawl_says_so() -> None:
-    ledger = PageLedger()
+    crawler = _Crawler()
+    ledger = ledger_of(crawler)
     request = req()
     ledger.find(request)
-    mw = PageEndMiddleware(_Crawler(ledger))
+    mw = PageEndMiddleware(crawler)
 
     async def boom() -> AsyncIterator[Any]:
         yield req("https://medium.com/p/y")
@@ -193,3 +192,10 @@ def test_a_callback_that_raised_lost_its_page_and_the_crawl_says_so() -> None:
     lines = summary_lines(counts, Outcome("finished_with_failures", "x"))
     assert "  pages: 1 distinct page sent = 1 lost (no end reached)" in lines
     assert decide(counts, "finished").status == "finished_with_failures"
+
+
+def test_each_crawler_has_one_ledger_whoever_asks_first() -> None:
+    one, two = _Crawler(), _Crawler()
+    assert ledger_of(one) is ledger_of(one)
+    assert ledger_of(one) is not ledger_of(two)
+    assert PageEndMiddleware(one).ledger is ledger_of(one)

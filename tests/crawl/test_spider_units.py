@@ -250,7 +250,7 @@ def test_each_post_is_counted_once_however_often_it_is_listed(
     known: dict[str, str],
     want: dict[str, int],
 ) -> None:
-    from harvest.crawl.signals import recent_posts
+    from harvest.contract.signals import recent_posts
     from harvest.crawl.spider import MediumSpider
 
     crawler = get_crawler(MediumSpider, {"HARVEST_PARSE_WORKERS": "0"})
@@ -271,7 +271,7 @@ def test_each_post_is_counted_once_however_often_it_is_listed(
     async def run() -> list[Any]:
         out: list[Any] = []
         for listing in listings:
-            out += await spider._articles([_ref(n) for n in listing], depth=0)
+            out += await spider.articles([_ref(n) for n in listing], depth=0)
         return out
 
     requests = asyncio.run(run())

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from harvest import cells
 from harvest.analysis.exports import write_rows
 from harvest.analysis.output import csv_safe
-from harvest.db import exports, queries
-from harvest.db.report import Filters
+from harvest.db import export_rows, queries
+from harvest.db.report_numbers import Filters
 from harvest.db.store import write_batch
 from tests.factories import T0, make_link, make_page, months_world
 
@@ -54,18 +54,18 @@ def records(text: str) -> int:
 
 
 def python_csv(db: Any, what: str, filters: Filters) -> str:
-    columns, batches = exports.rows(db, what, filters)
+    columns, batches = export_rows.rows(db, what, filters)
     out = io.StringIO()
     write_rows(columns, batches, "csv", out)
     db.rollback()
     return out.getvalue()
 
 
-@pytest.mark.parametrize("what", list(exports.QUERIES))
+@pytest.mark.parametrize("what", list(export_rows.QUERIES))
 @pytest.mark.parametrize("filters", [Filters(), Filters(domain="github.com", rel="nofollow")])
 def test_the_server_writes_the_csv_harvest_writes(world: Any, what: str, filters: Filters) -> None:
     server = io.StringIO()
-    n = exports.copy_export(world, what, filters, server)
+    n = export_rows.copy_export(world, what, filters, server)
     world.rollback()
     mine = python_csv(world, what, filters)
     assert server.getvalue() == mine
@@ -103,17 +103,17 @@ def test_the_guard_is_one_rule_in_python_and_postgresql(db: Any, cell: str) -> N
 
 
 def python_jsonl(db: Any, what: str, filters: Filters) -> list[dict[str, Any]]:
-    columns, batches = exports.rows(db, what, filters)
+    columns, batches = export_rows.rows(db, what, filters)
     out = io.StringIO()
     write_rows(columns, batches, "jsonl", out)
     db.rollback()
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-@pytest.mark.parametrize("what", list(exports.QUERIES))
+@pytest.mark.parametrize("what", list(export_rows.QUERIES))
 def test_the_server_writes_the_json_lines_harvest_writes(world: Any, what: str) -> None:
     server = io.StringIO()
-    n = exports.copy_export(world, what, Filters(), server, "jsonl")
+    n = export_rows.copy_export(world, what, Filters(), server, "jsonl")
     world.rollback()
     lines = server.getvalue().splitlines()
     assert n == len(lines) > 0

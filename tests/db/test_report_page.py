@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from harvest.analysis.report import render
-from harvest.db.report import Filters, report_numbers
+from harvest.db.report_numbers import Filters, report_numbers
 from tests.factories import random_world
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+import harvest.db.report_numbers as numbers
 from harvest.analysis.report import render
-from harvest.db import queries, report
-from harvest.db.report import Filters, report_numbers, report_numbers_scan, summarised
+from harvest.db import export_rows, queries
+from harvest.db.report_numbers import Filters, report_numbers, report_numbers_scan, summarised
 from harvest.db.store import write_batch
 from tests.factories import T0, make_link, make_page, months_world, random_world
 from tests.pg import rows as sql_rows
@@ -82,7 +83,7 @@ def test_top_domains_off_the_partial_index_equal_the_scan(
     # or more when enough rows reach it (here lowered to reach the test's
     # counts), else from all its rows: the same rows either way.
     random_world(db, 6)
-    monkeypatch.setattr(report, "TOP_FROM", least)
+    monkeypatch.setattr(numbers, "TOP_FROM", least)
     for filters in (Filters(tag="seo"), Filters(tag="data"), Filters(publication="pub")):
         fast = report_numbers(db, filters, top=top)
         assert comparable(fast) == comparable(report_numbers_scan(db, filters, top=top)), filters
@@ -97,7 +98,7 @@ def test_the_top_indexes_hold_the_rows_the_report_reads_off_them(db: Any) -> Non
         )
         definitions = [row[0] for row in cur.fetchall()]
     assert len(definitions) == 2
-    assert all(f"(links >= {report.TOP_FROM})" in d for d in definitions), definitions
+    assert all(f"(links >= {numbers.TOP_FROM})" in d for d in definitions), definitions
 
 
 def test_a_name_two_publications_share_adds_both_up(db: Any) -> None:
@@ -140,7 +141,7 @@ def test_since_the_first_of_a_month_from_the_summaries_equals_the_scan(
     # early, and one that would look at too many domains adds up the months.
     for rows in (1, 2, 3):
         for look_at_most in (20_000, 3):
-            monkeypatch.setattr(report, "_SEEN_LOOK_AT_MOST", look_at_most)
+            monkeypatch.setattr(numbers, "_SEEN_LOOK_AT_MOST", look_at_most)
             for month in (date(2026, 1, 1), date(2026, 4, 1)):
                 fast = report_numbers(db, Filters(since=month), top=rows)
                 slow = report_numbers_scan(db, Filters(since=month), top=rows)
@@ -347,7 +348,6 @@ def test_a_bad_page_token_is_refused(db: Any) -> None:
     ids=repr,
 )
 def test_the_report_and_export_filters_match_a_scan(db: Any, filters: Filters, where: str) -> None:
-    from harvest.db import exports
 
     months_world(db, 7, posts=30)
     want = scalar(
@@ -361,6 +361,6 @@ def test_the_report_and_export_filters_match_a_scan(db: Any, filters: Filters, w
     assert not summarised(filters)
     assert report_numbers(db, filters)["verdict"]["links"] == want
     db.rollback()
-    _, batches = exports.rows(db, "links", filters)
+    _, batches = export_rows.rows(db, "links", filters)
     assert sum(len(b) for b in batches) == want
     db.rollback()

@@ -362,7 +362,7 @@ def test_a_fold_killed_midway_loses_nothing_and_the_next_one_is_exact(db_dsn: st
 
 def test_a_report_made_before_the_fold_says_what_it_does_not_count(db: Any) -> None:
     from harvest.analysis.report import render
-    from harvest.db.report import Filters, report_numbers
+    from harvest.db.report_numbers import Filters, report_numbers
 
     rng = random.Random(11)
     write_batch(db, [random_page(rng, f"{n:012x}", T0) for n in range(1, 6)], fold=False)

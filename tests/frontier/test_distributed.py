@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harvest.crawl.walks import RedisWalks, WalkCursor
+from harvest.crawl.walk_cursors import RedisWalks, WalkCursor
 from harvest.db.connection import connect
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.sim.server import Faults, SimServer

@@ -15,7 +15,7 @@ from scrapy import Request, signals
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from harvest.crawl import signals as harvest_signals
+from harvest.contract import signals as harvest_signals
 from harvest.frontier import Frontier, FrontierConfig
 from harvest.frontier.tokens import TOKEN, FrontierTokens
 from harvest.items import PageProblem

@@ -380,13 +380,13 @@ def test_reading_lists_are_not_posts_whatever_hex_they_end_in() -> None:
     ],
 )
 def test_list_and_tag_urls_have_no_post_id(url: str) -> None:
-    from harvest.medium.ids import post_id_from_url
+    from harvest.medium.urls import post_id_from_url
 
     assert post_id_from_url(url) is None
 
 
 def test_other_sites_hex_tails_are_never_post_ids() -> None:
-    from harvest.medium.ids import post_id_on_hosts
+    from harvest.medium.urls import post_id_on_hosts
 
     assert post_id_on_hosts("https://github.com/o/r/commit/0123456789ab", ()) is None
     assert post_id_on_hosts("https://pub.example/a-post-0123456789ab", ("pub.example",)) == (

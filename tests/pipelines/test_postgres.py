@@ -16,10 +16,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 import harvest.db.store as store
-from harvest.crawl.outcome import decide
-from harvest.crawl.signals import crawl_outcome
-from harvest.db.config import ConfigError, DbConfig
+from harvest.contract.signals import crawl_outcome
+from harvest.contract.tally import decide
 from harvest.db.connection import Embedded, connect
+from harvest.db.store_config import ConfigError, DbConfig
 from harvest.pipelines.postgres import PostgresPipeline
 from tests.factories import T0, make_link, make_page
 from tests.pg import rows, scalar, with_database

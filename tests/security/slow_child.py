@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import harvest.crawl.parsing as parsing
+import harvest.crawl.parse_pool as parsing
 from harvest.medium import extract as _extract
 
 

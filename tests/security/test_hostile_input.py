@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvest.crawl.parsing import Parser, ParserDied
+from harvest.crawl.parse_pool import Parser, ParserDied
 from harvest.db.connection import connect
 from harvest.medium import extract
 from harvest.pipelines.normalize import NormalizePipeline

@@ -24,10 +24,11 @@ from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
 from harvest.config import SettingError
+from harvest.contract.tally import USAGE_EXIT
 from harvest.crawl import StartupError
 from harvest.crawl import outcome as outcome_module
 from harvest.crawl.args import SpiderArgumentError
-from harvest.crawl.outcome import USAGE_EXIT, CrawlOutcome
+from harvest.crawl.outcome import CrawlOutcome
 from harvest.secrets import masked_settings
 
 # Raised before the first request by what the user gave: one line, exit 2.

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from harvest.crawl import parsing
-from harvest.crawl.parsing import Parser, ParserDied
+from harvest.crawl import parse_pool
+from harvest.crawl.parse_pool import Parser, ParserDied
 from harvest.medium import extract
 from tests.medium.helpers import all_pages, page_bytes
 
@@ -59,18 +59,18 @@ def test_text_bodies_are_sent_as_utf8_whatever_the_header_said() -> None:
 def test_the_ring_wraps_and_falls_back_to_the_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
     # A ring of 1 MB and pages of up to 700 KB in flight eight at a time:
     # pages go in at the start again, and those that fit nowhere go by pipe.
-    monkeypatch.setattr(parsing._Ring, "SIZE", 1024 * 1024)
+    monkeypatch.setattr(parse_pool._Ring, "SIZE", 1024 * 1024)
     names = sorted(all_pages(), key=lambda n: -len(page_bytes(n)))[:12]
     bodies: list[bytes | str] = [*(page_bytes(n) for n in names)] * 3
     placed: list[tuple[int, int] | None] = []
-    original = parsing._Ring.place
+    original = parse_pool._Ring.place
 
     def spy(self: Any, data: bytes, pending: Any) -> Any:
         slot = original(self, data, pending)
         placed.append(slot)
         return slot
 
-    monkeypatch.setattr(parsing._Ring, "place", spy)
+    monkeypatch.setattr(parse_pool._Ring, "place", spy)
     inline = [extract(b, TAG_URL, content_type="text/html") for b in bodies]
     assert run(parse_all(Parser(1), bodies)) == inline
     starts = [s[0] for s in placed if s is not None]
@@ -122,7 +122,7 @@ def test_bad_setting_is_refused() -> None:
 
     with pytest.raises(ValueError, match="whole number"):
         Parser.from_settings(Settings(HARVEST_PARSE_WORKERS="two"))
-    assert Parser.from_settings(Settings()).workers == parsing.default_workers()
+    assert Parser.from_settings(Settings()).workers == parse_pool.default_workers()
 
 
 def test_no_child_can_start_so_pages_are_parsed_inline(
@@ -215,7 +215,7 @@ def test_a_page_that_comes_just_as_the_child_is_up_is_not_sent_first(
     names = all_pages()[:6]
     bodies = [page_bytes(n) for n in names]
     inline = [extract(b, TAG_URL, content_type="text/html") for b in bodies]
-    original = parsing._Child._start
+    original = parse_pool._Child._start
     late: list[asyncio.Future[Any]] = []
 
     async def start_then_a_late_page(self: Any) -> None:
@@ -223,7 +223,7 @@ def test_a_page_that_comes_just_as_the_child_is_up_is_not_sent_first(
         # Runs before the pages that waited for the start are woken.
         late.append(asyncio.ensure_future(self.owner.parse(bodies[-1], TAG_URL, "text/html", [])))
 
-    monkeypatch.setattr(parsing._Child, "_start", start_then_a_late_page)
+    monkeypatch.setattr(parse_pool._Child, "_start", start_then_a_late_page)
 
     async def go() -> list[Any]:
         parser = Parser(1)

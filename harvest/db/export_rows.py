@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from harvest import cells
-from harvest.db.report import (
+from harvest.db.report_numbers import (
     FILTER_WHERE,
     LINK_JOINS,
     PLACEMENT_SQL,

@@ -1,4 +1,4 @@
-"""Where a crawl's GraphQL walks keep their place, and what robots.txt says of them.
+"""Where a crawl's GraphQL walks keep their place.
 
 Each walk (a tag's, user's or publication's cursor-paged listing, see
 :mod:`harvest.medium.graphql`) has one cursor: the ``after`` of the next page
@@ -25,16 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request
-from scrapy.utils.httpobj import urlparse_cached
-
 from harvest.medium.records import PostRef
 
 log = logging.getLogger(__name__)
 
-WALK_META = "harvest_walk"  # the walk's URL, on each of its requests
 AFTER_META = "harvest_after"  # the cursor a page was asked with
 
 
@@ -251,49 +245,3 @@ class RedisWalks:
 
     def close(self) -> None:
         pass
-
-
-class WalkRobotsMiddleware:
-    """robots.txt for a walk's page as well as its endpoint.
-
-    Scrapy's RobotsTxtMiddleware checks the URL a request goes to
-    (``/_/graphql``); a GraphQL operation also stands for the page it belongs
-    to (its Referer: ``/tag/seo/archive``), and where robots.txt disallows that
-    page the walk is refused too. The parsers come from Scrapy's public
-    ``robots_parsed`` signal, sent before the request reaches this middleware.
-    """
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-        self._parsers: dict[str, Any] = {}
-        self._agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get(
-            "USER_AGENT"
-        )
-        self.enabled = crawler.settings.getbool("ROBOTSTXT_OBEY")
-        crawler.signals.connect(self._parsed, signal=signals.robots_parsed)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> WalkRobotsMiddleware:
-        return cls(crawler)
-
-    def _parsed(self, robotparser: Any, request: Request, **kwargs: Any) -> None:
-        self._parsers[urlparse_cached(request).netloc] = robotparser
-
-    async def process_request(self, request: Request) -> None:
-        if not self.enabled or WALK_META not in request.meta:
-            return
-        parser = self._parsers.get(urlparse_cached(request).netloc)
-        referer = request.headers.get(b"Referer")
-        if parser is None or not referer:
-            return
-        spider = self.crawler.spider
-        page = spider.urls.fetch_url(referer.decode("latin-1"))
-        agent = self._agent or request.headers.get(b"User-Agent", b"")
-        if not parser.allowed(page, agent):
-            raise IgnoreRequest(f"{ROBOTS_PAGE_REFUSAL} {referer.decode('latin-1')[:300]}")
-
-
-# Scrapy's RobotsTxtMiddleware refuses a request with this message; a walk whose
-# page robots.txt disallows is refused with it too, saying so.
-ROBOTS_REFUSAL = "Forbidden by robots.txt"
-ROBOTS_PAGE_REFUSAL = f"{ROBOTS_REFUSAL}: the walk's page"

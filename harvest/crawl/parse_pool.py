@@ -61,7 +61,7 @@ class Parser:
     """extract() inline or in child processes, awaited the same way."""
 
     # The module whose serve() the children run (tests put a slow one in its place).
-    child_module = "harvest.crawl.parsing"
+    child_module = "harvest.crawl.parse_pool"
 
     def __init__(self, workers: int, timeout: float = 20.0) -> None:
         if workers < 0:

@@ -23,18 +23,20 @@ class DbConfig:
     server in ``pgdata`` is used.
     """
 
+    # No defaults here: each field's default, bounds and help are its
+    # HARVEST_DB_* setting's, declared once in harvest.config.
     dsn: str | None
     pgdata: Path
-    enabled: bool = True
-    migrate: bool = True
-    batch_pages: int = 500
-    batch_links: int = 20_000
-    flush_interval: float = 5.0
-    retries: int = 8
-    retry_max_delay: float = 10.0
-    writers: int = 2
-    fold_interval: float = 5.0
-    connect_timeout: int = 5
+    enabled: bool
+    migrate: bool
+    batch_pages: int
+    batch_links: int
+    flush_interval: float
+    retries: int
+    retry_max_delay: float
+    writers: int
+    fold_interval: float
+    connect_timeout: int
 
     @classmethod
     def from_settings(cls, settings: Any, environ: dict[str, str] | None = None) -> DbConfig:

@@ -1,4 +1,4 @@
-"""harvest.crawl.walks: a walk's cursor moves once per page, on one machine
+"""harvest.crawl.walk_cursors: a walk's cursor moves once per page, on one machine
 (a file that survives a kill) and in Redis (shared by a job's workers)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harvest.crawl.walks import LocalWalks, RedisWalks, WalkCursor
+from harvest.crawl.walk_cursors import LocalWalks, RedisWalks, WalkCursor
 from harvest.frontier.schema import KINDS, parse
 from harvest.medium.records import PostRef
 from tests.frontier.conftest import redis_or_skip
