@@ -43,7 +43,16 @@ def build_harvest(dsn: str) -> None:
             make_link("https://evil.example/x", 1, text="<script>document.title=2</script>"),
         ]
         write_batch(conn, [make_page("0fadedbeef01", hostile, T0 + timedelta(days=3))])
-        grant_readonly(conn, "harvest_reader")
+        # The role is the server's, not the database's: workers sharing one
+        # server (DATABASE_URL) take turns granting it.
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(31031)")
+        try:
+            grant_readonly(conn, "harvest_reader")
+        finally:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(31031)")
+            conn.commit()
     finally:
         conn.close()
 
