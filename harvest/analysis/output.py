@@ -165,42 +165,68 @@ def table_lines(
 ) -> tuple[list[str], list[str]]:
     """The table's lines (header, rule, rows) within ``width`` characters (None:
     as wide as its values), and the columns left out to fit, the last first."""
-    shares = [c.endswith("_share") for c in columns]
-    cells = [
-        [_one_line(_table_cell(v, share)) for v, share in zip(row, shares, strict=True)]
-        for row in rows
-    ]
+    cells = _text_cells(columns, rows)
     natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    kept = list(range(len(columns)))
-    widths = natural
-    if width is not None:
-        keep_whole = [
-            c in WHOLE or c in whole or any(isinstance(r[i], datetime) for r in rows)
-            for i, c in enumerate(columns)
-        ]
-        floors = [
-            n if keep_whole[i] else min(n, max(len(c), _MIN_URL if _is_url(c) else _MIN_COLUMN))
-            for i, (c, n) in enumerate(zip(columns, natural, strict=True))
-        ]
-        # the last columns go first, until what is left can fit; the first one and
-        # those the caller needs whole stay (the terminal wraps them if it must)
-        rank = {c: n for n, c in enumerate(priority)}
-        droppable = sorted(
-            (i for i in kept[1:] if columns[i] not in whole),
-            key=lambda i: (columns[i] not in rank, rank.get(columns[i], 0), i),
-        )
-        while droppable and sum(floors[i] for i in kept) + 2 * (len(kept) - 1) > width:
-            kept.remove(droppable.pop())
-        widths = _fit([natural[i] for i in kept], width, [floors[i] for i in kept])
-    names = [columns[i] for i in kept]
+    if width is None:
+        kept, widths = list(range(len(columns))), natural
+    else:
+        kept, widths = _fit_columns(columns, rows, natural, width, whole, priority)
     shown = [[_cut(row[i], w, _is_url(columns[i])) for i, w in zip(kept, widths, strict=True)]
              for row in cells]  # fmt: skip
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(names, widths, strict=True)).rstrip(),
+        _line([columns[i] for i in kept], widths),
         "  ".join("-" * w for w in widths),
-        *("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in shown),
+        *(_line(r, widths) for r in shown),
     ]
     return lines, [c for i, c in enumerate(columns) if i not in kept]
+
+
+def _text_cells(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[str]]:
+    """Every value as the one line of text its cell shows, uncut."""
+    shares = [c.endswith("_share") for c in columns]
+    return [
+        [_one_line(_table_cell(v, share)) for v, share in zip(row, shares, strict=True)]
+        for row in rows
+    ]
+
+
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def _fit_columns(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    natural: list[int],
+    width: int,
+    whole: Sequence[str],
+    priority: Sequence[str],
+) -> tuple[list[int], list[int]]:
+    """The columns kept within ``width`` and their widths: the last columns go
+    first, until what is left can fit; the first one and those the caller needs
+    whole stay (the terminal wraps them if it must)."""
+    floors = [_floor(c, n, c in WHOLE or c in whole or _has_time(rows, i)) for i, (c, n) in
+              enumerate(zip(columns, natural, strict=True))]  # fmt: skip
+    rank = {c: n for n, c in enumerate(priority)}
+    kept = list(range(len(columns)))
+    droppable = sorted(
+        (i for i in kept[1:] if columns[i] not in whole),
+        key=lambda i: (columns[i] not in rank, rank.get(columns[i], 0), i),
+    )
+    while droppable and sum(floors[i] for i in kept) + 2 * (len(kept) - 1) > width:
+        kept.remove(droppable.pop())
+    return kept, _fit([natural[i] for i in kept], width, [floors[i] for i in kept])
+
+
+def _has_time(rows: Sequence[Sequence[Any]], i: int) -> bool:
+    return any(isinstance(r[i], datetime) for r in rows)
+
+
+def _floor(column: str, natural: int, keep_whole: bool) -> int:
+    """The narrowest a column may be cut to."""
+    if keep_whole:
+        return natural
+    return min(natural, max(len(column), _MIN_URL if _is_url(column) else _MIN_COLUMN))
 
 
 # Characters a terminal acts on instead of showing (escape sequences, BEL,

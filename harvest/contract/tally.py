@@ -149,14 +149,9 @@ class Counts:
 def decide(stats: Mapping[str, Any], reason: str) -> Outcome:
     """The outcome of a crawl with these stats that closed for ``reason``."""
     n = Counts.of(stats)
-    if reason == "database_unavailable":
-        return Outcome("failed", "the database was unreachable when the crawl started")
-    if n.not_stored:
-        return Outcome("failed", f"{_plural(n.not_stored, 'harvested page')} could not be stored")
-    if reason == "shutdown":
-        return Outcome("failed", "interrupted (Ctrl-C or a stop signal) before its end")
-    if reason not in _DELIBERATE and not reason.startswith("closespider_"):
-        return Outcome("failed", f"the crawl stopped before its end ({reason})")
+    stopped = _stopped(n, reason)
+    if stopped is not None:
+        return stopped
     if n.gave_up or (n.harvested == 0 and n.blocked and not n.problems):
         hosts = f"gave up on {_plural(n.gave_up, 'host')}; " if n.gave_up else ""
         return Outcome(
@@ -170,22 +165,39 @@ def decide(stats: Mapping[str, Any], reason: str) -> Outcome:
     ):
         return Outcome("failed", "nothing was reachable: every page failed to connect")
     if n.problems or n.blocked:
-        parts = [
-            f"{count} {word}"
-            for count, word in (
-                (n.failed, "failed"),
-                (n.unparsed, "unparsed"),
-                (n.blocked, "blocked"),
-                (n.lost, "lost"),
-            )
-            if count
-        ]
-        total = n.problems + n.blocked
-        return Outcome(
-            "finished_with_failures",
-            f"{_plural(total, 'page')} not harvested: {', '.join(parts)}",
-        )
+        return _with_failures(n)
     return Outcome("finished", "every page found was harvested or deliberately skipped")
+
+
+def _stopped(n: Counts, reason: str) -> Outcome | None:
+    """A crawl that failed whatever its pages say: no database, pages it could not
+    store, or a stop before its end."""
+    if reason == "database_unavailable":
+        return Outcome("failed", "the database was unreachable when the crawl started")
+    if n.not_stored:
+        return Outcome("failed", f"{_plural(n.not_stored, 'harvested page')} could not be stored")
+    if reason == "shutdown":
+        return Outcome("failed", "interrupted (Ctrl-C or a stop signal) before its end")
+    if reason not in _DELIBERATE and not reason.startswith("closespider_"):
+        return Outcome("failed", f"the crawl stopped before its end ({reason})")
+    return None
+
+
+def _with_failures(n: Counts) -> Outcome:
+    parts = [
+        f"{count} {word}"
+        for count, word in (
+            (n.failed, "failed"),
+            (n.unparsed, "unparsed"),
+            (n.blocked, "blocked"),
+            (n.lost, "lost"),
+        )
+        if count
+    ]
+    return Outcome(
+        "finished_with_failures",
+        f"{_plural(n.problems + n.blocked, 'page')} not harvested: {', '.join(parts)}",
+    )
 
 
 _HEADLINES = {

@@ -140,17 +140,23 @@ class GraphqlDiscovery:
             for request in await self.spider.articles(found, depth=0):
                 yield request
         for walk in planned:
-            cursor = self.walks.get(walk.url)
-            if cursor is not None and cursor.done:
-                self.crawler.stats.inc_value(f"{_STATS}walks/resumed_done")
-                continue
-            mark = marks.get(walk.url)
-            if mark is not None and cursor is None and self._walked_before(walk, mark):
-                self.crawler.stats.inc_value(f"{_STATS}walks/skipped_walked")
-                continue
-            if mark is not None and mark.get("newest"):
-                self._stop_at[walk.url] = mark["newest"]
-            yield self.walk_request(walk, cursor.after if cursor else None)
+            request = self._start_of(walk, marks.get(walk.url))
+            if request is not None:
+                yield request
+
+    def _start_of(self, walk: Walk, mark: dict[str, Any] | None) -> scrapy.Request | None:
+        """A walk's next request: none if it is done (resumed) or an earlier crawl
+        walked its month to the end after the month was over."""
+        cursor = self.walks.get(walk.url)
+        if cursor is not None and cursor.done:
+            self.crawler.stats.inc_value(f"{_STATS}walks/resumed_done")
+            return None
+        if mark is not None and cursor is None and self._walked_before(walk, mark):
+            self.crawler.stats.inc_value(f"{_STATS}walks/skipped_walked")
+            return None
+        if mark is not None and mark.get("newest"):
+            self._stop_at[walk.url] = mark["newest"]
+        return self.walk_request(walk, cursor.after if cursor else None)
 
     @staticmethod
     def _walked_before(walk: Walk, mark: dict[str, Any]) -> bool:
@@ -219,17 +225,9 @@ class GraphqlDiscovery:
             stats.inc_value(f"{_STATS}graphql/pages_repeated")
             return  # a page asked twice (resumed): its first answer counted
         wanted, stop = self._wanted(walk, page)
-        newest = max([before.newest or "", *(_position(page, r) or "" for r in page.posts)])
-        over_budget = before.pages + 1 >= self.args.walk_pages
         done = not page.more or stop
         stalled = not done and self._stalled(walk, page, asked_with)
-        step = WalkCursor(
-            after=page.after,
-            pages=before.pages + 1,
-            posts=before.posts + len(wanted),
-            done=done or over_budget or stalled,
-            newest=newest or None,
-        )
+        step = self._next_cursor(page, before, len(wanted), ended=done or stalled)
         if not self.walks.advance(walk.url, asked_with, step, wanted):
             stats.inc_value(f"{_STATS}graphql/pages_repeated")
             return
@@ -239,6 +237,19 @@ class GraphqlDiscovery:
             yield item
         for request in self._walk_goes_on(walk, page.after, step, done=done, stalled=stalled):
             yield request
+
+    def _next_cursor(
+        self, page: WalkPage, before: WalkCursor, wanted: int, *, ended: bool
+    ) -> WalkCursor:
+        """Where the walk is after ``page``: done when it ended or ran out of budget."""
+        newest = max([before.newest or "", *(_position(page, r) or "" for r in page.posts)])
+        return WalkCursor(
+            after=page.after,
+            pages=before.pages + 1,
+            posts=before.posts + wanted,
+            done=ended or before.pages + 1 >= self.args.walk_pages,
+            newest=newest or None,
+        )
 
     def _walk_goes_on(
         self, walk: Walk, after: str | None, step: WalkCursor, *, done: bool, stalled: bool
@@ -303,11 +314,7 @@ class GraphqlDiscovery:
         """The page's posts this crawl wants, and whether the walk ends here: a
         newest-first walk stops at the range's start or at what an earlier complete
         walk saw."""
-        first_day = last_day = None
-        if isinstance(self.args.history, tuple) and walk.month is None:
-            (fy, fm), (ly, lm) = self.args.history
-            first_day = datetime(fy, fm, 1, tzinfo=UTC)
-            last_day = datetime(ly + lm // 12, lm % 12 + 1, 1, tzinfo=UTC)
+        first_day, last_day = self._range_days(walk)
         stop_at = _when(self._stop_at.get(walk.url))
         wanted: list[PostRef] = []
         seen_before = before_range = False
@@ -316,21 +323,27 @@ class GraphqlDiscovery:
             # by publish time; a pinned post comes first whatever its age.
             at = _when(_position(page, ref))
             moves = ref.post_id not in page.pinned
-            when = _when(ref.published_at)
-            if at is not None and stop_at is not None and at <= stop_at:
+            place = _window_place(at, _when(ref.published_at), stop_at, first_day, last_day)
+            if place == "seen":
                 # an earlier complete walk saw it (and, unless pinned, all after it)
                 seen_before = seen_before or moves
-                continue
-            if when is not None and first_day is not None and when < first_day:
+            elif place == "early":
                 # published before the range; listed before it too, all after it
-                before_range = before_range or (moves and at is not None and at < first_day)
-                continue
-            if when is not None and last_day is not None and when >= last_day:
-                continue
-            wanted.append(ref)
+                listed_early = at is not None and first_day is not None and at < first_day
+                before_range = before_range or (moves and listed_early)
+            elif place == "in":
+                wanted.append(ref)
         if seen_before:
             self.crawler.stats.inc_value(f"{_STATS}walks/reached_last_seen")
         return wanted, seen_before or before_range
+
+    def _range_days(self, walk: Walk) -> tuple[datetime | None, datetime | None]:
+        """The first day of ``history``'s months and the day after them, for a walk
+        that is not itself one month's (None, None: no range)."""
+        if not isinstance(self.args.history, tuple) or walk.month is not None:
+            return None, None
+        (fy, fm), (ly, lm) = self.args.history
+        return datetime(fy, fm, 1, tzinfo=UTC), datetime(ly + lm // 12, lm % 12 + 1, 1, tzinfo=UTC)
 
     def _walk_unreadable(self, walk: Walk, page: WalkPage, response: Response) -> Iterator[Any]:
         stats = self.crawler.stats
@@ -394,25 +407,10 @@ class GraphqlDiscovery:
         assert walk is not None
         host = host_of(walk.url) or ""
         stats = self.crawler.stats
-        if (
-            failure.check(IgnoreRequest)
-            and not getattr(failure.value, "response", None)
-            and (str(failure.value).startswith(ROBOTS_REFUSAL))
-        ):
-            what = (
-                "the walk's page"
-                if str(failure.value).startswith(ROBOTS_PAGE_REFUSAL)
-                else "/_/graphql"
-            )
-            stats.inc_value(f"{_STATS}graphql/robots_refused")
-            self._turn_off(host, f"robots.txt disallows {what}")
-            # The walk's page ends here, skipped as robots.txt asks; its listing
-            # page is the page the crawl reads instead.
-            yield PageProblem(
-                url=walk.url, kind="skipped", reason=str(failure.value), cause="robots.txt"
-            )
-            for req in self._fall_back(walk, "robots.txt"):
-                yield req
+        refused = not getattr(failure.value, "response", None) and str(failure.value)
+        if failure.check(IgnoreRequest) and refused and refused.startswith(ROBOTS_REFUSAL):
+            for item in self._robots_refused(walk, host, refused):
+                yield item
             return
         if failure.check(HostGivenUp) or failure.check(HostUnreachable):
             # The listing page is on the same host: it would meet the same.
@@ -437,6 +435,16 @@ class GraphqlDiscovery:
         for req in self._fall_back(walk, reason):
             yield req
 
+    def _robots_refused(self, walk: Walk, host: str, text: str) -> Iterator[Any]:
+        """robots.txt disallows the endpoint or the walk's page: GraphQL goes off for
+        the host, and the walk's page is skipped as robots.txt asks; its listing
+        page is the page the crawl reads instead."""
+        what = "the walk's page" if text.startswith(ROBOTS_PAGE_REFUSAL) else "/_/graphql"
+        self.crawler.stats.inc_value(f"{_STATS}graphql/robots_refused")
+        self._turn_off(host, f"robots.txt disallows {what}")
+        yield PageProblem(url=walk.url, kind="skipped", reason=text, cause="robots.txt")
+        yield from self._fall_back(walk, "robots.txt")
+
     def close(self) -> None:
         stats = self.crawler.stats
         for walk in self.planned_walks() if self.args.history else []:
@@ -455,6 +463,25 @@ def _when(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _window_place(
+    at: datetime | None,
+    published: datetime | None,
+    stop_at: datetime | None,
+    first_day: datetime | None,
+    last_day: datetime | None,
+) -> str:
+    """Where a listed post falls for its walk: "seen" (at or before where an
+    earlier complete walk stopped), "early" or "late" (published before or after
+    the range of months), else "in"."""
+    if at is not None and stop_at is not None and at <= stop_at:
+        return "seen"
+    if published is not None and first_day is not None and published < first_day:
+        return "early"
+    if published is not None and last_day is not None and published >= last_day:
+        return "late"
+    return "in"
 
 
 def _position(page: WalkPage, ref: PostRef) -> str | None:

@@ -509,23 +509,7 @@ class HostGateMiddleware:
         held = self.held.get(key, [])
         now = self.gate.clock()
         if held and not self.gate.is_paused(key) and self.gate.host(key).gave_up is None:
-            ready = [i for i, (at, _) in enumerate(held) if at <= now]
-            if not self.gate.is_trusted(key):
-                # One probe at a time until a page gets through.
-                pending = now - self._candidates.get(key, -math.inf) < _CANDIDATE_LOST_AFTER
-                if ready and not pending and not self.gate.is_probing(key):
-                    _, request = held.pop(ready[0])
-                    request.meta[PROBE] = True
-                    self._candidates[key] = now
-                    self.crawler.engine.crawl(request)
-            else:
-                keep = []
-                for at, request in held:
-                    if at <= now:
-                        self.crawler.engine.crawl(request)
-                    else:
-                        keep.append((at, request))
-                self.held[key] = held = keep
+            held = self._release(key, held, now)
         if not held:
             self.held.pop(key, None)
             self._cancel(key)
@@ -537,6 +521,28 @@ class HostGateMiddleware:
         # Waiting for a probe: look again now and then, in case it was lost.
         when = min(times) if times else now + 1.0
         self._timer(key, max(when - now, 0.0) + 0.001)
+
+    def _release(self, key: str, held: list[Any], now: float) -> list[Any]:
+        """Send what is due of a host's held requests (one probe at a time while
+        the host is not trusted); returns what is still held."""
+        ready = [i for i, (at, _) in enumerate(held) if at <= now]
+        if not self.gate.is_trusted(key):
+            # One probe at a time until a page gets through.
+            pending = now - self._candidates.get(key, -math.inf) < _CANDIDATE_LOST_AFTER
+            if ready and not pending and not self.gate.is_probing(key):
+                _, request = held.pop(ready[0])
+                request.meta[PROBE] = True
+                self._candidates[key] = now
+                self.crawler.engine.crawl(request)
+            return held
+        keep = []
+        for at, request in held:
+            if at <= now:
+                self.crawler.engine.crawl(request)
+            else:
+                keep.append((at, request))
+        self.held[key] = keep
+        return keep
 
     def _timer(self, key: str, delay: float) -> None:
         loop = asyncio.get_running_loop()

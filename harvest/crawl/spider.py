@@ -280,33 +280,33 @@ class MediumSpider(scrapy.Spider):
             yield request
 
     async def _start_requests(self) -> AsyncIterator[scrapy.Request]:
-        a, u = self.args, self.urls
-        if a.history is not None:
+        if self.args.history is not None:
             # GraphQL walks list the tags, users and publications, with their
             # listing pages as the fallback.
             async for request in self.discovery.walk_starts():
                 yield request
-        else:
-            for page in (
-                *(u.tag(t) for t in a.tags),
-                *(u.profile(user) for user in a.users),
-                *(u.publication(p) for p in a.publications),
-            ):
-                yield self.listing(page, depth=0)
-        if a.feeds:
-            for feed in (
-                *(u.tag_feed(t) for t in a.tags),
-                *(u.user_feed(user) for user in a.users),
-                *(u.publication_feed(p) for p in a.publications),
-            ):
-                yield self.listing(feed, depth=0)
-        if a.sitemap:
-            yield self.listing(u.sitemap_index(), depth=0)
-        for url in a.urls:
+        for page in self._start_pages():
+            yield self.listing(page, depth=0)
+        for url in self.args.urls:
             for request in await self.articles(
                 [PostRef(post_id="", url=url)], depth=0, check=False
             ):
                 yield request
+
+    def _start_pages(self) -> list[str]:
+        """The listing pages (without ``history``: with it, walks list them), feeds
+        and sitemap index the crawl starts from."""
+        a, u = self.args, self.urls
+        pages = []
+        if a.history is None:
+            pages += [u.tag(t) for t in a.tags] + [u.profile(user) for user in a.users]
+            pages += [u.publication(p) for p in a.publications]
+        if a.feeds:
+            pages += [u.tag_feed(t) for t in a.tags] + [u.user_feed(user) for user in a.users]
+            pages += [u.publication_feed(p) for p in a.publications]
+        if a.sitemap:
+            pages.append(u.sitemap_index())
+        return pages
 
     # -- requests -----------------------------------------------------------------
 

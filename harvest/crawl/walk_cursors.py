@@ -82,7 +82,10 @@ def _step(raw: bytes) -> tuple[str, WalkCursor, list[PostRef]]:
     if not isinstance(entry, dict) or set(entry) != {"walk", "cursor", "posts"}:
         raise ValueError("not a step's fields")
     walk = _short_text(entry["walk"], "the walk", url=True)
-    fields = entry["cursor"]
+    return walk, _cursor(entry["cursor"]), _posts(entry["posts"])
+
+
+def _cursor(fields: Any) -> WalkCursor:
     if not isinstance(fields, dict) or not set(fields) <= set(_CURSOR_FIELDS):
         raise ValueError("not a cursor")
     for name, value in fields.items():
@@ -91,8 +94,10 @@ def _step(raw: bytes) -> tuple[str, WalkCursor, list[PostRef]]:
         )
         if wrong_type or (isinstance(value, str) and len(value) > _MAX_TEXT):
             raise ValueError(f"cursor {name} is not what harvest writes")
-    cursor = WalkCursor(**fields)
-    posts_in = entry["posts"]
+    return WalkCursor(**fields)
+
+
+def _posts(posts_in: Any) -> list[PostRef]:
     if not isinstance(posts_in, list):
         raise ValueError("posts is not a list")
     posts = []
@@ -103,7 +108,7 @@ def _step(raw: bytes) -> tuple[str, WalkCursor, list[PostRef]]:
         url = _short_text(post[1], "a post URL", url=True)
         published = None if post[2] is None else _short_text(post[2], "a publish time")
         posts.append(PostRef(post_id=post_id, url=url, published_at=published))
-    return walk, cursor, posts
+    return posts
 
 
 class WalkStore(Protocol):

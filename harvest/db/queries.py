@@ -286,6 +286,36 @@ def backlinks(
     if domain_id is None:
         return BacklinkPage(columns, [], dict(_NO_TOTALS))
     totals = target_totals(conn, domain_id, host_id)
+    where, order, params = _backlink_query(domain_id, host_id, filters, key, back)
+    if limit is None and csv_to is not None:
+        condition = " AND ".join(where)
+        every = f"SELECT {_BACKLINK_FIELDS}\n{_BACKLINK_FROM} WHERE {condition} ORDER BY {order}"
+        written = COPIERS[fmt](conn, every, params, csv_to)
+        return BacklinkPage(columns, [], totals, written=written)
+    # Only constant fragments are joined here; values go in as parameters.
+    sql = f"{_BACKLINK_SELECT} WHERE {' AND '.join(where)} ORDER BY {order}"
+    if limit is None:
+        # A server-side cursor lives in a transaction: the caller's, from here on.
+        if conn.autocommit:
+            conn.autocommit = False
+        cur = conn.cursor(name="harvest_backlinks")
+        cur.itersize = 5000
+        cur.execute(sql, params)
+        return BacklinkPage(columns, (tuple(r[: len(columns)]) for r in cur), totals)
+    # one row more than the page says whether there is a page beyond it
+    found = _short_walk(conn, sql + " LIMIT %(n)s", {**params, "n": limit + 1})
+    return _keyset_page(columns, totals, found, limit, forward=key is not None, back=back)
+
+
+def _backlink_query(
+    domain_id: int,
+    host_id: int | None,
+    filters: LinkFilters,
+    key: tuple[Any, ...] | None,
+    back: tuple[Any, ...] | None,
+) -> tuple[list[str], str, dict[str, Any]]:
+    """The conditions, order and parameters of a page of backlinks: after ``key``,
+    or before ``back`` (read backwards, then turned round)."""
     where = ["l.domain_id = %(domain_id)s"]
     if host_id is not None:
         where.append("l.host_id = %(host_id)s")
@@ -296,30 +326,24 @@ def backlinks(
         where.append(f"({keyset}) {side} (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s::bigint)")
     where.extend(filters.where())
     order = keyset if back is None else ", ".join(f"{c} DESC" for c in _KEYSET)
-    # Only constant fragments are joined here; values go in as parameters.
-    sql = f"{_BACKLINK_SELECT} WHERE {' AND '.join(where)} ORDER BY {order}"
-    params: dict[str, Any] = {
-        "domain_id": domain_id,
-        "host_id": host_id,
-        **filters.params(),
-        **({f"k{i}": v for i, v in enumerate(bound)} if bound else {}),
-    }
+    params: dict[str, Any] = {"domain_id": domain_id, "host_id": host_id, **filters.params()}
+    if bound:
+        params.update({f"k{i}": v for i, v in enumerate(bound)})
+    return where, order, params
+
+
+def _keyset_page(
+    columns: list[str],
+    totals: dict[str, int],
+    found: list[tuple[Any, ...]],
+    limit: int,
+    *,
+    forward: bool,
+    back: tuple[Any, ...] | None,
+) -> BacklinkPage:
+    """A page of ``limit`` rows out of ``found`` (one more, if there is more), with
+    the tokens of the pages on either side."""
     width = len(columns)
-    if limit is None and csv_to is not None:
-        condition = " AND ".join(where)
-        every = f"SELECT {_BACKLINK_FIELDS}\n{_BACKLINK_FROM} WHERE {condition} ORDER BY {order}"
-        written = COPIERS[fmt](conn, every, params, csv_to)
-        return BacklinkPage(columns, [], totals, written=written)
-    if limit is None:
-        # A server-side cursor lives in a transaction: the caller's, from here on.
-        if conn.autocommit:
-            conn.autocommit = False
-        cur = conn.cursor(name="harvest_backlinks")
-        cur.itersize = 5000
-        cur.execute(sql, params)
-        return BacklinkPage(columns, (tuple(r[:width]) for r in cur), totals)
-    # one row more than the page says whether there is a page beyond it
-    found = _short_walk(conn, sql + " LIMIT %(n)s", {**params, "n": limit + 1})
     page = found[:limit]
     more = len(found) > limit
     if back is not None:
@@ -331,7 +355,7 @@ def backlinks(
         [tuple(r[:width]) for r in page],
         totals,
         after=last if (more if back is None else bool(page)) else None,
-        before=first if (bool(page) and (key is not None or (back is not None and more))) else None,
+        before=first if (bool(page) and (forward or (back is not None and more))) else None,
     )
 
 

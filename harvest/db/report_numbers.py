@@ -587,40 +587,12 @@ def _group_sections(
         f"SELECT coalesce(sum(s.posts), 0)::bigint AS posts FROM group_posts s {_GROUP_WHERE}",
         params,
     )[0]["posts"]
-    if params["year"] or (by_pub and filters.tag is not None):
-        # Domains per year, or per publication and tag, are not kept: these two
-        # come from the matching links (their share of the table).
-        out["top_domains"], domains = _scan_top_domains_and_count(cur, params)
-    elif by_pub:
-        out["top_domains"], domains = _publication_top_domains(cur, params)
-    elif filters.tag is not None:
-        out["top_domains"], domains = _tag_top_domains(cur, params)
-    else:
-        out["top_domains"] = _with_share(
-            _rows(
-                cur,
-                f"SELECT d.domain, {_TOTALS} "
-                "FROM domain_totals t JOIN domains d USING (domain_id) WHERE t.links > 0 "
-                "ORDER BY t.links DESC, t.domain_id LIMIT %(top)s",
-                params,
-            )
-        )
-        domains = _rows(cur, "SELECT count(*) AS n FROM domain_totals WHERE links > 0", {})[0]["n"]
+    out["top_domains"], domains = _group_top_domains(cur, params, filters)
     out["overall"] = _with_share([{**_zeroed(overall), "posts": posts, "domains": domains}])[0]
     _years_and_placements(cur, out, source, params)
     whole = not (by_pub or filters.tag is not None or params["year"])
     tag_only = filters.tag is not None and not (by_pub or params["year"])
-    # Live-link tables with a few rows per publication: publication_stats for the
-    # whole harvest, tag_publications for a tag (0008); else group_stats' rows.
-    if whole or tag_only:
-        pub_from = (
-            f"FROM {'publication_stats' if whole else 'tag_publications'} s "
-            "LEFT JOIN publications pub ON pub.publication_id = s.publication_id"
-            + ("" if whole else " WHERE s.tag = %(tag)s")
-        )
-        pub_sums, having = _PUBLICATION_SUMS, _LIVE_ROWS
-    else:
-        pub_from, pub_sums, having = _GROUP_FROM, _SUMS, _LIVE_GROUPS
+    pub_from, pub_sums, having = _publication_source(whole, tag_only)
     out["by_publication"] = _summed(
         cur,
         f"SELECT coalesce(pub.name, pub.slug, pub.key, '(no publication)') AS publication, "
@@ -628,23 +600,16 @@ def _group_sections(
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
-    if by_pub and not params["year"]:
-        tags_from, tag_sums, tag_having = _PUBLICATION_TAGS_FROM, _PUBLICATION_SUMS, _LIVE_ROWS
-    else:
-        tags_from = _GROUP_TAGS_FROM if by_pub else _TAGS_FROM
-        tag_sums, tag_having = _SUMS, _LIVE_GROUPS
+    tags_from, tag_sums, tag_having = _tag_source(by_pub, bool(params["year"]))
     out["by_tag"] = _summed(
         cur,
         f"SELECT s.tag, {tag_sums} {tags_from} GROUP BY 1{tag_having} "
         "ORDER BY links DESC, 1 LIMIT %(top)s",
         params,
     )
-    if tag_only:
-        posts_from = _TAG_DOFOLLOW_POSTS
-    elif by_pub and filters.tag is None and not params["year"]:
-        posts_from = _PUBLICATION_DOFOLLOW_POSTS
-    else:
-        posts_from = _GROUP_DOFOLLOW_POSTS
+    posts_from = _dofollow_posts_source(
+        tag_only, by_pub and filters.tag is None and not params["year"]
+    )
     out["dofollow_exceptions"] = {
         "by_publication_and_placement": _dofollow_by_publication(cur, pub_from, params),
         "posts": _dofollow_posts(
@@ -652,6 +617,62 @@ def _group_sections(
         ),
     }
     out["verdict"] = _verdict_summed(cur, source, params)
+
+
+def _group_top_domains(
+    cur: Any, params: dict[str, Any], filters: Filters
+) -> tuple[list[dict[str, Any]], int]:
+    """The top domains of a tag's or publication's links (or of all), and how
+    many domains they link to, from the summary that keeps them."""
+    by_pub = filters.publication is not None
+    if params["year"] or (by_pub and filters.tag is not None):
+        # Domains per year, or per publication and tag, are not kept: these two
+        # come from the matching links (their share of the table).
+        return _scan_top_domains_and_count(cur, params)
+    if by_pub:
+        return _publication_top_domains(cur, params)
+    if filters.tag is not None:
+        return _tag_top_domains(cur, params)
+    top = _with_share(
+        _rows(
+            cur,
+            f"SELECT d.domain, {_TOTALS} "
+            "FROM domain_totals t JOIN domains d USING (domain_id) WHERE t.links > 0 "
+            "ORDER BY t.links DESC, t.domain_id LIMIT %(top)s",
+            params,
+        )
+    )
+    domains = _rows(cur, "SELECT count(*) AS n FROM domain_totals WHERE links > 0", {})[0]["n"]
+    return top, domains
+
+
+def _publication_source(whole: bool, tag_only: bool) -> tuple[str, str, str]:
+    """FROM, sums and HAVING of the by-publication table. Live-link tables with a
+    few rows per publication: publication_stats for the whole harvest,
+    tag_publications for a tag (0008); else group_stats' rows."""
+    if not (whole or tag_only):
+        return _GROUP_FROM, _SUMS, _LIVE_GROUPS
+    pub_from = (
+        f"FROM {'publication_stats' if whole else 'tag_publications'} s "
+        "LEFT JOIN publications pub ON pub.publication_id = s.publication_id"
+        + ("" if whole else " WHERE s.tag = %(tag)s")
+    )
+    return pub_from, _PUBLICATION_SUMS, _LIVE_ROWS
+
+
+def _tag_source(by_pub: bool, year: bool) -> tuple[str, str, str]:
+    """FROM, sums and HAVING of the by-tag table."""
+    if by_pub and not year:
+        return _PUBLICATION_TAGS_FROM, _PUBLICATION_SUMS, _LIVE_ROWS
+    return (_GROUP_TAGS_FROM if by_pub else _TAGS_FROM), _SUMS, _LIVE_GROUPS
+
+
+def _dofollow_posts_source(tag_only: bool, publication_only: bool) -> str:
+    if tag_only:
+        return _TAG_DOFOLLOW_POSTS
+    if publication_only:
+        return _PUBLICATION_DOFOLLOW_POSTS
+    return _GROUP_DOFOLLOW_POSTS
 
 
 # The posts with live dofollow links, and how many, for the filters: post_groups

@@ -98,6 +98,21 @@ def _ref(
     ref.post_id = pid
     title = obj.get("title")
     ref.title = title if isinstance(title, str) and title else None
+    _owner(ref, obj, users, collections)
+    first = obj.get("firstPublishedAt")
+    if isinstance(first, str) and first.isdigit():
+        first = int(first)
+    ref.published_at = iso_from_ms(first)
+    return ref
+
+
+def _owner(
+    ref: PostRef,
+    obj: dict[str, Any],
+    users: dict[str, dict[str, Any]],
+    collections: dict[str, dict[str, Any]],
+) -> None:
+    """The post's author and publication: inline, or by id elsewhere in the answer."""
     creator = obj.get("creator")
     user = (
         creator
@@ -117,11 +132,6 @@ def _ref(
         ref.publication = ref.publication or coll.get("slug")
         if coll.get("domain") and not ref.site:
             ref.site = coll.get("domain")
-    first = obj.get("firstPublishedAt")
-    if isinstance(first, str) and first.isdigit():
-        first = int(first)
-    ref.published_at = iso_from_ms(first)
-    return ref
 
 
 def _scan_truncated(text: str, result: PageResult) -> None:

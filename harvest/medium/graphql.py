@@ -537,6 +537,15 @@ def _post(node: dict[str, Any], where: str) -> PostRef:
     ref.published_at = iso_from_ms(first)
     title = node.get("title")
     ref.title = title if isinstance(title, str) and title else None
+    _owner(ref, node, where)
+    host = host_of(ref.url)
+    if host and not is_medium_host(host) and not ref.site:
+        ref.site = host
+    return ref
+
+
+def _owner(ref: PostRef, node: dict[str, Any], where: str) -> None:
+    """The post's author and publication (and the publication's own domain)."""
     creator = node.get("creator")
     if creator is not None:
         creator = _as_obj(creator, f"{where}.creator")
@@ -552,10 +561,6 @@ def _post(node: dict[str, Any], where: str) -> PostRef:
             raise Drift(f"{where}.collection.domain: expected text, got {_what(domain)}")
         if domain and not ref.site:
             ref.site = domain.lower()
-    host = host_of(ref.url)
-    if host and not is_medium_host(host) and not ref.site:
-        ref.site = host
-    return ref
 
 
 _MISSING: Any = object()

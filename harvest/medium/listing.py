@@ -60,17 +60,24 @@ def parse_listing_tree(
     result.posts = list(posts.values())
 
     if profile:
-        owner = author_from_url(page_url)
-        hosts = set(internal_hosts)
-        if page_url:
-            hosts.add(host_of(page_url) or "")
-        recorder = LinkRecorder(result, base, hosts, None, page_url, author=owner)
-        for bio in tree.css(_BIO):
-            for a in bio.css("a"):
-                recorder.anchor(a, "author_bio", "bio", "text")
+        _bio_links(tree, result, base, page_url, internal_hosts)
     if not result.posts and not result.links:
         result.problems.append("no post URLs found on the listing")
     return result
+
+
+def _bio_links(
+    tree: Tree, result: PageResult, base: str, page_url: str | None, internal_hosts: Iterable[str]
+) -> None:
+    """A profile's own links: those of the author's bio, as the author's."""
+    hosts = set(internal_hosts)
+    if page_url:
+        hosts.add(host_of(page_url) or "")
+    owner = author_from_url(page_url)
+    recorder = LinkRecorder(result, base, hosts, None, page_url, author=owner)
+    for bio in tree.css(_BIO):
+        for a in bio.css("a"):
+            recorder.anchor(a, "author_bio", "bio", "text")
 
 
 def _read_container(

@@ -99,32 +99,34 @@ class Schedule:
         if not target.startswith(("http://", "https://")):
             raise ScheduleError(f"scrapyd url {target!r} is not http(s)")
         project = str(server.get("project", "harvest"))
-        jobs = []
-        seen = set()
+        jobs: list[Job] = []
         for i, raw in enumerate(data.get("job") or []):
-            name = str(raw.get("name", ""))
-            where = f"{path}: job {i + 1}"
-            if not _NAME_RE.match(name) or _ID_SEP in name:
-                raise ScheduleError(f"{where}: name {name!r} must be letters, digits, . _ -")
-            if name in seen:
-                raise ScheduleError(f"{where}: a second job named {name!r}")
-            seen.add(name)
-            args = {str(k): str(v) for k, v in (raw.get("args") or {}).items()}
-            settings = {str(k): str(v) for k, v in (raw.get("settings") or {}).items()}
-            job = Job(
-                name=name,
-                every=parse_every(raw.get("every", "")),
-                spider=str(raw.get("spider", "medium")),
-                args=args,
-                settings=settings,
-            )
-            if job.spider == "medium":
-                try:
-                    CrawlArgs.parse(job.resolved_args(datetime.now(UTC)))
-                except SpiderArgumentError as exc:
-                    raise ScheduleError(f"{where} ({name}): {exc}") from None
+            job = _job(raw, f"{path}: job {i + 1}")
+            if any(j.name == job.name for j in jobs):
+                raise ScheduleError(f"{path}: job {i + 1}: a second job named {job.name!r}")
             jobs.append(job)
         return cls(url=target.rstrip("/"), project=project, jobs=tuple(jobs))
+
+
+def _job(raw: dict[str, Any], where: str) -> Job:
+    """One ``[[job]]`` table, checked: its name, its period, and a medium job's
+    arguments as the spider would parse them at the time of the next run."""
+    name = str(raw.get("name", ""))
+    if not _NAME_RE.match(name) or _ID_SEP in name:
+        raise ScheduleError(f"{where}: name {name!r} must be letters, digits, . _ -")
+    job = Job(
+        name=name,
+        every=parse_every(raw.get("every", "")),
+        spider=str(raw.get("spider", "medium")),
+        args={str(k): str(v) for k, v in (raw.get("args") or {}).items()},
+        settings={str(k): str(v) for k, v in (raw.get("settings") or {}).items()},
+    )
+    if job.spider == "medium":
+        try:
+            CrawlArgs.parse(job.resolved_args(datetime.now(UTC)))
+        except SpiderArgumentError as exc:
+            raise ScheduleError(f"{where} ({name}): {exc}") from None
+    return job
 
 
 class Scrapyd:
