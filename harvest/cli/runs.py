@@ -30,15 +30,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from harvest.contract.tally import (
-        ENDED_STAT,
-        FOUND_STAT,
-        PAGE_ENDS,
-        POST_ENDS,
-        POST_SKIPS,
-        pages_without_end,
-        posts_without_end,
-    )
+    from harvest.contract.tally import count_lines
     from harvest.db import queries
 
     with database() as conn:
@@ -55,20 +47,7 @@ def crawl_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     summary = [(k, output.plain(v)) for k, v in info.items()]
-    summary.append(("posts found", counts.get("harvest/posts/found", 0)))
-    for key, what in POST_SKIPS:
-        summary.append((f"posts skipped: {what}", counts.get(key, 0)))
-    for end in POST_ENDS:
-        summary.append((f"posts fetched: {end}", counts.get(f"harvest/posts/ended/{end}", 0)))
-    summary.append(("posts fetched: lost", posts_without_end(counts)))
-    summary.append(("pages stored", counts.get("harvest/db/pages", 0)))
-    summary.append(("pages sent", counts.get(FOUND_STAT, 0)))
-    for end in PAGE_ENDS:
-        summary.append((f"pages sent: {end}", counts.get(ENDED_STAT + end, 0)))
-    summary.append(("pages sent: lost", pages_without_end(counts)))
-    prefix = "harvest/outcome/skipped/"
-    for key in sorted(k for k in counts if k.startswith(prefix)):
-        summary.append((f"pages skipped: {key[len(prefix) :]}", counts[key]))
+    summary.extend(count_lines(counts))
     summary.append(("failures recorded", len(failures)))
     output.write(out, args.format, ["field", "value"], summary, whole=("value",))
     if failures:

@@ -152,18 +152,9 @@ def decide(stats: Mapping[str, Any], reason: str) -> Outcome:
     stopped = _stopped(n, reason)
     if stopped is not None:
         return stopped
-    if n.gave_up or (n.harvested == 0 and n.blocked and not n.problems):
-        hosts = f"gave up on {_plural(n.gave_up, 'host')}; " if n.gave_up else ""
-        return Outcome(
-            "blocked", f"Medium blocked the crawl: {hosts}{_plural(n.blocked, 'page')} blocked"
-        )
-    if (
-        n.harvested == 0
-        and n.failed
-        and n.unreachable == n.failed
-        and not (n.unparsed or n.lost or n.blocked)
-    ):
-        return Outcome("failed", "nothing was reachable: every page failed to connect")
+    nothing = _nothing_harvested(n)
+    if nothing is not None:
+        return nothing
     if n.problems or n.blocked:
         return _with_failures(n)
     return Outcome("finished", "every page found was harvested or deliberately skipped")
@@ -180,6 +171,20 @@ def _stopped(n: Counts, reason: str) -> Outcome | None:
         return Outcome("failed", "interrupted (Ctrl-C or a stop signal) before its end")
     if reason not in _DELIBERATE and not reason.startswith("closespider_"):
         return Outcome("failed", f"the crawl stopped before its end ({reason})")
+    return None
+
+
+def _nothing_harvested(n: Counts) -> Outcome | None:
+    """Medium blocked the crawl (the breaker gave up on a host, or nothing but
+    challenges came back), or no page was reachable at all."""
+    if n.gave_up or (n.harvested == 0 and n.blocked and not n.problems):
+        hosts = f"gave up on {_plural(n.gave_up, 'host')}; " if n.gave_up else ""
+        return Outcome(
+            "blocked", f"Medium blocked the crawl: {hosts}{_plural(n.blocked, 'page')} blocked"
+        )
+    only_unreachable = n.failed and n.unreachable == n.failed
+    if n.harvested == 0 and only_unreachable and not (n.unparsed or n.lost or n.blocked):
+        return Outcome("failed", "nothing was reachable: every page failed to connect")
     return None
 
 
@@ -421,6 +426,26 @@ def _post_statuses(stats: Mapping[str, Any]) -> str:
     if unknown:
         parts.append(f"{unknown} locked with no word count (nothing marked lost)")
     return ", ".join(parts)
+
+
+def count_lines(counts: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """A run's counts as ``harvest crawl-report`` lists them: posts found, skipped
+    and how each fetched post ended; pages sent and how each ended; what was lost."""
+    c = _count
+    lines = [("posts found", c(counts, "harvest/posts/found"))]
+    lines += [(f"posts skipped: {what}", c(counts, key)) for key, what in POST_SKIPS]
+    lines += [(f"posts fetched: {e}", c(counts, f"harvest/posts/ended/{e}")) for e in POST_ENDS]
+    lines.append(("posts fetched: lost", posts_without_end(counts)))
+    lines.append(("pages stored", c(counts, "harvest/db/pages")))
+    lines.append(("pages sent", c(counts, FOUND_STAT)))
+    lines += [(f"pages sent: {end}", c(counts, ENDED_STAT + end)) for end in PAGE_ENDS]
+    lines.append(("pages sent: lost", pages_without_end(counts)))
+    prefix = "harvest/outcome/skipped/"
+    lines += [
+        (f"pages skipped: {key[len(prefix) :]}", c(counts, key))
+        for key in sorted(k for k in counts if k.startswith(prefix))
+    ]
+    return lines
 
 
 def count_problem(stats: Any, problem: PageProblem) -> None:

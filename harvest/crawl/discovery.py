@@ -406,34 +406,37 @@ class GraphqlDiscovery:
         walk = walk_of(request.meta[WALK_META])
         assert walk is not None
         host = host_of(walk.url) or ""
-        stats = self.crawler.stats
         refused = not getattr(failure.value, "response", None) and str(failure.value)
         if failure.check(IgnoreRequest) and refused and refused.startswith(ROBOTS_REFUSAL):
             for item in self._robots_refused(walk, host, refused):
                 yield item
             return
+        for item in self._walk_not_answered(walk, host, failure):
+            yield item
+
+    def _walk_not_answered(self, walk: Walk, host: str, failure: Any) -> Iterator[Any]:
+        """A walk's request its host gave up on, blocked, or did not answer."""
         if failure.check(HostGivenUp) or failure.check(HostUnreachable):
             # The listing page is on the same host: it would meet the same.
             kind = "blocked" if failure.check(HostGivenUp) else "failed"
             cause = "gave up on host" if kind == "blocked" else "unreachable"
             yield PageProblem(url=walk.url, kind=kind, reason=str(failure.value), cause=cause)
             return
+        stats = self.crawler.stats
         if failure.check(Blocked):
             stats.inc_value(f"{_STATS}graphql/challenged")
             yield PageProblem(
                 url=walk.url, kind="blocked", reason=f"GraphQL: {failure.value}", cause="challenge"
             )
             self._turn_off(host, "challenged")
-            for req in self._fall_back(walk, "challenge"):
-                yield req
+            yield from self._fall_back(walk, "challenge")
             return
         response = getattr(failure.value, "response", None)
         reason = f"HTTP {response.status}" if response is not None else type(failure.value).__name__
         stats.inc_value(f"{_STATS}graphql/failed")
         log.warning("GraphQL request of %s failed: %s", walk.url, reason)
         yield PageProblem(url=walk.url, kind="failed", reason=f"GraphQL: {reason}", cause=reason)
-        for req in self._fall_back(walk, reason):
-            yield req
+        yield from self._fall_back(walk, reason)
 
     def _robots_refused(self, walk: Walk, host: str, text: str) -> Iterator[Any]:
         """robots.txt disallows the endpoint or the walk's page: GraphQL goes off for

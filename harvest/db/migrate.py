@@ -70,18 +70,7 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version    integer PRIMARY KEY,
-                       name       text        NOT NULL,
-                       checksum   text        NOT NULL,
-                       applied_at timestamptz NOT NULL DEFAULT now())"""
-            )
-        with conn.cursor() as cur:
-            cur.execute("SELECT version, checksum FROM schema_migrations")
-            done = dict(cur.fetchall())
-        conn.commit()
+        done = _applied(conn)
         wanted = [m for m in available() if upto is None or m.version <= upto]
         for mig in wanted:
             if mig.version in done:
@@ -90,35 +79,62 @@ def migrate(conn: Any, *, upto: int | None = None) -> list[Migration]:
                         "migration %04d_%s changed after it was applied", mig.version, mig.name
                     )
                 continue
-            with conn, conn.cursor() as cur:
-                # Before any table lock the migration takes: a fold takes this
-                # lock first too.
-                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", summary_defs.FOLD_LOCK)
-                cur.execute(mig.sql)
-                cur.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                    (mig.version, mig.name, mig.checksum),
-                )
-                if mig is wanted[-1] and mig.version >= LAYER_FROM:
-                    _install_layer(cur)
+            _apply(conn, mig, last=mig is wanted[-1])
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied_now.append(mig)
         if wanted:
             with conn, conn.cursor() as cur:
                 _comment_views(cur)
         if wanted and wanted[-1].version >= LAYER_FROM and not applied_now:
-            with conn, conn.cursor() as cur:
-                cur.execute("SELECT checksum FROM summary_layer")
-                row = cur.fetchone()
-                if not row or row[0] != summary_defs.layer_checksum():
-                    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", summary_defs.FOLD_LOCK)
-                    _install_layer(cur)
+            _refresh_layer(conn)
     finally:
         conn.rollback()
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
         conn.commit()
     return applied_now
+
+
+def _applied(conn: Any) -> dict[int, str]:
+    """The migrations applied before, by version, with their checksums."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version    integer PRIMARY KEY,
+                   name       text        NOT NULL,
+                   checksum   text        NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+    with conn.cursor() as cur:
+        cur.execute("SELECT version, checksum FROM schema_migrations")
+        done = dict(cur.fetchall())
+    conn.commit()
+    return done
+
+
+def _apply(conn: Any, mig: Migration, *, last: bool) -> None:
+    """One migration in a transaction of its own; after the last, the summary layer."""
+    with conn, conn.cursor() as cur:
+        # Before any table lock the migration takes: a fold takes this
+        # lock first too.
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", summary_defs.FOLD_LOCK)
+        cur.execute(mig.sql)
+        cur.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+            (mig.version, mig.name, mig.checksum),
+        )
+        if last and mig.version >= LAYER_FROM:
+            _install_layer(cur)
+
+
+def _refresh_layer(conn: Any) -> None:
+    """The summary layer again, where its declarations changed since it was installed."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT checksum FROM summary_layer")
+        row = cur.fetchone()
+        if not row or row[0] != summary_defs.layer_checksum():
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", summary_defs.FOLD_LOCK)
+            _install_layer(cur)
 
 
 # What each view is for; their columns are explained by harvest.vocabulary.

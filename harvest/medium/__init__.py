@@ -76,15 +76,28 @@ def extract(
     if stripped.startswith("<?xml") or stripped.startswith(
         ("<rss", "<urlset", "<sitemapindex", "<feed")
     ):
-        root = parse_xml(xml_bytes(data))
-        kind = xml_kind(root) if root is not None else None
-        if root is not None and kind == "feed":
-            return parse_feed_root(root, url)
-        if root is not None and kind in ("sitemap", "sitemap_index"):
-            return parse_sitemap_root(root, url)
-        if not stripped.startswith("<?xml"):
-            return _empty("XML document that is neither a feed nor a sitemap")
-    text = decode(data, content_type)
+        read = _xml_page(data, url, declared=stripped.startswith("<?xml"))
+        if read is not None:
+            return read
+    return _html_page(decode(data, content_type), url, internal_hosts)
+
+
+def _xml_page(data: bytes | str, url: str | None, *, declared: bool) -> PageResult | None:
+    """A feed or a sitemap; None for another XML document that says it is one
+    (XHTML: read as HTML)."""
+    root = parse_xml(xml_bytes(data))
+    kind = xml_kind(root) if root is not None else None
+    if root is not None and kind == "feed":
+        return parse_feed_root(root, url)
+    if root is not None and kind in ("sitemap", "sitemap_index"):
+        return parse_sitemap_root(root, url)
+    if not declared:
+        return _empty("XML document that is neither a feed nor a sitemap")
+    return None
+
+
+def _html_page(text: str, url: str | None, internal_hosts: Iterable[str]) -> PageResult:
+    """An article or listing page (or an API answer's JSON)."""
     if looks_like_json(text):
         return parse_api_text(text, url)
     if too_deep(text):

@@ -139,17 +139,23 @@ def _read_meta(head: _Head, attrs: Any) -> None:
         setattr(head, name, value)
     elif key == "article:author":
         head.author_url = head.author_url or value
-    elif key in _APP_LINK_KEYS and head.app_post_id is None:
-        m = _APP_LINK_RE.search(value)
-        head.app_post_id = m.group(1) if m else None
-    elif key == "al:android:package":
-        head.android_package = value.strip()
+    elif key.startswith(("al:", "twitter:app:")):
+        _read_app_link(head, key, value)
     elif key.lower() in ("robots", "googlebot"):
         head.robots.extend(robots_tokens(value))
     elif key == "article:published_time":
         head.published_time = value
     elif key == "article:modified_time":
         head.modified_time = value
+
+
+def _read_app_link(head: _Head, key: str, value: str) -> None:
+    """The apps' deep links name the post's id; the Android package says Medium."""
+    if key in _APP_LINK_KEYS and head.app_post_id is None:
+        m = _APP_LINK_RE.search(value)
+        head.app_post_id = m.group(1) if m else None
+    elif key == "al:android:package":
+        head.android_package = value.strip()
 
 
 def _read_link(head: _Head, attrs: Any) -> None:
@@ -394,22 +400,12 @@ class ArticleParser:
         # The page's own address: where it was fetched, else what it calls itself
         # (og:url stays on Medium when the canonical names a cross-post's origin).
         self.page_url = self.given_url or normalize_url(self.head.og_url) or self.canonical
-        base = self.page_url
+        self.base = self.page_url
         if self.head.base_href:
-            base = normalize_url(self.head.base_href, base) or base
-        self.base = base
+            self.base = normalize_url(self.head.base_href, self.base) or self.base
         self.result.url = self.page_url
-        self.internal_hosts = {h.lower() for h in internal_hosts if h}
-        self.crawl_hosts = frozenset(self.internal_hosts)
-        own = host_of(self.page_url)
-        if own:
-            self.internal_hosts.add(own)
-        canon_host = host_of(self.canonical)
-        self.canonical_foreign = bool(
-            canon_host and not is_medium_host(canon_host) and canon_host not in self.internal_hosts
-        )
-        if canon_host and not self.canonical_foreign:
-            self.internal_hosts.add(canon_host)
+        self.crawl_hosts = frozenset(h.lower() for h in internal_hosts if h)
+        self.internal_hosts, self.canonical_foreign = self._own_hosts(self.crawl_hosts)
         self.mark = medium_mark(tree, self.head, self.state)
         self._state_post: dict[str, Any] | bool | None = False
         self.not_a_post: str | None = None
@@ -420,12 +416,26 @@ class ArticleParser:
         if self.publication and self.publication.domain:
             self.internal_hosts.add(self.publication.domain)
             # A publication's own domain is Medium's, not a cross-post's origin.
-            self.canonical_foreign = self.canonical_foreign and canon_host != (
+            self.canonical_foreign = self.canonical_foreign and host_of(self.canonical) != (
                 self.publication.domain
             )
         self.recorder = LinkRecorder(
             self.result, self.base, self.internal_hosts, self.post_id, self.page_url
         )
+
+    def _own_hosts(self, crawl_hosts: frozenset[str]) -> tuple[set[str], bool]:
+        """The hosts whose links are Medium's own for this page (the crawl's, the
+        page's and a canonical on Medium's), and whether the canonical points
+        off Medium (a cross-post's origin)."""
+        own = set(crawl_hosts)
+        page_host = host_of(self.page_url)
+        if page_host:
+            own.add(page_host)
+        canon_host = host_of(self.canonical)
+        foreign = bool(canon_host and not is_medium_host(canon_host) and canon_host not in own)
+        if canon_host and not foreign:
+            own.add(canon_host)
+        return own, foreign
 
     def refusal(self) -> str | None:
         """Why this page is not a Medium article to harvest, or None when it is."""
@@ -754,23 +764,25 @@ def _state_tags(post: dict[str, Any], state: _State) -> list[str]:
     raw = post.get("tags")
     if not raw and isinstance(post.get("virtuals"), dict):
         raw = post["virtuals"].get("tags")
-    tags = []
-    for t in raw or []:
-        if isinstance(t, str):
-            tags.append(t.removeprefix("Tag:"))
-            continue
-        if not isinstance(t, dict):
-            continue
-        ref = t.get("__ref") or (t.get("id") if t.get("type") == "id" else None)
-        if isinstance(ref, str) and ref.startswith("Tag:"):
-            tags.append(ref[4:])
-        elif isinstance(t.get("slug"), str):
-            tags.append(t["slug"])
-        else:
-            resolved = state.resolve(t)
-            if resolved and isinstance(resolved.get("slug"), str):
-                tags.append(resolved["slug"])
+    tags = [_tag_slug(t, state) for t in raw or []]
     return [t.lower() for t in tags if t]
+
+
+def _tag_slug(t: Any, state: _State) -> str | None:
+    """One tag as a post's state gives it: a slug, a reference, or an object."""
+    if isinstance(t, str):
+        return t.removeprefix("Tag:")
+    if not isinstance(t, dict):
+        return None
+    ref = t.get("__ref") or (t.get("id") if t.get("type") == "id" else None)
+    if isinstance(ref, str) and ref.startswith("Tag:"):
+        return ref[4:]
+    if isinstance(t.get("slug"), str):
+        return str(t["slug"])
+    resolved = state.resolve(t)
+    if resolved and isinstance(resolved.get("slug"), str):
+        return str(resolved["slug"])
+    return None
 
 
 def _outermost(nodes: list[Node]) -> list[Node]:

@@ -41,29 +41,37 @@ def is_profile(tree: Tree, url: str | None) -> bool:
 def parse_listing_tree(
     tree: Tree, url: str | None, internal_hosts: Iterable[str] = ()
 ) -> PageResult:
+    page_url, base = _addresses(tree, url)
+    profile = is_profile(tree, page_url)
+    result = PageResult(kind="profile" if profile else "listing", url=page_url)
+    result.posts = _listed_posts(tree, base, {h for h in internal_hosts if h})
+    if profile:
+        _bio_links(tree, result, base, page_url, internal_hosts)
+    if not result.posts and not result.links:
+        result.problems.append("no post URLs found on the listing")
+    return result
+
+
+def _addresses(tree: Tree, url: str | None) -> tuple[str | None, str]:
+    """The listing's own address (where it was fetched, else what it calls
+    itself) and the base its relative links resolve against."""
     head = read_head(tree)
     page_url = normalize_url(url) if url else None
     page_url = page_url or normalize_url(head.canonical or head.og_url)
     base = normalize_url(head.base_href, page_url) if head.base_href else page_url
     # Without an address, relative links on a Medium listing are medium.com paths
     # (custom-domain pages always carry a canonical URL).
-    base = base or "https://medium.com/"
-    profile = is_profile(tree, page_url)
-    result = PageResult(kind="profile" if profile else "listing", url=page_url)
+    return page_url, base or "https://medium.com/"
 
+
+def _listed_posts(tree: Tree, base: str, own_hosts: set[str]) -> list[PostRef]:
+    """The posts the listing names, card by card where it has cards."""
     cards = [n for n in tree.css("article") if n.attrs.get("data-testid") == "post-preview"]
     containers: list[Node] = cards or [tree.body or tree.root]  # type: ignore[list-item]
     posts: dict[str, PostRef] = {}
-    own_hosts = {h for h in internal_hosts if h}
     for container in containers:
         _read_container(container, base, posts, own_hosts, card=bool(cards))
-    result.posts = list(posts.values())
-
-    if profile:
-        _bio_links(tree, result, base, page_url, internal_hosts)
-    if not result.posts and not result.links:
-        result.problems.append("no post URLs found on the listing")
-    return result
+    return list(posts.values())
 
 
 def _bio_links(

@@ -139,29 +139,37 @@ def validate(operation: str, query: Any, variables: dict[str, Any]) -> list[str]
     arguments = ARGUMENTS[operation]
     problems = []
     for argument, var in _USED.findall(body):
-        if var not in declared:
-            problems.append(f'Variable "${var}" is not defined by operation "{operation}".')
-            continue
-        want = arguments.get(argument)
-        if want is None:
-            problems.append(f'Unknown argument "{argument}" in operation "{operation}".')
-            continue
-        have, default = declared[var]
-        # a non-null variable fits a nullable argument, not the other way round
-        # (unless it has a default that is not null)
-        nullable_into_required = (
-            want.endswith("!")
-            and not have.endswith("!")
-            and (not default or default.strip() == "null")
-        )
-        if have.rstrip("!") != want.rstrip("!") or nullable_into_required:
-            problems.append(
-                f'Variable "${var}" of type "{have}" used in position expecting type "{want}".'
-            )
+        problem = _misused(operation, argument, var, declared, arguments)
+        if problem:
+            problems.append(problem)
     for var, (have, _default) in declared.items():
         if have.endswith("!") and variables.get(var) is None:
             problems.append(f'Variable "${var}" of required type "{have}" was not provided.')
     return problems
+
+
+def _misused(
+    operation: str,
+    argument: str,
+    var: str,
+    declared: dict[str, tuple[str, str]],
+    arguments: dict[str, str],
+) -> str | None:
+    """What the server says of ``$var`` given as ``argument``, if anything."""
+    if var not in declared:
+        return f'Variable "${var}" is not defined by operation "{operation}".'
+    want = arguments.get(argument)
+    if want is None:
+        return f'Unknown argument "{argument}" in operation "{operation}".'
+    have, default = declared[var]
+    # a non-null variable fits a nullable argument, not the other way round
+    # (unless it has a default that is not null)
+    nullable_into_required = (
+        want.endswith("!") and not have.endswith("!") and (not default or default.strip() == "null")
+    )
+    if have.rstrip("!") != want.rstrip("!") or nullable_into_required:
+        return f'Variable "${var}" of type "{have}" used in position expecting type "{want}".'
+    return None
 
 
 def _first(variables: dict[str, Any], name: str = "first", cap: int = MAX_FIRST) -> int:
@@ -255,22 +263,7 @@ def _tag(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("tagSlug must be a String")
     if slug not in world.tags:
         return {"tagFromSlug": None}
-    posts = world.tagged(slug)
-    time_range = v.get("timeRange") or {"kind": "ALL_TIME"}
-    kind = time_range.get("kind") if isinstance(time_range, dict) else None
-    if kind == "IN_MONTH":
-        month = time_range.get("inMonth") or {}
-        year, mon = month.get("year"), month.get("month")
-        if not isinstance(year, int) or not isinstance(mon, int) or not 1 <= mon <= 12:
-            raise ValueError("inMonth needs a year and a month")
-        posts = [p for p in posts if (p.published.year, p.published.month) == (year, mon)]
-    elif kind == "IN_YEAR":
-        year = time_range.get("inYear")
-        if not isinstance(year, int):
-            raise ValueError("inYear must be an Int")
-        posts = [p for p in posts if p.published.year == year]
-    elif kind != "ALL_TIME":
-        raise ValueError(f"unknown timeRange {kind!r}")
+    posts = _in_time_range(world.tagged(slug), v.get("timeRange") or {"kind": "ALL_TIME"})
     if v.get("sortOrder", "NEWEST") != "NEWEST":
         raise ValueError("the simulator sorts NEWEST only")
     return {
@@ -280,6 +273,25 @@ def _tag(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:
             "posts": _page(posts, v, PAGE_CAPS["TagArchiveFeedQuery"], tag_order),
         },
     }
+
+
+def _in_time_range(posts: list[Post], time_range: Any) -> list[Post]:
+    """A tag's posts within ``timeRange`` (all time, a month or a year)."""
+    kind = time_range.get("kind") if isinstance(time_range, dict) else None
+    if kind == "IN_MONTH":
+        month = time_range.get("inMonth") or {}
+        year, mon = month.get("year"), month.get("month")
+        if not isinstance(year, int) or not isinstance(mon, int) or not 1 <= mon <= 12:
+            raise ValueError("inMonth needs a year and a month")
+        return [p for p in posts if (p.published.year, p.published.month) == (year, mon)]
+    if kind == "IN_YEAR":
+        year = time_range.get("inYear")
+        if not isinstance(year, int):
+            raise ValueError("inYear must be an Int")
+        return [p for p in posts if p.published.year == year]
+    if kind != "ALL_TIME":
+        raise ValueError(f"unknown timeRange {kind!r}")
+    return posts
 
 
 def _user(world: World, host: str, v: dict[str, Any]) -> dict[str, Any]:

@@ -288,53 +288,53 @@ def build_world(seed: int = 1, size: int = 10, *, fates: bool = False) -> World:
     rng = random.Random(seed)
     start = datetime(2016, 1, 4, 9, 0, tzinfo=UTC)
     n_authors = max(3, size // 4)
-    authors = []
-    for i in range(n_authors):
-        a = Author(
-            username=f"{rng.choice(WORDS)}{i}", name=f"{rng.choice(WORDS).title()} Writer {i}"
-        )
-        for j in range(rng.randint(0, 2)):
-            url = f"https://{_domain(rng)}/about"
-            # Author cards link out with no rel at all, or nofollow in graf days.
-            rel = None if j % 2 == 0 else "nofollow"
-            a.bio_links.append(SimLink(url, url, rel, "text", "bio", "author_bio", url))
-        authors.append(a)
+    authors = [_author(i, rng) for i in range(n_authors)]
     pubs = [
         Publication("the-lab", "The Lab", None),
         Publication("field-notes", "Field Notes", "fieldnotes.example"),  # its own domain
         Publication("open-code", "Open Code", None),
     ]
-    posts = []
-    for i in range(size):
-        era = ERAS[i % len(ERAS)]
-        author = authors[i % n_authors]
-        pub = pubs[i % 4] if i % 4 < 3 else None
-        post_id = (
-            f"{rng.getrandbits(44):011x}"[-11:] if i % 7 == 3 else f"{rng.getrandbits(48):012x}"
-        )
-        if not any(c.isdigit() for c in post_id):
-            post_id = post_id[:-1] + "7"
-        tags = rng.sample(TAGS[: max(4, min(len(TAGS), size // 3))], k=rng.randint(1, 3))
-        if i % 3 == 0 and "seo" not in tags:
-            tags[0] = "seo"
-        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 5))]
-        post = Post(
-            post_id=post_id,
-            slug="-".join(words),
-            title=" ".join(w.title() for w in words),
-            author=author,
-            publication=pub,
-            tags=list(dict.fromkeys(tags)),
-            published=_published(era, i, size, rng.randint(0, 2), rng.randint(0, 23)),
-            era=era,
-            size=rng.randint(55_000, 320_000),
-        )
-        post.links = _post_links(post, rng)
-        posts.append(post)
+    posts = [_post(i, size, rng, authors[i % n_authors], pubs) for i in range(size)]
     _pin_and_list(posts)
     if fates:
         _give_fates(posts, authors)
     return World(seed, posts, authors, pubs, sorted({t for p in posts for t in p.tags}), start)
+
+
+def _author(i: int, rng: random.Random) -> Author:
+    a = Author(username=f"{rng.choice(WORDS)}{i}", name=f"{rng.choice(WORDS).title()} Writer {i}")
+    for j in range(rng.randint(0, 2)):
+        url = f"https://{_domain(rng)}/about"
+        # Author cards link out with no rel at all, or nofollow in graf days.
+        rel = None if j % 2 == 0 else "nofollow"
+        a.bio_links.append(SimLink(url, url, rel, "text", "bio", "author_bio", url))
+    return a
+
+
+def _post(i: int, size: int, rng: random.Random, author: Author, pubs: list[Publication]) -> Post:
+    """The world's post number ``i``, drawn from ``rng`` in the world's order."""
+    era = ERAS[i % len(ERAS)]
+    pub = pubs[i % 4] if i % 4 < 3 else None
+    post_id = f"{rng.getrandbits(44):011x}"[-11:] if i % 7 == 3 else f"{rng.getrandbits(48):012x}"
+    if not any(c.isdigit() for c in post_id):
+        post_id = post_id[:-1] + "7"
+    tags = rng.sample(TAGS[: max(4, min(len(TAGS), size // 3))], k=rng.randint(1, 3))
+    if i % 3 == 0 and "seo" not in tags:
+        tags[0] = "seo"
+    words = [rng.choice(WORDS) for _ in range(rng.randint(2, 5))]
+    post = Post(
+        post_id=post_id,
+        slug="-".join(words),
+        title=" ".join(w.title() for w in words),
+        author=author,
+        publication=pub,
+        tags=list(dict.fromkeys(tags)),
+        published=_published(era, i, size, rng.randint(0, 2), rng.randint(0, 23)),
+        era=era,
+        size=rng.randint(55_000, 320_000),
+    )
+    post.links = _post_links(post, rng)
+    return post
 
 
 # The years each markup era covers, as the real pages show them: posts spread

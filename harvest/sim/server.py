@@ -203,17 +203,24 @@ class SimServer(_Served):
                 challenged.add(path)
                 return 403, None
             if f.burst_limit is not None and path != "/robots.txt":
-                now = time.monotonic()
-                if now < self._limited_until:
-                    return 429, f.burst_retry_after
-                self._recent.append(now)
-                while self._recent and self._recent[0] < now - f.burst_window:
-                    self._recent.popleft()
-                if len(self._recent) > f.burst_limit and not self._bursts_over:
-                    self._recent.clear()
-                    self._limited_until = now + f.burst_retry_after
-                    self._bursts_over = f.burst_once
-                    return 429, f.burst_retry_after
+                return self._burst()
+        return None
+
+    def _burst(self) -> tuple[int, int | None] | None:
+        """A 429 once more than burst_limit pages came within burst_window, and
+        for burst_retry_after seconds after (the caller holds the lock)."""
+        f = self.faults
+        now = time.monotonic()
+        if now < self._limited_until:
+            return 429, f.burst_retry_after
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - f.burst_window:
+            self._recent.popleft()
+        if len(self._recent) > (f.burst_limit or 0) and not self._bursts_over:
+            self._recent.clear()
+            self._limited_until = now + f.burst_retry_after
+            self._bursts_over = f.burst_once
+            return 429, f.burst_retry_after
         return None
 
     def count(self, path: str) -> int:
