@@ -72,12 +72,8 @@ def _cell(value: Any, column: str = "") -> str:
         return f'<td class="id" data-v="{esc}">{esc}</td>'
     if column == "year":
         value = "unknown" if value is None else str(value)
-    if isinstance(value, bool):
-        shown = "yes" if value else ""
-        return f'<td data-v="{int(value)}">{shown}</td>'
-    if isinstance(value, (int, float)):
-        shown = f"{value:.1%}" if isinstance(value, float) and 0 <= value <= 1 else f"{value:,}"
-        return f'<td class="num" data-v="{value}">{shown}</td>'
+    if isinstance(value, (bool, int, float)):
+        return _number_cell(value)
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     text = "" if value is None else str(value)
@@ -85,6 +81,15 @@ def _cell(value: Any, column: str = "") -> str:
     if text.startswith(("https://", "http://")):
         return f'<td data-v="{esc}"><a href="{esc}" rel="nofollow noopener">{esc}</a></td>'
     return f'<td data-v="{esc}">{esc}</td>'
+
+
+def _number_cell(value: bool | float) -> str:
+    """A flag as yes or blank, a share as a percentage, a count with separators;
+    each sorts by its value."""
+    if isinstance(value, bool):
+        return f'<td data-v="{int(value)}">{"yes" if value else ""}</td>'
+    shown = f"{value:.1%}" if isinstance(value, float) and 0 <= value <= 1 else f"{value:,}"
+    return f'<td class="num" data-v="{value}">{shown}</td>'
 
 
 _WHOLE = frozenset({"post_id"})

@@ -48,11 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    words = list(sys.argv[1:] if argv is None else argv)
-    # Arguments another program takes (harvest db psql -At -c ...) are passed on
-    # untouched: argparse would read their options as its own.
+def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """The command line's arguments; those another program takes (harvest db
+    psql -At -c ...) are passed on untouched: argparse would read their options
+    as its own."""
     passed_on: list[str] | None = None
     for prefix, _ in PASSED_ON:
         if words[: len(prefix)] == list(prefix):
@@ -61,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for prefix, dest in PASSED_ON:
         if passed_on is not None and words == list(prefix):
             setattr(args, dest, passed_on)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
     name = " ".join(w for w in (args.command, getattr(args, "action", None)) if w)
     try:
         return int(args.func(args, sys.stdout, sys.stderr))

@@ -334,11 +334,7 @@ def _discovery(stats: Mapping[str, Any]) -> str:
     """Which path the listings took: GraphQL walks, and what fell back to pages and why."""
     c, d = _count, "harvest/discovery/"
     requests = c(stats, f"{d}graphql/requests")
-    fallbacks = {
-        k[len(f"{d}fallback/") :]: _count(stats, k)
-        for k in sorted(stats)
-        if isinstance(k, str) and k.startswith(f"{d}fallback/")
-    }
+    fallbacks = {cause: _count(stats, k) for cause, k in _under(stats, f"{d}fallback/")}
     if not requests and not fallbacks:
         return ""
     parts = [
@@ -363,14 +359,17 @@ def _discovery(stats: Mapping[str, Any]) -> str:
             "fell back to listing pages: "
             + ", ".join(f"{cause} ×{n}" for cause, n in fallbacks.items())
         )
-    off = [
-        f"{k[len(f'{d}graphql_off/') :]} ({stats[k]})"
-        for k in sorted(stats)
-        if isinstance(k, str) and k.startswith(f"{d}graphql_off/")
-    ]
+    off = [f"{host} ({stats[k]})" for host, k in _under(stats, f"{d}graphql_off/")]
     if off:
         parts.append("GraphQL off for " + "; ".join(off))
     return "; ".join(parts)
+
+
+def _under(stats: Mapping[str, Any], prefix: str) -> list[tuple[str, str]]:
+    """(the rest of the key, the key) of every stat under ``prefix``, in order."""
+    return [
+        (k[len(prefix) :], k) for k in sorted(stats) if isinstance(k, str) and k.startswith(prefix)
+    ]
 
 
 # What the browser's pages were refused, by where it was stopped: in the page

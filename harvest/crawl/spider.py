@@ -649,17 +649,7 @@ class MediumSpider(scrapy.Spider):
         medium_url, result = await self._extract(response)
         art = result.article
         if result.kind != "article" or art is None or not art.post_id:
-            if self.use_browser and not response.meta.get("playwright"):
-                # The server HTML did not hold the post: let the browser render it.
-                self.crawler.stats.inc_value("harvest/pages/article_retried_in_browser")
-                yield self._article_in_browser(
-                    response.url, medium_url, response.meta.get("harvest_depth", 0)
-                )
-                return
-            reason = "; ".join(result.problems) or f"not an article ({result.kind})"
-            self.crawler.stats.inc_value("harvest/pages/unparsed")
-            log.warning("unparsed article %s: %s", medium_url, reason)
-            yield self.problem(medium_url, "unparsed", reason, response)
+            yield self._not_an_article(response, medium_url, result)
             return
         if self.args.published_before_since(art.published_at):
             # Listed without a date, fetched, and older than since: skipped after all.
@@ -688,6 +678,20 @@ class MediumSpider(scrapy.Spider):
             author, list(art.tags), response.meta.get("harvest_depth", 0)
         ):
             yield request
+
+    def _not_an_article(
+        self, response: Response, medium_url: str, result: PageResult
+    ) -> scrapy.Request | PageProblem:
+        """The page held no post: a try in the browser, where the server HTML
+        was read; else the page is unparsed."""
+        if self.use_browser and not response.meta.get("playwright"):
+            self.crawler.stats.inc_value("harvest/pages/article_retried_in_browser")
+            depth = response.meta.get("harvest_depth", 0)
+            return self._article_in_browser(response.url, medium_url, depth)
+        reason = "; ".join(result.problems) or f"not an article ({result.kind})"
+        self.crawler.stats.inc_value("harvest/pages/unparsed")
+        log.warning("unparsed article %s: %s", medium_url, reason)
+        return self.problem(medium_url, "unparsed", reason, response)
 
     def _fetch_facts(self, response: Response) -> FetchFacts:
         headers = response.headers

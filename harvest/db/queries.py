@@ -464,16 +464,7 @@ def stats(conn: Any) -> dict[str, Any]:
             links=links,
             lost_links=lost,
         )
-        cur.execute(
-            """SELECT reason, sum(links), sum(dofollow + lost_dofollow) FROM tag_stats
-               WHERE tag = '' GROUP BY 1 HAVING sum(links) > 0 ORDER BY 2 DESC, 1"""
-        )
-        reasons = [(r, int(n), int(d)) for r, n, d in cur.fetchall()]
-        passing = sum(n for reason, n, _ in reasons if reason == "follow")
-        out["passing_share"] = round(passing / links, 4) if links else None
-        # Followed anchors that still pass nothing, by why (the page, the post, the link).
-        out["dofollow_exceptions"] = {r: d for r, _, d in reasons if d and r != "follow"}
-        out["why_not_passing"] = {r: n for r, n, _ in reasons if r != "follow"}
+        out.update(_verdict_shares(cur, links))
         live = links - lost
         for name, n in (
             ("nofollow", nofollow),
@@ -492,6 +483,22 @@ def stats(conn: Any) -> dict[str, Any]:
         )
         out["runs"] = [dict(zip(RUN_COLUMNS, row, strict=True)) for row in cur.fetchall()]
     return out
+
+
+def _verdict_shares(cur: Any, links: int) -> dict[str, Any]:
+    """The share of links that pass, and by why the others do not: followed
+    anchors that still pass nothing (the page, the post, the link), and all."""
+    cur.execute(
+        """SELECT reason, sum(links), sum(dofollow + lost_dofollow) FROM tag_stats
+           WHERE tag = '' GROUP BY 1 HAVING sum(links) > 0 ORDER BY 2 DESC, 1"""
+    )
+    reasons = [(r, int(n), int(d)) for r, n, d in cur.fetchall()]
+    passing = sum(n for reason, n, _ in reasons if reason == "follow")
+    return {
+        "passing_share": round(passing / links, 4) if links else None,
+        "dofollow_exceptions": {r: d for r, _, d in reasons if d and r != "follow"},
+        "why_not_passing": {r: n for r, n, _ in reasons if r != "follow"},
+    }
 
 
 def runs_of_jobs(conn: Any, jobs: Sequence[str]) -> dict[str, tuple[int, str, str | None]]:

@@ -323,21 +323,27 @@ def walk_of(url: str) -> Walk | None:
     host = (parts.hostname or "").lower()
     path = unquote(parts.path) or "/"
     if host == "medium.com":
-        m = _TAG_RE.fullmatch(path)
-        if m:
-            month = (int(m.group(2)), int(m.group(3))) if m.group(2) else None
-            if month is not None and not 1 <= month[1] <= 12:
-                return None
-            return tag_walk(m.group(1), month)
-        m = _USER_RE.fullmatch(path)
-        if m:
-            return user_walk(m.group(1))
-        m = _PUB_RE.fullmatch(path)
-        if m and m.group(1) not in ("tag", "m", "p", "me", "feed", "sitemap"):
-            return publication_walk(m.group(1))
-        return None
+        return _medium_walk(path)
     if host and not is_medium_host(host) and path == "/":
         return publication_walk(host)
+    return None
+
+
+def _medium_walk(path: str) -> Walk | None:
+    """The walk a medium.com path names: a tag's (or one month of it), a user's
+    or a publication's."""
+    m = _TAG_RE.fullmatch(path)
+    if m:
+        month = (int(m.group(2)), int(m.group(3))) if m.group(2) else None
+        if month is not None and not 1 <= month[1] <= 12:
+            return None
+        return tag_walk(m.group(1), month)
+    m = _USER_RE.fullmatch(path)
+    if m:
+        return user_walk(m.group(1))
+    m = _PUB_RE.fullmatch(path)
+    if m and m.group(1) not in ("tag", "m", "p", "me", "feed", "sitemap"):
+        return publication_walk(m.group(1))
     return None
 
 

@@ -123,20 +123,24 @@ class MediumUrls:
             return "a URL without a host"
         port = port or _DEFAULT_PORTS[scheme]
         if self.is_mirror:
-            base = urlsplit(self.base)
-            want = (
-                base.scheme,
-                (base.hostname or "").lower(),
-                base.port or _DEFAULT_PORTS[base.scheme],
-            )
-            if (scheme, host, port) == want:
-                return None
-            return f"{host}:{port} is not the mirror {want[1]}:{want[2]}"
+            return self._off_mirror(scheme, host, port)
         if port != _DEFAULT_PORTS[scheme]:
             return f"port {port} of {host}"
         if is_medium_host(host) or host in publication_domains:
             return None
         return f"{host} is neither Medium nor a publication's domain"
+
+    def _off_mirror(self, scheme: str, host: str, port: int) -> str | None:
+        """With a mirror, its scheme, host and port exactly, and nothing else."""
+        base = urlsplit(self.base)
+        want = (
+            base.scheme,
+            (base.hostname or "").lower(),
+            base.port or _DEFAULT_PORTS[base.scheme],
+        )
+        if (scheme, host, port) == want:
+            return None
+        return f"{host}:{port} is not the mirror {want[1]}:{want[2]}"
 
 
 # Post ids are 10 to 12 lowercase hex digits closing the slug ("...-c2a9b309cf7")

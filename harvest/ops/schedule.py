@@ -93,11 +93,7 @@ class Schedule:
         except tomllib.TOMLDecodeError as exc:
             raise ScheduleError(f"{path}: {exc}") from None
         server = data.get("scrapyd") or {}
-        target = url or os.environ.get("SCRAPYD_URL") or _expand(str(server.get("url", "")))
-        if not target:
-            target = "http://127.0.0.1:6800"
-        if not target.startswith(("http://", "https://")):
-            raise ScheduleError(f"scrapyd url {target!r} is not http(s)")
+        target = _scrapyd_url(url, server)
         project = str(server.get("project", "harvest"))
         jobs: list[Job] = []
         for i, raw in enumerate(data.get("job") or []):
@@ -106,6 +102,15 @@ class Schedule:
                 raise ScheduleError(f"{path}: job {i + 1}: a second job named {job.name!r}")
             jobs.append(job)
         return cls(url=target.rstrip("/"), project=project, jobs=tuple(jobs))
+
+
+def _scrapyd_url(given: str | None, server: dict[str, Any]) -> str:
+    """The scrapyd to post to: given, else SCRAPYD_URL, else the file's, else local."""
+    target = given or os.environ.get("SCRAPYD_URL") or _expand(str(server.get("url", "")))
+    target = target or "http://127.0.0.1:6800"
+    if not target.startswith(("http://", "https://")):
+        raise ScheduleError(f"scrapyd url {target!r} is not http(s)")
+    return target
 
 
 def _job(raw: dict[str, Any], where: str) -> Job:

@@ -130,26 +130,35 @@ def effective(workdir: Path) -> tuple[Exposure, dict[str, str]]:
     webroot = config.get("webroot", "scrapyd.website.Root")
     origin: dict[str, str] = {}
     for source in scrapyd_sources(workdir):
-        if not source or not os.path.isfile(source):
-            continue
-        parser = configparser.ConfigParser()
-        with contextlib.suppress(OSError, configparser.Error):
-            parser.read(source, encoding="utf-8")
-        if parser.has_section("scrapyd"):
-            for option in (*_EXPOSURE, "webroot"):
-                # An empty username or password is no credential (the shipped file has both).
-                secret = option in ("username", "password")
-                if parser.has_option("scrapyd", option) and (
-                    not secret or parser.get("scrapyd", option, raw=True).strip()
-                ):
-                    origin[option] = source
-                    if secret:  # kept apart: the environment's value hides it below
-                        origin[f"{option} in a file"] = source
+        if source and os.path.isfile(source):
+            origin.update(_set_in(source))
     for option, name in _ENV.items():
         if os.environ.get(name):
             origin[option] = f"the environment ({name})"
     exposure = _exposure(values)
     return Exposure(**{**asdict(exposure), "webroot": webroot}), origin
+
+
+def _set_in(source: str) -> dict[str, str]:
+    """The exposure options (and webroot) a scrapyd configuration file sets, each
+    naming the file; credentials also under "<option> in a file"."""
+    parser = configparser.ConfigParser()
+    with contextlib.suppress(OSError, configparser.Error):
+        parser.read(source, encoding="utf-8")
+    found: dict[str, str] = {}
+    if not parser.has_section("scrapyd"):
+        return found
+    for option in (*_EXPOSURE, "webroot"):
+        if not parser.has_option("scrapyd", option):
+            continue
+        # An empty username or password is no credential (the shipped file has both).
+        secret = option in ("username", "password")
+        if secret and not parser.get("scrapyd", option, raw=True).strip():
+            continue
+        found[option] = source
+        if secret:  # kept apart: the environment's value hides it below
+            found[f"{option} in a file"] = source
+    return found
 
 
 WEBROOT = "harvest.ops.scrapyd_web.Root"

@@ -70,20 +70,29 @@ def sanitize(record: Any) -> int:
     for name in _field_names(type(record)):
         value = getattr(record, name)
         if isinstance(value, str):
-            if _UNSTORABLE(value) or len(value) > MAX_FIELD_LENGTH:
+            if _unstorable(value):
                 setattr(record, name, clean_text(value, MAX_FIELD_LENGTH)[0])
                 changed += 1
         elif isinstance(value, list):
-            for i, element in enumerate(value):
-                if isinstance(element, str):
-                    if _UNSTORABLE(element) or len(element) > MAX_FIELD_LENGTH:
-                        value[i] = clean_text(element, MAX_FIELD_LENGTH)[0]
-                        changed += 1
-                else:
-                    changed += sanitize(element)
+            changed += _sanitize_list(value)
         elif dataclasses.is_dataclass(value):
             changed += sanitize(value)
     return changed
+
+
+def _sanitize_list(values: list[Any]) -> int:
+    changed = 0
+    for i, element in enumerate(values):
+        if not isinstance(element, str):
+            changed += sanitize(element)
+        elif _unstorable(element):
+            values[i] = clean_text(element, MAX_FIELD_LENGTH)[0]
+            changed += 1
+    return changed
+
+
+def _unstorable(text: str) -> bool:
+    return bool(_UNSTORABLE(text)) or len(text) > MAX_FIELD_LENGTH
 
 
 class NormalizePipeline:
@@ -104,25 +113,31 @@ class NormalizePipeline:
             self._count("repaired/text", repaired)
         adapter = ItemAdapter(item)
         if isinstance(item, ArticlePage):
-            art = item.article
-            if not art.post_id or not _POST_ID_RE.match(art.post_id):
-                self._count("dropped/no_post_id")
-                raise DropItem(f"article without a valid post id: {item.url or art.url}")
-            title, fixed = clean_text(art.title)
-            if fixed:
-                self._count("repaired/title")
-                art.title = title
-            tags = [t for t in (clean_text(t, 200)[0] for t in art.tags) if t]
-            if tags != art.tags:
-                self._count("repaired/tags")
-                art.tags = tags
-            if art.author is not None:
-                art.author.name = clean_text(art.author.name, 500)[0]
-                art.author.username = clean_text(art.author.username, 200)[0]
-            adapter["links"] = self._links(item.links, item.url or art.url, item.links_normalized)
+            self._article(item)
+            url = item.url or item.article.url
+            adapter["links"] = self._links(item.links, url, item.links_normalized)
         elif isinstance(item, ProfilePage):
             adapter["links"] = self._links(item.links, item.url, item.links_normalized)
         return item
+
+    def _article(self, item: ArticlePage) -> None:
+        """An article's own fields: its post id checked, its title, tags and
+        author's names made storable."""
+        art = item.article
+        if not art.post_id or not _POST_ID_RE.match(art.post_id):
+            self._count("dropped/no_post_id")
+            raise DropItem(f"article without a valid post id: {item.url or art.url}")
+        title, fixed = clean_text(art.title)
+        if fixed:
+            self._count("repaired/title")
+            art.title = title
+        tags = [t for t in (clean_text(t, 200)[0] for t in art.tags) if t]
+        if tags != art.tags:
+            self._count("repaired/tags")
+            art.tags = tags
+        if art.author is not None:
+            art.author.name = clean_text(art.author.name, 500)[0]
+            art.author.username = clean_text(art.author.username, 200)[0]
 
     def _links(self, links: list[Link], page: str | None, normalized: bool) -> list[Link]:
         kept = []

@@ -119,13 +119,21 @@ def _one(world: World, host: str, op: dict[str, Any], mode: GraphqlMode) -> dict
         data = _OPERATIONS[name](world, host, variables)
     except (TypeError, ValueError) as exc:
         return {"errors": [{"message": f"Variable error: {exc}"}]}
+    return {"data": _played(name, data, variables, mode, faulty=faulty)}
+
+
+def _played(
+    name: str, data: Any, variables: dict[str, Any], mode: GraphqlMode, *, faulty: bool
+) -> Any:
+    """An answer as the fault ``mode`` plays it: a user of an odd typename, a
+    drifted shape, or a listing that does not move."""
     if name == "UserProfileQuery" and variables.get("username") in mode.typenames:
         data = {"userResult": {"__typename": mode.typenames[variables["username"]]}}
     if mode.fault == "drift" and faulty:
         data = _drift(data, mode.drift)
     elif mode.fault in ("stuck", "empty_more") and faulty:
         _stall(data, mode.fault, variables)
-    return {"data": data}
+    return data
 
 
 def validate(operation: str, query: Any, variables: dict[str, Any]) -> list[str]:

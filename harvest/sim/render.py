@@ -661,36 +661,39 @@ def sitemap_day(world: World, day: str) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
 
 
+def _post_truth(p: Post, variant: int) -> dict[str, object]:
+    """What a crawl must find of one post: its facts and every link, as stored."""
+    return {
+        "url": p.url,
+        "author": p.author.username,
+        "publication": p.publication.slug if p.publication else None,
+        "publication_domain": p.publication.domain if p.publication else None,
+        "tags": p.tags,
+        "published_at": p.published.isoformat().replace("+00:00", "Z"),
+        "era": p.era,
+        "access": p.access,
+        "fate": p.fate,
+        "served_url": p.served_url,
+        "canonical_elsewhere": p.canonical_elsewhere,
+        "noindex": p.author.noindex,
+        "preview_links": p.preview_cut(variant) if p.access == "member_only" else None,
+        "links": [
+            {
+                "target_url": link.expected_url,
+                "location": link.location,
+                "kind": link.kind,
+                "rel": link.rel_tokens,
+                "nofollow": "nofollow" in link.rel_tokens,
+                "ugc": "ugc" in link.rel_tokens,
+                "sponsored": "sponsored" in link.rel_tokens,
+            }
+            for link in p.links_in(variant)
+        ],
+    }
+
+
 def manifest(world: World, variant: int = 0) -> dict[str, object]:
-    posts = {}
-    for p in world.posts:
-        posts[p.post_id] = {
-            "url": p.url,
-            "author": p.author.username,
-            "publication": p.publication.slug if p.publication else None,
-            "publication_domain": p.publication.domain if p.publication else None,
-            "tags": p.tags,
-            "published_at": p.published.isoformat().replace("+00:00", "Z"),
-            "era": p.era,
-            "access": p.access,
-            "fate": p.fate,
-            "served_url": p.served_url,
-            "canonical_elsewhere": p.canonical_elsewhere,
-            "noindex": p.author.noindex,
-            "preview_links": p.preview_cut(variant) if p.access == "member_only" else None,
-            "links": [
-                {
-                    "target_url": link.expected_url,
-                    "location": link.location,
-                    "kind": link.kind,
-                    "rel": link.rel_tokens,
-                    "nofollow": "nofollow" in link.rel_tokens,
-                    "ugc": "ugc" in link.rel_tokens,
-                    "sponsored": "sponsored" in link.rel_tokens,
-                }
-                for link in p.links_in(variant)
-            ],
-        }
+    posts = {p.post_id: _post_truth(p, variant) for p in world.posts}
     return {
         "seed": world.seed,
         "size": len(world.posts),

@@ -74,11 +74,17 @@ class Command(ScrapyCrawl):
         if failures:
             self._say(failures[0])
             return
+        self._finish(crawler)
+
+    def _finish(self, crawler: Any) -> None:
+        """The exit status the outcome decided, and its summary where the log did
+        not show it."""
         try:
             ext = crawler.get_extension(CrawlOutcome)
         except RuntimeError:  # the crawl never got as far as its extensions
             ext = None
         if ext is None or ext.outcome is None:
+            assert self.crawler_process is not None
             self.exitcode = 1 if self.crawler_process.bootstrap_failed else 0
             return
         outcome = ext.outcome
