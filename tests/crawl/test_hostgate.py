@@ -51,6 +51,23 @@ def test_retry_after_values() -> None:
     assert retry_after_seconds(None) is None
 
 
+def test_a_429_read_after_the_wait_is_its_bursts_tail_if_sent_before_it_began() -> None:
+    g, clock = gate(strikes=3)
+    first = clock.now
+    clock.now += 0.1
+    assert [e.kind for e in g.rate_limited("h", first, 2.0)] == ["burst"]
+    # a request sent with the first, whose 429 a loaded crawler reads 3 s later
+    clock.now += 3.0
+    assert g.rate_limited("h", first + 0.05, 2.0) == []
+    assert g.host("h").bursts == 1
+    assert g.host("h").cooling_until < clock.now  # and no wait again for it
+    # one sent after the burst began, refused after the wait: a burst of its own
+    sent = clock.now
+    clock.now += 2.5
+    assert [e.kind for e in g.rate_limited("h", sent, 2.0)] == ["burst"]
+    assert g.host("h").bursts == 2
+
+
 def test_a_burst_of_429s_is_one_strike_and_the_host_cools_with_one_probe() -> None:
     g, clock = gate(strikes=3)
     sent = clock.now
