@@ -319,7 +319,7 @@ def test_drift_falls_back_to_the_tag_page_and_is_counted_with_the_answer_kept(
         reasons = [f["reason"] for f in report["failures"]]
         assert any(
             r.startswith("GraphQL drift: data.tagFromSlug.posts.edges is missing") for r in reasons
-        )
+        ), (reasons, report)
         kept = list((tmp_path / "unparsed").rglob("*"))
         assert any(p.is_file() for p in kept)
         # what GraphQL listed before the drift, and the tag page's first batch, are harvested
