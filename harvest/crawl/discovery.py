@@ -83,7 +83,6 @@ class GraphqlDiscovery:
 
     def __init__(self, spider: Router) -> None:
         self.spider = spider
-        self.args = spider.args
         self.crawler = spider.crawler
         # host -> why GraphQL is off there for the rest of the crawl
         self.graphql_off: dict[str, str] = {}
@@ -97,6 +96,12 @@ class GraphqlDiscovery:
         self._drifted: dict[str, list[str]] = {}
         self._drift_walks: int = config.value(self.crawler.settings, "HARVEST_GRAPHQL_DRIFT_WALKS")
         self.walks = self._open_store()
+
+    @property
+    def args(self) -> CrawlArgs:
+        """The spider's arguments as they are now: a worker that waited for a
+        shared job takes the job's after this object was made."""
+        return self.spider.args
 
     def _open_store(self) -> WalkStore:
         frontier = self.spider.frontier

@@ -289,3 +289,19 @@ def test_each_post_is_counted_once_however_often_it_is_listed(
     if "stored_before_resume" in want:
         # the resumed post's follow-up (its author's profile) is still made
         assert any("/@someone" in getattr(r, "url", "") for r in requests), requests
+
+
+def test_discovery_walks_the_arguments_the_spider_holds_now() -> None:
+    # A worker started without arguments takes a shared job's after the spider
+    # (and its discovery) were made: the walks must be the job's.
+    from harvest.crawl.spider import MediumSpider
+
+    crawler = get_crawler(MediumSpider, {"HARVEST_PARSE_WORKERS": "0"})
+    crawler.stats.open_spider()
+    spider = MediumSpider.from_crawler(crawler, tags="other")
+    assert [w.url for w in spider.discovery.planned_walks()] == [tag_walk("other").url]
+    spider.args = CrawlArgs.parse({"tags": "seo", "history": "all", "page_size": "7"})
+    assert [w.url for w in spider.discovery.planned_walks()] == [tag_walk("seo").url]
+    assert spider.discovery.walk_request(tag_walk("seo"), None).body == tag_walk("seo").body(
+        None, 7
+    )
