@@ -70,7 +70,8 @@ def sanitize(record: Any) -> int:
     for name in _field_names(type(record)):
         value = getattr(record, name)
         if isinstance(value, str):
-            if _unstorable(value):
+            # Inline, not a call: this runs for every text field of every link.
+            if _UNSTORABLE(value) or len(value) > MAX_FIELD_LENGTH:
                 setattr(record, name, clean_text(value, MAX_FIELD_LENGTH)[0])
                 changed += 1
         elif isinstance(value, list):
@@ -85,14 +86,10 @@ def _sanitize_list(values: list[Any]) -> int:
     for i, element in enumerate(values):
         if not isinstance(element, str):
             changed += sanitize(element)
-        elif _unstorable(element):
+        elif _UNSTORABLE(element) or len(element) > MAX_FIELD_LENGTH:
             values[i] = clean_text(element, MAX_FIELD_LENGTH)[0]
             changed += 1
     return changed
-
-
-def _unstorable(text: str) -> bool:
-    return bool(_UNSTORABLE(text)) or len(text) > MAX_FIELD_LENGTH
 
 
 class NormalizePipeline:
