@@ -65,6 +65,25 @@ def rows(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     return out
 
 
+def live_anchor_counts(dsn: str, domain: str, flag: str) -> dict[str, int]:
+    """Live links to ``domain`` whose rel has ``flag`` (nofollow, ugc, sponsored),
+    counted by anchor text with SQL of the test's own: the oracle for groupings."""
+    assert flag in ("nofollow", "ugc", "sponsored")
+    conn = connect(dsn)
+    try:
+        return dict(
+            rows(
+                conn,
+                f"""SELECT coalesce(l.anchor_text, ''), count(*) FROM links l
+                    JOIN domains d USING (domain_id)
+                    WHERE d.domain = %s AND l.lost_at IS NULL AND l.{flag} GROUP BY 1""",
+                (domain,),
+            )
+        )
+    finally:
+        conn.close()
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -165,6 +165,9 @@ def _layers() -> list[tuple[str, ...]]:
     return rows
 
 
+MODULES = {_module(p) for p in SOURCES}
+
+
 def _row_of(module: str, layers: list[tuple[str, ...]]) -> int | None:
     path = "harvest/__init__" if module == "harvest" else module.replace(".", "/")
     best: tuple[int, int] | None = None
@@ -180,7 +183,6 @@ def _row_of(module: str, layers: list[tuple[str, ...]]) -> int | None:
 def _harvest_imports(path: Path) -> set[str]:
     """The harvest modules ``path`` imports, wherever in it (a function's import
     counts the same): ``from harvest import config`` is harvest.config."""
-    modules = {_module(p) for p in SOURCES}
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -188,7 +190,7 @@ def _harvest_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if not node.module.startswith("harvest"):
                 continue
-            subs = {f"{node.module}.{a.name}" for a in node.names} & modules
+            subs = {f"{node.module}.{a.name}" for a in node.names} & MODULES
             found.update(subs or {node.module})
     return found
 

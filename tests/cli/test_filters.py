@@ -12,7 +12,7 @@ import pytest
 from harvest.cli import main
 from harvest.db.connection import connect
 from tests.factories import random_world
-from tests.pg import rows
+from tests.pg import live_anchor_counts, rows
 
 
 @pytest.fixture
@@ -191,16 +191,7 @@ def test_a_domain_s_report_has_its_groupings_as_a_scan_counts_them(
     from harvest import vocabulary
     from tests.test_vocabulary import keys
 
-    conn = connect(world)
-    anchors = dict(
-        rows(
-            conn,
-            """SELECT coalesce(l.anchor_text, ''), count(*) FROM links l
-               JOIN domains d USING (domain_id)
-               WHERE d.domain = 'github.com' AND l.lost_at IS NULL AND l.nofollow GROUP BY 1""",
-        )
-    )
-    conn.close()
+    anchors = live_anchor_counts(world, "github.com", "nofollow")
     code, out, _ = run(
         capsys, "report", "--domain", "github.com", "--rel", "nofollow", "--groupings",
         "--format", "json",

@@ -18,7 +18,7 @@ import pytest
 
 from harvest.db.connection import connect
 from tests.explorer.conftest import BIN, HOSTILE_ANCHOR, Served, start, stop
-from tests.pg import rows, scalar
+from tests.pg import live_anchor_counts, rows, scalar
 
 
 def get(url: str, **headers: str) -> tuple[int, dict[str, str], str]:
@@ -386,16 +386,7 @@ def test_a_large_domain_s_filtered_pages_are_worked_out_in_the_background(
     # every domain of this harvest with 10 links or more counts as large
     running = start(harvested, env={"HARVEST_EXPLORER_LARGE": "10"})
     try:
-        conn = connect(harvested)
-        want = dict(
-            rows(
-                conn,
-                """SELECT coalesce(l.anchor_text, ''), count(*) FROM links l
-                   JOIN domains d USING (domain_id)
-                   WHERE d.domain = 'github.com' AND l.lost_at IS NULL AND l.ugc GROUP BY 1""",
-            )
-        )
-        conn.close()
+        want = live_anchor_counts(harvested, "github.com", "ugc")
         url = f"{running.url}domain/github.com?view=anchors&rel=ugc"
         started = time.monotonic()
         status, headers, first = get(url)
