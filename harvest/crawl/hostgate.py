@@ -160,9 +160,6 @@ class Host:
     # crawl) one request at a time, the probe, goes to it.
     trusted: bool = False
     trusted_at: float = -math.inf  # when a page last got through
-    # When the last burst began: a 429 to a request sent before then is that
-    # burst's tail, however late it is read (a loaded crawler reads answers late).
-    burst_began: float = -math.inf
     probe_since: float | None = None  # a probe is on its way, sent then
     last_strike: float = -math.inf
     strikes: deque[tuple[float, str]] = field(default_factory=deque)
@@ -277,15 +274,17 @@ class HostGate:
             return []
         h.trusted = False
         new_burst = now >= h.cooling_until
-        if new_burst and sent_at < h.burst_began:
-            return []  # the tail of a burst already waited out, read late
+        if new_burst and sent_at < h.cooling_until:
+            # Sent before the wait was over (with the burst, or as a probe while
+            # the host cooled), read after it: that burst's tail, however late a
+            # loaded crawler reads it.
+            return []
         until = now + wait
         if until > h.cooling_until:
             h.waited_seconds += until - max(now, h.cooling_until)
             h.cooling_until = until
         if not new_burst:
             return []
-        h.burst_began = now
         h.bursts += 1
         events = [Event("burst", key, wait, f"{key} asked to wait {wait:.0f} s (rate limited)")]
         return events + (self._strike(h, sent_at, "rate limit") if strike else [])

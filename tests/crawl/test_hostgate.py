@@ -51,8 +51,8 @@ def test_retry_after_values() -> None:
     assert retry_after_seconds(None) is None
 
 
-def test_a_429_read_after_the_wait_is_its_bursts_tail_if_sent_before_it_began() -> None:
-    g, clock = gate(strikes=3)
+def test_a_429_read_after_the_wait_is_its_bursts_tail_if_sent_before_the_wait_ended() -> None:
+    g, clock = gate(strikes=5)
     first = clock.now
     clock.now += 0.1
     assert [e.kind for e in g.rate_limited("h", first, 2.0)] == ["burst"]
@@ -61,11 +61,22 @@ def test_a_429_read_after_the_wait_is_its_bursts_tail_if_sent_before_it_began() 
     assert g.rate_limited("h", first + 0.05, 2.0) == []
     assert g.host("h").bursts == 1
     assert g.host("h").cooling_until < clock.now  # and no wait again for it
-    # one sent after the burst began, refused after the wait: a burst of its own
+    # the probe sent just before the wait was over, refused and read after it
+    h = g.host("h")
+    probe_sent = clock.now
+    clock.now += 0.1
+    assert [e.kind for e in g.rate_limited("h", probe_sent, 2.0)] == ["burst"]
+    assert h.bursts == 2
+    clock.now = h.cooling_until - 0.01
+    late_probe = clock.now
+    clock.now += 0.5
+    assert g.rate_limited("h", late_probe, 2.0) == []
+    assert h.bursts == 2
+    # one sent after the wait was over, refused: a burst of its own
     sent = clock.now
     clock.now += 2.5
     assert [e.kind for e in g.rate_limited("h", sent, 2.0)] == ["burst"]
-    assert g.host("h").bursts == 2
+    assert g.host("h").bursts == 3
 
 
 def test_a_burst_of_429s_is_one_strike_and_the_host_cools_with_one_probe() -> None:
