@@ -201,6 +201,11 @@ class _Child:
         self._timed_out = False
         # When the oldest unanswered page became the one the child works on.
         self.head_since = 0.0
+        # A child's start (an interpreter and its imports: seconds on a loaded
+        # machine) is not parsing: the deadline runs from its ready frame, and
+        # a child that never sends one is killed after START_LIMIT.
+        self.ready = False
+        self.started_at = 0.0
         self.ring = _Ring() if hasattr(os, "memfd_create") else None
 
     async def submit(self, data: bytes, rest: tuple[Any, ...]) -> tuple[bool, Any]:
@@ -243,7 +248,12 @@ class _Child:
             self._starting = asyncio.ensure_future(self._start())
         await asyncio.shield(self._starting)
 
+    # Seconds a child may take to start before it is taken as hung.
+    START_LIMIT = 60.0
+
     async def _start(self) -> None:
+        self.ready = False
+        self.started_at = asyncio.get_running_loop().time()
         # The package's own location goes on the child's path, so that a
         # crawl run from a scrapyd egg finds harvest in the child too.
         package_root = str(Path(__file__).resolve().parents[2])
@@ -274,6 +284,11 @@ class _Child:
             proc = self.proc
             if not self.pending or proc is None or proc.returncode is not None:
                 continue
+            if not self.ready:
+                if loop.time() - self.started_at > self.START_LIMIT:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                continue
             if loop.time() - self.head_since > limit:
                 self._timed_out = True
                 self.owner.timeouts += 1
@@ -288,6 +303,10 @@ class _Child:
             while True:
                 head = await stdout.readexactly(_HEAD.size)
                 (size,) = _HEAD.unpack(head)
+                if size == 0:  # the ready frame: the child's imports are done
+                    self.ready = True
+                    self.head_since = asyncio.get_running_loop().time()
+                    continue
                 # Pickles cross only the private pipe between this process and the
                 # child it started.
                 answer = pickle.loads(await stdout.readexactly(size))  # noqa: S301
@@ -309,11 +328,13 @@ class _Child:
             # reason; the rest were never started and go to a new child.
             page = self.pending.popleft()
             self.head_since = asyncio.get_running_loop().time()
-            why = (
-                f"parsing took longer than {self.owner.timeout:g} s (HARVEST_PARSE_TIMEOUT)"
-                if timed_out
-                else f"parser process exited with code {code} while parsing this page"
-            )
+            if timed_out:
+                why = f"parsing took longer than {self.owner.timeout:g} s (HARVEST_PARSE_TIMEOUT)"
+            elif not self.ready:
+                why = f"parser process exited with code {code} before it was ready"
+            else:
+                why = f"parser process exited with code {code} while parsing this page"
+
             if not page.future.done():
                 page.future.set_exception(ParserDied(why))
         if timed_out:
@@ -372,6 +393,8 @@ def serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     read = (inp or sys.stdin.buffer).read
     stream = out or sys.stdout.buffer
+    stream.write(_HEAD.pack(0))  # ready: an empty frame, which no answer is
+    stream.flush()
     while True:
         head = read(_HEAD.size)
         if len(head) < _HEAD.size:

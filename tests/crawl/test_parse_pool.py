@@ -236,3 +236,44 @@ def test_a_page_that_comes_just_as_the_child_is_up_is_not_sent_first(
             await parser.aclose()
 
     assert run(go()) == inline
+
+
+def page_of_one_link() -> bytes:
+    return (
+        b"<html><body><article><p><a href='https://example.com/x'>x</a></p></article></body></html>"
+    )
+
+
+def test_a_slow_start_is_not_counted_against_the_parse_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # CI's loaded machine took more than the deadline to start a child: the
+    # page it was to parse failed as "took longer than 1 s".
+    monkeypatch.setenv("HARVEST_TEST_CHILD_START", "2.5")
+    parser = Parser(1, timeout=1.0)
+    parser.child_module = "tests.crawl.slow_start_child"
+    body = page_of_one_link()
+    results = run(parse_all(parser, [body, body]))
+    assert results == [extract(body, TAG_URL, content_type="text/html")] * 2
+    assert parser.timeouts == 0 and parser.restarts == 0
+
+
+def test_a_child_that_never_gets_ready_is_killed_and_its_page_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HARVEST_TEST_CHILD_START", "60")
+    monkeypatch.setattr(parse_pool._Child, "START_LIMIT", 1.0)
+    parser = Parser(1, timeout=1.0)
+    parser.child_module = "tests.crawl.slow_start_child"
+
+    async def go() -> Any:
+        try:
+            return await asyncio.wait_for(
+                parser.parse(page_of_one_link(), TAG_URL, "text/html", []), 20
+            )
+        finally:
+            await parser.aclose()
+
+    with pytest.raises(ParserDied, match="before it was ready"):
+        run(go())
+    assert parser.timeouts == 0

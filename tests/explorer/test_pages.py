@@ -391,7 +391,9 @@ def test_a_large_domain_s_filtered_pages_are_worked_out_in_the_background(
         started = time.monotonic()
         status, headers, first = get(url)
         assert status == 200 and 'http-equiv="refresh"' in first and "Working it out" in first
-        assert float(headers["server-timing"].split("dur=")[1]) < 300
+        # The refresh page says it was not worked out first; the bound only
+        # catches a server that blocked anyway (CI's loaded hour took 370 ms).
+        assert float(headers["server-timing"].split("dur=")[1]) < 1500
         assert time.monotonic() - started < 5
         status, _, html = settled(url)
         assert status == 200 and "<h2>Anchor texts</h2>" in html
