@@ -113,7 +113,8 @@ SELECT 1 + (g - 1) / 20, CASE WHEN g %% 20 = 19 THEN 'author_bio' ELSE 'body' EN
             WHEN g %% 97 = 0 THEN (SELECT rel_id FROM rels WHERE rel = '{sponsored}')
             ELSE (SELECT rel_id FROM rels WHERE rel = '{noopener,ugc,nofollow}') END,
        g %% 7 <> 0 AND g %% 97 <> 0, g %% 7 <> 0 AND g %% 97 <> 0, g %% 7 <> 0 AND g %% 97 = 0,
-       least(now(), now() - (%(posts)s - (g - 1) / 20) * interval '900 days' / %(posts)s
+       -- (the fraction first: posts x 900 days overflows an interval at 10^8)
+       least(now(), now() - ((%(posts)s - (g - 1) / 20)::float8 / %(posts)s) * interval '900 days'
                     + CASE WHEN g %% 11 = 0 THEN (g %% 60) * interval '1 day' ELSE interval '0' END),
        now(),
        CASE WHEN g %% 50 = 0 THEN now() END

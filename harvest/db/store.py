@@ -493,6 +493,11 @@ WHERE l.author_id = f.author_id AND l.last_seen < f.at AND l.lost_at IS NULL;
 """
 
 
+# Marks (or unmarks) the statements that insert only new posts' links, for the
+# summaries' insert trigger; local to the transaction, so a failure resets it.
+_FRESH_POSTS_SQL = "SELECT set_config('harvest.fresh_posts', %s, true)"
+
+
 def _latest_per_key(pages: Iterable[Any], key: Any) -> tuple[list[Any], int]:
     """Keep the newest page for each key; returns the pages and how many were dropped."""
     best: dict[Any, Any] = {}
@@ -573,10 +578,14 @@ def write_batch(
             (recrawled if recrawl else fresh_posts).append((post_id, page))
         result.new_posts = len(fresh_posts)
         result.recrawled_posts = len(recrawled)
-        # new posts: no row of theirs can exist, so COPY goes straight in
+        # New posts: no row of theirs can exist, so COPY goes straight in, and
+        # the summaries' log takes them by reference (migration 0024): the
+        # fold counts them from links.
+        cur.execute(_FRESH_POSTS_SQL, ("on",))
         result.links = copy_text(
             cur, "links", _LINK_COLUMNS, _link_lines(fresh_posts, ids, result, rels)
         )
+        cur.execute(_FRESH_POSTS_SQL, ("off",))
         result.links_new = result.links
         if recrawled:
             _write_recrawled(cur, recrawled, ids, rels, result)

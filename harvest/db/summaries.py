@@ -1,9 +1,11 @@
 """The maintained summaries (declared in :mod:`harvest.db.summary_defs`):
 fold, recount, compare, repair.
 
-A writer's statement appends its signed facets to ``summary_pending``; a fold
-adds everything pending to the summary tables in one set-based pass, in its own
-transaction, one fold at a time (:func:`fold`, :func:`try_fold`). After a fold
+A writer's statement appends its signed facets to ``summary_pending``, or,
+for the links of posts stored for the first time, the posts' ids to
+``summary_fresh_posts`` (migration 0024); a fold adds everything pending
+(``summary_pending_facets``) to the summary tables in one set-based pass, in
+its own transaction, one fold at a time (:func:`fold`, :func:`try_fold`). After a fold
 the summaries equal a recount of links and posts; before it, readers say how
 many facets wait (:func:`pending`). ``check`` folds, recounts from scratch and
 reports, per table, the rows that differ; ``rebuild`` puts the recount in place.
@@ -74,12 +76,21 @@ def _fold(conn: Any, *, wait: bool) -> int | None:
         conn.autocommit = autocommit
 
 
+# Changes not in the summaries yet: facets, and new posts' links (counted
+# without working out their facets: a reader asks on every command).
+_PENDING_SQL = """
+SELECT count(*) FROM (
+    SELECT 1 FROM summary_pending
+    UNION ALL
+    SELECT 1 FROM summary_fresh_posts fp JOIN links l ON l.post_id = fp.post_id
+    LIMIT %s
+) p"""
+
+
 def pending(conn: Any) -> int:
-    """Facets written and not yet in the summaries (at most PENDING_CAP + 1)."""
+    """Link changes stored and not yet in the summaries (at most PENDING_CAP + 1)."""
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM summary_pending LIMIT %s) p", (PENDING_CAP + 1,)
-        )
+        cur.execute(_PENDING_SQL, (PENDING_CAP + 1,))
         return int(cur.fetchone()[0])
 
 
@@ -239,5 +250,6 @@ def rebuild(conn: Any, *, per_range: int = RANGE_LINKS) -> float:
         cur.execute("LOCK TABLE links, posts IN SHARE MODE")
         # What is pending is in links and posts already: the recount counts it.
         cur.execute("DELETE FROM summary_pending")
+        cur.execute("DELETE FROM summary_fresh_posts")
         _recount(cur, place=True, per_range=per_range)
     return time.perf_counter() - started

@@ -841,7 +841,9 @@ def regate_sql() -> str:
         keys = ", ".join(s.key_columns)
         counts = s.zero_columns
         linked = s.recount_sql(_links_facets(f"l.domain_id IN ({chosen})"))
-        pending = s.delta_sql(f"(SELECT * FROM summary_pending WHERE domain_id IN ({chosen})) pf")
+        pending = s.delta_sql(
+            f"(SELECT * FROM summary_pending_facets WHERE domain_id IN ({chosen})) pf"
+        )
         negated = ", ".join(f"-{c}" for c in counts)
         sums = ", ".join(f"sum({c})" for c in counts)
         nonzero = " OR ".join(f"sum({c}) <> 0" for c in counts)

@@ -1,4 +1,4 @@
-"""The maintained summaries (migrations 0006, 0008, 0009, 0011 and 0012) equal a recount of links after any
+"""The maintained summaries (migrations 0006, 0008, 0009, 0011, 0012 and 0024) equal a recount of links after any
 sequence of batches: new posts, recrawls that drop and restore links, late
 batches, member-only previews, robots and canonical changes, deleted posts,
 posts that move between publications, years and tags, and renormalized URLs."""
@@ -358,6 +358,85 @@ def test_a_fold_killed_midway_loses_nothing_and_the_next_one_is_exact(db_dsn: st
     assert_agree(db)
     other.close()
     db.close()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_new_posts_changed_before_their_first_fold_are_counted_once(db: Any, seed: int) -> None:
+    # New posts' links go to the log by reference (0024); recrawls, lost links
+    # and gone posts before the fold leave facets of their own. A fold every
+    # few batches must count each post as its links are then, once.
+    rng = random.Random(seed)
+    posts = [f"{n:012x}" for n in range(1, 40)]
+    stored: set[str] = set()
+    for step in range(24):
+        at = T0 + timedelta(days=6 * step)
+        if step % 6 == 5:
+            gone = rng.sample(sorted(stored), 2)
+            write_gone(
+                db,
+                [PostGone(p, f"https://medium.com/p/{p}", "deleted", 410, at) for p in gone],
+                fold=False,
+            )
+        else:
+            chosen = rng.sample(posts, 6)
+            write_batch(db, [random_page(rng, p, at) for p in chosen], fold=False)
+            stored.update(chosen)
+        if step % 4 == 3:
+            assert summaries.pending(db) > 0
+            db.rollback()
+            assert summaries.fold(db) > 0
+            assert summaries.pending(db) == 0
+            assert scalar(db, "SELECT count(*) FROM summary_fresh_posts") == 0
+            assert_agree(db)
+
+
+def test_new_posts_are_logged_by_reference_and_counted_as_pending(db: Any) -> None:
+    rng = random.Random(9)
+    pages = [random_page(rng, f"{n:012x}", T0) for n in range(1, 6)]
+    write_batch(db, pages, fold=False)
+    links = scalar(db, "SELECT count(*) FROM links")
+    # no facet per link: one row per new post, and its links are what is pending
+    assert scalar(db, "SELECT count(*) FROM summary_fresh_posts") == 5
+    assert scalar(db, "SELECT count(*) FROM summary_pending") == 0
+    assert summaries.pending(db) == links > 0
+    db.rollback()
+    # a recrawl of two of them before the fold: their changes are facets
+    write_batch(
+        db, [random_page(rng, f"{n:012x}", T0 + timedelta(days=3)) for n in (1, 2)], fold=False
+    )
+    assert scalar(db, "SELECT count(*) FROM summary_pending") > 0
+    db.rollback()
+    summaries.fold(db)
+    assert_agree(db)
+
+
+def test_a_fold_counts_a_new_post_committed_after_its_snapshot_the_next_time(
+    db_dsn: str,
+) -> None:
+    rng = random.Random(13)
+    writer = connect(db_dsn)
+    folder = connect(db_dsn)
+    write_batch(writer, [random_page(rng, f"{n:012x}", T0) for n in range(1, 4)], fold=False)
+    # a fold whose snapshot is taken, then a batch of new posts committed
+    folder.autocommit = False
+    with folder.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur.execute("SELECT 1")
+        write_batch(writer, [random_page(rng, f"{n:012x}", T0) for n in range(4, 7)], fold=False)
+        cur.execute("SELECT summaries_fold()")
+    folder.commit()
+    assert scalar(writer, "SELECT count(*) FROM summary_fresh_posts") == 3
+    writer.rollback()
+    summaries.fold(writer)
+    assert_agree(writer)
+    writer.close()
+    folder.close()
+
+
+def test_a_fold_outside_repeatable_read_is_refused(db: Any) -> None:
+    with pytest.raises(psycopg2.Error, match="REPEATABLE READ"), db.cursor() as cur:
+        cur.execute("SELECT summaries_fold()")
+    db.rollback()
 
 
 def test_a_report_made_before_the_fold_says_what_it_does_not_count(db: Any) -> None:

@@ -77,6 +77,7 @@ NOT_SUMMARIES = {
     "publications",
     "rels",
     "schema_migrations",
+    "summary_fresh_posts",
     "summary_layer",
     "summary_pending",
 }

@@ -1,0 +1,84 @@
+-- A new post's links go into the delta log by reference: the post's id, not
+-- a facet per link. Most of what a crawl stores is posts it has never stored
+-- before, and for those the statement trigger of 0006/0011 computed every
+-- link's facets, grouped them and wrote them to summary_pending, which the
+-- fold then read back and deleted: about 45 % of the time of the COPY into
+-- links (bench/ingest.py's write path, 3,000 pages). Now the store marks the
+-- COPY of new posts' links (harvest.fresh_posts = on, for that statement
+-- only), the trigger records the posts in summary_fresh_posts, and the fold
+-- reads their facets from links in its own snapshot.
+--
+-- Exact: a post is listed here only by the transaction that created it and
+-- its first links, so until a fold takes it none of its links was ever
+-- counted. Whatever happened to it since (links added, lost or changed by a
+-- recrawl, its facts updated) left signed facets in summary_pending that
+-- describe changes its links as they are now already show: the fold drops
+-- them and counts the post from links once. Both are read in one REPEATABLE
+-- READ snapshot (the fold refuses any other), so a change committed after
+-- it stays pending, post and facets alike, for the next fold.
+
+CREATE TABLE summary_fresh_posts (post_id bigint PRIMARY KEY);
+ALTER TABLE summary_fresh_posts SET (autovacuum_vacuum_scale_factor = 0.01,
+                                     autovacuum_vacuum_insert_scale_factor = 0.01);
+
+-- Everything not yet in the summaries, as facets: what a fold adds, and what
+-- the regate takes away from a recount of links.
+CREATE VIEW summary_pending_facets AS
+    SELECT pp.* FROM summary_pending pp
+    WHERE NOT EXISTS (SELECT 1 FROM summary_fresh_posts fp WHERE fp.post_id = pp.post_id)
+    UNION ALL
+    SELECT f.* FROM summary_fresh_posts fp
+         JOIN links l ON l.post_id = fp.post_id
+         JOIN posts p ON p.post_id = fp.post_id,
+         LATERAL summaries_facets(1, l, p) f;
+
+CREATE OR REPLACE FUNCTION summaries_links_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('harvest.fresh_posts', true) = 'on' THEN
+        INSERT INTO summary_fresh_posts SELECT DISTINCT post_id FROM new_links
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END IF;
+    PERFORM summaries_delta_table();
+    INSERT INTO pg_temp.summary_delta
+    SELECT f.* FROM new_links n JOIN posts p ON p.post_id = n.post_id,
+         LATERAL summaries_facets(1, n, p) f;
+    PERFORM summaries_pend_net();
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION summaries_fold() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    taken bigint;
+BEGIN
+    -- The facets, the fresh posts' links and the deletes below must see one
+    -- snapshot: in READ COMMITTED each statement would take its own.
+    IF current_setting('transaction_isolation') <> 'repeatable read' THEN
+        RAISE EXCEPTION 'summaries_fold() runs in a REPEATABLE READ transaction';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1752327780, 0);
+    PERFORM summaries_delta_table();
+    INSERT INTO pg_temp.summary_delta
+        (sign, domain_id, post_id, author_id, publication_id, month, year, tags, placement,
+         reason, lost, nofollow, ugc, sponsored, seen)
+    SELECT sum(sign)::integer, domain_id, post_id, author_id, publication_id, month, year,
+           tags, placement, reason, lost, nofollow, ugc, sponsored, seen
+    FROM summary_pending_facets
+    GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    HAVING sum(sign) <> 0;
+    GET DIAGNOSTICS taken = ROW_COUNT;
+    -- Writers only add rows, and folds take turns: what this snapshot sees is
+    -- exactly what was read above.
+    DELETE FROM summary_pending;
+    DELETE FROM summary_fresh_posts;
+    IF taken > 0 THEN
+        -- A fold holds thousands of facets, a trigger's statement tens: without
+        -- statistics the planner takes the temp table for small.
+        ANALYZE pg_temp.summary_delta;
+        PERFORM summaries_apply();
+    END IF;
+    TRUNCATE pg_temp.summary_delta;
+    RETURN taken;
+END
+$$;
