@@ -32,53 +32,33 @@ CREATE VIEW summary_pending_facets AS
          JOIN posts p ON p.post_id = fp.post_id,
          LATERAL summaries_facets(1, l, p) f;
 
-CREATE OR REPLACE FUNCTION summaries_links_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('harvest.fresh_posts', true) = 'on' THEN
+-- 0006's insert trigger (as 0011 left it) and 0011's fold, patched in place.
+SELECT summaries_patch('summaries_links_inserted', 'BEGIN
+    PERFORM summaries_delta_table();', 'BEGIN
+    IF current_setting(''harvest.fresh_posts'', true) = ''on'' THEN
         INSERT INTO summary_fresh_posts SELECT DISTINCT post_id FROM new_links
         ON CONFLICT DO NOTHING;
         RETURN NULL;
     END IF;
-    PERFORM summaries_delta_table();
-    INSERT INTO pg_temp.summary_delta
-    SELECT f.* FROM new_links n JOIN posts p ON p.post_id = n.post_id,
-         LATERAL summaries_facets(1, n, p) f;
-    PERFORM summaries_pend_net();
-    RETURN NULL;
-END
-$$;
+    PERFORM summaries_delta_table();');
 
-CREATE OR REPLACE FUNCTION summaries_fold() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    taken bigint;
-BEGIN
-    -- The facets, the fresh posts' links and the deletes below must see one
-    -- snapshot: in READ COMMITTED each statement would take its own.
-    IF current_setting('transaction_isolation') <> 'repeatable read' THEN
-        RAISE EXCEPTION 'summaries_fold() runs in a REPEATABLE READ transaction';
+-- The facets, the fresh posts' links and the deletes after them must see one
+-- snapshot (in READ COMMITTED each statement would take its own). Writers only
+-- add rows, and folds take turns: what the snapshot sees is what was read.
+SELECT summaries_patch('summaries_fold', 'BEGIN
+    PERFORM pg_advisory_xact_lock(', 'BEGIN
+    IF current_setting(''transaction_isolation'') <> ''repeatable read'' THEN
+        RAISE EXCEPTION ''summaries_fold() runs in a REPEATABLE READ transaction'';
     END IF;
-    PERFORM pg_advisory_xact_lock(1752327780, 0);
-    PERFORM summaries_delta_table();
-    INSERT INTO pg_temp.summary_delta
-        (sign, domain_id, post_id, author_id, publication_id, month, year, tags, placement,
-         reason, lost, nofollow, ugc, sponsored, seen)
-    SELECT sum(sign)::integer, domain_id, post_id, author_id, publication_id, month, year,
-           tags, placement, reason, lost, nofollow, ugc, sponsored, seen
-    FROM summary_pending_facets
+    PERFORM pg_advisory_xact_lock(');
+SELECT summaries_patch('summaries_fold', '    WITH gone AS (DELETE FROM summary_pending RETURNING *)
+    INSERT INTO pg_temp.summary_delta', '    INSERT INTO pg_temp.summary_delta');
+SELECT summaries_patch('summaries_fold', '    FROM gone
+    GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    HAVING sum(sign) <> 0;
+    GET DIAGNOSTICS taken = ROW_COUNT;', '    FROM summary_pending_facets
     GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     HAVING sum(sign) <> 0;
     GET DIAGNOSTICS taken = ROW_COUNT;
-    -- Writers only add rows, and folds take turns: what this snapshot sees is
-    -- exactly what was read above.
     DELETE FROM summary_pending;
-    DELETE FROM summary_fresh_posts;
-    IF taken > 0 THEN
-        -- A fold holds thousands of facets, a trigger's statement tens: without
-        -- statistics the planner takes the temp table for small.
-        ANALYZE pg_temp.summary_delta;
-        PERFORM summaries_apply();
-    END IF;
-    TRUNCATE pg_temp.summary_delta;
-    RETURN taken;
-END
-$$;
+    DELETE FROM summary_fresh_posts;');
