@@ -148,7 +148,22 @@ async def _close_socket(ws: Any) -> None:
 
 
 async def init_page(page: Any, request: Any) -> None:
-    """playwright_page_init_callback: the guard, on every page before it navigates."""
+    """playwright_page_init_callback: the guard, on every page before it navigates.
+
+    scrapy-playwright logs what this raises, with a traceback, and lets the page
+    navigate anyway: a page whose guard could not be set (the browser died or
+    closed its context meanwhile) is closed instead, so that its request fails
+    as its browser's does, and the crawl says so in one line."""
+    try:
+        await _guard(page, request)
+    except Exception as exc:  # whatever the browser raised: no page goes unguarded
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("could not guard a browser page for %s, closed it: %s", request.url, reason)
+        with contextlib.suppress(Exception):
+            await page.close()
+
+
+async def _guard(page: Any, request: Any) -> None:
     context = page.context
     if context not in GUARD.contexts:
         await context.route("**", _route)

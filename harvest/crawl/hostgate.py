@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 REFUSE = "harvest_refuse"
 HELD = "harvest_held"
 PROBE = "harvest_probe"
+PASSED = "harvest_passed_at"  # when the gate let the request go
 RATE_LIMIT_STATUSES = frozenset({429, 503})
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     CannotResolveHostError,
@@ -422,13 +423,21 @@ class HostGateMiddleware:
             await asyncio.sleep(detail)
         if state == "probe":
             request.meta[PROBE] = True
+        request.meta[PASSED] = self.gate.clock()
 
     async def process_response(self, request: Request, response: Response) -> Response | Request:
         key = host_key(request)
         probe = bool(request.meta.pop(PROBE, False))
-        # When it really left: a download delay (AutoThrottle) may have kept it
-        # queued in its slot long after this middleware saw it go.
-        sent_at = self.gate.clock() - float(request.meta.get("download_latency") or 0.0)
+        # When it left, at the earliest: when the gate let it go. Its answer's
+        # latency read off the clock now says when at the latest, but a loaded
+        # crawler reads answers seconds late (CI took a probe sent during a
+        # wait for one sent after it, and counted a second burst). Erring
+        # early costs at most one more probe (a new limit read as the old
+        # one's tail leaves the host untrusted); erring late costs a strike.
+        passed = request.meta.pop(PASSED, None)
+        if passed is None:  # not through process_request (another middleware's answer)
+            passed = self.gate.clock() - float(request.meta.get("download_latency") or 0.0)
+        sent_at = float(passed)
         headers = header_map(response.headers)
         reason = challenge_reason(response.status, headers, response.body)
         if reason is not None:

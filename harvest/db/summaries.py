@@ -82,7 +82,8 @@ _PENDING_SQL = """
 SELECT count(*) FROM (
     SELECT 1 FROM summary_pending
     UNION ALL
-    SELECT 1 FROM summary_fresh_posts fp JOIN links l ON l.post_id = fp.post_id
+    SELECT 1 FROM summary_fresh_posts fp,
+         LATERAL (SELECT 1 FROM links l WHERE l.post_id = fp.post_id OFFSET 0) l
     LIMIT %s
 ) p"""
 

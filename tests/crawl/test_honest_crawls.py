@@ -149,8 +149,11 @@ def test_a_429_burst_on_50_articles_costs_about_one_retry_after(
     assert refused >= (50 if burst == "every page once" else 1)
     assert posts(db_dsn) == set(ids)  # nothing lost
     assert run_row(db_dsn)[0] == "finished"
-    # about one Retry-After in all: no request held a slot while it waited
-    assert limited > 2 and limited - quiet < 6, (quiet, limited)
+    # About one Retry-After in all: no request held a slot while it waited
+    # (held, 50 pages 8 at a time would wait 2 s each, 12.5 s more). The 429s
+    # are 50 requests more, which cost more on a loaded machine (CI: 14.5 s
+    # quiet, 20.6 s limited), so the bound grows with the quiet run.
+    assert limited > 2 and limited - quiet < 6 + quiet / 4, (quiet, limited)
     assert err.count("asked to wait 2 s (rate limited)") == 1  # one burst, one strike
 
 

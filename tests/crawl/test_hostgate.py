@@ -16,6 +16,7 @@ from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
 
 from harvest.crawl.hostgate import (
+    PROBE,
     Blocked,
     GateConfig,
     HostGate,
@@ -262,6 +263,45 @@ def test_a_429_frees_its_slot_at_once_and_the_request_comes_back_after_the_wait(
     assert all(r.meta.get("retry_times", 0) <= 1 for _, r in crawled)
     assert crawler.stats.get_value("harvest/retry_after/waits") == 50
     mw._idle()  # nothing held any more: the crawl may end
+
+
+def test_a_probe_sent_during_the_wait_and_read_late_is_that_burst() -> None:
+    # CI's loaded machine read a probe's 429 seconds late: with its send time
+    # taken as now less its latency, it looked sent after the wait, and the
+    # one burst became two strikes.
+    mw, _, _ = middleware()
+    clock = Clock()
+    mw.gate.clock = clock
+    limited = {"Retry-After": "2"}
+
+    async def run() -> None:
+        await trust(mw)
+        first = page_request("https://medium.com/@a/p1-0123456789ab")
+        await mw.process_request(first)
+        clock.now += 0.1
+        with pytest.raises(Postponed):
+            await mw.process_response(first, Response(first.url, status=429, headers=limited))
+        # the probe leaves just before the wait is over ...
+        clock.now += 1.9
+        probe = page_request("https://medium.com/@a/probe-0123456789ab")
+        await mw.process_request(probe)
+        assert probe.meta[PROBE]
+        # ... and its 429 is read 3 s later, with a latency of milliseconds
+        clock.now += 3.0
+        probe.meta["download_latency"] = 0.005
+        with pytest.raises(Postponed):
+            await mw.process_response(probe, Response(probe.url, status=429, headers=limited))
+        # a probe that leaves after the wait and is refused: the limit goes on
+        clock.now += 2.5
+        again = page_request("https://medium.com/@a/again-0123456789ab")
+        await mw.process_request(again)
+        clock.now += 0.1
+        with pytest.raises(Postponed):
+            await mw.process_response(again, Response(again.url, status=429, headers=limited))
+        mw._closed()
+
+    asyncio.run(run())
+    assert mw.gate.host("medium.com").bursts == 2
 
 
 def test_retry_after_is_capped_and_retries_run_out() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -90,3 +91,41 @@ def test_the_context_takes_no_downloads_workers_or_permissions() -> None:
     assert meta["playwright_context"] == "harvest"
     assert meta["playwright_page_init_callback"] == "harvest.crawl.browser.init_page"
     assert "user_data_dir" not in meta["playwright_context_kwargs"]  # no profile on disk
+
+
+def test_a_page_whose_guard_cannot_be_set_is_closed_not_let_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Chromium killed between a page's start and its guard (CI: the context
+    # was closed): the page must not navigate unguarded, and no traceback.
+    from harvest.crawl import browser
+
+    class Closed(Exception):
+        pass
+
+    class Context:
+        async def route(self, *_: Any) -> None:
+            raise Closed("Target page, context or browser has been closed\nCall log: ...")
+
+    class Page:
+        context = Context()
+        closed = False
+
+        async def close(self) -> None:
+            self.closed = True
+
+    class Request:
+        url = "https://medium.com/tag/seo"
+
+        def __init__(self) -> None:
+            self.meta: dict[str, Any] = {}
+
+    page = Page()
+    with caplog.at_level("WARNING", logger="harvest.crawl.browser"):
+        asyncio.run(browser.init_page(page, Request()))
+    assert page.closed
+    assert page not in browser.GUARD.pages
+    assert [r.getMessage() for r in caplog.records] == [
+        "could not guard a browser page for https://medium.com/tag/seo, closed it: "
+        "Target page, context or browser has been closed"
+    ]
