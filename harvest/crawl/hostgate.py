@@ -161,6 +161,9 @@ class Host:
     # crawl) one request at a time, the probe, goes to it.
     trusted: bool = False
     trusted_at: float = -math.inf  # when a page last got through
+    # When it last refused (a 429 or a challenge): a page answered to a request
+    # sent before then says nothing about whether the refusing is over.
+    distrusted_at: float = -math.inf
     probe_since: float | None = None  # a probe is on its way, sent then
     last_strike: float = -math.inf
     strikes: deque[tuple[float, str]] = field(default_factory=deque)
@@ -244,15 +247,20 @@ class HostGate:
 
     # -- what came back ------------------------------------------------------------
 
-    def answered(self, key: str, *, page: bool, probe: bool = False) -> None:
+    def answered(
+        self, key: str, *, page: bool, probe: bool = False, sent_at: float | None = None
+    ) -> None:
         h = self.host(key)
         h.answered = True
         h.connection_failures = 0
         if probe:
             h.probe_since = None
         if page:
-            # A page got through: the limit is over (or was for some pages only).
             h.page_answered = True
+        if page and (sent_at is None or sent_at >= h.distrusted_at):
+            # A page sent since the host refused got through: the limit is over
+            # (or was for some pages only). One sent before (answered late, or
+            # let through just ahead of the limit) says nothing of the kind.
             h.trusted = True
             h.trips = 0
             now = self.clock()
@@ -274,6 +282,7 @@ class HostGate:
             # Sent before a page got through: the tail of the burst that page ended.
             return []
         h.trusted = False
+        h.distrusted_at = now
         new_burst = now >= h.cooling_until
         if new_burst and sent_at < h.cooling_until:
             # Sent before the wait was over (with the burst, or as a probe while
@@ -294,6 +303,7 @@ class HostGate:
         h = self.host(key)
         h.challenges += 1
         h.trusted = False
+        h.distrusted_at = self.clock()
         return self._strike(h, sent_at, "challenge")
 
     def connection_failed(self, key: str, reason: str) -> tuple[str | None, bool]:
@@ -449,7 +459,7 @@ class HostGateMiddleware:
             raise Blocked(reason)
         if response.status in RATE_LIMIT_STATUSES and not request.meta.get("dont_retry"):
             return await self._rate_limited(key, sent_at, probe, request, response)
-        self.gate.answered(key, page=not _is_robots(request), probe=probe)
+        self.gate.answered(key, page=not _is_robots(request), probe=probe, sent_at=sent_at)
         if probe:
             self._wake(key)
         return response

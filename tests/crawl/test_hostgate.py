@@ -80,6 +80,28 @@ def test_a_429_read_after_the_wait_is_its_bursts_tail_if_sent_before_the_wait_en
     assert g.host("h").bursts == 3
 
 
+def test_a_page_sent_before_the_host_refused_does_not_end_its_wait() -> None:
+    # Medium's limiter lets five pages through and refuses the sixth: the five
+    # answers, read after the 429 on a loaded crawler (CI), ended the wait, the
+    # waiting requests all went, were refused, and made a second burst.
+    g, clock = gate(strikes=5)
+    g.answered("h", page=True, sent_at=clock.now)
+    sent = clock.now
+    clock.now += 0.1
+    assert [e.kind for e in g.rate_limited("h", sent, 2.0)] == ["burst"]
+    clock.now += 0.2
+    g.answered("h", page=True, sent_at=sent - 0.05)
+    h = g.host("h")
+    assert not h.trusted and h.cooling_until > clock.now
+    assert g.before_send("h") == ("probe", None)
+    # the probe, sent since, gets through: that ends it
+    probe_sent = clock.now
+    clock.now += 0.1
+    g.answered("h", page=True, probe=True, sent_at=probe_sent)
+    assert g.is_trusted("h") and g.before_send("h") == ("go", None)
+    assert g.host("h").bursts == 1
+
+
 def test_a_burst_of_429s_is_one_strike_and_the_host_cools_with_one_probe() -> None:
     g, clock = gate(strikes=3)
     sent = clock.now
