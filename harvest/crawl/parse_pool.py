@@ -334,7 +334,6 @@ class _Child:
                 why = f"parser process exited with code {code} before it was ready"
             else:
                 why = f"parser process exited with code {code} while parsing this page"
-
             if not page.future.done():
                 page.future.set_exception(ParserDied(why))
         if timed_out:
